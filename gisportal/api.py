@@ -1,0 +1,169 @@
+"""Pieces every API of the portal shares: query-parameter parsing that names
+each bad parameter, the error format, and paging links."""
+
+import datetime as dt
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.dateparse import parse_date
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BadParameters(APIException):
+    """400 whose body maps each offending parameter to its messages."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(detail=errors)
+
+
+def message(vi: str, en: str) -> str:
+    return f"{vi} / {en}"
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": response.data["detail"]}
+    return response
+
+
+class QueryParams:
+    """Reads query parameters, collecting every problem before failing once."""
+
+    def __init__(self, query: Any):
+        self.query = query
+        self.errors: dict[str, list[str]] = {}
+
+    def _raw(self, name: str) -> str | None:
+        value = self.query.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def fail(self, name: str, vi: str, en: str) -> None:
+        self.errors.setdefault(name, []).append(message(vi, en))
+
+    def number(self, name: str, *, low: float, high: float, required: bool = False) -> float | None:
+        raw = self._raw(name)
+        if raw is None:
+            if required:
+                self.fail(name, "Thiếu tham số bắt buộc.", "This parameter is required.")
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            self.fail(name, "Phải là một số.", "Must be a number.")
+            return None
+        if not math.isfinite(value) or not low <= value <= high:
+            self.fail(name, f"Phải nằm trong khoảng [{low:g}, {high:g}].", f"Must be within [{low:g}, {high:g}].")
+            return None
+        return value
+
+    def integer(self, name: str, *, default: int, low: int, high: int) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.fail(name, "Phải là số nguyên.", "Must be an integer.")
+            return default
+        if not low <= value <= high:
+            self.fail(name, f"Phải nằm trong khoảng [{low}, {high}].", f"Must be within [{low}, {high}].")
+            return default
+        return value
+
+    def choice(self, name: str, choices: Iterable[str], *, default: str | None = None) -> str | None:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        allowed = list(choices)
+        if raw not in allowed:
+            listed = ", ".join(allowed)
+            self.fail(name, f"Giá trị không hợp lệ; chọn một trong: {listed}.", f"Unknown value; use one of: {listed}.")
+            return default
+        return raw
+
+    def date(self, name: str, *, default: dt.date | None = None) -> dt.date | None:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = parse_date(raw)
+        except ValueError:
+            value = None
+        if value is None:
+            self.fail(name, "Ngày không hợp lệ, dùng YYYY-MM-DD.", "Invalid date; use YYYY-MM-DD.")
+            return default
+        return value
+
+    def _numbers(self, name: str, count: int) -> list[float] | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        parts = raw.split(",")
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(parts) != count or len(values) != count or not all(math.isfinite(v) for v in values):
+            return []
+        return values
+
+    def bbox(self, name: str = "bbox") -> tuple[float, float, float, float] | None:
+        values = self._numbers(name, 4)
+        if values is None:
+            return None
+        if values:
+            min_lon, min_lat, max_lon, max_lat = values
+            if (
+                -180 <= min_lon <= max_lon <= 180
+                and -90 <= min_lat <= max_lat <= 90
+            ):
+                return min_lon, min_lat, max_lon, max_lat
+        self.fail(
+            name,
+            "Phải là minLon,minLat,maxLon,maxLat với min ≤ max, kinh độ trong [-180, 180], vĩ độ trong [-90, 90].",
+            "Must be minLon,minLat,maxLon,maxLat with min ≤ max, lon within [-180, 180], lat within [-90, 90].",
+        )
+        return None
+
+    def lon_lat(self, name: str) -> tuple[float, float] | None:
+        values = self._numbers(name, 2)
+        if values is None:
+            return None
+        if values and -180 <= values[0] <= 180 and -90 <= values[1] <= 90:
+            return values[0], values[1]
+        self.fail(
+            name,
+            "Phải là LON,LAT với kinh độ trong [-180, 180], vĩ độ trong [-90, 90].",
+            "Must be LON,LAT with lon within [-180, 180] and lat within [-90, 90].",
+        )
+        return None
+
+    def raise_if_invalid(self) -> None:
+        if self.errors:
+            raise BadParameters(self.errors)
+
+
+def page_links(request, *, offset: int, limit: int, returned: int, total: int | None) -> dict[str, str | None]:
+    """`next`/`previous` URLs that keep every other parameter of the request."""
+
+    def with_offset(new_offset: int) -> str:
+        query = request.GET.copy()
+        query["offset"] = str(new_offset)
+        query["limit"] = str(limit)
+        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    has_more = returned == limit if total is None else offset + returned < total
+    return {
+        "next": with_offset(offset + limit) if has_more else None,
+        "previous": with_offset(max(offset - limit, 0)) if offset > 0 else None,
+    }

@@ -1,0 +1,54 @@
+"""The one place that reads the environment.
+
+Values come from the process environment; a `.env` file at the project root
+(written by `./portal` on set-up) fills in what the environment leaves unset.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+_DOTENV = _read_dotenv(BASE_DIR / ".env")
+
+
+def get(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, _DOTENV.get(name, default))
+
+
+def get_bool(name: str, default: bool = False) -> bool:
+    value = get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def get_list(name: str, default: str = "") -> list[str]:
+    value = get(name, default) or ""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database(default_url: str) -> dict:
+    url = get("DATABASE_URL", default_url)
+    config = dj_database_url.parse(url, conn_max_age=60)
+    config["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    # Test databases are cloned from a template that already has the
+    # extensions, so the application role needs no superuser rights.
+    config["TEST"] = {"TEMPLATE": get("DATABASE_TEST_TEMPLATE", "template_postgis")}
+    return config

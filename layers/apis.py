@@ -1,0 +1,201 @@
+"""JSON API of the spatial foundation. Views parse, call a selector, shape."""
+
+import json
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gisportal.api import QueryParams, page_links
+
+from . import selectors
+from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
+
+MAX_PAGE = 10_000
+
+
+def _unit_properties(unit: AdministrativeUnit) -> dict:
+    return {
+        "code": unit.code,
+        "name": unit.name,
+        "full_name": unit.full_name,
+        "name_en": unit.name_en,
+        "level": unit.level,
+        "era": unit.era,
+        "parent_code": unit.parent.code if unit.parent_id else None,
+        "valid_from": unit.valid_from.isoformat() if unit.valid_from else None,
+        "valid_to": unit.valid_to.isoformat() if unit.valid_to else None,
+        "population": unit.population,
+        "population_year": unit.population_year,
+    }
+
+
+def _unit_feature(unit: AdministrativeUnit) -> dict:
+    geometry = json.loads(unit.geojson) if getattr(unit, "geojson", None) else json.loads(unit.geom.geojson)
+    return {"type": "Feature", "id": f"{unit.era}-{unit.code}", "geometry": geometry, "properties": _unit_properties(unit)}
+
+
+def _point_feature(*, id: int, lon: float, lat: float, properties: dict) -> dict:
+    return {"type": "Feature", "id": id, "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": properties}
+
+
+UNIT_PARAMETERS = [
+    OpenApiParameter("level", str, enum=UnitLevel.values),
+    OpenApiParameter("on", OpenApiTypes.DATE, description="Units in force on this day (default today)."),
+    OpenApiParameter("era", str, enum=Era.values, description="Only units of this era (with no `on`: all its units)."),
+    OpenApiParameter("contains", str, description="LON,LAT: only units containing this point."),
+    OpenApiParameter("geometry", str, enum=["full", "simplified"], description="Simplified outlines (~50 m) for maps."),
+    OpenApiParameter("limit", int, description="Page size, 1-10000 (default 100)."),
+    OpenApiParameter("offset", int),
+]
+
+
+class AdminUnitListApi(APIView):
+    @extend_schema(parameters=UNIT_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, summary="Administrative units (GeoJSON)")
+    def get(self, request):
+        params = QueryParams(request.GET)
+        level = params.choice("level", UnitLevel.values)
+        era = params.choice("era", Era.values)
+        on = params.date("on")
+        contains = params.lon_lat("contains")
+        geometry = params.choice("geometry", ["full", "simplified"], default="full")
+        limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
+        offset = params.integer("offset", default=0, low=0, high=10**9)
+        params.raise_if_invalid()
+
+        units = selectors.unit_list(
+            on=on, level=level, era=era, contains=contains, simplified=geometry == "simplified"
+        )
+        page = list(units[offset : offset + limit + 1])
+        has_more = len(page) > limit
+        page = page[:limit]
+        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page))
+        return Response(
+            {
+                "type": "FeatureCollection",
+                "features": [_unit_feature(u) for u in page],
+                "numberReturned": len(page),
+                **links,
+            }
+        )
+
+
+class AdminUnitDetailApi(APIView):
+    @extend_schema(
+        parameters=[UNIT_PARAMETERS[1], UNIT_PARAMETERS[2]],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="One administrative unit with its successors and predecessors",
+    )
+    def get(self, request, code: str):
+        params = QueryParams(request.GET)
+        on = params.date("on")
+        era = params.choice("era", Era.values)
+        params.raise_if_invalid()
+        unit = selectors.unit_get(code=code, on=on, era=era)
+        if unit is None:
+            raise Http404
+        feature = _unit_feature(unit)
+
+        def brief(other: AdministrativeUnit) -> dict:
+            return {"code": other.code, "name": other.full_name, "era": other.era, "level": other.level}
+
+        feature["properties"]["successors"] = [brief(u) for u in unit.successors.order_by("code")]
+        feature["properties"]["predecessors"] = [brief(u) for u in unit.predecessors.order_by("code")]
+        feature["properties"]["children_count"] = unit.children.count()
+        return Response(feature)
+
+
+KIND_CHOICES = [*ServicePointKind.values, "any"]
+
+
+class ServicePointListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=KIND_CHOICES),
+            OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
+            OpenApiParameter("limit", int, description="1-10000, default 100"),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Service points (GeoJSON), paged with a `next` link",
+    )
+    def get(self, request):
+        params = QueryParams(request.GET)
+        kind = params.choice("kind", KIND_CHOICES, default="any")
+        bbox = params.bbox("bbox")
+        limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
+        offset = params.integer("offset", default=0, low=0, high=10**9)
+        params.raise_if_invalid()
+
+        points = selectors.service_point_list(kind=None if kind == "any" else kind, bbox=bbox)
+        page = list(points[offset : offset + limit + 1])
+        has_more = len(page) > limit
+        page = page[:limit]
+        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page))
+        features = [
+            _point_feature(
+                id=p.id,
+                lon=p.geom.x,
+                lat=p.geom.y,
+                properties={
+                    "code": p.code,
+                    "kind": p.kind,
+                    "kind_label": p.get_kind_display(),
+                    "name": p.name,
+                    "address": p.address,
+                    "opening_hours": p.opening_hours,
+                    "counters": p.counters,
+                    "phone": p.phone,
+                    "admin_unit_code": p.admin_unit.code if p.admin_unit_id else None,
+                    "is_demo": p.is_demo,
+                },
+            )
+            for p in page
+        ]
+        return Response({"type": "FeatureCollection", "features": features, "numberReturned": len(features), **links})
+
+
+class ServicePointNearestApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lon", float, required=True),
+            OpenApiParameter("lat", float, required=True),
+            OpenApiParameter("kind", str, enum=KIND_CHOICES, description="Default any"),
+            OpenApiParameter("limit", int, description="1-50, default 5"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Nearest service points by geodesic distance (metres, WGS84)",
+    )
+    def get(self, request):
+        params = QueryParams(request.GET)
+        lon = params.number("lon", low=-180, high=180, required=True)
+        lat = params.number("lat", low=-90, high=90, required=True)
+        kind = params.choice("kind", KIND_CHOICES, default="any")
+        limit = params.integer("limit", default=5, low=1, high=50)
+        params.raise_if_invalid()
+
+        nearest = selectors.service_points_nearest(lon=lon, lat=lat, kind=None if kind == "any" else kind, limit=limit)
+        features = [
+            _point_feature(
+                id=p.id,
+                lon=p.lon,
+                lat=p.lat,
+                properties={
+                    "rank": rank,
+                    "distance_m": round(p.distance_m, 1),
+                    "code": p.code,
+                    "kind": p.kind,
+                    "name": p.name,
+                    "address": p.address,
+                    "admin_unit_code": p.admin_unit_code,
+                    "opening_hours": p.opening_hours,
+                    "counters": p.counters,
+                },
+            )
+            for rank, p in enumerate(nearest, start=1)
+        ]
+        return Response(
+            {"type": "FeatureCollection", "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit}, "features": features}
+        )

@@ -1,0 +1,19 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from layers.models import AdministrativeUnit, Era, UnitLevel
+from layers.services import demo_service_points_place
+
+
+class Command(BaseCommand):
+    help = "Load all Bắc Ninh demo data (units of both eras, demo service points). Safe to run again."
+
+    def handle(self, *args, **options):
+        verbosity = options["verbosity"]
+        call_command("load_admin_units", verbosity=verbosity)
+        communes = AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE).count()
+        with tqdm(total=communes, desc="Điểm phục vụ mẫu / demo service points", disable=verbosity == 0) as bar:
+            placed = demo_service_points_place(progress=bar.update)
+        if verbosity:
+            self.stdout.write(self.style.SUCCESS(f"{placed} demo service points placed"))

@@ -1,0 +1,143 @@
+"""Reads of the spatial foundation: units in force, containment, nearest."""
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.geos import Point, Polygon
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import AdministrativeUnit, ServicePoint
+
+# Metres per degree of latitude at the equator, the smallest it gets; a degree
+# of longitude is at least this times cos(latitude).
+_MIN_METRES_PER_DEGREE = 110_574.0
+
+
+def units_valid_on(on: dt.date | None = None) -> QuerySet[AdministrativeUnit]:
+    on = on or timezone.localdate()
+    return AdministrativeUnit.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=on),
+        Q(valid_to__isnull=True) | Q(valid_to__gte=on),
+    )
+
+
+def unit_list(
+    *,
+    on: dt.date | None = None,
+    level: str | None = None,
+    era: str | None = None,
+    contains: tuple[float, float] | None = None,
+    simplified: bool = False,
+) -> QuerySet[AdministrativeUnit]:
+    units = AdministrativeUnit.objects.all() if era and on is None else units_valid_on(on)
+    if era:
+        units = units.filter(era=era)
+    if level:
+        units = units.filter(level=level)
+    if contains:
+        units = units.filter(geom__intersects=Point(*contains, srid=4326))
+    field = "geom_simplified" if simplified else "geom"
+    return (
+        units.select_related("parent")
+        .annotate(geojson=AsGeoJSON(field, precision=6))
+        .defer("geom", "geom_simplified")
+        .order_by("level", "code")
+    )
+
+
+def unit_get(*, code: str, on: dt.date | None = None, era: str | None = None) -> AdministrativeUnit | None:
+    """The unit with this code: the one in force on `on` (default today), else
+    the most recent one, since a code can be reused by a later era."""
+    candidates = AdministrativeUnit.objects.filter(code=code).select_related("parent")
+    if era:
+        candidates = candidates.filter(era=era)
+    in_force = units_valid_on(on).filter(pk__in=candidates.values("pk")).select_related("parent").first()
+    if in_force or on is not None:
+        return in_force
+    return candidates.order_by("-era").first()
+
+
+def service_point_list(
+    *, kind: str | None, bbox: tuple[float, float, float, float] | None
+) -> QuerySet[ServicePoint]:
+    points = ServicePoint.objects.filter(is_active=True).select_related("admin_unit")
+    if kind:
+        points = points.filter(kind=kind)
+    if bbox:
+        points = points.filter(geom__intersects=Polygon.from_bbox(bbox))
+    return points.order_by("id")
+
+
+@dataclass(frozen=True)
+class NearestPoint:
+    id: int
+    code: str
+    kind: str
+    name: str
+    address: str
+    opening_hours: str
+    counters: int
+    admin_unit_code: str | None
+    lon: float
+    lat: float
+    distance_m: float
+
+
+_NEAREST_SQL = """
+SELECT c.id, c.code, c.kind, c.name, c.address, c.opening_hours, c.counters, u.code,
+       ST_X(c.geom), ST_Y(c.geom), c.d_deg,
+       ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, true)
+FROM (
+    SELECT id, code, kind, name, address, opening_hours, counters, admin_unit_id, geom,
+           geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS d_deg
+    FROM layers_servicepoint
+    WHERE is_active {kind_filter}
+    ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
+    LIMIT %(k)s
+    OFFSET 0
+) c
+LEFT JOIN layers_administrativeunit u ON u.id = c.admin_unit_id
+"""
+
+
+def _metres_lower_bound(*, lat: float, degrees: float) -> float:
+    """No point farther than `degrees` (planar, lon/lat) from the query can be
+    closer than this many metres; 1% and one degree of slack cover the
+    poleward bulge of geodesics."""
+    highest = min(abs(lat) + degrees + 1.0, 90.0)
+    return 0.99 * _MIN_METRES_PER_DEGREE * math.cos(math.radians(highest)) * degrees
+
+
+def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: int) -> list[NearestPoint]:
+    """The `limit` nearest active points by geodesic metres on WGS84.
+
+    The KNN operator ranks by planar degrees, which at these latitudes is not
+    the metre ranking; candidates come from the index (`<->`), are re-ranked
+    by ellipsoidal distance, and the candidate set grows until no point
+    outside it can beat the last one kept.
+    """
+    sql = _NEAREST_SQL.format(kind_filter="AND kind = %(kind)s" if kind else "")
+    k = 2 * limit + 8
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(sql, {"lon": lon, "lat": lat, "kind": kind, "k": k})
+            rows = cursor.fetchall()
+            ranked = sorted(rows, key=lambda r: (r[11], r[0]))[:limit]
+            exhausted = len(rows) < k
+            if exhausted or not ranked:
+                break
+            farthest_seen_deg = rows[-1][10]
+            if len(ranked) == limit and ranked[-1][11] <= _metres_lower_bound(lat=lat, degrees=farthest_seen_deg):
+                break
+            k *= 4
+    return [
+        NearestPoint(
+            id=r[0], code=r[1], kind=r[2], name=r[3], address=r[4], opening_hours=r[5], counters=r[6],
+            admin_unit_code=r[7], lon=r[8], lat=r[9], distance_m=r[11],
+        )
+        for r in ranked
+    ]
