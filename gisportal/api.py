@@ -123,10 +123,7 @@ class QueryParams:
             return None
         if values:
             min_lon, min_lat, max_lon, max_lat = values
-            if (
-                -180 <= min_lon <= max_lon <= 180
-                and -90 <= min_lat <= max_lat <= 90
-            ):
+            if -180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90:
                 return min_lon, min_lat, max_lon, max_lat
         self.fail(
             name,

@@ -34,11 +34,21 @@ def _unit_properties(unit: AdministrativeUnit) -> dict:
 
 def _unit_feature(unit: AdministrativeUnit) -> dict:
     geometry = json.loads(unit.geojson) if getattr(unit, "geojson", None) else json.loads(unit.geom.geojson)
-    return {"type": "Feature", "id": f"{unit.era}-{unit.code}", "geometry": geometry, "properties": _unit_properties(unit)}
+    return {
+        "type": "Feature",
+        "id": f"{unit.era}-{unit.code}",
+        "geometry": geometry,
+        "properties": _unit_properties(unit),
+    }
 
 
 def _point_feature(*, id: int, lon: float, lat: float, properties: dict) -> dict:
-    return {"type": "Feature", "id": id, "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": properties}
+    return {
+        "type": "Feature",
+        "id": id,
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": properties,
+    }
 
 
 UNIT_PARAMETERS = [
@@ -53,7 +63,9 @@ UNIT_PARAMETERS = [
 
 
 class AdminUnitListApi(APIView):
-    @extend_schema(parameters=UNIT_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, summary="Administrative units (GeoJSON)")
+    @extend_schema(
+        parameters=UNIT_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, summary="Administrative units (GeoJSON)"
+    )
     def get(self, request):
         params = QueryParams(request.GET)
         level = params.choice("level", UnitLevel.values)
@@ -65,13 +77,13 @@ class AdminUnitListApi(APIView):
         offset = params.integer("offset", default=0, low=0, high=10**9)
         params.raise_if_invalid()
 
-        units = selectors.unit_list(
-            on=on, level=level, era=era, contains=contains, simplified=geometry == "simplified"
-        )
+        units = selectors.unit_list(on=on, level=level, era=era, contains=contains, simplified=geometry == "simplified")
         page = list(units[offset : offset + limit + 1])
         has_more = len(page) > limit
         page = page[:limit]
-        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page))
+        links = page_links(
+            request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page)
+        )
         return Response(
             {
                 "type": "FeatureCollection",
@@ -133,7 +145,9 @@ class ServicePointListApi(APIView):
         page = list(points[offset : offset + limit + 1])
         has_more = len(page) > limit
         page = page[:limit]
-        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page))
+        links = page_links(
+            request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page)
+        )
         features = [
             _point_feature(
                 id=p.id,
@@ -197,5 +211,9 @@ class ServicePointNearestApi(APIView):
             for rank, p in enumerate(nearest, start=1)
         ]
         return Response(
-            {"type": "FeatureCollection", "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit}, "features": features}
+            {
+                "type": "FeatureCollection",
+                "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit},
+                "features": features,
+            }
         )

@@ -103,7 +103,9 @@ class ServicePoint(models.Model):
             GistIndex(fields=["geom"], name="servicepoint_geom_gist"),
             # Metre radius filters go through geography; this index serves them.
             GistIndex(Cast("geom", models.PointField(srid=4326, geography=True)), name="servicepoint_geog_gist"),
-            models.Index(fields=["kind"], name="servicepoint_kind"),
+            # Nearest-of-a-kind walks this one (btree_gist): a rare kind is not
+            # found by filtering a distance-ordered scan of every point.
+            GistIndex(fields=["kind", "geom"], name="servicepoint_kind_geom_gist"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(counters__gte=1), name="servicepoint_counters_positive"),

@@ -61,9 +61,7 @@ def unit_get(*, code: str, on: dt.date | None = None, era: str | None = None) ->
     return candidates.order_by("-era").first()
 
 
-def service_point_list(
-    *, kind: str | None, bbox: tuple[float, float, float, float] | None
-) -> QuerySet[ServicePoint]:
+def service_point_list(*, kind: str | None, bbox: tuple[float, float, float, float] | None) -> QuerySet[ServicePoint]:
     points = ServicePoint.objects.filter(is_active=True).select_related("admin_unit")
     if kind:
         points = points.filter(kind=kind)
@@ -136,8 +134,17 @@ def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: i
             k *= 4
     return [
         NearestPoint(
-            id=r[0], code=r[1], kind=r[2], name=r[3], address=r[4], opening_hours=r[5], counters=r[6],
-            admin_unit_code=r[7], lon=r[8], lat=r[9], distance_m=r[11],
+            id=r[0],
+            code=r[1],
+            kind=r[2],
+            name=r[3],
+            address=r[4],
+            opening_hours=r[5],
+            counters=r[6],
+            admin_unit_code=r[7],
+            lon=r[8],
+            lat=r[9],
+            distance_m=r[11],
         )
         for r in ranked
     ]

@@ -86,28 +86,49 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
 
     # Era 2019: province 27, its 8 districts, 126 communes (census 2009 outlines).
     old_rows = _read_csv("bacninh_admin_units_2024-11_126communes.csv")
-    outlines = {f["properties"]["gso_commune_code"]: f for f in _read_geojson("bacninh_pre2025_communes_censusVN2009.geojson")}
+    outlines = {
+        f["properties"]["gso_commune_code"]: f for f in _read_geojson("bacninh_pre2025_communes_censusVN2009.geojson")
+    }
     old_common = {"valid_from": None, "valid_to": LAST_DAY_BEFORE_REFORM}
     province_row = next(r for r in old_rows if r["level"] == UnitLevel.PROVINCE)
     old_province = _upsert_unit(
-        era=Era.PRE_2025, code=province_row["code"], level=UnitLevel.PROVINCE, name=province_row["name"],
-        full_name=province_row["full_name"], name_en=province_row["full_name_en"], parent=None,
-        geom=placeholder, **old_common,
+        era=Era.PRE_2025,
+        code=province_row["code"],
+        level=UnitLevel.PROVINCE,
+        name=province_row["name"],
+        full_name=province_row["full_name"],
+        name_en=province_row["full_name_en"],
+        parent=None,
+        geom=placeholder,
+        **old_common,
     )
     districts: dict[str, AdministrativeUnit] = {}
     for row in (r for r in old_rows if r["level"] == UnitLevel.DISTRICT):
         districts[row["code"]] = _upsert_unit(
-            era=Era.PRE_2025, code=row["code"], level=UnitLevel.DISTRICT, name=row["name"],
-            full_name=row["full_name"], name_en=row["full_name_en"], parent=old_province,
-            geom=placeholder, **old_common,
+            era=Era.PRE_2025,
+            code=row["code"],
+            level=UnitLevel.DISTRICT,
+            name=row["name"],
+            full_name=row["full_name"],
+            name_en=row["full_name_en"],
+            parent=old_province,
+            geom=placeholder,
+            **old_common,
         )
     for row in (r for r in old_rows if r["level"] == UnitLevel.COMMUNE):
         outline = outlines[row["code"]]
         _upsert_unit(
-            era=Era.PRE_2025, code=row["code"], level=UnitLevel.COMMUNE, name=row["name"],
-            full_name=row["full_name"], name_en=row["full_name_en"], parent=districts[row["parent_code"]],
+            era=Era.PRE_2025,
+            code=row["code"],
+            level=UnitLevel.COMMUNE,
+            name=row["name"],
+            full_name=row["full_name"],
+            name_en=row["full_name_en"],
+            parent=districts[row["parent_code"]],
             geom=_multipolygon(outline["geometry"]),
-            population=outline["properties"]["population_2009"], population_year=2009, **old_common,
+            population=outline["properties"]["population_2009"],
+            population_year=2009,
+            **old_common,
         )
         report.units += 1
         progress(1)
@@ -123,18 +144,29 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     new_common = {"valid_from": REFORM_DAY, "valid_to": None}
     new_province_row = next(r for r in new_rows if r["level"] == UnitLevel.PROVINCE)
     new_province = _upsert_unit(
-        era=Era.POST_2025, code=new_province_row["code"], level=UnitLevel.PROVINCE,
-        name=new_province_row["name"], full_name=new_province_row["full_name"],
-        name_en=new_province_row["full_name_en"], parent=None,
-        geom=_multipolygon(_read_geojson("bacninh_post2025_province.geojson")[0]["geometry"]), **new_common,
+        era=Era.POST_2025,
+        code=new_province_row["code"],
+        level=UnitLevel.PROVINCE,
+        name=new_province_row["name"],
+        full_name=new_province_row["full_name"],
+        name_en=new_province_row["full_name_en"],
+        parent=None,
+        geom=_multipolygon(_read_geojson("bacninh_post2025_province.geojson")[0]["geometry"]),
+        **new_common,
     )
     report.units += 1
     new_outlines = {f["properties"]["code"]: f for f in _read_geojson("bacninh_post2025_wards.geojson")}
     for row in (r for r in new_rows if r["level"] == UnitLevel.COMMUNE):
         _upsert_unit(
-            era=Era.POST_2025, code=row["code"], level=UnitLevel.COMMUNE, name=row["name"],
-            full_name=row["full_name"], name_en=row["full_name_en"], parent=new_province,
-            geom=_multipolygon(new_outlines[row["code"]]["geometry"]), **new_common,
+            era=Era.POST_2025,
+            code=row["code"],
+            level=UnitLevel.COMMUNE,
+            name=row["name"],
+            full_name=row["full_name"],
+            name_en=row["full_name_en"],
+            parent=new_province,
+            geom=_multipolygon(new_outlines[row["code"]]["geometry"]),
+            **new_common,
         )
         report.units += 1
         progress(1)
@@ -151,7 +183,9 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     return report
 
 
-def _load_successions(report: UnitLoadReport, *, old_province: AdministrativeUnit, new_province: AdministrativeUnit) -> None:
+def _load_successions(
+    report: UnitLoadReport, *, old_province: AdministrativeUnit, new_province: AdministrativeUnit
+) -> None:
     old_communes = {u.code: u for u in AdministrativeUnit.objects.filter(era=Era.PRE_2025, level=UnitLevel.COMMUNE)}
     new_communes = {u.code: u for u in AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE)}
     links: set[tuple[int, int, str]] = {(old_province.pk, new_province.pk, UnitSuccession.Source.RESOLUTION)}
@@ -169,10 +203,9 @@ def _load_successions(report: UnitLoadReport, *, old_province: AdministrativeUni
     for old in old_communes.values():
         if old.pk in linked:
             continue
-        new = (
-            AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE, geom__intersects=old.geom.point_on_surface)
-            .first()
-        )
+        new = AdministrativeUnit.objects.filter(
+            era=Era.POST_2025, level=UnitLevel.COMMUNE, geom__intersects=old.geom.point_on_surface
+        ).first()
         if new:
             links.add((old.pk, new.pk, UnitSuccession.Source.SPATIAL))
             report.spatial_successions.append(old.code)
@@ -212,31 +245,41 @@ def demo_service_points_place(*, progress: Progress = _no_progress) -> int:
     and the provincial centre in Bắc Giang ward with a branch in Kinh Bắc
     ward. All flagged `is_demo`.
     """
-    communes = list(
-        AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE).order_by("code")
-    )
+    communes = list(AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE).order_by("code"))
     count = 0
     for index, commune in enumerate(communes, start=1):
         desk_point = commune.geom.point_on_surface
-        post_point = _nearest_point_inside(commune, desk_point.x + POST_OFFSET_DEG[0], desk_point.y + POST_OFFSET_DEG[1])
+        post_point = _nearest_point_inside(
+            commune, desk_point.x + POST_OFFSET_DEG[0], desk_point.y + POST_OFFSET_DEG[1]
+        )
         place = f"{commune.full_name}, tỉnh Bắc Ninh"
         ServicePoint.objects.update_or_create(
             code=f"DESK-{commune.code}",
-            defaults=dict(
-                kind=ServicePointKind.COMMUNE_DESK, name=f"Trung tâm Phục vụ hành chính công {commune.full_name}",
-                address=f"Trụ sở UBND {place}", geom=desk_point, opening_hours=DESK_HOURS, counters=3,
-                receiving_unit_identifier=f"000.{20 + index // 100:02d}.{index % 100:02d}.H04",
-                admin_unit=commune, is_demo=True,
-            ),
+            defaults={
+                "kind": ServicePointKind.COMMUNE_DESK,
+                "name": f"Trung tâm Phục vụ hành chính công {commune.full_name}",
+                "address": f"Trụ sở UBND {place}",
+                "geom": desk_point,
+                "opening_hours": DESK_HOURS,
+                "counters": 3,
+                "receiving_unit_identifier": f"000.{20 + index // 100:02d}.{index % 100:02d}.H04",
+                "admin_unit": commune,
+                "is_demo": True,
+            },
         )
         ServicePoint.objects.update_or_create(
             code=f"POST-{commune.code}",
-            defaults=dict(
-                kind=ServicePointKind.POST_OFFICE, name=f"Bưu điện {commune.full_name}",
-                address=f"Bưu điện văn hoá {place}", geom=post_point, opening_hours=POST_HOURS, counters=2,
-                receiving_unit_identifier=f"000.{60 + index // 100:02d}.{index % 100:02d}.H04",
-                admin_unit=commune, is_demo=True,
-            ),
+            defaults={
+                "kind": ServicePointKind.POST_OFFICE,
+                "name": f"Bưu điện {commune.full_name}",
+                "address": f"Bưu điện văn hoá {place}",
+                "geom": post_point,
+                "opening_hours": POST_HOURS,
+                "counters": 2,
+                "receiving_unit_identifier": f"000.{60 + index // 100:02d}.{index % 100:02d}.H04",
+                "admin_unit": commune,
+                "is_demo": True,
+            },
         )
         count += 2
         progress(1)
@@ -250,11 +293,17 @@ def demo_service_points_place(*, progress: Progress = _no_progress) -> int:
         anchor = ward.geom.point_on_surface
         ServicePoint.objects.update_or_create(
             code=code,
-            defaults=dict(
-                kind=ServicePointKind.PROVINCIAL_CENTRE, name=name, address=f"{ward.full_name}, tỉnh Bắc Ninh",
-                geom=_nearest_point_inside(ward, anchor.x - 0.002, anchor.y), opening_hours=CENTRE_HOURS,
-                counters=30, receiving_unit_identifier=identifier, admin_unit=ward, is_demo=True,
-            ),
+            defaults={
+                "kind": ServicePointKind.PROVINCIAL_CENTRE,
+                "name": name,
+                "address": f"{ward.full_name}, tỉnh Bắc Ninh",
+                "geom": _nearest_point_inside(ward, anchor.x - 0.002, anchor.y),
+                "opening_hours": CENTRE_HOURS,
+                "counters": 30,
+                "receiving_unit_identifier": identifier,
+                "admin_unit": ward,
+                "is_demo": True,
+            },
         )
         count += 1
     return count
@@ -348,6 +397,8 @@ def service_points_import(*, path: Path, progress: Progress = _no_progress) -> i
         admin_unit = AdministrativeUnit.objects.filter(
             era=Era.POST_2025, level=UnitLevel.COMMUNE, geom__intersects=values["geom"]
         ).first()
-        ServicePoint.objects.update_or_create(code=code, defaults={**values, "admin_unit": admin_unit, "is_demo": False})
+        ServicePoint.objects.update_or_create(
+            code=code, defaults={**values, "admin_unit": admin_unit, "is_demo": False}
+        )
         progress(1)
     return len(accepted)

@@ -75,7 +75,9 @@ def test_contains_without_level_returns_each_level_in_force(api):
 
 
 def test_unit_properties_and_population(api):
-    features = api.get("/api/v1/admin-units/", {"level": "commune", "on": "2020-01-01", "limit": 200}).json()["features"]
+    features = api.get("/api/v1/admin-units/", {"level": "commune", "on": "2020-01-01", "limit": 200}).json()[
+        "features"
+    ]
     assert len(features) == 126
     assert sum(f["properties"]["population"] for f in features) == 916_123
     for key in ("code", "name", "level", "parent_code", "valid_from", "valid_to", "population"):
