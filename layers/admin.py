@@ -1,6 +1,7 @@
 from django.contrib.gis import admin
 
 from .models import AdministrativeUnit, ServicePoint, UnitSuccession
+from .widgets import OfflineOSMWidget
 
 
 class SuccessionInline(admin.TabularInline):
@@ -12,6 +13,7 @@ class SuccessionInline(admin.TabularInline):
 
 @admin.register(AdministrativeUnit)
 class AdministrativeUnitAdmin(admin.GISModelAdmin):
+    gis_widget = OfflineOSMWidget
     list_display = ("code", "full_name", "level", "era", "valid_from", "valid_to", "population")
     list_filter = ("era", "level")
     search_fields = ("code", "name", "full_name", "name_en")
@@ -22,6 +24,7 @@ class AdministrativeUnitAdmin(admin.GISModelAdmin):
 
 @admin.register(ServicePoint)
 class ServicePointAdmin(admin.GISModelAdmin):
+    gis_widget = OfflineOSMWidget
     list_display = ("code", "name", "kind", "admin_unit", "counters", "is_demo", "is_active")
     list_filter = ("kind", "is_demo", "is_active")
     search_fields = ("code", "name", "address")

@@ -64,7 +64,10 @@ UNIT_PARAMETERS = [
 
 class AdminUnitListApi(APIView):
     @extend_schema(
-        parameters=UNIT_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, summary="Administrative units (GeoJSON)"
+        parameters=UNIT_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Administrative units (GeoJSON)",
+        operation_id="admin_units_list",
     )
     def get(self, request):
         params = QueryParams(request.GET)
@@ -99,6 +102,7 @@ class AdminUnitDetailApi(APIView):
         parameters=[UNIT_PARAMETERS[1], UNIT_PARAMETERS[2]],
         responses={200: OpenApiTypes.OBJECT},
         summary="One administrative unit with its successors and predecessors",
+        operation_id="admin_units_retrieve",
     )
     def get(self, request, code: str):
         params = QueryParams(request.GET)
@@ -132,6 +136,7 @@ class ServicePointListApi(APIView):
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Service points (GeoJSON), paged with a `next` link",
+        operation_id="service_points_list",
     )
     def get(self, request):
         params = QueryParams(request.GET)
@@ -181,6 +186,7 @@ class ServicePointNearestApi(APIView):
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Nearest service points by geodesic distance (metres, WGS84)",
+        operation_id="service_points_nearest",
     )
     def get(self, request):
         params = QueryParams(request.GET)

@@ -4,7 +4,7 @@ service points. Every function runs in one transaction: all or nothing."""
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -332,23 +332,27 @@ class ServicePointImportError(Exception):
         self.errors = errors
 
 
-def _rows_from_file(path: Path) -> Iterable[tuple[int, dict]]:
+def _rows_from_file(path: Path) -> list[tuple[int, dict]]:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield number, row
-    elif suffix in {".geojson", ".json"}:
-        with path.open(encoding="utf-8") as handle:
-            data = json.load(handle)
-        for number, feature in enumerate(data.get("features", []), start=1):
-            row = dict(feature.get("properties") or {})
-            coords = (feature.get("geometry") or {}).get("coordinates") or [None, None]
-            if (feature.get("geometry") or {}).get("type") == "Point":
-                row["lon"], row["lat"] = coords[0], coords[1]
-            yield number, row
-    else:
-        raise ServicePointImportError([f"Định dạng không hỗ trợ / unsupported format: {suffix} (use .csv or .geojson)"])
+    try:
+        if suffix == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                return list(enumerate(csv.DictReader(handle), start=2))
+        if suffix in {".geojson", ".json"}:
+            with path.open(encoding="utf-8") as handle:
+                features = json.load(handle).get("features", [])
+            return [(number, _point_feature_row(feature)) for number, feature in enumerate(features, start=1)]
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error, AttributeError) as error:
+        raise ServicePointImportError([f"Tệp hỏng / broken file: {error}"]) from error
+    raise ServicePointImportError([f"Định dạng không hỗ trợ / unsupported format: {suffix} (use .csv or .geojson)"])
+
+
+def _point_feature_row(feature: dict) -> dict:
+    row = dict(feature.get("properties") or {})
+    geometry = feature.get("geometry") or {}
+    if geometry.get("type") == "Point":
+        row["lon"], row["lat"] = (geometry.get("coordinates") or [None, None])[:2]
+    return row
 
 
 @transaction.atomic

@@ -25,7 +25,5 @@ class Command(BaseCommand):
         except ServicePointImportError as error:
             for line in error.errors:
                 self.stderr.write(line)
-            raise CommandError(
-                f"Tệp bị từ chối, không có thay đổi / file refused, nothing changed ({len(error.errors)} bad rows)"
-            ) from error
+            raise CommandError(f"Tệp bị từ chối, không có thay đổi / file refused, nothing changed: {error}") from error
         self.stdout.write(self.style.SUCCESS(f"{count} service points imported"))

@@ -2,6 +2,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from gisportal.demo import demo_accounts_ensure
 from layers.models import AdministrativeUnit, Era, UnitLevel
 from layers.services import demo_service_points_place
 
@@ -17,3 +18,5 @@ class Command(BaseCommand):
             placed = demo_service_points_place(progress=bar.update)
         if verbosity:
             self.stdout.write(self.style.SUCCESS(f"{placed} demo service points placed"))
+        for account in demo_accounts_ensure():
+            self.stdout.write(f"Tài khoản mẫu / demo account: {account.username} / {account.password} — {account.role}")

@@ -1,0 +1,11 @@
+# The portal's web and worker image. Debian 12 like the reference machine.
+FROM python:3.11-slim-bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends gdal-bin libgdal-dev postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+ENV DJANGO_SETTINGS_MODULE=gisportal.settings.dev PYTHONUNBUFFERED=1
+EXPOSE 8000
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py load_demo && gunicorn gisportal.wsgi:application --bind 0.0.0.0:8000 --workers 2"]
