@@ -7,5 +7,6 @@ class OfflineOSMWidget(OSMWidget):
     come from OpenStreetMap when reachable; the point can be edited without."""
 
     class Media:
+        extend = False  # drop the parent's CDN links
         css = {"all": ("vendor/ol/ol.css", "gis/css/ol3.css")}
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
