@@ -6,9 +6,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_date
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, Throttled
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -27,6 +29,11 @@ def message(vi: str, en: str) -> str:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, Throttled):
+        wait = f" {int(exc.wait)} s" if exc.wait is not None else ""
+        exc.detail = message(
+            f"Quá nhiều yêu cầu, vui lòng thử lại sau{wait}.", f"Too many requests; try again in{wait or ' a while'}."
+        )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"]}
@@ -164,3 +171,17 @@ def page_links(request, *, offset: int, limit: int, returned: int, total: int | 
         "next": with_offset(offset + limit) if has_more else None,
         "previous": with_offset(max(offset - limit, 0)) if offset > 0 else None,
     }
+
+
+class PublicLookupThrottle(SimpleRateThrottle):
+    """Per-client limit on public look-ups (`PUBLIC_LOOKUP_RATE`, e.g. 120/min).
+
+    The rate is read per request so that settings overrides apply."""
+
+    scope = "public_lookup"
+
+    def get_rate(self) -> str | None:
+        return settings.PUBLIC_LOOKUP_RATE
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -22,7 +22,11 @@ def _check_deploy(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_production_passes_check_deploy():
     result = _check_deploy(
-        {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_ALLOWED_HOSTS": "dichvucong.bacninh.example"}
+        {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "dichvucong.bacninh.example",
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+        }
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

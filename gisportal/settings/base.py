@@ -83,6 +83,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["gisportal.api.PublicLookupThrottle"],
+    "NUM_PROXIES": int(env.get("NUM_PROXIES", "0")) or None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -94,6 +96,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# Public look-ups (nearest, lists, dossier lookup) are limited per client IP.
+# Behind a proxy, set NUM_PROXIES so the client address is the real one.
+PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "300/min")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.get("CACHE_URL")}
+        if env.get("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 CELERY_BROKER_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")

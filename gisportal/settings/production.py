@@ -6,6 +6,10 @@ DEBUG = False
 if not SECRET_KEY:  # noqa: F405
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in the environment")
 
+if not env.get("CACHE_URL"):  # noqa: F405
+    # Rate limits and tile caches must be shared by every web process.
+    raise ImproperlyConfigured("CACHE_URL (redis://...) must be set in the environment")
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.get_bool("DJANGO_SECURE_SSL_REDIRECT", True)  # noqa: F405
 SECURE_HSTS_SECONDS = int(env.get("DJANGO_HSTS_SECONDS", "31536000"))  # noqa: F405
