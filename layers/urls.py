@@ -1,10 +1,11 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import apis
 
 urlpatterns = [
     path("admin-units/", apis.AdminUnitListApi.as_view(), name="admin-unit-list"),
-    path("admin-units/<str:code>/", apis.AdminUnitDetailApi.as_view(), name="admin-unit-detail"),
+    # Unit codes are short digit strings; anything else is a 404 before any query.
+    re_path(r"^admin-units/(?P<code>[0-9A-Za-z]{1,10})/$", apis.AdminUnitDetailApi.as_view(), name="admin-unit-detail"),
     path("service-points/", apis.ServicePointListApi.as_view(), name="service-point-list"),
     path("service-points/nearest/", apis.ServicePointNearestApi.as_view(), name="service-point-nearest"),
 ]
