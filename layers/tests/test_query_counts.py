@@ -1,0 +1,20 @@
+"""List and map endpoints cost a fixed number of queries, whatever the page size."""
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "queries"),
+    [
+        ("/api/v1/service-points/", {"limit": 10000}, 1),
+        ("/api/v1/service-points/", {"kind": "post_office", "bbox": "105.9,20.9,106.9,21.7"}, 1),
+        ("/api/v1/admin-units/", {"level": "commune", "limit": 200, "geometry": "simplified"}, 1),
+        ("/api/v1/admin-units/", {"on": "2020-01-01", "contains": "106.07,21.18"}, 1),
+        ("/api/v1/service-points/nearest/", {"lon": 106.07, "lat": 21.18, "limit": 50}, 1),
+    ],
+)
+def test_query_count_is_pinned(api, django_assert_num_queries, url, params, queries):
+    with django_assert_num_queries(queries):
+        response = api.get(url, params)
+    assert response.status_code == 200
+    assert response.json()["features"]
