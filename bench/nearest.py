@@ -1,0 +1,812 @@
+"""Benchmark of the nearest-service-point API against the raw planar KNN query.
+
+    .venv/bin/python bench/nearest.py --quick     # 100,000 points, 200 queries a mode, < 1 min
+    .venv/bin/python bench/nearest.py             # 1,000,000 points, 500 queries a mode
+
+Works in its own database (default: <main db>_bench, cloned from
+template_postgis, marked with a comment, migrated, loaded with synthetic points
+by COPY); the developer's database is only used to issue CREATE/DROP DATABASE,
+and a database without the marker is never truncated or dropped.
+See bench/README.md.
+
+Modes, all over the same random query points inside the Bắc Ninh bbox:
+  sql        raw KNN through psycopg, client-side binding (the same literal
+             query text style Django sends: no server-side prepared statements)
+             -- the planar KNN floor every ratio is relative to
+  sql_prep   the same query, server-side binding; psycopg prepares it after 5
+             runs and PostgreSQL may switch to a generic plan (information only)
+  api_sql    the exact statements the API sent for that point (recorded once),
+             replayed through psycopg: the database cost of the selector
+  selector   layers.selectors.service_points_nearest() called directly
+  inprocess  GET through django.test.Client: full middleware stack, URL routing,
+             DRF view, JSON rendering; no socket
+  http       GET over loopback to a gunicorn server the script starts
+             (1 worker) and always stops; http.client, keep-alive if the server
+             allows it (the sync worker closes after every response)
+
+The last line of stdout is a JSON summary.
+"""
+
+import argparse
+import cProfile
+import gc
+import http.client
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import random
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg import sql as pgsql  # noqa: E402
+
+BBOX = (105.9, 20.95, 106.9, 21.65)  # lon min, lat min, lon max, lat max: Bắc Ninh and a margin
+TABLE = "layers_servicepoint"
+GEOM_INDEX = "servicepoint_geom_gist"
+NEAREST_PATH = "/api/v1/service-points/nearest/"
+LIMIT = 5
+# Share of each kind among the synthetic points (cumulative thresholds below).
+KIND_SHARES = (("provincial_centre", 0.10), ("commune_desk", 0.45), ("post_office", 0.45))
+INACTIVE_SHARE = 0.02
+# Kinds asked for by the query points: "any" twice as often as each kind.
+QUERY_KINDS = ("any", "any", "provincial_centre", "commune_desk", "post_office")
+GENERATOR_VERSION = 1
+COPY_COLUMNS = (
+    "code",
+    "kind",
+    "name",
+    "address",
+    "geom",
+    "opening_hours",
+    "counters",
+    "phone",
+    "receiving_unit_identifier",
+    "is_demo",
+    "is_active",
+    "updated_at",
+)
+UPDATED_AT = "2025-07-01 08:00:00+07"
+
+# Same query text style as layers.selectors: literal point built with
+# ST_MakePoint, KNN on the geometry column, LIMIT.
+SQL_KNN = """
+SELECT id, code, kind, name, address, opening_hours, counters, ST_X(geom), ST_Y(geom)
+FROM layers_servicepoint
+WHERE is_active {kind_filter}
+ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
+LIMIT %(k)s
+"""
+# Reference for the sanity check: many planar candidates, re-ranked by the
+# ellipsoidal distance computed by PostGIS.
+SQL_REFERENCE = """
+SELECT id, geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+       ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, true)
+FROM layers_servicepoint
+WHERE is_active {kind_filter}
+ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)
+LIMIT %(k)s
+"""
+
+
+def knn_sql(template: str, kind: str) -> str:
+    return template.format(kind_filter="" if kind == "any" else "AND kind = %(kind)s")
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- database
+
+
+def main_database_url() -> str:
+    from gisportal.settings import env as project_env  # the project's one reader of env and .env
+
+    return project_env.get("DATABASE_URL", "postgis://gisportal:gisportal@127.0.0.1:5432/gisportal")
+
+
+def conninfo_from_url(url: str, dbname: str | None = None) -> str:
+    parts = urlsplit(url)
+    return psycopg.conninfo.make_conninfo(
+        host=parts.hostname or "",
+        port=str(parts.port or 5432),
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=dbname or unquote(parts.path.lstrip("/")),
+    )
+
+
+def url_with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path="/" + dbname).geturl()
+
+
+DB_MARKER = "scratch database of bench/nearest.py: dropped and reloaded at will"
+
+
+def _database_comment(conn, name: str) -> tuple[bool, str | None]:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+    ).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def ensure_database(main_conninfo: str, name: str) -> bool:
+    """Create the bench database from template_postgis unless it exists. True if created.
+
+    An existing database is used only if it carries our marker: --db-name must
+    never point the TRUNCATE at somebody's data."""
+    with psycopg.connect(main_conninfo, autocommit=True) as conn:
+        exists, comment = _database_comment(conn, name)
+        if exists:
+            if comment != DB_MARKER:
+                sys.exit(f"database {name!r} exists but was not created by bench/nearest.py; refusing to touch it")
+            return False
+        ident = pgsql.Identifier(name)
+        conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template_postgis").format(ident))
+        conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, pgsql.Literal(DB_MARKER)))
+        return True
+
+
+def drop_database(main_conninfo: str, name: str) -> bool:
+    with psycopg.connect(main_conninfo, autocommit=True) as conn:
+        exists, comment = _database_comment(conn, name)
+        if not exists:
+            return False
+        if comment != DB_MARKER:
+            sys.exit(f"database {name!r} was not created by bench/nearest.py; refusing to drop it")
+        conn.execute(pgsql.SQL("DROP DATABASE {}").format(pgsql.Identifier(name)))
+        return True
+
+
+def migrate(bench_url: str, settings_module: str) -> None:
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+
+
+def fingerprint(n: int, seed: int) -> str:
+    return f"bench/nearest.py synthetic points v{GENERATOR_VERSION} n={n} seed={seed}"
+
+
+def copy_chunks(n: int, seed: int, chunk_rows: int = 50_000):
+    """Rows in COPY text format; geometry as hex EWKB (SRID 4326 point)."""
+    rng = random.Random(seed)
+    lon0, lat0, lon1, lat1 = BBOX
+    pack = struct.Struct("<BIIdd").pack  # little endian, Point|SRID flag, SRID, x, y
+    thresholds = []
+    total = 0.0
+    for kind, share in KIND_SHARES:
+        total += share
+        thresholds.append((total, kind))
+    hours = "Mo-Fr 07:30-11:30,13:30-17:00"
+    for start in range(0, n, chunk_rows):
+        lines = []
+        for i in range(start, min(n, start + chunk_rows)):
+            lon = rng.uniform(lon0, lon1)
+            lat = rng.uniform(lat0, lat1)
+            r = rng.random()
+            kind = next(k for t, k in thresholds if r < t) if r < total else thresholds[-1][1]
+            active = "f" if rng.random() < INACTIVE_SHARE else "t"
+            ewkb = pack(1, 0x20000001, 4326, lon, lat).hex()
+            lines.append(
+                f"BENCH-{i:07d}\t{kind}\tĐiểm phục vụ thử nghiệm {i}"
+                f"\tSố {i % 499 + 1}, thôn {i % 97 + 1}, tỉnh Bắc Ninh\t{ewkb}\t{hours}\t{i % 6 + 1}"
+                f"\t0222 {i % 1_000_000:06d}\t\tt\t{active}\t{UPDATED_AT}\n"
+            )
+        yield "".join(lines).encode()
+
+
+def load_points(conninfo: str, n: int, seed: int) -> dict:
+    """TRUNCATE, drop secondary indexes, COPY (FREEZE), rebuild them, ANALYZE."""
+    timings = {}
+    with psycopg.connect(conninfo) as conn:
+        t0 = time.perf_counter()
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        conn.execute(f"TRUNCATE {TABLE} RESTART IDENTITY")
+        indexes = conn.execute(
+            """
+            SELECT i.relname, pg_get_indexdef(i.oid)
+            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE x.indrelid = %s::regclass
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)
+            ORDER BY i.relname
+            """,
+            [TABLE],
+        ).fetchall()
+        for name, _ in indexes:
+            conn.execute(pgsql.SQL("DROP INDEX {}").format(pgsql.Identifier(name)))
+        columns = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in COPY_COLUMNS)
+        copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FREEZE)").format(pgsql.Identifier(TABLE), columns)
+        with conn.cursor().copy(copy_sql) as copy:
+            for chunk in copy_chunks(n, seed):
+                copy.write(chunk)
+        # The deferred foreign-key checks queued by COPY (admin_unit_id is NULL)
+        # must run before CREATE INDEX may touch the table.
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        timings["copy_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        for _, definition in indexes:
+            conn.execute(definition)
+        conn.execute(
+            pgsql.SQL("COMMENT ON TABLE {} IS {}").format(pgsql.Identifier(TABLE), pgsql.Literal(fingerprint(n, seed)))
+        )
+        conn.commit()
+        timings["index_s"] = time.perf_counter() - t1
+        timings["indexes_rebuilt"] = [name for name, _ in indexes]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        t2 = time.perf_counter()
+        conn.execute(f"VACUUM (ANALYZE) {TABLE}")
+        timings["analyze_s"] = time.perf_counter() - t2
+    return timings
+
+
+def bench_data_state(conninfo: str) -> tuple[int, str | None]:
+    with psycopg.connect(conninfo) as conn:
+        count = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        comment = conn.execute("SELECT obj_description(%s::regclass, 'pg_class')", [TABLE]).fetchone()[0]
+    return count, comment
+
+
+# --------------------------------------------------------------------------- queries and stats
+
+
+def query_points(count: int, seed: int) -> list[tuple[float, float, str]]:
+    rng = random.Random(seed)
+    lon0, lat0, lon1, lat1 = BBOX
+    return [
+        (round(rng.uniform(lon0, lon1), 6), round(rng.uniform(lat0, lat1), 6), rng.choice(QUERY_KINDS))
+        for _ in range(count)
+    ]
+
+
+def api_path(lon: float, lat: float, kind: str) -> str:
+    return f"{NEAREST_PATH}?{urlencode({'lon': lon, 'lat': lat, 'kind': kind, 'limit': LIMIT})}"
+
+
+def sql_params(lon: float, lat: float, kind: str, k: int = LIMIT) -> dict:
+    return {"lon": lon, "lat": lat, "kind": kind, "k": k}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def summarize(samples_ns: list[int]) -> dict:
+    ms = [s / 1e6 for s in samples_ns]
+    return {
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
+        "mean": sum(ms) / len(ms),
+        "min": min(ms),
+    }
+
+
+def time_mode(run_one, warmup_points, points) -> list[int]:
+    """run_one(lon, lat, kind) does one complete query; returns ns per timed query."""
+    for lon, lat, kind in warmup_points:
+        run_one(lon, lat, kind)
+    gc.collect()
+    samples = []
+    clock = time.perf_counter_ns
+    for lon, lat, kind in points:
+        t0 = clock()
+        run_one(lon, lat, kind)
+        samples.append(clock() - t0)
+    return samples
+
+
+# --------------------------------------------------------------------------- gunicorn
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn on a free loopback port; stop() is safe to call more than once."""
+
+    def __init__(self, *, bench_url: str, settings_module: str, worker_class: str):
+        self.port = free_port()
+        log_fd, self.log_path = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")
+        env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "gisportal.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "1",
+                "--worker-class",
+                worker_class,
+                "--chdir",
+                str(ROOT),
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        os.close(log_fd)
+
+    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                if response.status == 200:
+                    return
+                raise RuntimeError(f"gunicorn answered {response.status}:\n{self.log_tail()}")
+            except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its worker
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only what we started
+                self.proc.wait(timeout=5)
+        Path(self.log_path).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def plan_text(cursor, query: str, params=None) -> str:
+    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query, params)
+    return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def index_scans(plan: str) -> list[str]:
+    return re.findall(r"Index (?:Only )?Scan using (\S+) on layers_servicepoint", plan)
+
+
+def indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def gist_indexes_on_geom(conn) -> set[str]:
+    rows = conn.execute(
+        """
+        SELECT i.relname FROM pg_index x
+        JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam
+        WHERE x.indrelid = %s::regclass AND am.amname = 'gist'
+          AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = x.indrelid AND a.attname = 'geom'
+                      AND a.attnum = ANY (x.indkey))
+        """,
+        [TABLE],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_plans(sql_conn, client, point) -> dict:
+    """EXPLAIN the baseline and the SQL the API actually sends for one point."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lon, lat, kind = point
+    with psycopg.ClientCursor(sql_conn) as cur:
+        plan = plan_text(cur, knn_sql(SQL_KNN, kind), sql_params(lon, lat, kind))
+    say(f"EXPLAIN baseline KNN, kind={kind}:")
+    say(indent(plan))
+    result = {"sql_index": index_scans(plan)}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(api_path(lon, lat, kind))
+    assert response.status_code == 200, response.content[:500]
+    api_used = []
+    with connection.cursor() as cur:
+        for i, q in enumerate(captured.captured_queries, start=1):
+            if not q["sql"].lstrip().upper().startswith("SELECT"):
+                continue
+            plan = plan_text(cur, q["sql"])
+            api_used += index_scans(plan)
+            say(f"EXPLAIN API query {i}/{len(captured.captured_queries)}, kind={kind}:")
+            say(indent(plan))
+    result["api_index"] = api_used
+    return result
+
+
+def record_api_sql(client, points) -> list[list[tuple[str, object]]]:
+    """The statements (SQL with placeholders, params) the API sends for each point."""
+    from django.db import connection
+
+    recorded: list[tuple[str, object]] = []
+
+    def recorder(execute, sql, params, many, context):
+        recorded.append((sql, params))
+        return execute(sql, params, many, context)
+
+    per_point = []
+    with connection.execute_wrapper(recorder):
+        for lon, lat, kind in points:
+            recorded = []
+            response = client.get(api_path(lon, lat, kind))
+            assert response.status_code == 200, response.content[:500]
+            per_point.append(recorded)
+    return per_point
+
+
+def check_results(sql_conn, client, points) -> dict:
+    """API answers == raw KNN candidates re-ranked by PostGIS ellipsoidal distance."""
+    mismatches = []
+    planar_differs = 0
+    for lon, lat, kind in points:
+        features = client.get(api_path(lon, lat, kind)).json()["features"]
+        got = [(f["id"], f["properties"]["distance_m"]) for f in features]
+        with psycopg.ClientCursor(sql_conn) as cur:
+            cur.execute(knn_sql(SQL_REFERENCE, kind), sql_params(lon, lat, kind, k=100))
+            rows = cur.fetchall()
+        ranked = sorted(rows, key=lambda r: (r[2], r[0]))[:LIMIT]
+        # The 100th planar candidate is far enough that nothing outside can beat the 5th.
+        bound = 0.99 * 110_574.0 * _cos_deg(abs(lat) + rows[-1][1] + 1.0) * rows[-1][1]
+        if len(rows) == 100 and ranked[-1][2] > bound:
+            mismatches.append({"point": (lon, lat, kind), "error": "reference candidate set too small"})
+            continue
+        want = [(r[0], round(r[2], 1)) for r in ranked]
+        ids_match = [g[0] for g in got] == [w[0] for w in want]
+        dist_match = all(abs(g[1] - w[1]) <= 0.11 for g, w in zip(got, want, strict=False))
+        if not (ids_match and dist_match and len(got) == len(want)):
+            mismatches.append({"point": (lon, lat, kind), "api": got, "reference": want})
+        if [r[0] for r in rows[:LIMIT]] != [w[0] for w in want]:
+            planar_differs += 1
+    return {"checked": len(points), "mismatches": mismatches, "planar_top5_differs": planar_differs}
+
+
+def _cos_deg(degrees: float) -> float:
+    return math.cos(math.radians(min(degrees, 90.0)))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="100,000 points and 200 queries a mode (< 1 min)")
+    p.add_argument("-n", "--points", type=int, help="synthetic points (default 1,000,000; quick 100,000)")
+    p.add_argument("--queries", type=int, help="timed queries a mode (default 500; quick 200)")
+    p.add_argument("--warmup", type=int, default=50, help="untimed queries a mode before timing (default 50)")
+    p.add_argument("--fresh", action="store_true", help="reload the points even if the bench DB already has them")
+    p.add_argument("--recreate", action="store_true", help="drop and recreate the bench database first")
+    p.add_argument("--db-name", help="bench database (default: <main db>_bench)")
+    p.add_argument(
+        "--settings", default="gisportal.settings.test", help="DJANGO_SETTINGS_MODULE (must have DEBUG=False)"
+    )
+    p.add_argument("--seed", type=int, default=20250701)
+    p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
+    p.add_argument("--no-http", action="store_true", help="skip the gunicorn mode")
+    p.add_argument("--profile", action="store_true", help="also cProfile the in-process requests and print the top")
+    p.add_argument("--sanity", type=int, default=20, help="queries compared API vs re-ranked raw SQL (default 20)")
+    args = p.parse_args()
+    args.points = args.points or (100_000 if args.quick else 1_000_000)
+    args.queries = args.queries or (200 if args.quick else 500)
+    return args
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the finally that stops gunicorn
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    started = time.perf_counter()
+    main_url = main_database_url()
+    main_db = unquote(urlsplit(main_url).path.lstrip("/"))
+    bench_db = args.db_name or f"{main_db}_bench"
+    if bench_db == main_db:
+        sys.exit(f"refusing to benchmark in the main database {main_db!r}")
+    bench_url = url_with_db(main_url, bench_db)
+    bench_conninfo = conninfo_from_url(main_url, bench_db)
+    say(f"bench database {bench_db!r} on {urlsplit(main_url).hostname}:{urlsplit(main_url).port or 5432}")
+
+    # 1. database, schema, data
+    if args.recreate and drop_database(conninfo_from_url(main_url), bench_db):
+        say(f"dropped {bench_db}")
+    if ensure_database(conninfo_from_url(main_url), bench_db):
+        say(f"created {bench_db} from template_postgis")
+    t = time.perf_counter()
+    migrate(bench_url, args.settings)
+    say(f"migrations applied ({time.perf_counter() - t:.1f} s)")
+    count, comment = bench_data_state(bench_conninfo)
+    reused = not args.fresh and count == args.points and comment == fingerprint(args.points, args.seed)
+    load = {}
+    if reused:
+        say(f"reusing {count:,} synthetic points already in {bench_db} (--fresh reloads)")
+    else:
+        why = "--fresh" if args.fresh else f"found {count:,} rows ({comment or 'not ours'})"
+        say(f"loading {args.points:,} synthetic points by COPY ({why}) ...")
+        load = load_points(bench_conninfo, args.points, args.seed)
+        say(
+            f"  COPY {load['copy_s']:.1f} s, rebuilt {len(load['indexes_rebuilt'])} indexes "
+            f"{load['index_s']:.1f} s, VACUUM ANALYZE {load['analyze_s']:.1f} s"
+        )
+
+    # 2. Django in-process, pointed at the bench database
+    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
+    os.environ["DATABASE_URL"] = bench_url
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from layers import selectors
+
+    if settings.DEBUG:
+        sys.exit(f"{args.settings} has DEBUG=True: every query would be stored, skewing timings")
+    if connection.settings_dict["NAME"] != bench_db:
+        sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
+    client = Client()
+    connection.ensure_connection()
+    client_side = issubclass(connection.connection.cursor_factory, psycopg.ClientCursor)
+    say(
+        f"Django {django.get_version()}, settings {args.settings} (DEBUG=False), "
+        f"psycopg {psycopg.__version__} {'client-side' if client_side else 'server-side'} binding"
+    )
+    # Names only: importing the classes here, before the URLconf, could trip import cycles.
+    throttles = [name.rsplit(".", 1)[-1] for name in settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_CLASSES", [])]
+    say(
+        f"DRF throttles {throttles or 'none'} (PUBLIC_LOOKUP_RATE={getattr(settings, 'PUBLIC_LOOKUP_RATE', None)}), "
+        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}; in-process client: django.test.Client"
+    )
+
+    warm = query_points(args.warmup, args.seed + 1)
+    points = query_points(args.queries, args.seed + 2)
+    sql_conn = psycopg.connect(bench_conninfo, autocommit=True)  # client-side binding, as Django
+    prep_conn = psycopg.connect(bench_conninfo, autocommit=True)  # server-side binding, prepare_threshold=5
+
+    # 3. checks
+    gist = gist_indexes_on_geom(sql_conn)
+    say("")
+    say(f"GiST indexes on geom: {', '.join(sorted(gist))}")
+    any_point = next(p for p in points if p[2] == "any")
+    kind_point = next(p for p in points if p[2] != "any")
+    plans_any = check_plans(sql_conn, client, any_point)
+    plans_kind = check_plans(sql_conn, client, kind_point)
+    # Unfiltered nearest must walk servicepoint_geom_gist; with a kind, any GiST index on geom will do.
+    gist_ok = (
+        GEOM_INDEX in plans_any["sql_index"]
+        and GEOM_INDEX in plans_any["api_index"]
+        and bool(plans_kind["sql_index"])
+        and set(plans_kind["sql_index"]) <= gist
+        and bool(plans_kind["api_index"])
+        and set(plans_kind["api_index"]) <= gist
+    )
+    plans = {
+        "any": {"sql": plans_any["sql_index"], "api": plans_any["api_index"]},
+        kind_point[2]: {"sql": plans_kind["sql_index"], "api": plans_kind["api_index"]},
+    }
+    say(f"GiST check: {'OK' if gist_ok else 'FAILED'} -- index scans used {plans}")
+    sanity = check_results(sql_conn, client, points[: args.sanity])
+    say(
+        f"sanity: {sanity['checked'] - len(sanity['mismatches'])}/{sanity['checked']} API answers equal the raw KNN "
+        f"candidates re-ranked by ellipsoidal distance; planar top-{LIMIT} differs from it in "
+        f"{sanity['planar_top5_differs']}/{sanity['checked']}"
+    )
+    for m in sanity["mismatches"][:3]:
+        say(f"  MISMATCH {m}")
+
+    # 4. prime the cache over every timed point (so no mode pays cold reads for another), and record
+    # the exact statements the API sends for each, to replay them through psycopg (mode api_sql)
+    with psycopg.ClientCursor(sql_conn) as cur:
+        for lon, lat, kind in points:
+            cur.execute(knn_sql(SQL_KNN, kind), sql_params(lon, lat, kind, k=4 * LIMIT))
+            cur.fetchall()
+    api_statements = record_api_sql(client, warm + points)
+    per_request = {}
+    for statements in api_statements[len(warm) :]:
+        per_request[len(statements)] = per_request.get(len(statements), 0) + 1
+    say(
+        "SQL statements per API request: "
+        + ", ".join(f"{k}: {v}/{len(points)}" for k, v in sorted(per_request.items()))
+    )
+
+    # 5. timing
+    sql_text = {kind: knn_sql(SQL_KNN, kind) for kind in set(QUERY_KINDS)}
+    client_cur = psycopg.ClientCursor(sql_conn)
+    server_cur = prep_conn.cursor()
+
+    def run_sql(lon, lat, kind):
+        client_cur.execute(sql_text[kind], {"lon": lon, "lat": lat, "kind": kind, "k": LIMIT})
+        client_cur.fetchall()
+
+    def run_sql_prepared(lon, lat, kind):
+        server_cur.execute(sql_text[kind], {"lon": lon, "lat": lat, "kind": kind, "k": LIMIT})
+        server_cur.fetchall()
+
+    replay = dict(zip(warm + points, api_statements, strict=True))
+
+    def run_api_sql(lon, lat, kind):
+        for statement, params in replay[(lon, lat, kind)]:
+            client_cur.execute(statement, params)
+            client_cur.fetchall()
+
+    def run_selector(lon, lat, kind):
+        selectors.service_points_nearest(lon=lon, lat=lat, kind=None if kind == "any" else kind, limit=LIMIT)
+
+    def run_inprocess(lon, lat, kind):
+        response = client.get(api_path(lon, lat, kind))
+        if response.status_code != 200:
+            raise RuntimeError(f"API answered {response.status_code}: {response.content[:300]!r}")
+
+    modes = {
+        "sql": run_sql,
+        "sql_prep": run_sql_prepared,
+        "api_sql": run_api_sql,
+        "selector": run_selector,
+        "inprocess": run_inprocess,
+    }
+    samples = {}
+    say("")
+    for name, run in modes.items():
+        samples[name] = time_mode(run, warm, points)
+        say(f"timed {name}: {len(points)} queries")
+
+    http_info = {}
+    server = None
+    if not args.no_http:
+        try:
+            server = Gunicorn(bench_url=bench_url, settings_module=args.settings, worker_class=args.worker_class)
+            server.wait_ready(api_path(*warm[0]))
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            reconnects = 0
+
+            def run_http(lon, lat, kind):
+                nonlocal reconnects
+                conn.request("GET", api_path(lon, lat, kind))
+                response = conn.getresponse()
+                body = response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"gunicorn answered {response.status}: {body[:300]!r}")
+                if response.will_close:
+                    conn.close()  # http.client reconnects on the next request
+                    reconnects += 1
+
+            samples["http"] = time_mode(run_http, warm, points)
+            conn.close()
+            http_info = {
+                "port": server.port,
+                "worker_class": args.worker_class,
+                "keep_alive": reconnects == 0,
+                "reconnects": reconnects,
+            }
+            say(
+                f"timed http: {len(points)} queries (gunicorn 127.0.0.1:{server.port}, {args.worker_class} worker, "
+                f"{'keep-alive' if reconnects == 0 else 'new TCP connection per request: server closes'})"
+            )
+        finally:
+            if server:
+                server.stop()
+
+    profile_text = None
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for lon, lat, kind in points:
+            run_inprocess(lon, lat, kind)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(30)
+        stats.sort_stats("tottime").print_stats(20)
+        profile_text = out.getvalue()
+
+    client_cur.close()
+    server_cur.close()
+    sql_conn.close()
+    prep_conn.close()
+    connection.close()
+
+    # 6. report
+    stats = {name: summarize(s) for name, s in samples.items()}
+    base = stats["sql"]
+    say("")
+    say(
+        f"nearest, limit={LIMIT}, {args.points:,} points, {len(points)} timed queries a mode "
+        f"(+{len(warm)} warm-up), kinds {'/'.join(sorted(set(QUERY_KINDS)))}"
+    )
+    say(f"{'mode':<10} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'/sql p50':>9} {'/sql p95':>9}")
+    for name, s in stats.items():
+        say(
+            f"{name:<10} {s['p50']:8.3f} {s['p95']:8.3f} {s['p99']:8.3f} {s['mean']:8.3f} "
+            f"{s['p50'] / base['p50']:9.2f} {s['p95'] / base['p95']:9.2f}"
+        )
+    if profile_text:
+        say("")
+        say(f"cProfile of {len(points)} in-process requests:")
+        say(profile_text)
+    ratio = stats["inprocess"]["p50"] / base["p50"]
+    say(f"target in-process p50 ratio <= 3: {'MET' if ratio <= 3 else 'NOT MET'} ({ratio:.2f})")
+
+    summary = {
+        "n_points": args.points,
+        "queries": len(points),
+        "warmup": len(warm),
+        "limit": LIMIT,
+        "reused_data": reused,
+        "sql_p50_ms": round(base["p50"], 3),
+        "sql_p95_ms": round(base["p95"], 3),
+        "sql_prepared_p50_ms": round(stats["sql_prep"]["p50"], 3),
+        "sql_prepared_p95_ms": round(stats["sql_prep"]["p95"], 3),
+        "selector_p50_ms": round(stats["selector"]["p50"], 3),
+        "selector_p95_ms": round(stats["selector"]["p95"], 3),
+        "inprocess_p50_ms": round(stats["inprocess"]["p50"], 3),
+        "inprocess_p95_ms": round(stats["inprocess"]["p95"], 3),
+        "ratio_inprocess_p50": round(ratio, 2),
+        "ratio_inprocess_p95": round(stats["inprocess"]["p95"] / base["p95"], 2),
+        "ratio_selector_p50": round(stats["selector"]["p50"] / base["p50"], 2),
+        "api_sql_p50_ms": round(stats["api_sql"]["p50"], 3),
+        "api_sql_p95_ms": round(stats["api_sql"]["p95"], 3),
+        "ratio_api_sql_p50": round(stats["api_sql"]["p50"] / base["p50"], 2),
+    }
+    if "http" in stats:
+        summary |= {
+            "http_p50_ms": round(stats["http"]["p50"], 3),
+            "http_p95_ms": round(stats["http"]["p95"], 3),
+            "ratio_http_p50": round(stats["http"]["p50"] / base["p50"], 2),
+            "ratio_http_p95": round(stats["http"]["p95"] / base["p95"], 2),
+            "http_keep_alive": http_info["keep_alive"],
+        }
+    summary |= {
+        "target_inprocess_p50_ratio_met": ratio <= 3,
+        "gist_ok": gist_ok,
+        "index_scans": plans,
+        "api_statements_per_request": per_request,
+        "sanity_checked": sanity["checked"],
+        "sanity_mismatches": len(sanity["mismatches"]),
+        "inprocess_client": "django.test.Client",
+        "bench_db": bench_db,
+        "load_s": round(sum(v for k, v in load.items() if k.endswith("_s")), 1) if load else 0.0,
+        "total_s": round(time.perf_counter() - started, 1),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(summary), flush=True)
+    return 0 if gist_ok and not sanity["mismatches"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
