@@ -6,11 +6,11 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.utils.dateparse import parse_date
 from rest_framework import status
 from rest_framework.exceptions import APIException, Throttled
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -173,15 +173,10 @@ def page_links(request, *, offset: int, limit: int, returned: int, total: int | 
     }
 
 
-class PublicLookupThrottle(SimpleRateThrottle):
-    """Per-client limit on public look-ups (`PUBLIC_LOOKUP_RATE`, e.g. 120/min).
+class PublicApiView(APIView):
+    """A read-only look-up anyone may make: no session or token is read (so
+    no per-request session query), JSON only; rate-limited per client."""
 
-    The rate is read per request so that settings overrides apply."""
-
-    scope = "public_lookup"
-
-    def get_rate(self) -> str | None:
-        return settings.PUBLIC_LOOKUP_RATE
-
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    authentication_classes: list = []
+    permission_classes: list = []
+    renderer_classes = [JSONRenderer]

@@ -6,9 +6,8 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from gisportal.api import QueryParams, page_links
+from gisportal.api import PublicApiView, QueryParams, page_links
 
 from . import selectors
 from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
@@ -62,7 +61,7 @@ UNIT_PARAMETERS = [
 ]
 
 
-class AdminUnitListApi(APIView):
+class AdminUnitListApi(PublicApiView):
     @extend_schema(
         parameters=UNIT_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
@@ -97,7 +96,7 @@ class AdminUnitListApi(APIView):
         )
 
 
-class AdminUnitDetailApi(APIView):
+class AdminUnitDetailApi(PublicApiView):
     @extend_schema(
         parameters=[UNIT_PARAMETERS[1], UNIT_PARAMETERS[2]],
         responses={200: OpenApiTypes.OBJECT},
@@ -126,7 +125,7 @@ class AdminUnitDetailApi(APIView):
 KIND_CHOICES = [*ServicePointKind.values, "any"]
 
 
-class ServicePointListApi(APIView):
+class ServicePointListApi(PublicApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str, enum=KIND_CHOICES),
@@ -176,7 +175,7 @@ class ServicePointListApi(APIView):
         return Response({"type": "FeatureCollection", "features": features, "numberReturned": len(features), **links})
 
 
-class ServicePointNearestApi(APIView):
+class ServicePointNearestApi(PublicApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("lon", float, required=True),

@@ -30,7 +30,7 @@ class AdministrativeUnit(models.Model):
     valid_to = models.DateField(null=True, blank=True, help_text="Last day in force; empty: still in force.")
     population = models.PositiveIntegerField(null=True, blank=True)
     population_year = models.PositiveSmallIntegerField(null=True, blank=True)
-    geom = models.MultiPolygonField(srid=4326)
+    geom = models.MultiPolygonField(srid=4326, spatial_index=False)  # indexed in Meta
     # About 50 m tolerance: enough for a province map on a phone, a tenth of the bytes.
     geom_simplified = models.MultiPolygonField(srid=4326, null=True, blank=True)
     successors = models.ManyToManyField(
@@ -84,7 +84,7 @@ class ServicePoint(models.Model):
     kind = models.CharField(max_length=20, choices=ServicePointKind.choices)
     name = models.CharField(max_length=200)
     address = models.CharField(max_length=300, blank=True)
-    geom = models.PointField(srid=4326)
+    geom = models.PointField(srid=4326, spatial_index=False)  # indexed in Meta
     opening_hours = models.CharField(max_length=200, blank=True, help_text="e.g. Mo-Fr 07:30-11:30,13:30-17:00")
     counters = models.PositiveSmallIntegerField(default=1)
     phone = models.CharField(max_length=30, blank=True)

@@ -86,7 +86,8 @@ class NearestPoint:
 
 
 _NEAREST_SQL = """
-SELECT c.id, c.code, c.kind, c.name, c.address, c.opening_hours, c.counters, u.code,
+SELECT c.id, c.code, c.kind, c.name, c.address, c.opening_hours, c.counters,
+       (SELECT u.code FROM layers_administrativeunit u WHERE u.id = c.admin_unit_id),
        ST_X(c.geom), ST_Y(c.geom), c.d_deg,
        ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, true)
 FROM (
@@ -98,7 +99,6 @@ FROM (
     LIMIT %(k)s
     OFFSET 0
 ) c
-LEFT JOIN layers_administrativeunit u ON u.id = c.admin_unit_id
 """
 
 
@@ -128,7 +128,7 @@ def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: i
             exhausted = len(rows) < k
             if exhausted or not ranked:
                 break
-            farthest_seen_deg = rows[-1][10]
+            farthest_seen_deg = max(r[10] for r in rows)  # row order is not guaranteed
             if len(ranked) == limit and ranked[-1][11] <= _metres_lower_bound(lat=lat, degrees=farthest_seen_deg):
                 break
             k *= 4

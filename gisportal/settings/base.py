@@ -83,7 +83,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["gisportal.api.PublicLookupThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["gisportal.throttling.PublicLookupThrottle"],
     "NUM_PROXIES": int(env.get("NUM_PROXIES", "0")) or None,
 }
 
