@@ -211,6 +211,8 @@ class ServicePointNearestApi(PublicApiView):
                     "admin_unit_code": p.admin_unit_code,
                     "opening_hours": p.opening_hours,
                     "counters": p.counters,
+                    "phone": p.phone,
+                    "is_demo": p.is_demo,
                 },
             )
             for rank, p in enumerate(nearest, start=1)

@@ -80,6 +80,8 @@ class NearestPoint:
     opening_hours: str
     counters: int
     admin_unit_code: str | None
+    phone: str
+    is_demo: bool
     lon: float
     lat: float
     distance_m: float
@@ -89,9 +91,10 @@ _NEAREST_SQL = """
 SELECT c.id, c.code, c.kind, c.name, c.address, c.opening_hours, c.counters,
        (SELECT u.code FROM layers_administrativeunit u WHERE u.id = c.admin_unit_id),
        ST_X(c.geom), ST_Y(c.geom), c.d_deg,
-       ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, true)
+       ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, true),
+       c.phone, c.is_demo
 FROM (
-    SELECT id, code, kind, name, address, opening_hours, counters, admin_unit_id, geom,
+    SELECT id, code, kind, name, address, opening_hours, counters, admin_unit_id, geom, phone, is_demo,
            geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS d_deg
     FROM layers_servicepoint
     WHERE is_active {kind_filter}
@@ -141,6 +144,8 @@ def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: i
             address=r[4],
             opening_hours=r[5],
             counters=r[6],
+            phone=r[12],
+            is_demo=r[13],
             admin_unit_code=r[7],
             lon=r[8],
             lat=r[9],

@@ -36,3 +36,25 @@ def test_production_refuses_to_start_without_a_secret():
     result = _check_deploy(env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_production_collects_static_files(tmp_path):
+    """The manifest storage refuses files whose references (source maps, CSS
+    urls) are missing: every vendored asset must be complete."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gisportal.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "static" / "staticfiles.json").is_file()

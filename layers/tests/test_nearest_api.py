@@ -85,7 +85,7 @@ def test_nearest_fields(api):
     features = response.json()["features"]
     assert len(features) == 5  # default limit
     props = features[0]["properties"]
-    for key in ("distance_m", "kind", "name", "address", "admin_unit_code", "opening_hours"):
+    for key in ("distance_m", "kind", "name", "address", "admin_unit_code", "opening_hours", "phone", "is_demo"):
         assert key in props
     assert features[0]["geometry"]["type"] == "Point"
 

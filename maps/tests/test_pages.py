@@ -32,9 +32,15 @@ def test_page_renders_in_vietnamese_by_default(client, path):
     assert _map_config(html)["strings"]["population"] == "Dân số"
 
 
-@pytest.mark.parametrize("path", [*PAGES, "/map/?"])
+def test_browser_language_alone_does_not_switch_to_english(client):
+    html = client.get("/map/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert '<html lang="vi">' in html
+
+
+@pytest.mark.parametrize("path", [*PAGES, "/map/?lang=en"])
 def test_page_renders_in_english_when_asked(client, path):
-    response = client.get(path, HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies["django_language"] = "en"
+    response = client.get(path)
     html = response.content.decode()
     assert response.status_code == 200
     assert '<html lang="en">' in html
@@ -45,7 +51,7 @@ def test_page_renders_in_english_when_asked(client, path):
 @pytest.mark.parametrize("path", [*PAGES, "/map/?"])
 @pytest.mark.parametrize("language", ["vi", "en"])
 def test_page_uses_local_leaflet_and_no_cdn(client, path, language):
-    html = client.get(path, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    html = client.get(path, {"lang": language}).content.decode()
     assert LEAFLET_JS in html
     assert "/static/vendor/leaflet.markercluster/leaflet.markercluster.js" in html
     assert not CDN_HOSTS.search(html)
