@@ -122,7 +122,7 @@ def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: i
     outside it can beat the last one kept.
     """
     sql = _NEAREST_SQL.format(kind_filter="AND kind = %(kind)s" if kind else "")
-    k = 2 * limit + 8
+    k = limit + 5 + limit // 2
     with connection.cursor() as cursor:
         while True:
             cursor.execute(sql, {"lon": lon, "lat": lat, "kind": kind, "k": k})
