@@ -43,8 +43,19 @@ def _read_geojson(name: str) -> list[dict]:
         return json.load(handle)["features"]
 
 
-def _upsert_unit(*, era: str, code: str, **values) -> AdministrativeUnit:
-    unit, _ = AdministrativeUnit.objects.update_or_create(era=era, code=code, defaults=values)
+def _upsert_unit(*, era: str, row: dict[str, str], **values) -> AdministrativeUnit:
+    """Create or update the unit of this era described by a row of the official code lists."""
+    unit, _ = AdministrativeUnit.objects.update_or_create(
+        era=era,
+        code=row["code"],
+        defaults={
+            "level": row["level"],
+            "name": row["name"],
+            "full_name": row["full_name"],
+            "name_en": row["full_name_en"],
+            **values,
+        },
+    )
     return unit
 
 
@@ -93,11 +104,7 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     province_row = next(r for r in old_rows if r["level"] == UnitLevel.PROVINCE)
     old_province = _upsert_unit(
         era=Era.PRE_2025,
-        code=province_row["code"],
-        level=UnitLevel.PROVINCE,
-        name=province_row["name"],
-        full_name=province_row["full_name"],
-        name_en=province_row["full_name_en"],
+        row=province_row,
         parent=None,
         geom=placeholder,
         **old_common,
@@ -106,11 +113,7 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     for row in (r for r in old_rows if r["level"] == UnitLevel.DISTRICT):
         districts[row["code"]] = _upsert_unit(
             era=Era.PRE_2025,
-            code=row["code"],
-            level=UnitLevel.DISTRICT,
-            name=row["name"],
-            full_name=row["full_name"],
-            name_en=row["full_name_en"],
+            row=row,
             parent=old_province,
             geom=placeholder,
             **old_common,
@@ -119,11 +122,7 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
         outline = outlines[row["code"]]
         _upsert_unit(
             era=Era.PRE_2025,
-            code=row["code"],
-            level=UnitLevel.COMMUNE,
-            name=row["name"],
-            full_name=row["full_name"],
-            name_en=row["full_name_en"],
+            row=row,
             parent=districts[row["parent_code"]],
             geom=_multipolygon(outline["geometry"]),
             population=outline["properties"]["population_2009"],
@@ -145,11 +144,7 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     new_province_row = next(r for r in new_rows if r["level"] == UnitLevel.PROVINCE)
     new_province = _upsert_unit(
         era=Era.POST_2025,
-        code=new_province_row["code"],
-        level=UnitLevel.PROVINCE,
-        name=new_province_row["name"],
-        full_name=new_province_row["full_name"],
-        name_en=new_province_row["full_name_en"],
+        row=new_province_row,
         parent=None,
         geom=_multipolygon(_read_geojson("bacninh_post2025_province.geojson")[0]["geometry"]),
         **new_common,
@@ -159,11 +154,7 @@ def admin_units_load(*, progress: Progress = _no_progress) -> UnitLoadReport:
     for row in (r for r in new_rows if r["level"] == UnitLevel.COMMUNE):
         _upsert_unit(
             era=Era.POST_2025,
-            code=row["code"],
-            level=UnitLevel.COMMUNE,
-            name=row["name"],
-            full_name=row["full_name"],
-            name_en=row["full_name_en"],
+            row=row,
             parent=new_province,
             geom=_multipolygon(new_outlines[row["code"]]["geometry"]),
             **new_common,
