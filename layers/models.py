@@ -1,7 +1,9 @@
-"""Administrative units of each era and the service points that sit in them."""
+"""Administrative units of each era, the service points that sit in them, and
+the sector registries (layers of features) kept on the same map."""
 
+from django.conf import settings
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GistIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import Q
 from django.db.models.functions import Cast
 
@@ -114,3 +116,146 @@ class ServicePoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- sector registries ----------------------------------------------------------
+
+
+class GeometryType(models.TextChoices):
+    POINT = "Point", "Point"
+    LINESTRING = "LineString", "LineString"
+    POLYGON = "Polygon", "Polygon"
+    MULTIPOINT = "MultiPoint", "MultiPoint"
+    MULTILINESTRING = "MultiLineString", "MultiLineString"
+    MULTIPOLYGON = "MultiPolygon", "MultiPolygon"
+
+
+class FieldType(models.TextChoices):
+    STRING = "string", "Text"
+    INTEGER = "integer", "Integer"
+    NUMBER = "number", "Number"
+    BOOLEAN = "boolean", "Boolean"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Công khai / Public"
+    INTERNAL = "internal", "Nội bộ cán bộ / Officials only"
+    DEPARTMENT = "department", "Chỉ đơn vị sở hữu / Owning department only"
+
+
+class Layer(models.Model):
+    """A sector registry: clinics, schools, land parcels, permits.
+
+    `schema` lists the properties every feature carries:
+    `[{"name": "beds", "type": "integer", "filterable": true}, ...]`;
+    `version` grows with every change so caches (tiles, counts) can key on it.
+    """
+
+    slug = models.SlugField(max_length=60, unique=True, help_text="Collection id in OGC API and tile URLs.")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey("accounts.Agency", on_delete=models.PROTECT, related_name="layers")
+    geometry_type = models.CharField(max_length=20, choices=GeometryType.choices)
+    schema = models.JSONField(default=list, blank=True)
+    visibility = models.CharField(max_length=12, choices=Visibility.choices, default=Visibility.INTERNAL)
+    editors = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="editable_layers")
+    time_field = models.CharField(max_length=60, blank=True, help_text="Property holding the feature's date.")
+    attribution = models.CharField(max_length=300, blank=True)
+    license = models.CharField(max_length=100, blank=True)
+    is_demo = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    feature_count = models.PositiveIntegerField(default=0)
+    extent = models.PolygonField(srid=4326, null=True, blank=True, spatial_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def field(self, name: str) -> dict | None:
+        return next((f for f in self.schema if f.get("name") == name), None)
+
+
+class Feature(models.Model):
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="features")
+    geom = models.GeometryField(srid=4326, spatial_index=False)  # indexed with the layer in Meta
+    properties = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # One table holds every registry: bbox, KNN and tile queries filter
+            # by layer, so the layer id leads the spatial index (btree_gist).
+            GistIndex(fields=["layer", "geom"], name="feature_layer_geom_gist"),
+            GinIndex(fields=["properties"], name="feature_properties_gin", opclasses=["jsonb_path_ops"]),
+        ]
+
+
+class FeatureChange(models.Model):
+    """Every edit of a registry feature: who, when, before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Tạo / Create"
+        UPDATE = "update", "Sửa / Update"
+        DELETE = "delete", "Xoá / Delete"
+        IMPORT = "import", "Nhập tệp / Import"
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="changes")
+    feature_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["layer", "-at"], name="featurechange_layer_at")]
+        ordering = ["-at"]
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Đang chờ / Queued"
+        RUNNING = "running", "Đang chạy / Running"
+        SUCCEEDED = "succeeded", "Hoàn tất / Succeeded"
+        FAILED = "failed", "Thất bại / Failed"
+
+    class Mode(models.TextChoices):
+        REPLACE = "replace", "Thay thế / Replace all features"
+        APPEND = "append", "Bổ sung / Append"
+
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="imports")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    source_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500, help_text="Generated name under MEDIA_ROOT/imports.")
+    format = models.CharField(max_length=20, blank=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.REPLACE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_repaired = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    rows_flagged = models.PositiveIntegerField(default=0, help_text="Far outside the province.")
+    source_crs = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    error_report_path = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def progress(self) -> float | None:
+        if not self.rows_total:
+            return None
+        return min(1.0, self.rows_done / self.rows_total)

@@ -16,10 +16,12 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework.authtoken",
     "rest_framework_gis",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
+    "gisportal.accounts",
     "layers",
     "maps",
 ]
@@ -80,7 +82,10 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["gisportal.throttling.PublicLookupThrottle"],
@@ -110,7 +115,16 @@ CACHES = {
 }
 
 CELERY_BROKER_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-CELERY_TASK_ALWAYS_EAGER = False
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# Uploads: where files wait for their import job, and the limits checked
+# before any byte is parsed.
+UPLOAD_MAX_BYTES = int(env.get("UPLOAD_MAX_BYTES", str(512 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # The province the portal serves; user geometry is checked against it.
 PORTAL_PROVINCE_CODE = env.get("PORTAL_PROVINCE_CODE", "24")

@@ -1,0 +1,42 @@
+"""The one door to "who is this user to the portal"."""
+
+from dataclasses import dataclass
+
+from .models import OFFICIAL_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """What access decisions need to know about a caller."""
+
+    user_id: int | None
+    role: str | None
+    agency_id: int | None
+    is_superuser: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def is_official(self) -> bool:
+        return self.is_superuser or self.role in OFFICIAL_ROLES
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.is_superuser or self.role == Role.ADMINISTRATOR
+
+
+ANONYMOUS = Actor(user_id=None, role=None, agency_id=None)
+
+
+def actor_for(user) -> Actor:
+    if user is None or not user.is_authenticated:
+        return ANONYMOUS
+    profile = getattr(user, "profile", None)
+    return Actor(
+        user_id=user.pk,
+        role=profile.role if profile else Role.CITIZEN,
+        agency_id=profile.agency_id if profile else None,
+        is_superuser=user.is_superuser,
+    )

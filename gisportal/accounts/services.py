@@ -1,0 +1,46 @@
+"""Writes of accounts: agencies and officials."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from .models import Agency, Profile
+
+
+@transaction.atomic
+def agency_upsert(*, code: str, name: str, kind: str, sector: str, admin_unit_code: str = "") -> Agency:
+    agency, _ = Agency.objects.update_or_create(
+        code=code, defaults={"name": name, "kind": kind, "sector": sector, "admin_unit_code": admin_unit_code}
+    )
+    return agency
+
+
+@transaction.atomic
+def user_ensure(*, username: str, password: str, role: str, agency: Agency | None = None, **extra):
+    """A user with this role and agency; the password is set only on creation."""
+    user, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    Profile.objects.update_or_create(user=user, defaults={"role": role, "agency": agency})
+    return user
+
+
+DEMO_AGENCIES = [
+    # code, name, kind, sector
+    ("so-y-te", "Sở Y tế tỉnh Bắc Ninh", Agency.Kind.DEPARTMENT, "health"),
+    ("so-gddt", "Sở Giáo dục và Đào tạo tỉnh Bắc Ninh", Agency.Kind.DEPARTMENT, "education"),
+    ("so-nnmt", "Sở Nông nghiệp và Môi trường tỉnh Bắc Ninh", Agency.Kind.DEPARTMENT, "natural_resources"),
+    ("so-xd", "Sở Xây dựng tỉnh Bắc Ninh", Agency.Kind.DEPARTMENT, "construction"),
+    ("so-tp", "Sở Tư pháp tỉnh Bắc Ninh", Agency.Kind.DEPARTMENT, "justice"),
+    ("ttpvhcc", "Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh", Agency.Kind.SERVICE_CENTRE, "general"),
+    ("buu-dien", "Bưu điện tỉnh Bắc Ninh (Vietnam Post)", Agency.Kind.POST, "post"),
+]
+
+
+def demo_agencies_ensure() -> dict[str, Agency]:
+    return {
+        code: agency_upsert(code=code, name=name, kind=kind, sector=sector)
+        for code, name, kind, sector in DEMO_AGENCIES
+    }
+
+

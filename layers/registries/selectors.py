@@ -1,0 +1,91 @@
+"""The one door to registry layers and their features.
+
+Who may see a layer depends on its visibility: public layers are open to
+everyone, internal ones to officials, department ones to the owning agency's
+staff; administrators see all. A layer the caller may not see looks exactly
+like one that does not exist (404)."""
+
+import datetime as dt
+
+from django.contrib.gis.geos import Polygon
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from gisportal.accounts.selectors import Actor
+
+from ..models import Feature, Layer, Visibility
+
+
+def layers_visible_to(actor: Actor) -> QuerySet[Layer]:
+    layers = Layer.objects.select_related("owner")
+    if actor.is_administrator:
+        return layers
+    visible = Q(visibility=Visibility.PUBLIC)
+    if actor.is_official:
+        visible |= Q(visibility=Visibility.INTERNAL)
+        if actor.agency_id:
+            visible |= Q(visibility=Visibility.DEPARTMENT, owner_id=actor.agency_id)
+    if actor.user_id:
+        visible |= Q(editors__id=actor.user_id)
+    return layers.filter(visible).distinct()
+
+
+def layer_get_for_user(*, actor: Actor, slug: str) -> Layer:
+    layer = layers_visible_to(actor).filter(slug=slug).first()
+    if layer is None:
+        raise Http404
+    return layer
+
+
+def layer_can_edit(*, actor: Actor, layer: Layer) -> bool:
+    """Administrators, the layer's named editors, and officials of the owning
+    agency may change its features."""
+    if actor.is_administrator:
+        return True
+    if actor.user_id is None:
+        return False
+    if actor.is_official and actor.agency_id == layer.owner_id:
+        return True
+    return layer.editors.filter(pk=actor.user_id).exists()
+
+
+def features_of(
+    *,
+    layer: Layer,
+    bbox: tuple[float, float, float, float] | None = None,
+    properties: dict[str, str] | None = None,
+    time_range: tuple[dt.datetime | None, dt.datetime | None] | None = None,
+) -> QuerySet[Feature]:
+    """Features of a layer the caller was already allowed to see, filtered.
+
+    `properties` are equality filters on schema fields (values as text);
+    `time_range` applies to the layer's `time_field`, either end open."""
+    features = Feature.objects.filter(layer=layer)
+    if bbox:
+        features = features.filter(geom__bboverlaps=Polygon.from_bbox(bbox))
+    if properties:
+        # Containment (@>) is what the GIN jsonb_path_ops index serves.
+        features = features.filter(properties__contains={n: typed_value(layer, n, v) for n, v in properties.items()})
+    if time_range and layer.time_field:
+        start, end = time_range
+        key = f"properties__{layer.time_field}"
+        if start:
+            features = features.filter(**{f"{key}__gte": start.isoformat()})
+        if end:
+            features = features.filter(**{f"{key}__lte": end.isoformat()})
+    return features.order_by("id")
+
+
+def typed_value(layer: Layer, name: str, value: str):
+    """The filter value as the schema types it; ValueError when it cannot be."""
+    field = layer.field(name) or {}
+    kind = field.get("type")
+    if kind == "integer":
+        return int(value)
+    if kind == "number":
+        return float(value)
+    if kind == "boolean":
+        if value.lower() not in {"true", "false", "1", "0"}:
+            raise ValueError(value)
+        return value.lower() in {"true", "1"}
+    return value

@@ -1,0 +1,62 @@
+"""Writes shared by every registry operation (import, edit, demo)."""
+
+from django.db import connection, transaction
+
+from gisportal.accounts.models import Agency
+
+from ..models import Layer
+
+
+@transaction.atomic
+def layer_create_or_update(
+    *,
+    slug: str,
+    title: str,
+    owner: Agency,
+    geometry_type: str,
+    schema: list[dict],
+    visibility: str,
+    description: str = "",
+    time_field: str = "",
+    attribution: str = "",
+    license: str = "",
+    is_demo: bool = False,
+) -> Layer:
+    layer, _ = Layer.objects.update_or_create(
+        slug=slug,
+        defaults={
+            "title": title,
+            "owner": owner,
+            "geometry_type": geometry_type,
+            "schema": schema,
+            "visibility": visibility,
+            "description": description,
+            "time_field": time_field,
+            "attribution": attribution,
+            "license": license,
+            "is_demo": is_demo,
+        },
+    )
+    return layer
+
+
+def layer_touch(layer: Layer) -> None:
+    """After any change of a layer's features: a new version (tile and count
+    caches key on it), and a fresh feature count and extent. Call inside the
+    transaction that made the change."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE layers_layer l
+            SET version = l.version + 1, updated_at = now(),
+                feature_count = s.n,
+                extent = CASE WHEN s.n = 0 THEN NULL ELSE ST_Envelope(s.box::geometry) END
+            FROM (SELECT count(*) AS n, ST_SetSRID(ST_Extent(geom), 4326) AS box
+                  FROM layers_feature WHERE layer_id = %s) s
+            WHERE l.id = %s
+            """,
+            [layer.pk, layer.pk],
+        )
+    layer.refresh_from_db(fields=["version", "feature_count", "extent", "updated_at"])
+
+
