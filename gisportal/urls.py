@@ -11,6 +11,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/", include("layers.urls")),
+    path("api/v1/", include("layers.registries.query_urls")),
+    path("api/v1/", include("layers.registries.import_urls")),
+    path("ogc/", include("layers.registries.ogc_urls")),
+    path("tiles/", include("layers.registries.tile_urls")),
     path("", include("maps.urls")),
 ]
 
