@@ -1,0 +1,234 @@
+"""Pieces shared by the benchmarks in bench/: their own scratch database, servers
+they start and always stop, child processes measured for time and peak memory,
+and percentiles.
+
+Each benchmark works in a database of its own, created from template_postgis
+and marked with a comment naming the script; a database without that exact
+marker is never truncated or dropped.
+"""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg import sql as pgsql  # noqa: E402
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+# --------------------------------------------------------------------------- database
+
+
+def main_database_url() -> str:
+    from gisportal.settings import env as project_env  # the project's one reader of env and .env
+
+    return project_env.get("DATABASE_URL", "postgis://gisportal:gisportal@127.0.0.1:5432/gisportal")
+
+
+def conninfo_from_url(url: str, dbname: str | None = None) -> str:
+    parts = urlsplit(url)
+    return psycopg.conninfo.make_conninfo(
+        host=parts.hostname or "",
+        port=str(parts.port or 5432),
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        dbname=dbname or unquote(parts.path.lstrip("/")),
+    )
+
+
+def url_with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path="/" + dbname).geturl()
+
+
+def db_params(url: str, dbname: str) -> dict:
+    """host, port, dbname, user, password: for tools that are not psycopg (ogr2ogr, pygeoapi)."""
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "dbname": dbname,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+    }
+
+
+def _database_comment(conn, name: str) -> tuple[bool, str | None]:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
+    ).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+def ensure_database(main_conninfo: str, name: str, *, marker: str) -> bool:
+    """Create the database from template_postgis unless it exists. True if created.
+
+    An existing database is used only if it carries `marker`: a mistyped
+    --db-name must never point a TRUNCATE at somebody's data."""
+    with psycopg.connect(main_conninfo, autocommit=True) as conn:
+        exists, comment = _database_comment(conn, name)
+        if exists:
+            if comment != marker:
+                sys.exit(f"database {name!r} exists but is not marked {marker!r}; refusing to touch it")
+            return False
+        ident = pgsql.Identifier(name)
+        conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template_postgis").format(ident))
+        conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, pgsql.Literal(marker)))
+        return True
+
+
+def drop_database(main_conninfo: str, name: str, *, marker: str) -> bool:
+    with psycopg.connect(main_conninfo, autocommit=True) as conn:
+        exists, comment = _database_comment(conn, name)
+        if not exists:
+            return False
+        if comment != marker:
+            sys.exit(f"database {name!r} is not marked {marker!r}; refusing to drop it")
+        conn.execute(pgsql.SQL("DROP DATABASE {}").format(pgsql.Identifier(name)))
+        return True
+
+
+def migrate(bench_url: str, settings_module: str) -> None:
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def summarize(samples_ns: list[int]) -> dict:
+    ms = [s / 1e6 for s in samples_ns]
+    return {
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
+        "mean": sum(ms) / len(ms),
+        "min": min(ms),
+        "n": len(ms),
+    }
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+@dataclass
+class Measured:
+    returncode: int
+    wall_s: float
+    max_rss_bytes: int
+    log_path: str
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_measured(argv: list[str], *, env: dict | None = None, cwd: Path = ROOT, log_prefix: str = "bench-") -> Measured:
+    """Run a command to completion; wall time and its own peak RSS.
+
+    os.wait4 gives the rusage of this child alone (and of the descendants it
+    waited for): RUSAGE_CHILDREN would be the maximum over every child this
+    script has had, migrations included."""
+    log_fd, log_path = tempfile.mkstemp(prefix=log_prefix, suffix=".log")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log_fd, stderr=subprocess.STDOUT, start_new_session=True)
+    os.close(log_fd)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        # Interrupted (SIGTERM, ^C): stop what we started, then unwind.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; keep Popen consistent
+    return Measured(proc.returncode, wall, usage.ru_maxrss * 1024, log_path)  # ru_maxrss is in KiB on Linux
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process on a free loopback port; stop() is safe to call more than once.
+
+    `argv` may contain "{port}", replaced by the chosen port. The process gets
+    its own session, so stopping it kills only what this script started."""
+
+    def __init__(self, argv: list[str], *, env: dict, cwd: Path = ROOT, name: str = "server"):
+        self.name = name
+        self.port = free_port()
+        log_fd, self.log_path = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".log")
+        self.proc = subprocess.Popen(
+            [a.replace("{port}", str(self.port)) for a in argv],
+            cwd=cwd,
+            env=env,
+            stdout=log_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        os.close(log_fd)
+
+    def wait_ready(self, path: str, timeout: float = 60.0, headers: dict | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                conn.request("GET", path, headers=headers or {})
+                response = conn.getresponse()
+                body = response.read()
+                conn.close()
+                if response.status == 200:
+                    return
+                raise RuntimeError(f"{self.name} answered {response.status} {body[:300]!r}:\n{self.log_tail()}")
+            except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # graceful: a gunicorn master stops its workers
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only what we started
+                self.proc.wait(timeout=5)
+        Path(self.log_path).unlink(missing_ok=True)
+
+
+def exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers

@@ -1,0 +1,996 @@
+"""Benchmark of the sector registries: import, OGC API Features items, vector tiles.
+
+    .venv/bin/python bench/registries.py --quick   # 100,000 points, < 1 min
+    .venv/bin/python bench/registries.py           # 1,000,000 points
+
+Works in its own database (default <main db>_bench_registries, cloned from
+template_postgis, marked with a comment, migrated); the developer's database is
+only used to issue CREATE/DROP DATABASE. See bench/README.md.
+
+1. Import: a synthetic GeoPackage of N points (uniform in Bắc Ninh's bbox, typed
+   attributes matching the bench layer's schema) loaded by
+   `manage.py import_layer <slug> <file> --mode replace` (ours) and by
+   `ogr2ogr -f PostgreSQL` (the baseline) into the same database, each as a
+   child process: wall time and peak RSS.
+2. Items: GET .../items?limit=1000&bbox=... over keep-alive HTTP, random bboxes
+   of a fixed size holding about 1,200 points, against our /ogc/ endpoint
+   (gunicorn), pygeoapi with its PostgreSQL provider on a copy of the features
+   with the properties as real columns (gunicorn, its own venv), and the raw
+   SQL floor (the same FeatureCollection built in SQL, through psycopg).
+3. Tiles: uncached z14 and z10 tiles from /tiles/{layer}/{z}/{x}/{y}.pbf
+   against the bare ST_AsMVT query on the same tiles.
+
+Parts whose code is missing report null with a message. The last line of stdout
+is a JSON summary.
+"""
+
+import argparse
+import gc
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psycopg  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    Server,
+    conninfo_from_url,
+    db_params,
+    drop_database,
+    ensure_database,
+    exit_on_sigterm,
+    main_database_url,
+    migrate,
+    run_measured,
+    say,
+    summarize,
+    url_with_db,
+)
+
+BBOX = (105.9, 20.95, 106.9, 21.65)  # lon min, lat min, lon max, lat max: Bắc Ninh and a margin
+DB_MARKER = "scratch database of bench/registries.py: dropped and reloaded at will"
+VAR = ROOT / "var" / "bench"
+PYGEOAPI_VENV = VAR / "pygeoapi-venv"
+LAYER_SLUG = "bench-points"
+AGENCY_CODE = "bench-registries"
+OGR_TABLE = "bench_ogr2ogr"
+PYGEOAPI_TABLE = "bench_pygeoapi"
+GPKG_LAYER = "points"
+GENERATOR_VERSION = 1
+ITEMS_LIMIT = 1000
+POINTS_PER_BBOX = 1200  # the bbox side is chosen so that a bbox holds about this many points
+KINDS = ("clinic", "school", "pharmacy", "kindergarten")
+SCHEMA = [
+    {"name": "name", "type": "string"},
+    {"name": "kind", "type": "string", "filterable": True},
+    {"name": "beds", "type": "integer", "filterable": True},
+    {"name": "rating", "type": "number"},
+    {"name": "active", "type": "boolean", "filterable": True},
+    {"name": "opened", "type": "date"},
+]
+OUR_IMPORT_COMMAND = ROOT / "layers" / "management" / "commands" / "import_layer.py"
+OUR_OGC_MODULE = ROOT / "layers" / "registries" / "ogc.py"
+OUR_TILES_MODULE = ROOT / "layers" / "registries" / "tiles.py"
+
+# The floor: what one items page costs in PostgreSQL alone, the same
+# FeatureCollection text built in SQL. ORDER BY id is what stable paging needs
+# (our selector orders by id); the plain form is the one the issue names.
+SQL_ITEMS = """
+SELECT json_build_object(
+    'type', 'FeatureCollection',
+    'features', coalesce(json_agg(json_build_object(
+        'type', 'Feature', 'id', f.id, 'geometry', ST_AsGeoJSON(f.geom)::json, 'properties', f.properties)), '[]'),
+    'numberReturned', count(*))::text
+FROM (
+    SELECT id, geom, properties FROM layers_feature
+    WHERE layer_id = %(layer)s AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)
+    {order} LIMIT %(limit)s
+) f
+"""
+# The bare tile: the fence (OFFSET 0) keeps the planner on the GiST index (DESIGN.md).
+SQL_TILE = """
+SELECT ST_AsMVT(q, 'layer', 4096, 'geom') FROM (
+    SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom
+    FROM layers_feature
+    WHERE layer_id = %(layer)s AND geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326)
+    OFFSET 0
+) q
+"""
+
+
+# --------------------------------------------------------------------------- data
+
+
+def gpkg_path(n: int, seed: int) -> Path:
+    return VAR / f"registries-points-v{GENERATOR_VERSION}-n{n}-seed{seed}.gpkg"
+
+
+def ensure_gpkg(n: int, seed: int) -> tuple[Path, float, bool]:
+    """The synthetic GeoPackage, generated once per (n, seed) and kept in var/bench/."""
+    path = gpkg_path(n, seed)
+    if path.exists():
+        return path, 0.0, True
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import pyogrio
+    import shapely
+
+    t0 = time.perf_counter()
+    VAR.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    rng = np.random.default_rng(seed)
+    chunk = 250_000  # bounded memory: appended chunk by chunk
+    for start in range(0, n, chunk):
+        ids = np.arange(start, min(n, start + chunk))
+        m = len(ids)
+        lon = rng.uniform(BBOX[0], BBOX[2], m)
+        lat = rng.uniform(BBOX[1], BBOX[3], m)
+        frame = gpd.GeoDataFrame(
+            {
+                "name": pd.array([f"Cơ sở thử nghiệm số {i}" for i in ids], dtype=object),
+                "kind": np.array(KINDS, dtype=object)[rng.integers(0, len(KINDS), m)],
+                "beds": rng.integers(0, 500, m).astype("int32"),
+                "rating": np.round(rng.uniform(0, 5, m), 2),
+                "active": rng.random(m) >= 0.1,
+                "opened": (pd.Timestamp("1990-01-01") + pd.to_timedelta(rng.integers(0, 12_000, m), unit="D")),
+            },
+            geometry=shapely.points(lon, lat),
+            crs="EPSG:4326",
+        )
+        # date32 through Arrow, so the GeoPackage column is a real Date, not a string or a DateTime.
+        frame["opened"] = frame["opened"].astype("date32[pyarrow]")
+        pyogrio.write_dataframe(
+            frame,
+            tmp,
+            layer=GPKG_LAYER,
+            driver="GPKG",
+            dataset_options={"VERSION": "1.3"},  # GDAL 3.6 warns about pyogrio's default 1.4
+            use_arrow=True,
+            append=start > 0,
+        )
+    tmp.rename(path)
+    return path, time.perf_counter() - t0, False
+
+
+# --------------------------------------------------------------------------- import
+
+
+def run_ogr2ogr(gpkg: Path, params: dict) -> dict:
+    pg = f"PG:host={params['host']} port={params['port']} dbname={params['dbname']} user={params['user']}"
+    argv = [
+        "ogr2ogr",
+        "-f",
+        "PostgreSQL",
+        pg,
+        str(gpkg),
+        GPKG_LAYER,
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "-lco",
+        "SPATIAL_INDEX=GIST",
+        "-nln",
+        OGR_TABLE,
+        "-overwrite",
+        "--config",
+        "PG_USE_COPY",
+        "YES",
+    ]
+    env = {**os.environ, "PGPASSWORD": params["password"]}  # not on the command line
+    m = run_measured(argv, env=env, log_prefix="bench-ogr2ogr-")
+    if m.returncode != 0:
+        raise RuntimeError(f"ogr2ogr failed ({m.returncode}):\n{m.log_tail()}")
+    Path(m.log_path).unlink(missing_ok=True)
+    return {"wall_s": m.wall_s, "max_rss_bytes": m.max_rss_bytes}
+
+
+def run_our_import(gpkg: Path, bench_url: str, settings_module: str) -> dict:
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    argv = [sys.executable, str(ROOT / "manage.py"), "import_layer", LAYER_SLUG, str(gpkg), "--mode", "replace"]
+    m = run_measured(argv, env=env, log_prefix="bench-import-")
+    if m.returncode != 0:
+        raise RuntimeError(f"import_layer failed ({m.returncode}):\n{m.log_tail()}")
+    tail = m.log_tail(5)
+    Path(m.log_path).unlink(missing_ok=True)
+    return {"wall_s": m.wall_s, "max_rss_bytes": m.max_rss_bytes, "output_tail": tail}
+
+
+def load_features_by_copy(conninfo: str, gpkg: Path, layer_id: int) -> float:
+    """Stand-in when our import command does not exist yet: the same rows by COPY,
+    so that the items and tiles parts can still run."""
+    import pyogrio
+
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer_id])
+        with conn.cursor().copy(
+            "COPY layers_feature (layer_id, geom, properties, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for _, table in _gpkg_batches(gpkg, pyogrio):
+                cols = table.to_pydict()
+                for i, wkb in enumerate(cols["geom"]):
+                    props = {f["name"]: cols[f["name"]][i] for f in SCHEMA}
+                    props["opened"] = props["opened"].isoformat()
+                    copy.write_row(
+                        (layer_id, "SRID=4326;" + wkb.hex(), json.dumps(props, ensure_ascii=False), "now", "now")
+                    )
+        conn.execute(
+            """
+            UPDATE layers_layer l SET version = l.version + 1, feature_count = s.n,
+                extent = ST_Envelope(s.box::geometry)
+            FROM (SELECT count(*) AS n, ST_SetSRID(ST_Extent(geom), 4326) AS box
+                  FROM layers_feature WHERE layer_id = %(id)s) s
+            WHERE l.id = %(id)s
+            """,
+            {"id": layer_id},
+        )
+    return time.perf_counter() - t0
+
+
+def _gpkg_batches(gpkg: Path, pyogrio):
+    with pyogrio.open_arrow(gpkg, layer=GPKG_LAYER, batch_size=50_000, use_pyarrow=True) as (meta, reader):
+        for batch in reader:
+            yield meta, batch
+
+
+# --------------------------------------------------------------------------- bench layer and tables
+
+
+def ensure_layer():
+    """The bench layer, owned by a bench agency, public; created through our services."""
+    from gisportal.accounts.models import Agency
+    from gisportal.accounts.services import agency_upsert
+    from layers.models import Visibility
+    from layers.registries.services import layer_create_or_update
+
+    agency = agency_upsert(
+        code=AGENCY_CODE, name="Đơn vị đo hiệu năng (bench)", kind=Agency.Kind.DEPARTMENT, sector="health"
+    )
+    return layer_create_or_update(
+        slug=LAYER_SLUG,
+        title="Bench points",
+        owner=agency,
+        geometry_type="Point",
+        schema=SCHEMA,
+        visibility=Visibility.PUBLIC,
+        description="Synthetic points of bench/registries.py",
+    )
+
+
+def make_pygeoapi_table(conn, layer_id: int) -> dict:
+    """pygeoapi's PostgreSQL provider wants one geometry column and the properties
+    as real columns: a table copied from our features, same ids, GiST index."""
+    t0 = time.perf_counter()
+    conn.execute(f"DROP TABLE IF EXISTS {PYGEOAPI_TABLE}")
+    conn.execute(
+        f"""
+        CREATE TABLE {PYGEOAPI_TABLE} AS
+        SELECT id, geom::geometry(Point, 4326) AS geom,
+               properties->>'name' AS name, properties->>'kind' AS kind,
+               (properties->>'beds')::integer AS beds, (properties->>'rating')::double precision AS rating,
+               (properties->>'active')::boolean AS active, (properties->>'opened')::date AS opened
+        FROM layers_feature WHERE layer_id = %s
+        """,
+        [layer_id],
+    )
+    conn.execute(f"ALTER TABLE {PYGEOAPI_TABLE} ADD PRIMARY KEY (id)")
+    conn.execute(f"CREATE INDEX {PYGEOAPI_TABLE}_geom_gist ON {PYGEOAPI_TABLE} USING gist (geom)")
+    conn.execute(f"VACUUM (ANALYZE) {PYGEOAPI_TABLE}")
+    return {"rows": conn.execute(f"SELECT count(*) FROM {PYGEOAPI_TABLE}").fetchone()[0], "s": time.perf_counter() - t0}
+
+
+def write_pygeoapi_config(params: dict, port: int) -> tuple[Path, Path]:
+    """pygeoapi's config (JSON is valid YAML) and the path of its OpenAPI document."""
+    config = {
+        "server": {
+            "bind": {"host": "127.0.0.1", "port": port},
+            "url": f"http://127.0.0.1:{port}",
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "languages": ["en-US"],
+            "limits": {"default_items": 100, "max_items": 10000},
+            "map": {"url": "http://127.0.0.1/{z}/{x}/{y}.png", "attribution": "none"},
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": "bench",
+                "description": "bench/registries.py",
+                "keywords": ["bench"],
+                "keywords_type": "theme",
+                "terms_of_service": "none",
+                "url": "http://127.0.0.1",
+            },
+            "license": {"name": "none", "url": "http://127.0.0.1"},
+            "provider": {"name": "bench", "url": "http://127.0.0.1"},
+            "contact": {"name": "bench", "email": "bench@example.invalid", "role": "pointOfContact"},
+        },
+        "resources": {
+            LAYER_SLUG: {
+                "type": "collection",
+                "title": "Bench points",
+                "description": f"copy of layer {LAYER_SLUG} with the properties as columns",
+                "keywords": ["bench"],
+                "links": [],
+                "extents": {
+                    "spatial": {"bbox": list(BBOX), "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"},
+                },
+                "providers": [
+                    {
+                        "type": "feature",
+                        "name": "PostgreSQL",
+                        "data": {
+                            "host": params["host"],
+                            "port": params["port"],
+                            "dbname": params["dbname"],
+                            "user": params["user"],
+                            "password": params["password"],
+                            "search_path": ["public"],
+                        },
+                        "id_field": "id",
+                        "table": PYGEOAPI_TABLE,
+                        "geom_field": "geom",
+                    }
+                ],
+            }
+        },
+    }
+    VAR.mkdir(parents=True, exist_ok=True)
+    config_path = VAR / "pygeoapi-config.yml"
+    openapi_path = VAR / "pygeoapi-openapi.yml"
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    os.chmod(config_path, 0o600)  # holds the bench database password
+    return config_path, openapi_path
+
+
+def start_pygeoapi(params: dict) -> tuple[Server, dict]:
+    from common import free_port
+
+    port = free_port()
+    config_path, openapi_path = write_pygeoapi_config(params, port)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PYTHONPATH"}},
+        "PYGEOAPI_CONFIG": str(config_path),
+        "PYGEOAPI_OPENAPI": str(openapi_path),
+    }
+    venv_bin = PYGEOAPI_VENV / "bin"
+    with openapi_path.open("w") as out:
+        subprocess.run(
+            [str(venv_bin / "pygeoapi"), "openapi", "generate", str(config_path)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=True,
+            cwd=VAR,
+        )
+    server = Server(
+        [str(venv_bin / "gunicorn"), "pygeoapi.flask_app:APP", *gunicorn_options(), "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=VAR,
+        name="pygeoapi",
+    )
+    server.port = port  # the port written in its config
+    version = subprocess.run(
+        [str(venv_bin / "python"), "-c", "import pygeoapi; print(pygeoapi.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return server, {"version": version}
+
+
+def gunicorn_options() -> list[str]:
+    # One process for every server, as pygeoapi runs here: a gthread worker
+    # keeps HTTP connections alive (the sync worker closes after each response).
+    # --keep-alive: gunicorn closes a connection idle for 2 s by default, and the
+    # client sits idle while the other modes run.
+    return [
+        *("--workers", "1", "--worker-class", "gthread", "--threads", "1"),
+        *("--keep-alive", "600", "--log-level", "warning"),
+    ]
+
+
+def start_ours(bench_url: str, settings_module: str) -> Server:
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    return Server(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "gisportal.wsgi:application",
+            *gunicorn_options(),
+            "--chdir",
+            str(ROOT),
+            "--bind",
+            "127.0.0.1:{port}",
+        ],
+        env=env,
+        name="gisportal",
+    )
+
+
+# --------------------------------------------------------------------------- requests
+
+
+class KeepAlive:
+    """One http.client connection; reconnects (and counts it) only if the server closes."""
+
+    def __init__(self, port: int, headers: dict):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.headers = headers
+        self.reconnects = 0
+
+    def get(self, path: str) -> tuple[int, bytes, dict]:
+        try:
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server dropped an idle connection: once more on a new one.
+            self.conn.close()
+            self.reconnects += 1
+            self.conn.request("GET", path, headers=self.headers)
+            response = self.conn.getresponse()
+        body = response.read()
+        if response.will_close:
+            self.conn.close()
+            self.reconnects += 1
+        return response.status, body, dict(response.getheaders())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def random_bboxes(count: int, side: tuple[float, float], seed: int) -> list[tuple[float, float, float, float]]:
+    rng = random.Random(seed)
+    w, h = side
+    boxes = []
+    for _ in range(count):
+        x0 = rng.uniform(BBOX[0], BBOX[2] - w)
+        y0 = rng.uniform(BBOX[1], BBOX[3] - h)
+        boxes.append((round(x0, 6), round(y0, 6), round(x0 + w, 6), round(y0 + h, 6)))
+    return boxes
+
+
+def bbox_side(n_points: int, per_bbox: int) -> tuple[float, float]:
+    """Sides in degrees, same aspect as the data's bbox, holding ~per_bbox uniform points."""
+    area = (BBOX[2] - BBOX[0]) * (BBOX[3] - BBOX[1]) * per_bbox / n_points
+    aspect = (BBOX[2] - BBOX[0]) / (BBOX[3] - BBOX[1])
+    h = math.sqrt(area / aspect)
+    return (h * aspect, h)
+
+
+def items_query(bbox, extra: dict | None = None) -> str:
+    return urlencode({"limit": ITEMS_LIMIT, "bbox": ",".join(f"{v}" for v in bbox), **(extra or {})})
+
+
+def reference_ids(conn, layer_id: int, b) -> dict[str, list[int]]:
+    """Ids in the bbox by the index operator and by the exact predicate."""
+    rows = conn.execute(
+        """
+        SELECT id, ST_Intersects(geom, ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326))
+        FROM layers_feature
+        WHERE layer_id = %(layer)s AND geom && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326)
+        ORDER BY id
+        """,
+        {"layer": layer_id, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3]},
+    ).fetchall()
+    return {"&&": [r[0] for r in rows], "ST_Intersects": [r[0] for r in rows if r[1]]}
+
+
+def feature_ids(body: bytes) -> list:
+    return [f["id"] for f in json.loads(body)["features"]]
+
+
+def time_requests(run_one, warmup, items, before=None) -> list[int]:
+    """ns per timed run_one(item); before(item), if given, runs untimed just ahead of it."""
+    for item in warmup:
+        if before:
+            before(item)
+        run_one(item)
+    gc.collect()
+    clock = time.perf_counter_ns
+    samples = []
+    for item in items:
+        if before:
+            before(item)
+        t0 = clock()
+        run_one(item)
+        samples.append(clock() - t0)
+    return samples
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    lat_r = math.radians(lat)
+    y = int((1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def tiles_over_bbox(z: int) -> list[tuple[int, int, int]]:
+    x0, y1 = lonlat_to_tile(BBOX[0], BBOX[1], z)
+    x1, y0 = lonlat_to_tile(BBOX[2], BBOX[3], z)
+    return [(z, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def sample_tiles(z: int, count: int, seed: int) -> list[tuple[int, int, int]]:
+    """`count` tiles at zoom z over the data, distinct while there are enough of them."""
+    rng = random.Random(seed)
+    every = tiles_over_bbox(z)
+    rng.shuffle(every)
+    return [every[i % len(every)] for i in range(count)]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="100,000 points, fewer requests (< 1 min)")
+    p.add_argument("-n", "--points", type=int, help="points in the GeoPackage (default 1,000,000; quick 100,000)")
+    p.add_argument("--requests", type=int, help="timed items requests a server (default 300; quick 60)")
+    p.add_argument("--tiles", type=int, help="timed tiles a zoom (default 60; quick 24)")
+    p.add_argument("--warmup", type=int, help="untimed requests a mode before timing (default 20; quick 10)")
+    p.add_argument("--recreate", action="store_true", help="drop and recreate the bench database first")
+    p.add_argument("--db-name", help="bench database (default: <main db>_bench_registries)")
+    p.add_argument("--settings", default="gisportal.settings.test", help="DJANGO_SETTINGS_MODULE (DEBUG must be False)")
+    p.add_argument("--seed", type=int, default=20250701)
+    p.add_argument("--skip-import", action="store_true", help="keep the features already loaded (no import timing)")
+    p.add_argument("--no-pygeoapi", action="store_true", help="skip pygeoapi")
+    args = p.parse_args()
+    args.points = args.points or (100_000 if args.quick else 1_000_000)
+    args.requests = args.requests or (60 if args.quick else 300)
+    args.tiles = args.tiles or (24 if args.quick else 60)
+    args.warmup = args.warmup if args.warmup is not None else (10 if args.quick else 20)
+    return args
+
+
+def table_bytes(conn, table: str) -> int | None:
+    row = conn.execute("SELECT pg_total_relation_size(to_regclass(%s))", [table]).fetchone()
+    return row[0] if row else None
+
+
+def main() -> int:  # noqa: C901 -- one linear script, read top to bottom
+    args = parse_args()
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    started = time.perf_counter()
+    main_url = main_database_url()
+    main_db = unquote(urlsplit(main_url).path.lstrip("/"))
+    bench_db = args.db_name or f"{main_db}_bench_registries"
+    if bench_db == main_db:
+        sys.exit(f"refusing to benchmark in the main database {main_db!r}")
+    bench_url = url_with_db(main_url, bench_db)
+    conninfo = conninfo_from_url(main_url, bench_db)
+    params = db_params(main_url, bench_db)
+    say(f"bench database {bench_db!r} on {params['host']}:{params['port']}, {args.points:,} points")
+    notes: list[str] = []
+
+    # ------------------------------------------------------------------ 0. database, layer, file
+    if args.recreate and drop_database(conninfo_from_url(main_url), bench_db, marker=DB_MARKER):
+        say(f"dropped {bench_db}")
+    if ensure_database(conninfo_from_url(main_url), bench_db, marker=DB_MARKER):
+        say(f"created {bench_db} from template_postgis")
+    t = time.perf_counter()
+    migrate(bench_url, args.settings)
+    say(f"migrations applied ({time.perf_counter() - t:.1f} s)")
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
+    os.environ["DATABASE_URL"] = bench_url
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.DEBUG:
+        sys.exit(f"{args.settings} has DEBUG=True: every query would be stored, skewing timings")
+    if connection.settings_dict["NAME"] != bench_db:
+        sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
+    layer = ensure_layer()
+    connection.close()
+    layer_id = layer.pk
+    say(f"layer {LAYER_SLUG!r} (id {layer_id}), public, owner {AGENCY_CODE!r}")
+
+    gpkg, gen_s, gpkg_reused = ensure_gpkg(args.points, args.seed)
+    gpkg_bytes = gpkg.stat().st_size
+    say(
+        f"GeoPackage {gpkg.relative_to(ROOT)} ({gpkg_bytes / 1e6:.1f} MB): "
+        + ("reused" if gpkg_reused else f"generated in {gen_s:.1f} s")
+    )
+
+    db = psycopg.connect(conninfo, autocommit=True)
+    summary: dict = {"n_points": args.points, "gpkg_bytes": gpkg_bytes, "bench_db": bench_db}
+
+    # ------------------------------------------------------------------ 1. import
+    imp: dict | None = None
+    ogr_version = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True).stdout.strip()
+    if args.skip_import:
+        notes.append("import: skipped (--skip-import)")
+        have = db.execute("SELECT count(*) FROM layers_feature WHERE layer_id = %s", [layer_id]).fetchone()[0]
+        if have != args.points:
+            sys.exit(f"--skip-import, but the layer holds {have:,} features, not {args.points:,}")
+    else:
+        # Both start from an empty target: ogr2ogr drops its table (-overwrite),
+        # ours gets the bench layer's features removed and the table vacuumed.
+        db.execute(f"DROP TABLE IF EXISTS {OGR_TABLE}")
+        db.execute("TRUNCATE layers_feature")  # the bench database holds only the bench layer
+        db.execute("VACUUM (ANALYZE) layers_feature")
+        say("")
+        say(f"import of {args.points:,} points ({ogr_version}):")
+        ogr = run_ogr2ogr(gpkg, params)
+        ogr_rows = db.execute(f"SELECT count(*) FROM {OGR_TABLE}").fetchone()[0]
+        say(
+            f"  ogr2ogr      {ogr['wall_s']:7.1f} s  peak RSS {ogr['max_rss_bytes'] / 2**20:6.0f} MiB  "
+            f"rows {ogr_rows:,}"
+        )
+        if OUR_IMPORT_COMMAND.exists():
+            ours = run_our_import(gpkg, bench_url, args.settings)
+            our_rows = db.execute("SELECT count(*) FROM layers_feature WHERE layer_id = %s", [layer_id]).fetchone()[0]
+            say(
+                f"  import_layer {ours['wall_s']:7.1f} s  peak RSS {ours['max_rss_bytes'] / 2**20:6.0f} MiB  "
+                f"rows {our_rows:,}"
+            )
+            ratio = ours["wall_s"] / ogr["wall_s"]
+            imp = {
+                "ogr2ogr_s": round(ogr["wall_s"], 2),
+                "ogr2ogr_max_rss_mib": round(ogr["max_rss_bytes"] / 2**20, 1),
+                "ogr2ogr_rows": ogr_rows,
+                "ours_s": round(ours["wall_s"], 2),
+                "ours_max_rss_mib": round(ours["max_rss_bytes"] / 2**20, 1),
+                "ours_rows": our_rows,
+                "ratio_import_time": round(ratio, 2),
+                "target_import_ratio_met": ratio <= 1.5,
+                "target_import_memory_met": ours["max_rss_bytes"] < 2**30,
+            }
+            say(
+                f"  ratio {ratio:.2f} (target <= 1.5: {'MET' if ratio <= 1.5 else 'NOT MET'}); peak RSS "
+                f"target < 1 GiB: {'MET' if imp['target_import_memory_met'] else 'NOT MET'}"
+            )
+            if our_rows != args.points or ogr_rows != args.points:
+                notes.append(f"import: row counts differ from the file: ours {our_rows}, ogr2ogr {ogr_rows}")
+        else:
+            notes.append(
+                f"import: {OUR_IMPORT_COMMAND.relative_to(ROOT)} does not exist; our import not measured, "
+                "features loaded by a plain COPY instead"
+            )
+            say(f"  import_layer: missing ({OUR_IMPORT_COMMAND.relative_to(ROOT)}); loading by COPY instead")
+            load_features_by_copy(conninfo, gpkg, layer_id)
+        db.execute("VACUUM (ANALYZE) layers_feature")
+    summary["import"] = imp
+    summary["ogr2ogr_version"] = ogr_version
+    summary["table_bytes"] = {t: table_bytes(db, t) for t in ("layers_feature", OGR_TABLE)}
+
+    # ------------------------------------------------------------------ 2. items
+    side = bbox_side(args.points, POINTS_PER_BBOX)
+    warm_boxes = random_bboxes(args.warmup, side, args.seed + 1)
+    boxes = random_bboxes(args.requests, side, args.seed + 2)
+    small_boxes = random_bboxes(5, (side[0] / 3, side[1] / 3), args.seed + 3)  # fewer than the limit: exact sets
+    in_box = [
+        db.execute(
+            "SELECT count(*) FROM layers_feature WHERE layer_id = %s AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+            [layer_id, *b],
+        ).fetchone()[0]
+        for b in boxes[:20]
+    ]
+    say("")
+    say(
+        f"items: bbox {side[0]:.4f}° x {side[1]:.4f}°, {min(in_box)}-{max(in_box)} features in the first 20 bboxes "
+        f"(limit {ITEMS_LIMIT}); {len(boxes)} timed requests a mode, {len(warm_boxes)} warm-up"
+    )
+    pyg_table = None
+    if not args.no_pygeoapi:
+        if not (PYGEOAPI_VENV / "bin" / "pygeoapi").exists():
+            sys.exit(
+                f"pygeoapi is not installed: python3.11 -m venv {PYGEOAPI_VENV.relative_to(ROOT)} && "
+                f"{PYGEOAPI_VENV.relative_to(ROOT)}/bin/pip install pygeoapi psycopg2-binary sqlalchemy "
+                "geoalchemy2 gunicorn (or --no-pygeoapi)"
+            )
+        pyg_table = make_pygeoapi_table(db, layer_id)
+        say(
+            f"pygeoapi table {PYGEOAPI_TABLE}: {pyg_table['rows']:,} rows copied from layers_feature with the "
+            f"properties as columns, GiST index ({pyg_table['s']:.1f} s)"
+        )
+
+    # Prime the cache over every timed bbox so that no mode pays cold reads for another.
+    cur = psycopg.ClientCursor(db)  # literal SQL, as Django sends it: no prepared generic plans
+
+    def run_sql(b, order=""):
+        cur.execute(
+            SQL_ITEMS.format(order=order),
+            {"layer": layer_id, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3], "limit": ITEMS_LIMIT},
+        )
+        return cur.fetchone()[0]
+
+    for b in warm_boxes + boxes:
+        run_sql(b, "ORDER BY id")
+
+    ogc_path = f"/ogc/collections/{LAYER_SLUG}/items"
+    pyg_path = f"/collections/{LAYER_SLUG}/items"
+    geojson = {"Accept": "application/geo+json"}
+    servers: dict[str, Server] = {}
+    samples: dict[str, list[int]] = {}
+    bytes_per_response: dict[str, float] = {}
+    sanity: dict = {}
+    tiles_result: dict | None = None
+    pyg_info: dict = {}
+    ours_ready = False
+    tiles_note = None
+    try:
+        # --- servers
+        server = start_ours(bench_url, args.settings)
+        servers["ours"] = server
+        try:
+            server.wait_ready("/ogc/collections", headers={"Accept": "application/json"})
+            status, _, _ = KeepAlive(server.port, geojson).get(f"{ogc_path}?{items_query(boxes[0])}")
+            ours_ready = status == 200
+            if not ours_ready:
+                raise RuntimeError(f"items answered {status}")
+        except RuntimeError as exc:
+            reason = "does not exist" if not OUR_OGC_MODULE.exists() else f"is not serving: {str(exc)[:300]}"
+            notes.append(f"items: our OGC API ({OUR_OGC_MODULE.relative_to(ROOT)}) {reason}; not measured")
+            say(f"our OGC API {reason}")
+        if not args.no_pygeoapi:
+            pyg_server, pyg_info = start_pygeoapi(params)
+            servers["pygeoapi"] = pyg_server
+            pyg_server.wait_ready(f"{pyg_path}?limit=1&f=json")
+
+        clients = {}
+        if ours_ready:
+            clients["ours"] = (KeepAlive(servers["ours"].port, geojson), ogc_path, {})
+        if "pygeoapi" in servers:
+            clients["pygeoapi"] = (KeepAlive(servers["pygeoapi"].port, geojson), pyg_path, {"f": "json"})
+
+        # --- sanity: same counts for the timed bboxes, same id sets for bboxes under the limit
+        for name, (client, path, extra) in clients.items():
+            bad = []
+            for b, expect in zip(boxes[:20], in_box, strict=True):
+                status, body, _ = client.get(f"{path}?{items_query(b, extra)}")
+                got = len(json.loads(body)["features"]) if status == 200 else None
+                if got != min(expect, ITEMS_LIMIT):
+                    bad.append({"bbox": b, "status": status, "got": got, "expect": min(expect, ITEMS_LIMIT)})
+            semantics = set()
+            for b in small_boxes:
+                status, body, _ = client.get(f"{path}?{items_query(b, extra)}")
+                got = sorted(feature_ids(body)) if status == 200 else None
+                # `&&` compares float4-rounded boxes, so it may also return points a few 1e-6°
+                # outside the bbox; ST_Intersects is exact. Either is accepted; which one is reported.
+                ref = reference_ids(db, layer_id, b)
+                if got == ref["&&"]:
+                    semantics.add("&&")
+                elif got == ref["ST_Intersects"]:
+                    semantics.add("ST_Intersects")
+                else:
+                    bad.append({"bbox": b, "status": status, "got_n": len(got or []), "expect_n": len(ref["&&"])})
+            sanity[name] = {"checked": 20 + len(small_boxes), "mismatches": len(bad), "bbox_rule": sorted(semantics)}
+            say(
+                f"sanity {name}: {20 + len(small_boxes) - len(bad)}/{20 + len(small_boxes)} bboxes agree with SQL "
+                f"(bbox rule matched: {', '.join(sorted(semantics)) or 'none'})"
+            )
+            for m in bad[:3]:
+                say(f"  MISMATCH {m}")
+
+        # --- timing
+        sizes: dict[str, list[int]] = {}
+
+        def run_floor(b):
+            text = run_sql(b)
+            sizes.setdefault("sql", []).append(len(text.encode()))
+
+        def run_floor_ordered(b):
+            run_sql(b, "ORDER BY id")
+
+        samples["sql"] = time_requests(run_floor, warm_boxes, boxes)
+        samples["sql_ordered"] = time_requests(run_floor_ordered, warm_boxes, boxes)
+        for name, (client, path, extra) in clients.items():
+
+            def run_http(b, client=client, path=path, extra=extra, name=name):
+                status, body, _ = client.get(f"{path}?{items_query(b, extra)}")
+                if status != 200:
+                    raise RuntimeError(f"{name} answered {status}: {body[:300]!r}")
+                sizes.setdefault(name, []).append(len(body))
+
+            samples[name] = time_requests(run_http, warm_boxes, boxes)
+            say(f"timed {name}: {len(boxes)} requests, keep-alive reconnects {client.reconnects}")
+        bytes_per_response = {k: sum(v) / len(v) for k, v in sizes.items()}
+
+        # ------------------------------------------------------------------ 3. tiles
+        tiles_result, tiles_note = bench_tiles(
+            db=db,
+            layer_id=layer_id,
+            server=servers.get("ours"),
+            count=args.tiles,
+            warmup=max(3, args.warmup // 2),
+            seed=args.seed,
+        )
+        if tiles_note:
+            notes.append(tiles_note)
+        for client, _, _ in clients.values():
+            client.close()
+    finally:
+        for server in servers.values():
+            server.stop()
+    db.close()
+
+    # ------------------------------------------------------------------ report
+    stats = {name: summarize(s) for name, s in samples.items()}
+    base = stats["sql"]
+    say("")
+    say(
+        f"items?limit={ITEMS_LIMIT}&bbox=..., {args.points:,} points, {len(boxes)} timed requests a mode "
+        f"(one client, sequential; servers: gunicorn 1 process, gthread, keep-alive)"
+    )
+    say(
+        f"{'mode':<12} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'req/s':>7} {'/sql p50':>9} {'/sql p95':>9} "
+        f"{'KB':>7}"
+    )
+    for name, s in stats.items():
+        say(
+            f"{name:<12} {s['p50']:8.2f} {s['p95']:8.2f} {s['mean']:8.2f} {1000 / s['mean']:7.1f} "
+            f"{s['p50'] / base['p50']:9.2f} {s['p95'] / base['p95']:9.2f} "
+            + (f"{bytes_per_response[name] / 1000:7.0f}" if name in bytes_per_response else f"{'':>7}")
+        )
+    items = {
+        name: {
+            "p50_ms": round(s["p50"], 2),
+            "p95_ms": round(s["p95"], 2),
+            "req_per_s": round(1000 / s["mean"], 1),
+            "ratio_p50_to_sql": round(s["p50"] / base["p50"], 2),
+            "ratio_p95_to_sql": round(s["p95"] / base["p95"], 2),
+            "bytes": round(bytes_per_response[name]) if name in bytes_per_response else None,
+        }
+        for name, s in stats.items()
+    }
+    if "ours" not in stats:
+        items["ours"] = None
+    if "ours" in stats and "pygeoapi" in stats:
+        items["ratio_ours_to_pygeoapi_p50"] = round(stats["ours"]["p50"] / stats["pygeoapi"]["p50"], 2)
+        items["ratio_ours_to_pygeoapi_req_per_s"] = round(stats["pygeoapi"]["mean"] / stats["ours"]["mean"], 2)
+    items["bbox_deg"] = [round(side[0], 5), round(side[1], 5)]
+    items["features_in_bbox_min_max"] = [min(in_box), max(in_box)]
+    items["sanity"] = sanity
+    items["pygeoapi"] = pyg_info | ({"table": PYGEOAPI_TABLE} if pyg_table else {})
+    if tiles_result:
+        say("")
+        say("tiles (uncached): p50 / p95 ms, max bytes")
+        for z in ("z14", "z10"):
+            r = tiles_result.get(z)
+            if r:
+                ours_txt = (
+                    f"ours (http) {r['ours_p50_ms']:.2f} / {r['ours_p95_ms']:.2f} ms, max {r['ours_max_bytes']:,} B; "
+                    f"ratio p50 {r['ratio_p50']:.2f} (cached {r['ours_cached_p50_ms']:.2f} ms)"
+                    if r.get("ours_p50_ms") is not None
+                    else "ours: not measured"
+                )
+                build_txt = (
+                    f"; tile_build {r['build_p50_ms']:.2f} / {r['build_p95_ms']:.2f} ms, ratio p50 "
+                    f"{r['ratio_build_p50']:.2f}"
+                    if "build_p50_ms" in r
+                    else ""
+                )
+                say(
+                    f"  {z} ({r['distinct']} distinct of {r['tiles']}): bare ST_AsMVT {r['sql_p50_ms']:.2f} / "
+                    f"{r['sql_p95_ms']:.2f} ms, max {r['sql_max_bytes']:,} B; {ours_txt}{build_txt}"
+                )
+    for note in notes:
+        say(f"NOTE: {note}")
+    summary |= {
+        "items": items,
+        "tiles": tiles_result,
+        "notes": notes,
+        "total_s": round(time.perf_counter() - started, 1),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+    bad_sanity = any(v["mismatches"] for v in sanity.values())
+    return 1 if bad_sanity else 0
+
+
+def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup: int, seed: int):
+    """Bare ST_AsMVT through psycopg against our tiles, uncached, two ways:
+
+    http   GET /tiles/{layer}/{z}/{x}/{y}.pbf from our gunicorn; before each request (untimed)
+           the layer's version is bumped, which changes the tile cache key, so every tile is rendered.
+    build  layers.registries.tiles.tile_build() called in this process (no cache involved):
+           the SQL our endpoint sends, through Django's DB layer, without HTTP and DRF."""
+    cur = psycopg.ClientCursor(db)
+
+    def bare(tile):
+        z, x, y = tile
+        cur.execute(SQL_TILE, {"z": z, "x": x, "y": y, "layer": layer_id})
+        data = cur.fetchone()[0]
+        return len(data) if data is not None else 0
+
+    if not OUR_TILES_MODULE.exists():
+        note = f"tiles: {OUR_TILES_MODULE.relative_to(ROOT)} does not exist; our tiles not measured"
+        build = None
+    else:
+        note = None
+        from layers.models import Layer
+        from layers.registries import tiles as our_tiles
+
+        layer = Layer.objects.get(pk=layer_id)
+
+        def build(tile):
+            return len(our_tiles.tile_build(layer=layer, tile=our_tiles.TileAddress(*tile)))
+
+    client = KeepAlive(server.port, {}) if server is not None and build is not None else None
+
+    def bump(_tile):
+        db.execute("UPDATE layers_layer SET version = version + 1 WHERE id = %s", [layer_id])
+
+    result: dict = {}
+    for z, zseed in ((14, seed + 14), (10, seed + 10)):
+        tiles = sample_tiles(z, count, zseed)
+        warm = sample_tiles(z, warmup, zseed + 1)
+        for t in tiles:  # prime the cache for every mode
+            bare(t)
+        sql_sizes: list[int] = []
+        s = summarize(time_requests(lambda t, out=sql_sizes: out.append(bare(t)), warm, tiles))
+        r = {
+            "tiles": len(tiles),
+            "distinct": len(set(tiles)),
+            "sql_p50_ms": round(s["p50"], 2),
+            "sql_p95_ms": round(s["p95"], 2),
+            "sql_max_bytes": max(sql_sizes),
+            "ours_p50_ms": None,
+        }
+        if build is not None:
+            build_sizes: list[int] = []
+            b = summarize(time_requests(lambda t, out=build_sizes: out.append(build(t)), warm, tiles))
+            r |= {
+                "build_p50_ms": round(b["p50"], 2),
+                "build_p95_ms": round(b["p95"], 2),
+                "build_max_bytes": max(build_sizes),
+                "ratio_build_p50": round(b["p50"] / s["p50"], 2),
+            }
+        if client is not None:
+            http_sizes: list[int] = []
+
+            def fetch(t, out=http_sizes, client=client):
+                status, body, _ = client.get(f"/tiles/{LAYER_SLUG}/{t[0]}/{t[1]}/{t[2]}.pbf")
+                if status not in (200, 204):
+                    raise RuntimeError(f"tile {t} answered {status}: {body[:200]!r}")
+                out.append(len(body))
+
+            try:
+                o = summarize(time_requests(fetch, warm, tiles, before=bump))
+                # The same tiles again with no bump, the first pass untimed: served from the cache.
+                # What is left is the request stack (routing, DRF, layer look-up, cache get).
+                cached = summarize(time_requests(fetch, tiles, tiles))
+            except (RuntimeError, OSError, http.client.HTTPException) as exc:
+                note = f"tiles: our endpoint failed: {str(exc)[:300]}"
+                client = None
+            else:
+                r |= {
+                    "ours_p50_ms": round(o["p50"], 2),
+                    "ours_p95_ms": round(o["p95"], 2),
+                    "ours_max_bytes": max(http_sizes),
+                    "ratio_p50": round(o["p50"] / s["p50"], 2),
+                    "ratio_p95": round(o["p95"] / s["p95"], 2),
+                    "target_500kb_met": max(http_sizes) <= 500 * 1024,
+                    "ours_cached_p50_ms": round(cached["p50"], 2),
+                }
+        result[f"z{z}"] = r
+    if client is not None:
+        client.close()
+    return result, note
+
+
+if __name__ == "__main__":
+    sys.exit(main())
