@@ -1,0 +1,60 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from layers.models import ImportJob, Layer
+from layers.registries.importing import ImportRefused, import_job_create, layer_import
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a GeoPackage, zipped Shapefile, GeoJSON, KML or CSV (lon/lat or WKT columns) into a registry "
+        "layer, synchronously with a progress bar. Bad rows are listed in an error report; a refused file "
+        "changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("path", type=Path)
+        parser.add_argument("--mode", choices=ImportJob.Mode.values, default=ImportJob.Mode.REPLACE)
+        parser.add_argument("--user", help="Username recorded as the author of the change.")
+
+    def handle(self, *args, slug: str, path: Path, mode: str, user: str | None, **options):
+        layer = Layer.objects.filter(slug=slug).first()
+        if layer is None:
+            raise CommandError(f"Không có lớp / no layer with slug {slug!r}")
+        if not path.is_file():
+            raise CommandError(f"Không tìm thấy tệp / file not found: {path}")
+        acting_user = None
+        if user:
+            acting_user = get_user_model().objects.filter(username=user).first()
+            if acting_user is None:
+                raise CommandError(f"Không có người dùng / no user {user!r}")
+        try:
+            job = import_job_create(
+                layer=layer, acting_user=acting_user, source_name=path.name, mode=mode, path=path, enqueue=False
+            )
+        except ImportRefused as refusal:
+            raise CommandError(str(refusal)) from refusal
+
+        with tqdm(desc=f"{layer.slug}", unit=" rows", disable=options["verbosity"] == 0) as bar:
+
+            def progress(done: int, total: int | None) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            job = layer_import(job=job, progress=progress)
+
+        counts = (
+            f"imported {job.rows_imported}, repaired {job.rows_repaired}, rejected {job.rows_rejected}, "
+            f"flagged {job.rows_flagged} of {job.rows_done} rows (job {job.pk})"
+        )
+        if job.error_report_path:
+            report = Path(settings.MEDIA_ROOT) / job.error_report_path
+            self.stdout.write(f"Báo cáo lỗi / error report: {report}")
+        if job.status != ImportJob.Status.SUCCEEDED:
+            raise CommandError(f"{job.message} [{counts}]")
+        self.stdout.write(self.style.SUCCESS(f"{job.message} [{counts}]"))

@@ -1,0 +1,1116 @@
+"""Registry import: a stored file becomes validated EPSG:4326 features of a layer.
+
+The file is checked before any parser sees it (size, format by content, a
+zip's central directory), then read with pyogrio in Arrow batches so a large
+file never sits in Python objects. Each batch is reprojected, repaired or
+rejected row by row, typed against the layer's schema and COPYed into a
+session TEMP table; progress is committed per batch. Only the final swap
+(delete in replace mode, INSERT ... SELECT, one FeatureChange, layer_touch) is
+one transaction, so a failure anywhere leaves the layer as it was.
+
+Decisions (also in the error report's wording):
+- Geometry types: a Point layer takes Point (a one-part MultiPoint is
+  demoted); LineString and Polygon layers take their single and Multi forms,
+  stored as given (a repaired bow-tie becomes a MultiPolygon); Multi* layers
+  promote single parts, so they hold one type.
+- Repair: only polygons and lines, with GEOS make_valid; the result keeps
+  the parts of the original dimension, and for polygons the two GEOS repair
+  methods ("linework" and "structure") must agree within 1 % of the area:
+  where they disagree (overlapping parts, rings crossing each other in more
+  than one way) the intended shape is ambiguous and the row is rejected.
+- Far outside the province (beyond its 2025 bounding box plus 20 km): kept,
+  counted as flagged and listed in the error report.
+- A file where no row, or fewer than half of the rows, can be imported is
+  refused as a whole: it is the wrong file or the wrong layer.
+- Properties: schema fields are matched to columns by name, ignoring case
+  (and by the first 10 letters for shapefiles, whose names are cut); other
+  columns are ignored; a missing column gives no value. Datetimes without a
+  time zone are read in settings.TIME_ZONE and stored in UTC (ISO 8601).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import uuid
+import zipfile
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pyarrow as pa
+import pyogrio
+import pyogrio.errors
+import pyproj
+import shapely
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from gisportal.api import message
+
+from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
+from .services import layer_touch
+
+BATCH_SIZE = 50_000
+ZIP_MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
+ZIP_MAX_RATIO = 100
+ZIP_MAX_ENTRIES = 1000
+PROVINCE_MARGIN_M = 20_000
+MAX_VERTICES = 250_000
+REPAIR_MAX_AREA_CHANGE = 0.01
+MIN_ACCEPTED_SHARE = 0.5
+HEAD_BYTES = 64 * 1024
+
+FORMAT_BY_EXTENSION = {
+    ".gpkg": "gpkg",
+    ".zip": "shapefile",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".kml": "kml",
+    ".csv": "csv",
+}
+FORMAT_NAMES = {
+    "gpkg": "GeoPackage",
+    "shapefile": "Shapefile (zip)",
+    "geojson": "GeoJSON",
+    "kml": "KML",
+    "csv": "CSV",
+}
+# The GDAL drivers each format may be opened with: content that GDAL would
+# read with another driver (a VRT pointing at server files, say) is refused.
+DRIVERS = {
+    "gpkg": {"GPKG"},
+    "shapefile": {"ESRI Shapefile"},
+    "geojson": {"GeoJSON"},
+    "kml": {"LIBKML", "KML"},
+    "csv": {"CSV"},
+}
+LON_NAMES = ("lon", "lng", "long", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+WKT_NAMES = ("wkt", "wkt_geom", "geometry", "geom", "the_geom")
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "có", "co"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "không", "khong"}
+
+# shapely type ids
+POINT, LINESTRING, POLYGON, MULTIPOINT, MULTILINESTRING, MULTIPOLYGON = 0, 1, 3, 4, 5, 6
+ACCEPTED_TYPES = {
+    GeometryType.POINT: {POINT, MULTIPOINT},
+    GeometryType.MULTIPOINT: {POINT, MULTIPOINT},
+    GeometryType.LINESTRING: {LINESTRING, MULTILINESTRING},
+    GeometryType.MULTILINESTRING: {LINESTRING, MULTILINESTRING},
+    GeometryType.POLYGON: {POLYGON, MULTIPOLYGON},
+    GeometryType.MULTIPOLYGON: {POLYGON, MULTIPOLYGON},
+}
+PROMOTE = {
+    GeometryType.MULTIPOINT: (POINT, shapely.MultiPoint),
+    GeometryType.MULTILINESTRING: (LINESTRING, shapely.MultiLineString),
+    GeometryType.MULTIPOLYGON: (POLYGON, shapely.MultiPolygon),
+}
+PG_TYPES = {
+    FieldType.STRING: "text",
+    FieldType.INTEGER: "bigint",
+    FieldType.NUMBER: "double precision",
+    FieldType.BOOLEAN: "boolean",
+    FieldType.DATE: "text",
+    FieldType.DATETIME: "text",
+}
+
+Progress = Callable[[int, int | None], None]
+
+
+class ImportRefused(Exception):
+    """The file as a whole cannot be imported; the text is bilingual."""
+
+
+def _refuse(vi: str, en: str) -> ImportRefused:
+    return ImportRefused(message(vi, en))
+
+
+# --- the file before any parser -------------------------------------------------
+
+
+def import_file_path(job: ImportJob) -> Path:
+    """Uploads are stored under MEDIA_ROOT/imports by a generated name; the
+    management command may point a job at a file elsewhere (absolute path)."""
+    path = Path(job.stored_path)
+    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+
+
+def import_format_detect(*, path: Path, source_name: str) -> str:
+    """The format the file's name promises, confirmed by its first bytes."""
+    expected = FORMAT_BY_EXTENSION.get(PurePosixPath(source_name.lower()).suffix)
+    if expected is None:
+        known = ", ".join(sorted(FORMAT_BY_EXTENSION))
+        raise _refuse(
+            f"Định dạng tệp không được hỗ trợ; dùng một trong: {known}.",
+            f"Unsupported file type; use one of: {known}.",
+        )
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    found = _sniff(head)
+    if found != expected:
+        suffix = PurePosixPath(source_name.lower()).suffix
+        what = FORMAT_NAMES[expected]
+        raise _refuse(
+            f"Tệp có đuôi {suffix} nhưng nội dung không phải {what} (hoặc tệp bị hỏng).",
+            f"The file is named {suffix} but its content is not {what} (or the file is broken).",
+        )
+    return found
+
+
+def _sniff(head: bytes) -> str | None:
+    if head.startswith(b"SQLite format 3\x00"):
+        return "gpkg"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "shapefile"
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if text[:1] in (b"{", b"["):
+        return "geojson"
+    if text[:1] == b"<":
+        return "kml" if b"<kml" in text[:4096].lower() else None
+    first_line = text.split(b"\n", 1)[0]
+    try:
+        header = first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    header = header.rstrip("\r")
+    delimited = any(sep in header for sep in ",;\t")
+    if header.replace("\t", " ").isprintable() and (delimited or _csv_geometry_names([header])):
+        return "csv"
+    return None
+
+
+def _check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > settings.UPLOAD_MAX_BYTES:
+        limit_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+        raise _refuse(
+            f"Tệp quá lớn ({size // (1024 * 1024)} MB); giới hạn {limit_mb} MB.",
+            f"File too large ({size // (1024 * 1024)} MB); the limit is {limit_mb} MB.",
+        )
+    if size == 0:
+        raise _refuse("Tệp rỗng.", "The file is empty.")
+
+
+def _check_zip(path: Path) -> str:
+    """The one .shp inside a zip that is safe to open: no bomb, no paths out."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise _refuse("Tệp zip bị hỏng.", "The zip file is broken.") from error
+    if len(entries) > ZIP_MAX_ENTRIES:
+        raise _refuse(
+            f"Tệp zip có quá nhiều mục (tối đa {ZIP_MAX_ENTRIES}).",
+            f"The zip has too many entries (at most {ZIP_MAX_ENTRIES}).",
+        )
+    total = 0
+    for entry in entries:
+        name = entry.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise _refuse(
+                f"Tệp zip chứa đường dẫn không an toàn: {name!r}.", f"The zip holds an unsafe path: {name!r}."
+            )
+        total += entry.file_size
+        if entry.file_size > ZIP_MAX_RATIO * max(entry.compress_size, 1) and entry.file_size > 1024 * 1024:
+            raise _refuse(
+                f"Tệp zip bị nén bất thường ({name}: tỉ lệ nén trên {ZIP_MAX_RATIO}), nghi là bom zip.",
+                f"Suspicious compression in the zip ({name}: ratio above {ZIP_MAX_RATIO}); looks like a zip bomb.",
+            )
+    if total > ZIP_MAX_UNCOMPRESSED_BYTES:
+        raise _refuse(
+            "Tệp zip khi giải nén vượt quá 2 GB.", "The zip would expand to more than 2 GB; looks like a zip bomb."
+        )
+    names = [e.filename for e in entries if not e.is_dir() and not e.filename.startswith("__MACOSX/")]
+    shapefiles = [n for n in names if n.lower().endswith(".shp")]
+    if len(shapefiles) != 1:
+        raise _refuse(
+            f"Tệp zip phải chứa đúng một shapefile (.shp); tìm thấy {len(shapefiles)}.",
+            f"The zip must hold exactly one shapefile (.shp); found {len(shapefiles)}.",
+        )
+    stem = shapefiles[0][:-4].lower()
+    missing = [ext for ext in (".shx", ".dbf") if f"{stem}{ext}" not in {n.lower() for n in names}]
+    if missing:
+        listed = ", ".join(missing)
+        raise _refuse(f"Shapefile thiếu tệp {listed}.", f"The shapefile lacks its {listed} file.")
+    return shapefiles[0]
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    format: str
+    gdal_path: str
+    layers: list[str]
+    open_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    rows: np.ndarray  # 1-based feature numbers in the file
+    geoms: np.ndarray  # shapely geometries in the source CRS (None: missing)
+    columns: dict[str, pa.Array]
+    crs: pyproj.CRS | None
+    bad_geometry: dict[int, str] = field(default_factory=dict)  # index -> reason, set by CSV parsing
+
+
+def _open_source(*, path: Path, format: str) -> _Source:
+    gdal_path = str(path)
+    open_options: dict[str, str] = {}
+    if format == "shapefile":
+        gdal_path = f"/vsizip/{path}/{_check_zip(path)}"
+    if format == "csv":
+        # Geometry comes from our own parsing of the lon/lat or WKT columns
+        # (clear per-row errors instead of GDAL's silent 0 for a bad number).
+        open_options = {"EMPTY_STRING_AS_NULL": "YES", "AUTODETECT_TYPE": "NO"}
+    try:
+        info = pyogrio.read_info(gdal_path, **open_options)
+        listed = pyogrio.list_layers(gdal_path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as error:
+        raise _refuse(
+            f"Không đọc được tệp {FORMAT_NAMES[format]} (tệp hỏng hoặc không đúng định dạng).",
+            f"Cannot read the {FORMAT_NAMES[format]} file (broken or not in that format).",
+        ) from error
+    if info.get("driver") not in DRIVERS[format]:
+        raise _refuse(f"Nội dung tệp không phải {FORMAT_NAMES[format]}.", f"The content is not {FORMAT_NAMES[format]}.")
+    if format == "kml":
+        layers = [str(name) for name, _ in listed]
+    elif format == "csv":
+        layers = [str(listed[0][0])]
+    else:
+        layers = [str(name) for name, kind in listed if kind is not None][:1]
+    if not layers:
+        raise _refuse("Tệp không có lớp dữ liệu không gian nào.", "The file has no spatial layer.")
+    return _Source(format=format, gdal_path=gdal_path, layers=layers, open_options=open_options)
+
+
+def _count_features(source: _Source) -> int | None:
+    total = 0
+    for name in source.layers:
+        count = pyogrio.read_info(source.gdal_path, layer=name, **source.open_options).get("features", -1)
+        if count is None or count < 0:
+            return None
+        total += count
+    return total
+
+
+def _read_batches(source: _Source) -> Iterator[_Batch]:
+    row = 0
+    for name in source.layers:
+        with pyogrio.raw.open_arrow(
+            source.gdal_path,
+            layer=name,
+            batch_size=BATCH_SIZE,
+            use_pyarrow=True,
+            read_geometry=source.format != "csv",
+            **source.open_options,
+        ) as (meta, reader):
+            crs = _crs_of(meta.get("crs"))
+            geometry_name = meta.get("geometry_name") or "wkb_geometry"
+            for record_batch in reader:
+                count = record_batch.num_rows
+                if count == 0:
+                    continue
+                rows = np.arange(row + 1, row + count + 1)
+                row += count
+                columns = {n: record_batch.column(n) for n in record_batch.schema.names if n != geometry_name}
+                if source.format == "csv":
+                    geoms, bad = _csv_geometries(columns, count)
+                    yield _Batch(rows=rows, geoms=geoms, columns=columns, crs=None, bad_geometry=bad)
+                    continue
+                wkb = record_batch.column(geometry_name).to_numpy(zero_copy_only=False)
+                # Stored features are 2D; KML and survey data often carry Z.
+                geoms = shapely.force_2d(shapely.from_wkb(wkb, on_invalid="ignore"))
+                yield _Batch(rows=rows, geoms=geoms, columns=columns, crs=crs)
+
+
+def _crs_of(text: str | None) -> pyproj.CRS | None:
+    if not text:
+        return None
+    crs = pyproj.CRS.from_user_input(text)
+    if crs.to_epsg() is None:
+        # An ESRI .prj of VN-2000 often lacks the datum shift; the EPSG
+        # definition it matches carries it (a few hundred metres).
+        code = crs.to_epsg(min_confidence=70)
+        if code is not None:
+            crs = pyproj.CRS.from_epsg(code)
+    return crs
+
+
+def _csv_geometry_names(names: list[str]) -> tuple[str, str] | str | None:
+    """(lon column, lat column), or the WKT column, matched ignoring case."""
+    header = [n.strip() for name in names for n in name.replace(";", ",").replace("\t", ",").split(",")]
+    lowered = {n.lower(): n for n in header}
+    lon = next((lowered[n] for n in LON_NAMES if n in lowered), None)
+    lat = next((lowered[n] for n in LAT_NAMES if n in lowered), None)
+    if lon and lat:
+        return lon, lat
+    return next((lowered[n] for n in WKT_NAMES if n in lowered), None)
+
+
+def _csv_geometries(columns: dict[str, pa.Array], count: int) -> tuple[np.ndarray, dict[int, str]]:
+    found = _csv_geometry_names(list(columns))
+    if found is None:
+        raise _refuse(
+            "CSV cần cột kinh độ/vĩ độ (lon, lng, longitude, x / lat, latitude, y) hoặc cột WKT.",
+            "The CSV needs longitude/latitude columns (lon, lng, longitude, x / lat, latitude, y) or a WKT column.",
+        )
+    bad: dict[int, str] = {}
+    if isinstance(found, str):
+        texts = columns[found].to_numpy(zero_copy_only=False)
+        geoms = shapely.from_wkt(texts, on_invalid="ignore")
+        for i in np.flatnonzero((geoms == None) & (texts != None)):  # noqa: E711 (element-wise)
+            bad[int(i)] = message(f"Cột {found}: WKT không hợp lệ.", f"Column {found}: invalid WKT.")
+        return geoms, bad
+    lon_name, lat_name = found
+    lon, lon_bad = _numbers(columns[lon_name])
+    lat, lat_bad = _numbers(columns[lat_name])
+    for name, values, flags, low, high in ((lon_name, lon, lon_bad, -180, 180), (lat_name, lat, lat_bad, -90, 90)):
+        out_of_range = ~flags & np.isfinite(values) & ((values < low) | (values > high))
+        for i in np.flatnonzero(flags | out_of_range):
+            bad.setdefault(
+                int(i),
+                message(
+                    f"Cột {name}: phải là số trong [{low}, {high}].",
+                    f"Column {name}: must be a number in [{low}, {high}].",
+                ),
+            )
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    geoms = np.full(count, None, dtype=object)
+    geoms[ok] = shapely.points(lon[ok], lat[ok])
+    return geoms, bad
+
+
+# --- validation -------------------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    """One batch after validation: what goes to staging and what to the report."""
+
+    rows: list[int]
+    hex_wkb: list[str]
+    values: list[list]
+    report: list[tuple[int, str, str, dict]]  # row, outcome, reason, raw attributes
+    rejected: int = 0
+    repaired: int = 0
+    flagged: int = 0
+
+
+class _Validator:
+    def __init__(self, *, layer: Layer, format: str, province_box: tuple[float, float, float, float] | None):
+        self.layer = layer
+        self.format = format
+        self.fields = [f for f in layer.schema if f.get("name")]
+        self.accepted = ACCEPTED_TYPES[GeometryType(layer.geometry_type)]
+        self.box = province_box
+        self.tz = zoneinfo.ZoneInfo(settings.TIME_ZONE)
+        self._transformers: dict[str, pyproj.Transformer | None] = {}
+        self.source_crs = ""
+
+    def _transformer(self, crs: pyproj.CRS | None) -> pyproj.Transformer | None:
+        key = crs.to_wkt() if crs is not None else ""
+        if key not in self._transformers:
+            if crs is None or crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
+                self._transformers[key] = None
+            else:
+                self._transformers[key] = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+            self.source_crs = (f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else crs.name) if crs is not None else ""
+        return self._transformers[key]
+
+    def check(self, batch: _Batch) -> _Checked:
+        count = len(batch.rows)
+        reasons: list[list[str]] = [[] for _ in range(count)]
+        repaired = np.zeros(count, dtype=bool)
+        geoms = batch.geoms.copy()
+
+        for i, reason in batch.bad_geometry.items():
+            reasons[i].append(reason)
+        missing = shapely.is_missing(geoms)
+        for i in np.flatnonzero(missing):
+            if not reasons[i]:
+                reasons[i].append(message("Thiếu hình học hoặc không đọc được.", "Missing or unreadable geometry."))
+        present = ~missing
+        empty = np.zeros(count, dtype=bool)
+        empty[present] = shapely.is_empty(geoms[present])
+        for i in np.flatnonzero(empty):
+            reasons[i].append(message("Hình học rỗng.", "Empty geometry."))
+        usable = present & ~empty
+
+        # Reproject, then every coordinate must be a finite lon/lat.
+        transformer = self._transformer(batch.crs)
+        if transformer is not None and usable.any():
+            geoms[usable] = shapely.transform(
+                geoms[usable], lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+            )
+        bounds = np.full((count, 4), np.nan)
+        bounds[usable] = shapely.bounds(geoms[usable])
+        finite = np.isfinite(bounds).all(axis=1)
+        in_range = (
+            finite & (bounds[:, 0] >= -180) & (bounds[:, 2] <= 180) & (bounds[:, 1] >= -90) & (bounds[:, 3] <= 90)
+        )
+        if transformer is None and batch.crs is None and self.format != "csv" and (usable & ~in_range).any():
+            raise _refuse(
+                "Tệp không khai báo hệ toạ độ và toạ độ không phải kinh độ/vĩ độ; hãy kèm tệp .prj "
+                "(ví dụ VN-2000 / TM-3 EPSG:9210).",
+                "The file declares no coordinate system and its coordinates are not longitude/latitude; "
+                "include the .prj (e.g. VN-2000 / TM-3, EPSG:9210).",
+            )
+        for i in np.flatnonzero(usable & ~in_range):
+            reasons[i].append(
+                message("Toạ độ ngoài phạm vi kinh độ/vĩ độ.", "Coordinates outside the longitude/latitude range.")
+            )
+        usable &= in_range
+
+        # Kind of geometry, size, validity.
+        type_ids = np.full(count, -1)
+        type_ids[usable] = shapely.get_type_id(geoms[usable])
+        for i in np.flatnonzero(usable):
+            if type_ids[i] not in self.accepted:
+                reasons[i].append(
+                    message(
+                        f"Kiểu hình học {geoms[i].geom_type} không phù hợp lớp {self.layer.geometry_type}.",
+                        f"Geometry type {geoms[i].geom_type} does not fit a {self.layer.geometry_type} layer.",
+                    )
+                )
+                usable[i] = False
+            elif self.layer.geometry_type == GeometryType.POINT and type_ids[i] == MULTIPOINT:
+                if shapely.get_num_geometries(geoms[i]) == 1:
+                    geoms[i] = shapely.get_geometry(geoms[i], 0)
+                else:
+                    reasons[i].append(
+                        message(
+                            "Lớp điểm không nhận MultiPoint nhiều điểm.", "A Point layer takes no multi-part points."
+                        )
+                    )
+                    usable[i] = False
+        vertices = np.zeros(count, dtype=np.int64)
+        vertices[usable] = shapely.get_num_coordinates(geoms[usable])
+        for i in np.flatnonzero(vertices > MAX_VERTICES):
+            reasons[i].append(message(f"Quá {MAX_VERTICES} đỉnh.", f"More than {MAX_VERTICES} vertices."))
+            usable[i] = False
+        valid = np.ones(count, dtype=bool)
+        valid[usable] = shapely.is_valid(geoms[usable])
+        for i in np.flatnonzero(usable & ~valid):
+            fixed, reason = _repair(geoms[i])
+            if fixed is None:
+                reasons[i].append(reason)
+                usable[i] = False
+            else:
+                geoms[i] = fixed
+                repaired[i] = True
+        promote = PROMOTE.get(GeometryType(self.layer.geometry_type))
+        if promote is not None:
+            single, multi = promote
+            for i in np.flatnonzero(usable):
+                if shapely.get_type_id(geoms[i]) == single:
+                    geoms[i] = multi([geoms[i]])
+
+        # Properties typed against the schema.
+        values: list[list] = []
+        for spec in self.fields:
+            column = self._column(batch.columns, spec["name"])
+            if column is None:
+                values.append([None] * count)
+                continue
+            converted, bad = _convert(spec["type"], column, tz=self.tz)
+            required = bool(spec.get("required"))
+            for i in np.flatnonzero(bad):
+                reasons[i].append(
+                    message(
+                        f"Trường {spec['name']}: giá trị không hợp lệ cho kiểu {spec['type']}.",
+                        f"Field {spec['name']}: invalid value for type {spec['type']}.",
+                    )
+                )
+            if required:
+                for i, value in enumerate(converted):
+                    if value is None and not bad[i]:
+                        reasons[i].append(
+                            message(f"Trường {spec['name']}: bắt buộc.", f"Field {spec['name']}: required.")
+                        )
+            values.append(converted)
+
+        # Far from the province: kept, flagged.
+        flagged = np.zeros(count, dtype=bool)
+        if self.box is not None:
+            min_x, min_y, max_x, max_y = self.box
+            final_bounds = np.full((count, 4), np.nan)
+            ok = usable & np.array([not r for r in reasons])
+            final_bounds[ok] = shapely.bounds(geoms[ok])
+            flagged = ok & (
+                (final_bounds[:, 0] < min_x)
+                | (final_bounds[:, 1] < min_y)
+                | (final_bounds[:, 2] > max_x)
+                | (final_bounds[:, 3] > max_y)
+            )
+
+        accepted = np.array([usable[i] and not reasons[i] for i in range(count)], dtype=bool)
+        checked = _Checked(rows=[], hex_wkb=[], values=[], report=[])
+        index = np.flatnonzero(accepted)
+        checked.rows = batch.rows[index].tolist()
+        checked.hex_wkb = shapely.to_wkb(geoms[index], hex=True).tolist() if len(index) else []
+        checked.values = [[column[i] for i in index] for column in values]
+        checked.rejected = int(count - accepted.sum())
+        checked.repaired = int((repaired & accepted).sum())
+        checked.flagged = int((flagged & accepted).sum())
+        for i in np.flatnonzero(~accepted | repaired | flagged):
+            if not accepted[i]:
+                outcome, reason = "rejected", " | ".join(reasons[i])
+            elif flagged[i]:
+                outcome = "flagged"
+                reason = message(
+                    "Cách xa ranh giới tỉnh (quá 20 km); vẫn được nhập, hãy kiểm tra.",
+                    "Far outside the province (more than 20 km); imported, please check.",
+                )
+            else:
+                outcome = "repaired"
+                reason = message("Hình học không hợp lệ đã được sửa.", "Invalid geometry repaired.")
+            checked.report.append((int(batch.rows[i]), outcome, reason, _raw(batch.columns, i)))
+        return checked
+
+    def _column(self, columns: dict[str, pa.Array], name: str) -> pa.Array | None:
+        lowered = {n.lower(): n for n in columns}
+        match = lowered.get(name.lower())
+        if match is None and self.format == "shapefile":
+            match = lowered.get(name.lower()[:10])
+        return columns[match] if match is not None else None
+
+
+def _repair(geom) -> tuple[object | None, str]:
+    dimension = shapely.get_dimensions(geom)
+    refused = message(
+        "Hình học không hợp lệ và không sửa được an toàn.", "Invalid geometry that cannot be repaired safely."
+    )
+    if dimension == 0:
+        return None, refused
+    linework = _keep_dimension(shapely.make_valid(geom, method="linework"), dimension)
+    if linework is None:
+        return None, refused
+    if dimension == 2:
+        structure = _keep_dimension(shapely.make_valid(geom, method="structure", keep_collapsed=False), dimension)
+        if structure is None:
+            return None, refused
+        largest = max(linework.area, structure.area)
+        if largest <= 0 or shapely.symmetric_difference(linework, structure).area > REPAIR_MAX_AREA_CHANGE * largest:
+            return None, message(
+                "Đa giác không hợp lệ, cách sửa không rõ ràng (các phần chồng lấn hoặc vòng cắt nhau).",
+                "Invalid polygon whose repair is ambiguous (overlapping parts or crossing rings).",
+            )
+    elif abs(linework.length - geom.length) > REPAIR_MAX_AREA_CHANGE * max(geom.length, 1e-12):
+        return None, refused
+    return linework, ""
+
+
+def _keep_dimension(geom, dimension: int):
+    """The parts of a make_valid result that have the original's dimension."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = shapely.get_parts(geom)
+    kept = [p for p in parts if shapely.get_dimensions(p) == dimension and not p.is_empty]
+    if not kept:
+        return None
+    if len(kept) == 1:
+        return kept[0]
+    if dimension == 2:
+        return shapely.MultiPolygon([q for p in kept for q in shapely.get_parts(p)])
+    return shapely.MultiLineString([q for p in kept for q in shapely.get_parts(p)])
+
+
+def _raw(columns: dict[str, pa.Array], i: int) -> dict:
+    return {name: _jsonable(column[i].as_py()) for name, column in columns.items()}
+
+
+def _jsonable(value):
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+# --- typing properties --------------------------------------------------------------
+
+
+def _numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Floats (NaN for null) and a flag for values present but not numbers."""
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return values, np.zeros(len(values), dtype=bool)
+    values = np.full(len(column), np.nan)
+    bad = np.zeros(len(column), dtype=bool)
+    for i, item in enumerate(column.to_pylist()):
+        if item is None or (isinstance(item, str) and not item.strip()):
+            continue
+        try:
+            values[i] = float(item.strip()) if isinstance(item, str) else float(item)
+        except (TypeError, ValueError):
+            bad[i] = True
+    return values, bad
+
+
+def _convert(kind: str, column: pa.Array, *, tz: zoneinfo.ZoneInfo) -> tuple[list, np.ndarray]:
+    """Values for the staging column (None for no value) and a flag per row
+    whose value does not fit the type."""
+    items = column.to_pylist()
+    bad = np.zeros(len(items), dtype=bool)
+    arrow_type = column.type
+    if kind == FieldType.STRING:
+        out = []
+        for i, item in enumerate(items):
+            text = _as_text(item)
+            if text is not None and "\x00" in text:
+                bad[i] = True
+                text = None
+            out.append(text)
+        return out, bad
+    if kind == FieldType.INTEGER:
+        if pa.types.is_integer(arrow_type):
+            out = items
+            for i, item in enumerate(items):
+                if item is not None and not -(2**63) <= item < 2**63:
+                    bad[i], out[i] = True, None
+            return out, bad
+        return _per_item(items, bad, _parse_integer)
+    if kind == FieldType.NUMBER:
+        if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+            out = []
+            for i, item in enumerate(items):
+                if item is None or (isinstance(item, float) and math.isnan(item)):
+                    out.append(None)
+                elif isinstance(item, float) and math.isinf(item):
+                    bad[i] = True
+                    out.append(None)
+                else:
+                    out.append(float(item))
+            return out, bad
+        return _per_item(items, bad, _parse_number)
+    if kind == FieldType.BOOLEAN:
+        if pa.types.is_boolean(arrow_type):
+            return items, bad
+        return _per_item(items, bad, _parse_boolean)
+    if kind == FieldType.DATE:
+        return _per_item(items, bad, _parse_date)
+    if kind == FieldType.DATETIME:
+        return _per_item(items, bad, lambda item: _parse_datetime(item, tz))
+    return [None] * len(items), bad
+
+
+def _per_item(items: list, bad: np.ndarray, parse: Callable) -> tuple[list, np.ndarray]:
+    out = []
+    for i, item in enumerate(items):
+        if item is None or (isinstance(item, str) and not item.strip()):
+            out.append(None)
+            continue
+        try:
+            out.append(parse(item))
+        except (TypeError, ValueError, OverflowError):
+            bad[i] = True
+            out.append(None)
+    return out, bad
+
+
+def _as_text(item) -> str | None:
+    if item is None:
+        return None
+    if isinstance(item, float):
+        if math.isnan(item):
+            return None
+        return str(int(item)) if item.is_integer() and abs(item) < 2**53 else repr(item)
+    if isinstance(item, dt.date | dt.datetime):
+        return item.isoformat()
+    return str(item)
+
+
+def _parse_integer(item) -> int:
+    if isinstance(item, bool):
+        raise ValueError(item)
+    if isinstance(item, float):
+        if not item.is_integer():
+            raise ValueError(item)
+        item = int(item)
+    if isinstance(item, str):
+        text = item.strip()
+        number = float(text) if "." in text else int(text)
+        if isinstance(number, float) and not number.is_integer():
+            raise ValueError(item)
+        item = int(number)
+    if not isinstance(item, int) or not -(2**63) <= item < 2**63:
+        raise ValueError(item)
+    return item
+
+
+def _parse_number(item) -> float:
+    if isinstance(item, bool):
+        raise ValueError(item)
+    value = float(item.strip()) if isinstance(item, str) else float(item)
+    if math.isinf(value):
+        raise ValueError(item)
+    if math.isnan(value):
+        raise ValueError(item)
+    return value
+
+
+def _parse_boolean(item) -> bool:
+    if isinstance(item, bool):
+        return item
+    if isinstance(item, int | float) and item in (0, 1):
+        return bool(item)
+    if isinstance(item, str):
+        word = item.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise ValueError(item)
+
+
+def _parse_date(item) -> str:
+    if isinstance(item, dt.datetime):
+        if item.time() != dt.time(0):
+            raise ValueError(item)
+        return item.date().isoformat()
+    if isinstance(item, dt.date):
+        return item.isoformat()
+    if isinstance(item, str):
+        text = item.strip().replace("/", "-")
+        if len(text) != 10:
+            raise ValueError(item)
+        return dt.date.fromisoformat(text).isoformat()
+    raise ValueError(item)
+
+
+def _parse_datetime(item, tz: zoneinfo.ZoneInfo) -> str:
+    if isinstance(item, dt.datetime):
+        value = item
+    elif isinstance(item, dt.date):
+        value = dt.datetime.combine(item, dt.time(0))
+    elif isinstance(item, str):
+        text = item.strip()
+        # GDAL writes "2024/01/02 03:04:05+00" into shapefiles and KML.
+        if len(text) >= 10 and text[4] == "/" and text[7] == "/":
+            text = f"{text[:4]}-{text[5:7]}-{text[8:]}"
+        value = dt.datetime.fromisoformat(text)
+    else:
+        raise ValueError(item)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(dt.UTC).isoformat()
+
+
+# --- staging and the swap ---------------------------------------------------------
+
+
+def _province_box() -> tuple[float, float, float, float] | None:
+    unit = (
+        AdministrativeUnit.objects.filter(
+            era=Era.POST_2025, level=UnitLevel.PROVINCE, code=settings.PORTAL_PROVINCE_CODE
+        )
+        .only("geom")
+        .first()
+    )
+    if unit is None:
+        return None
+    min_x, min_y, max_x, max_y = unit.geom.extent
+    mid_lat = math.radians((min_y + max_y) / 2)
+    margin_lat = PROVINCE_MARGIN_M / 111_320
+    margin_lon = PROVINCE_MARGIN_M / (111_320 * math.cos(mid_lat))
+    return min_x - margin_lon, min_y - margin_lat, max_x + margin_lon, max_y + margin_lat
+
+
+class _Staging:
+    """A session TEMP table holding accepted rows until the swap."""
+
+    def __init__(self, *, job: ImportJob, fields: list[dict]):
+        self.table = f"import_staging_{job.pk}"
+        self.fields = fields
+
+    def create(self) -> None:
+        columns = ", ".join(f"f{i} {PG_TYPES[f['type']]}" for i, f in enumerate(self.fields))
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+            cursor.execute(
+                f"CREATE TEMP TABLE {self.table} (row_number integer, geom geometry{', ' if columns else ''}{columns})"
+            )
+
+    def load(self, checked: _Checked) -> None:
+        if not checked.rows:
+            return
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} FROM STDIN") as copy:
+            for row in zip(checked.rows, checked.hex_wkb, *checked.values, strict=True):
+                copy.write_row(row)
+
+    def insert_into(self, layer: Layer) -> int:
+        pairs = [(f["name"], f"f{i}") for i, f in enumerate(self.fields)]
+        # jsonb_build_object takes at most 100 arguments: 50 fields a call.
+        chunks = [pairs[i : i + 50] for i in range(0, len(pairs), 50)] or [[]]
+        parts, params = [], []
+        for chunk in chunks:
+            parts.append("jsonb_build_object(" + ", ".join(f"%s::text, {column}" for _, column in chunk) + ")")
+            params.extend(name for name, _ in chunk)
+        properties = " || ".join(parts)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+                SELECT %s, ST_SetSRID(geom, 4326), jsonb_strip_nulls({properties}), now(), now()
+                FROM {self.table} ORDER BY row_number
+                """,
+                [layer.pk, *params],
+            )
+            return cursor.rowcount
+
+    def drop(self) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+        except DatabaseError:
+            # The session is gone or the outer transaction failed: a TEMP
+            # table disappears with its session anyway.
+            pass
+
+
+class _Report:
+    """The CSV of rejected, repaired and flagged rows, opened on first use."""
+
+    def __init__(self, job: ImportJob):
+        self.relative = f"imports/job-{job.pk}-{uuid.uuid4().hex[:12]}-errors.csv"
+        self.path = Path(settings.MEDIA_ROOT) / self.relative
+        self._handle = None
+        self._writer = None
+
+    def write(self, entries: list[tuple[int, str, str, dict]]) -> None:
+        if not entries:
+            return
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            self._writer = csv.writer(self._handle)
+            self._writer.writerow(["row", "outcome", "reason", "attributes"])
+        for row, outcome, reason, raw in entries:
+            self._writer.writerow([row, outcome, reason, json.dumps(raw, ensure_ascii=False, default=str)])
+
+    def close(self) -> str:
+        if self._handle is None:
+            return ""
+        self._handle.close()
+        return self.relative
+
+
+def _job_update(job: ImportJob, **values) -> None:
+    """Progress is committed as it happens (outside the swap transaction) so
+    the web page can show it while the import runs."""
+    for name, value in values.items():
+        setattr(job, name, value)
+    ImportJob.objects.filter(pk=job.pk).update(**values)
+
+
+def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJob:
+    """Run one import job to its end: `succeeded` with the layer swapped, or
+    `failed` with the layer untouched and the reason in `job.message`.
+    Refusals of the file are returned as a failed job; anything unexpected
+    (the database going away) marks the job failed and is raised."""
+    if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
+        return job
+    _job_update(
+        job,
+        status=ImportJob.Status.RUNNING,
+        started_at=job.started_at or timezone.now(),
+        rows_done=0,
+        rows_imported=0,
+        rows_repaired=0,
+        rows_rejected=0,
+        rows_flagged=0,
+        message="",
+    )
+    layer = Layer.objects.get(pk=job.layer_id)
+    report = _Report(job)
+    staging = _Staging(job=job, fields=[f for f in layer.schema if f.get("name")])
+    try:
+        _run(job=job, layer=layer, staging=staging, report=report, progress=progress)
+    except ImportRefused as refusal:
+        _job_update(
+            job,
+            status=ImportJob.Status.FAILED,
+            message=str(refusal),
+            error_report_path=report.close(),
+            finished_at=timezone.now(),
+        )
+    except BaseException:
+        _job_update(
+            job,
+            status=ImportJob.Status.FAILED,
+            message=message(
+                "Lỗi hệ thống khi nhập; lớp không thay đổi.", "System error during import; layer unchanged."
+            ),
+            error_report_path=report.close(),
+            finished_at=timezone.now(),
+        )
+        raise
+    finally:
+        report.close()
+        staging.drop()
+        import_upload_discard(job)
+    return job
+
+
+def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, progress: Progress | None) -> None:
+    path = import_file_path(job)
+    if not path.is_file():
+        raise _refuse("Không tìm thấy tệp đã tải lên.", "The uploaded file is missing.")
+    _check_size(path)
+    format = import_format_detect(path=path, source_name=job.source_name)
+    source = _open_source(path=path, format=format)
+    try:
+        total = _count_features(source)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError):
+        total = None
+    _job_update(job, format=format, rows_total=total)
+    if progress:
+        progress(0, total)
+
+    validator = _Validator(layer=layer, format=format, province_box=_province_box())
+    staging.create()
+    counts = {"rows_done": 0, "rows_imported": 0, "rows_repaired": 0, "rows_rejected": 0, "rows_flagged": 0}
+    try:
+        for batch in _read_batches(source):
+            checked = validator.check(batch)
+            with transaction.atomic():
+                staging.load(checked)
+            report.write(checked.report)
+            counts["rows_done"] += len(batch.rows)
+            counts["rows_imported"] += len(checked.rows)
+            counts["rows_repaired"] += checked.repaired
+            counts["rows_rejected"] += checked.rejected
+            counts["rows_flagged"] += checked.flagged
+            _job_update(job, source_crs=validator.source_crs[:500], **counts)
+            if progress:
+                progress(counts["rows_done"], total)
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        pyogrio.errors.CRSError,
+        pyogrio.errors.FeatureError,
+        pyproj.exceptions.CRSError,
+        pa.ArrowException,
+        OSError,
+    ) as error:
+        raise _refuse(
+            f"Tệp {FORMAT_NAMES[format]} bị hỏng, đọc đến dòng {counts['rows_done']} thì lỗi.",
+            f"The {FORMAT_NAMES[format]} file is broken; reading failed after row {counts['rows_done']}.",
+        ) from error
+
+    imported, done = counts["rows_imported"], counts["rows_done"]
+    if done == 0:
+        raise _refuse("Tệp không có đối tượng nào.", "The file has no features.")
+    if imported == 0 or imported < MIN_ACCEPTED_SHARE * done:
+        raise _refuse(
+            f"Chỉ {imported}/{done} dòng hợp lệ; tệp bị từ chối, lớp không thay đổi. Xem báo cáo lỗi.",
+            f"Only {imported} of {done} rows are valid; the file is refused and the layer is unchanged. "
+            "See the error report.",
+        )
+
+    report_path = report.close()
+    summary = message(
+        f"Đã nhập {imported} đối tượng ({job.mode}); sửa {counts['rows_repaired']}, từ chối "
+        f"{counts['rows_rejected']}, cảnh báo ngoài tỉnh {counts['rows_flagged']}.",
+        f"Imported {imported} features ({job.mode}); {counts['rows_repaired']} repaired, "
+        f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged outside the province.",
+    )
+    with transaction.atomic():
+        # One swap at a time per layer; readers see the old or the new set.
+        Layer.objects.select_for_update().filter(pk=layer.pk).first()
+        if job.mode == ImportJob.Mode.REPLACE:
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer.pk])
+        staging.insert_into(layer)
+        FeatureChange.objects.create(
+            layer=layer,
+            action=FeatureChange.Action.IMPORT,
+            user_id=job.user_id,
+            note=f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
+            f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"[:300],
+        )
+        layer_touch(layer)
+        _job_update(
+            job,
+            status=ImportJob.Status.SUCCEEDED,
+            message=summary,
+            error_report_path=report_path,
+            finished_at=timezone.now(),
+        )
+
+
+# --- jobs -------------------------------------------------------------------------
+
+
+def import_job_create(
+    *,
+    layer: Layer,
+    acting_user,
+    source_name: str,
+    mode: str,
+    upload=None,
+    path: Path | None = None,
+    enqueue: bool = True,
+) -> ImportJob:
+    """A queued import job for `layer`. An `upload` (Django UploadedFile) is
+    stored under MEDIA_ROOT/imports by a generated name, never the client's;
+    a local `path` (management command) is read where it is. With `enqueue`,
+    the Celery task is sent once the job row is committed."""
+    suffix = PurePosixPath(source_name.lower()).suffix
+    if suffix not in FORMAT_BY_EXTENSION:
+        known = ", ".join(sorted(FORMAT_BY_EXTENSION))
+        raise _refuse(
+            f"Định dạng tệp không được hỗ trợ; dùng một trong: {known}.",
+            f"Unsupported file type; use one of: {known}.",
+        )
+    if mode not in ImportJob.Mode.values:
+        raise _refuse("Chế độ nhập không hợp lệ.", "Unknown import mode.")
+    if upload is not None:
+        if upload.size > settings.UPLOAD_MAX_BYTES:
+            limit_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+            raise _refuse(f"Tệp quá lớn; giới hạn {limit_mb} MB.", f"File too large; the limit is {limit_mb} MB.")
+        stored = f"imports/{uuid.uuid4().hex}{suffix}"
+        target = Path(settings.MEDIA_ROOT) / stored
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as handle:
+            for chunk in upload.chunks():
+                handle.write(chunk)
+    elif path is not None:
+        stored = str(Path(path).resolve())
+    else:
+        raise ValueError("upload or path is required")
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            layer=layer,
+            user=acting_user if getattr(acting_user, "is_authenticated", False) else None,
+            source_name=PurePosixPath(source_name.replace("\\", "/")).name[:255],
+            stored_path=stored,
+            mode=mode,
+        )
+        if enqueue:
+            from ..tasks import import_layer_task  # tasks import this module
+
+            transaction.on_commit(lambda: import_layer_task.delay(job.pk))
+    return job
+
+
+def import_upload_discard(job: ImportJob) -> None:
+    """Remove an uploaded file once its job has ended (never a command's own file)."""
+    path = import_file_path(job)
+    imports_dir = (Path(settings.MEDIA_ROOT) / "imports").resolve()
+    if path.resolve().parent == imports_dir and path.is_file():
+        path.unlink()
