@@ -1,0 +1,389 @@
+"""Vector tiles of registry layers: Mapbox Vector Tiles made by PostGIS
+(`ST_AsMVT`), cached per layer version, and their TileJSON.
+
+How a tile is made:
+- A tile with few candidate features (at most RAW_MAX_FEATURES) carries every
+  feature as it is, with its id and properties: a small layer such as the
+  hospitals stays clickable at the province view.
+- Busier tiles aggregate: features smaller than a grid cell (every point, and
+  polygons or lines smaller than about 4 px) are grouped per cell of a grid
+  aligned with the tile; a cell holding one feature keeps it (as a point, with
+  its id and properties), a cell holding more becomes one point with a
+  `cluster_count` attribute and no id. Larger features are simplified by a
+  zoom-dependent tolerance.
+- A tile still over MAX_TILE_BYTES is made again with a grid and a tolerance
+  twice as coarse, until it fits (the last step aggregates everything), so
+  no tile exceeds the cap whatever the data.
+
+An empty tile is answered with 204 No Content (no body)."""
+
+import logging
+import math
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gisportal.accounts.selectors import actor_for
+from gisportal.api import BadParameters, message
+
+from ..models import GeometryType, Layer, Visibility
+from .selectors import layer_get_for_user
+
+logger = logging.getLogger(__name__)
+
+MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+TILE_EXTENT = 4096  # MVT units across a tile
+TILE_BUFFER = 64  # units drawn beyond each edge, so strokes and symbols are not cut at tile seams
+MAX_ZOOM = 22
+# TileJSON tells clients to over-zoom past this: at z18 one MVT unit is
+# under 4 cm, finer than any registry's survey.
+TILEJSON_MAX_ZOOM = 18
+MAX_TILE_BYTES = 500 * 1024
+# Above this many candidates a tile aggregates instead of carrying every
+# feature (a z10 tile of raw points was 4.6 MB, DESIGN.md).
+RAW_MAX_FEATURES = 5_000
+# Aggregation grid: 64 cells across a tile, 4 px of a 256-px tile.
+GRID_CELLS = 64
+# Coarser grids tried, each half as fine, before the last resort.
+COARSER_STEPS = 4
+LAST_RESORT_GRID_CELLS = 8
+# Simplification tolerance in MVT units; the tile grid itself snaps to 1 unit.
+SIMPLIFY_UNITS = 1.0
+# Bump when the tile contents change shape, so cached tiles of the old code are not served.
+TILE_FORMAT = 1
+TILE_CACHE_SECONDS = 24 * 3600
+# Short: after an edit the map is at most this much behind (the ETag makes revalidation cheap).
+HTTP_MAX_AGE_SECONDS = 60
+# Web Mercator: the world is a square this many metres wide.
+WORLD_WIDTH_M = 2 * 20037508.342789244
+
+CLUSTER_ATTRIBUTE = "cluster_count"
+FIELD_TYPES = {"string": "String", "integer": "Number", "number": "Number", "boolean": "Boolean"}
+POINT_TYPES = {GeometryType.POINT, GeometryType.MULTIPOINT}
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    z: int
+    x: int
+    y: int
+
+    @property
+    def width_m(self) -> float:
+        return WORLD_WIDTH_M / 2**self.z
+
+
+def tile_address_parse(z: int, x: int, y: int) -> TileAddress:
+    """The tile, or a 400 naming each coordinate out of range."""
+    errors: dict[str, list[str]] = {}
+    if not 0 <= z <= MAX_ZOOM:
+        errors["z"] = [message(f"Mức zoom phải trong [0, {MAX_ZOOM}].", f"Zoom must be within [0, {MAX_ZOOM}].")]
+    else:
+        last = 2**z - 1
+        for name, value in (("x", x), ("y", y)):
+            if not 0 <= value <= last:
+                errors[name] = [
+                    message(f"Ở zoom {z} phải trong [0, {last}].", f"Must be within [0, {last}] at zoom {z}.")
+                ]
+    if errors:
+        raise BadParameters(errors)
+    return TileAddress(z, x, y)
+
+
+# --- SQL -------------------------------------------------------------------------
+# The candidates come from the (layer_id, geom) GiST index through `&&` with
+# the tile envelope (plus the buffer) brought to 4326: a Mercator rectangle is
+# a lon/lat rectangle, so nothing is lost. The envelope is first cut to the
+# world: ST_Transform wraps a margin beyond ±180° to the other side, which
+# would turn the edge tiles' filter inside out. OFFSET 0 fences the
+# candidates off: without it the planner may pull the transforms up into a
+# parallel sequential scan (34 ms instead of 1.8 ms per z14 tile, DESIGN.md).
+
+_IN_TILE = """
+    f.layer_id = %(layer)s::bigint
+    AND f.geom && ST_Transform(
+        ST_ClipByBox2D(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), ST_TileEnvelope(0, 0, 0)::box2d),
+        4326
+    )
+"""
+
+_COUNT_SQL = f"""
+    SELECT count(*) FROM (SELECT 1 FROM layers_feature f WHERE {_IN_TILE} LIMIT %(limit)s) c
+"""
+
+_RAW_SQL = f"""
+    WITH candidates AS (
+        SELECT f.id, f.properties, ST_Transform(f.geom, 3857) AS g FROM layers_feature f WHERE {_IN_TILE} OFFSET 0
+    )
+    SELECT ST_AsMVT(t, %(name)s, {TILE_EXTENT}, 'geom', 'id') FROM (
+        SELECT c.id, c.properties,
+               ST_AsMVTGeom(
+                   CASE WHEN %(simplify)s > 0 THEN ST_Simplify(c.g, %(simplify)s, true) ELSE c.g END,
+                   ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {TILE_EXTENT}, {TILE_BUFFER}, true
+               ) AS geom
+        FROM candidates c
+    ) t
+    WHERE t.geom IS NOT NULL
+"""
+
+# Aggregation sizes features by their bounding box, brought to Web Mercator
+# by the projection's formulas (x = R·λ, y = R·ln tan(π/4 + φ/2)): a few
+# multiplications instead of ST_Transform on every geometry of a busy tile
+# (half the time of a z8 tile of 200,000 points). Only the features drawn
+# as shapes are transformed. Cells are counted from the world's west and
+# south edges, so every tile edge is a cell edge and no cell straddles two tiles.
+_EARTH_RADIUS_M = 6378137.0
+_MAX_LAT = 85.0511287798066
+_MERC_Y = f"({_EARTH_RADIUS_M} * ln(tan(pi() / 4 + radians(LEAST(GREATEST({{}}, -{_MAX_LAT}), {_MAX_LAT})) / 2)))"
+_AGGREGATED_SQL = f"""
+    WITH candidates AS (
+        SELECT f.id, box2d(f.geom) AS box FROM layers_feature f WHERE {_IN_TILE} OFFSET 0
+    ),
+    sized AS (
+        SELECT id,
+               radians(ST_XMin(box)) * {_EARTH_RADIUS_M} AS x0, radians(ST_XMax(box)) * {_EARTH_RADIUS_M} AS x1,
+               {_MERC_Y.format("ST_YMin(box)")} AS y0, {_MERC_Y.format("ST_YMax(box)")} AS y1
+        FROM candidates
+    ),
+    marked AS (
+        SELECT id, (x0 + x1) / 2 AS cx, (y0 + y1) / 2 AS cy, x1 - x0 < %(small)s AND y1 - y0 < %(small)s AS small
+        FROM sized
+    ),
+    cells AS (
+        SELECT count(*) AS n, min(id) AS first_id, avg(cx) AS cx, avg(cy) AS cy
+        FROM marked
+        WHERE small
+        GROUP BY floor((cx + {WORLD_WIDTH_M / 2}) / %(cell)s), floor((cy + {WORLD_WIDTH_M / 2}) / %(cell)s)
+    ),
+    shapes AS (
+        SELECT f.id, f.properties, ST_Simplify(ST_Transform(f.geom, 3857), %(simplify)s, true) AS g
+        FROM marked m JOIN layers_feature f ON f.id = m.id
+        WHERE NOT m.small
+        UNION ALL
+        -- A lone feature keeps its id and properties (a point is exactly
+        -- where it was); a crowd becomes one point with its head count.
+        SELECT CASE WHEN c.n = 1 THEN c.first_id END,
+               CASE WHEN c.n = 1 THEN f.properties ELSE jsonb_build_object('{CLUSTER_ATTRIBUTE}', c.n) END,
+               CASE WHEN c.n = 1 AND ST_GeometryType(f.geom) = 'ST_Point' THEN ST_Transform(f.geom, 3857)
+                    ELSE ST_SetSRID(ST_MakePoint(c.cx, c.cy), 3857) END
+        FROM cells c
+        -- One primary-key look-up per lone feature (OFFSET 0 keeps the planner
+        -- from turning it into a hash of the whole table).
+        LEFT JOIN LATERAL (
+            SELECT geom, properties FROM layers_feature WHERE id = c.first_id AND c.n = 1 OFFSET 0
+        ) f ON true
+    )
+    SELECT ST_AsMVT(t, %(name)s, {TILE_EXTENT}, 'geom', 'id') FROM (
+        SELECT id, properties,
+               ST_AsMVTGeom(g, ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {TILE_EXTENT}, {TILE_BUFFER}, true) AS geom
+        FROM shapes
+    ) t
+    WHERE t.geom IS NOT NULL
+"""
+
+
+def _params(layer: Layer, tile: TileAddress) -> dict:
+    return {
+        "layer": layer.pk,
+        "name": layer.slug,
+        "z": tile.z,
+        "x": tile.x,
+        "y": tile.y,
+        "margin": TILE_BUFFER / TILE_EXTENT,
+    }
+
+
+def _run(sql: str, params: dict) -> bytes:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return bytes(row[0]) if row and row[0] is not None else b""
+
+
+def _candidate_count(layer: Layer, tile: TileAddress, *, limit: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SQL, {**_params(layer, tile), "limit": limit})
+        return cursor.fetchone()[0]
+
+
+def _raw_tile(layer: Layer, tile: TileAddress) -> bytes:
+    unit_m = tile.width_m / TILE_EXTENT
+    simplify = 0.0 if layer.geometry_type in POINT_TYPES else SIMPLIFY_UNITS * unit_m
+    return _run(_RAW_SQL, {**_params(layer, tile), "simplify": simplify})
+
+
+def _aggregated_tile(layer: Layer, tile: TileAddress, *, grid_cells: int, aggregate_all: bool = False) -> bytes:
+    cell_m = tile.width_m / grid_cells
+    coarseness = GRID_CELLS / grid_cells
+    return _run(
+        _AGGREGATED_SQL,
+        {
+            **_params(layer, tile),
+            "cell": cell_m,
+            # Anything narrower than a cell is a dot at this zoom; "everything"
+            # is anything narrower than the world.
+            "small": WORLD_WIDTH_M * 2 if aggregate_all else cell_m,
+            "simplify": SIMPLIFY_UNITS * coarseness * tile.width_m / TILE_EXTENT,
+        },
+    )
+
+
+@transaction.atomic
+def tile_build(*, layer: Layer, tile: TileAddress) -> bytes:
+    """The MVT bytes of one tile (b"" when it holds nothing), at most MAX_TILE_BYTES."""
+    with connection.cursor() as cursor:
+        # PostGIS functions carry high planner costs, so PostgreSQL would
+        # JIT-compile every busy tile query: 290 of 650 ms for a z8 tile.
+        cursor.execute("SET LOCAL jit = off")
+    candidates = _candidate_count(layer, tile, limit=RAW_MAX_FEATURES + 1)
+    if candidates == 0:
+        return b""
+    if candidates <= RAW_MAX_FEATURES:
+        data = _raw_tile(layer, tile)
+        if len(data) <= MAX_TILE_BYTES:
+            return data
+    for step in range(COARSER_STEPS + 1):
+        data = _aggregated_tile(layer, tile, grid_cells=GRID_CELLS // 2**step)
+        if len(data) <= MAX_TILE_BYTES:
+            return data
+    logger.warning("tile %s/%s/%s/%s needed the last-resort aggregation", layer.slug, tile.z, tile.x, tile.y)
+    return _aggregated_tile(layer, tile, grid_cells=LAST_RESORT_GRID_CELLS, aggregate_all=True)
+
+
+def tile_cache_key(*, layer: Layer, tile: TileAddress) -> str:
+    # The version moves with every change of the layer's features
+    # (layer_touch), so an old tile is never served after an edit.
+    return f"tile:{TILE_FORMAT}:{layer.slug}:{layer.pk}:v{layer.version}:{tile.z}/{tile.x}/{tile.y}"
+
+
+def tile_get(*, layer: Layer, tile: TileAddress) -> bytes:
+    key = tile_cache_key(layer=layer, tile=tile)
+    data = cache.get(key)
+    if data is None:
+        data = tile_build(layer=layer, tile=tile)
+        cache.set(key, data, TILE_CACHE_SECONDS)
+    return data
+
+
+# --- Views ----------------------------------------------------------------------
+
+
+class _TileApiView(APIView):
+    """Session or token authentication decides which layers the caller sees.
+    Not rate-limited like the public look-ups: a map asks for dozens of tiles
+    per move, and tiles come from the cache. Errors are JSON."""
+
+    throttle_classes: list = []
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # Tiles are answered as raw bytes; only errors and TileJSON go
+        # through a renderer, and they are JSON whatever the Accept header says.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+def _etag(layer: Layer) -> str:
+    return f'"{TILE_FORMAT}-{layer.pk}-{layer.version}"'
+
+
+def _cache_control(layer: Layer) -> str:
+    scope = "public" if layer.visibility == Visibility.PUBLIC else "private"
+    return f"{scope}, max-age={HTTP_MAX_AGE_SECONDS}"
+
+
+class TileApi(_TileApiView):
+    @extend_schema(
+        responses={(200, MVT_CONTENT_TYPE): OpenApiTypes.BINARY, 204: None},
+        summary="Mapbox Vector Tile of a registry layer (204 when empty)",
+        operation_id="registry_tile",
+    )
+    def get(self, request, slug: str, z: int, x: int, y: int):
+        tile = tile_address_parse(z, x, y)
+        layer = layer_get_for_user(actor=actor_for(request.user), slug=slug)
+        etag = _etag(layer)
+        if etag in _if_none_match(request):
+            response = HttpResponse(status=304)
+        else:
+            data = tile_get(layer=layer, tile=tile)
+            response = HttpResponse(data, content_type=MVT_CONTENT_TYPE, status=200 if data else 204)
+            if not data:
+                del response["Content-Type"]
+        response["ETag"] = etag
+        response["Cache-Control"] = _cache_control(layer)
+        return response
+
+
+def _if_none_match(request) -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
+
+
+def _bounds(layer: Layer) -> list[float]:
+    if layer.extent is None:
+        return [-180.0, -85.0511287798066, 180.0, 85.0511287798066]
+    min_lon, min_lat, max_lon, max_lat = layer.extent.extent
+    return [min_lon, min_lat, max_lon, max_lat]
+
+
+def _fit_zoom(bounds: list[float]) -> int:
+    """A zoom at which the bounds fill a 512-px-wide map, roughly."""
+    span = max(bounds[2] - bounds[0], (bounds[3] - bounds[1]) * 1.2, 1e-6)
+    return max(0, min(TILEJSON_MAX_ZOOM, int(math.log2(360 * 2 / span))))
+
+
+def _fields(layer: Layer) -> dict[str, str]:
+    fields = {f["name"]: FIELD_TYPES.get(f.get("type", "string"), "String") for f in layer.schema if f.get("name")}
+    fields[CLUSTER_ATTRIBUTE] = "Number"
+    return fields
+
+
+def tilejson_for(*, layer: Layer, request) -> dict:
+    # reverse() needs integers, and build_absolute_uri() would escape the
+    # braces: the placeholders go in last.
+    first_tile = reverse("registry-tile", kwargs={"slug": layer.slug, "z": 0, "x": 0, "y": 0})
+    template = request.build_absolute_uri(first_tile.removesuffix("0/0/0.pbf")) + "{z}/{x}/{y}.pbf"
+    bounds = _bounds(layer)
+    return {
+        "tilejson": "3.0.0",
+        "name": layer.title,
+        "description": layer.description,
+        "version": f"1.0.{layer.version}",
+        "attribution": layer.attribution,
+        "scheme": "xyz",
+        "tiles": [template],
+        "minzoom": 0,
+        "maxzoom": TILEJSON_MAX_ZOOM,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, _fit_zoom(bounds)],
+        "vector_layers": [
+            {
+                "id": layer.slug,
+                "description": layer.title,
+                "minzoom": 0,
+                "maxzoom": TILEJSON_MAX_ZOOM,
+                "fields": _fields(layer),
+            }
+        ],
+    }
+
+
+class TileJsonApi(_TileApiView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        summary="TileJSON 3.0.0 of a registry layer's vector tiles",
+        operation_id="registry_tilejson",
+    )
+    def get(self, request, slug: str):
+        layer = layer_get_for_user(actor=actor_for(request.user), slug=slug)
+        response = Response(tilejson_for(layer=layer, request=request))
+        response["Cache-Control"] = _cache_control(layer)
+        return response

@@ -1,0 +1,533 @@
+"""Vector tiles of registry layers, decoded (mapbox-vector-tile) and checked
+against tile bounds computed here from the Web Mercator formulas and against
+shapely, never against PostGIS: contents, ids and attributes, the 500 KB cap
+at low zooms for 100,000 parcels and 200,000 points, cache invalidation,
+visibility per role, bad coordinates and TileJSON."""
+
+import json
+import math
+import random
+
+import mapbox_vector_tile
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from shapely.geometry import Point, box, shape
+
+from layers.models import Feature
+from layers.registries import tiles
+from layers.registries.services import layer_create_or_update, layer_touch
+
+EXTENT = 4096
+BUFFER_UNITS = 64
+MAX_TILE_BYTES = 500 * 1024
+# Bắc Ninh city: tiles around it hold the generated features.
+CENTRE = (106.07, 21.18)
+SCHEMA = [
+    {"name": "name", "type": "string"},
+    {"name": "beds", "type": "integer", "filterable": True},
+    {"name": "rating", "type": "number"},
+    {"name": "public", "type": "boolean"},
+    {"name": "opened", "type": "date"},
+]
+
+
+# --- Tile arithmetic of our own (the slippy-map formulas) -----------------------
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def lon_of(tile_x: float, z: int) -> float:
+    return tile_x / 2**z * 360 - 180
+
+
+def lat_of(tile_y: float, z: int) -> float:
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * tile_y / 2**z))))
+
+
+def tile_box(z: int, x: int, y: int, *, buffer_units: float = 0):
+    """The tile as a lon/lat rectangle, widened by `buffer_units` of 4096 each side."""
+    b = buffer_units / EXTENT
+    return box(lon_of(x - b, z), lat_of(y + 1 + b, z), lon_of(x + 1 + b, z), lat_of(y - b, z))
+
+
+def to_lon_lat(z: int, x: int, y: int, u: float, v: float) -> tuple[float, float]:
+    """Tile units (y down) back to lon/lat."""
+    return lon_of(x + u / EXTENT, z), lat_of(y + v / EXTENT, z)
+
+
+def tiles_covering(bounds: tuple[float, float, float, float], z: int) -> list[tuple[int, int]]:
+    west, south, east, north = bounds
+    x0, y0 = tile_of(west, north, z)
+    x1, y1 = tile_of(east, south, z)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+# --- Helpers --------------------------------------------------------------------
+
+
+def make_layer(slug: str, *, geometry_type: str = "Point", visibility: str = "public", owner: str = "so-y-te"):
+    from gisportal.accounts.models import Agency
+
+    return layer_create_or_update(
+        slug=slug,
+        title=f"Lớp thử {slug}",
+        owner=Agency.objects.get(code=owner),
+        geometry_type=geometry_type,
+        schema=SCHEMA,
+        visibility=visibility,
+        attribution="© OpenStreetMap contributors (ODbL)",
+    )
+
+
+def fetch(client, layer_slug: str, z: int, x: int, y: int, **headers):
+    return client.get(f"/tiles/{layer_slug}/{z}/{x}/{y}.pbf", **headers)
+
+
+def decode(response, layer_slug: str) -> list[dict]:
+    if response.status_code == 204:
+        return []
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    decoded = mapbox_vector_tile.decode(response.content, default_options={"y_coord_down": True})
+    assert set(decoded) <= {layer_slug}
+    return decoded.get(layer_slug, {}).get("features", [])
+
+
+def random_properties(rng: random.Random, i: int) -> dict:
+    return {
+        "name": f"Trạm y tế số {i}",
+        "beds": rng.randint(0, 500),
+        "rating": round(rng.uniform(0, 5), 3),
+        "public": rng.random() < 0.5,
+        "opened": f"20{rng.randint(10, 24)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clinics(db):
+    """300 points scattered over the 3x3 z14 tiles around the centre, plus
+    a few far away."""
+    layer = make_layer("test-tiles-clinics")
+    rng = random.Random(14)
+    z = 14
+    cx, cy = tile_of(*CENTRE, z)
+    west, east = lon_of(cx - 1, z), lon_of(cx + 2, z)
+    north, south = lat_of(cy - 1, z), lat_of(cy + 2, z)
+    features = [
+        Feature(
+            layer=layer,
+            geom=f"SRID=4326;POINT({rng.uniform(west, east)} {rng.uniform(south, north)})",
+            properties=random_properties(rng, i),
+        )
+        for i in range(300)
+    ]
+    features += [
+        Feature(layer=layer, geom=f"SRID=4326;POINT({106.5 + i / 100} {21.5})", properties=random_properties(rng, i))
+        for i in range(5)
+    ]
+    Feature.objects.bulk_create(features)
+    layer_touch(layer)
+    return layer
+
+
+@pytest.fixture
+def plots(db):
+    """150 small rotated squares (20-120 m) around the centre, many across tile edges."""
+    layer = make_layer("test-tiles-plots", geometry_type="Polygon", owner="so-nnmt")
+    rng = random.Random(15)
+    z = 15
+    cx, cy = tile_of(*CENTRE, z)
+    west, east = lon_of(cx - 1, z), lon_of(cx + 2, z)
+    north, south = lat_of(cy - 1, z), lat_of(cy + 2, z)
+    features = []
+    for i in range(150):
+        lon, lat = rng.uniform(west, east), rng.uniform(south, north)
+        half = rng.uniform(0.0001, 0.0006)
+        angle = rng.uniform(0, math.pi / 2)
+        corners = [
+            (lon + half * math.cos(angle + k * math.pi / 2), lat + half * math.sin(angle + k * math.pi / 2))
+            for k in range(4)
+        ]
+        ring = ", ".join(f"{a} {b}" for a, b in [*corners, corners[0]])
+        features.append(Feature(layer=layer, geom=f"SRID=4326;POLYGON(({ring}))", properties=random_properties(rng, i)))
+    Feature.objects.bulk_create(features)
+    layer_touch(layer)
+    return layer
+
+
+# --- Contents -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("z", [13, 14, 15, 16])
+def test_point_tile_holds_exactly_the_points_in_the_buffered_tile(api, clinics, z):
+    x, y = tile_of(*CENTRE, z)
+    features = decode(fetch(api, clinics.slug, z, x, y), clinics.slug)
+
+    area = tile_box(z, x, y, buffer_units=BUFFER_UNITS)
+    stored = {f.pk: f for f in Feature.objects.filter(layer=clinics)}
+    expected = {pk for pk, f in stored.items() if area.contains(Point(f.geom.x, f.geom.y))}
+    assert expected, "the test data must put points in this tile"
+    assert len(expected) < len(stored), "and leave some out"
+    assert {f["id"] for f in features} == expected
+
+    unit_lon = (lon_of(x + 1, z) - lon_of(x, z)) / EXTENT
+    unit_lat = (lat_of(y, z) - lat_of(y + 1, z)) / EXTENT
+    for feature in features:
+        original = stored[feature["id"]]
+        # Every property comes through with its type (the date as text).
+        assert feature["properties"] == original.properties
+        assert feature["geometry"]["type"] == "Point"
+        lon, lat = to_lon_lat(z, x, y, *feature["geometry"]["coordinates"])
+        # Quantised to the 4096 grid: within one unit.
+        assert abs(lon - original.geom.x) <= unit_lon
+        assert abs(lat - original.geom.y) <= unit_lat
+
+
+@pytest.mark.parametrize("z", [15, 16])
+def test_polygon_tile_holds_the_polygons_touching_the_tile(api, plots, z):
+    x, y = tile_of(*CENTRE, z)
+    features = decode(fetch(api, plots.slug, z, x, y), plots.slug)
+    ids = {f["id"] for f in features}
+
+    stored = {f.pk: f for f in Feature.objects.filter(layer=plots)}
+    shapes = {pk: shape(json.loads(f.geom.geojson)) for pk, f in stored.items()}
+    core = tile_box(z, x, y)
+    buffered = tile_box(z, x, y, buffer_units=BUFFER_UNITS)
+    # Every polygon reaching into the tile is there; beyond it, only those
+    # reaching into the buffer. (A sliver of the buffer narrower than a tile
+    # unit may vanish when clipped and snapped, hence two bounds.)
+    must = {pk for pk, s in shapes.items() if s.intersects(core)}
+    may = {pk for pk, s in shapes.items() if s.intersects(buffered)}
+    assert must and len(may) < len(stored)
+    assert must <= ids <= may
+    for feature in features:
+        assert feature["geometry"]["type"] in {"Polygon", "MultiPolygon"}
+        assert feature["properties"] == stored[feature["id"]].properties
+        # The drawn outline covers the part of the polygon inside the tile.
+        ring = feature["geometry"]["coordinates"][0]
+        if feature["geometry"]["type"] == "MultiPolygon":
+            ring = ring[0]
+        drawn = shape({"type": "Polygon", "coordinates": [[to_lon_lat(z, x, y, u, v) for u, v in ring]]})
+        clipped = shapes[feature["id"]].intersection(buffered)
+        assert drawn.symmetric_difference(clipped).area <= 0.05 * clipped.area + 1e-12
+
+
+def test_empty_tile_is_204_without_body(api, clinics):
+    x, y = tile_of(100.0, 10.0, 12)  # far from Bắc Ninh
+    response = fetch(api, clinics.slug, 12, x, y)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response["ETag"]
+
+
+def test_a_small_layer_keeps_every_feature_at_the_province_view(api, clinics):
+    """Few features: no aggregation even at z8, ids and attributes kept."""
+    x, y = tile_of(*CENTRE, 8)
+    features = decode(fetch(api, clinics.slug, 8, x, y), clinics.slug)
+    assert len(features) == Feature.objects.filter(layer=clinics).count()
+    assert all("cluster_count" not in f["properties"] for f in features)
+
+
+# --- Size at low zooms ----------------------------------------------------------
+
+POINTS_SQL = """
+    INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+    SELECT %s, ST_SetSRID(ST_MakePoint(105.9 + random() * 1.1, 21.0 + random() * 0.6), 4326),
+           jsonb_build_object('name', 'Điểm ' || i, 'beds', i %% 500, 'public', i %% 2 = 0), now(), now()
+    FROM generate_series(1, %s) i
+"""
+# 40 m parcels in a 16 km x 10 km block, as dense as a town's cadastre.
+PARCELS_SQL = """
+    INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+    SELECT %s, ST_SetSRID(ST_MakeEnvelope(x0, y0, x0 + 0.00036, y0 + 0.00034), 4326),
+           jsonb_build_object('name', 'Thửa ' || i, 'beds', i %% 7, 'rating', (i %% 1000) / 7.0), now(), now()
+    FROM (SELECT i, 106.0 + (i %% 400) * 0.0004 AS x0, 21.1 + (i / 400) * 0.00038 AS y0
+          FROM generate_series(0, %s - 1) i) s
+"""
+
+
+def _fill(layer, sql: str, count: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.25)")
+        cursor.execute(sql, [layer.pk, count])
+    layer_touch(layer)
+
+
+def _core_count(features: list[dict]) -> int:
+    """Features drawn inside the tile proper (not its buffer), clusters by their head count."""
+    total = 0
+    for feature in features:
+        assert feature["geometry"]["type"] == "Point"
+        u, v = feature["geometry"]["coordinates"]
+        if 0 <= u < EXTENT and 0 <= v < EXTENT:
+            total += feature["properties"].get("cluster_count", 1)
+    return total
+
+
+def test_dense_points_stay_under_the_cap_and_every_point_is_counted_once(api, db):
+    layer = make_layer("test-tiles-dense")
+    count = 200_000
+    _fill(layer, POINTS_SQL, count)
+    bounds = layer.extent.extent
+    largest = 0
+    for z in range(0, 11):
+        counted = 0
+        for x, y in tiles_covering(bounds, z):
+            response = fetch(api, layer.slug, z, x, y)
+            largest = max(largest, len(response.content))
+            assert len(response.content) <= MAX_TILE_BYTES, (z, x, y, len(response.content))
+            counted += _core_count(decode(response, layer.slug))
+        # Clusters never straddle tiles and no point is lost or counted twice.
+        assert counted == count, z
+    assert largest > 10_000  # the tiles do carry the data
+
+
+def test_parcels_stay_under_the_cap_at_low_zooms(api, db):
+    layer = make_layer("test-tiles-parcels", geometry_type="Polygon", owner="so-nnmt")
+    count = 100_000
+    _fill(layer, PARCELS_SQL, count)
+    bounds = layer.extent.extent
+    for z in range(0, 11):
+        for x, y in tiles_covering(bounds, z):
+            response = fetch(api, layer.slug, z, x, y)
+            assert len(response.content) <= MAX_TILE_BYTES, (z, x, y, len(response.content))
+    x, y = tile_of(*CENTRE, 0)
+    whole = decode(fetch(api, layer.slug, 0, x, y), layer.slug)
+    assert sum(f["properties"].get("cluster_count", 1) for f in whole) == count
+    # At street level the parcels are polygons again, with their attributes.
+    x, y = tile_of(106.05, 21.12, 15)
+    street = decode(fetch(api, layer.slug, 15, x, y), layer.slug)
+    assert street and all(f["geometry"]["type"] == "Polygon" and "name" in f["properties"] for f in street)
+
+
+def test_a_crowded_tile_of_fat_features_is_aggregated_under_the_cap(api, db):
+    """5,000 points with 400-byte attributes in one z14 tile: 2 MB drawn as
+    they are, so the tile must fall back to aggregation, losing no count."""
+    layer = make_layer("test-tiles-fat")
+    z = 14
+    x, y = tile_of(*CENTRE, z)
+    west, east, north, south = lon_of(x, z), lon_of(x + 1, z), lat_of(y, z), lat_of(y + 1, z)
+    rng = random.Random(3)
+    Feature.objects.bulk_create(
+        Feature(
+            layer=layer,
+            geom=f"SRID=4326;POINT({rng.uniform(west, east)} {rng.uniform(south, north)})",
+            properties={"name": f"{i} " + "x" * 400, "beds": i},
+        )
+        for i in range(tiles.RAW_MAX_FEATURES)
+    )
+    layer_touch(layer)
+    response = fetch(api, layer.slug, z, x, y)
+    assert len(response.content) <= MAX_TILE_BYTES
+    features = decode(response, layer.slug)
+    assert any("cluster_count" in f["properties"] for f in features)
+    assert _core_count(features) == tiles.RAW_MAX_FEATURES
+
+
+def test_tile_query_uses_the_layer_and_geometry_index(db):
+    """The candidates come from the (layer_id, geom) GiST index with both
+    columns as index conditions (an int4 parameter would leave layer_id out)."""
+    layer = make_layer("test-tiles-plan")
+    _fill(layer, POINTS_SQL, 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE layers_feature")
+        x, y = tile_of(*CENTRE, 14)
+        params = {**tiles._params(layer, tiles.TileAddress(14, x, y)), "simplify": 0.0, "limit": 10}
+        for sql in (tiles._RAW_SQL, tiles._COUNT_SQL):
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "feature_layer_geom_gist" in plan, plan
+            assert "Seq Scan" not in plan, plan
+            index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+            assert any("layer_id =" in c and "geom &&" in c for c in index_conditions), plan
+
+
+# --- Cache and HTTP -------------------------------------------------------------
+
+
+def test_cached_tile_is_served_until_the_layer_changes(api, clinics, django_assert_num_queries):
+    z = 14
+    x, y = tile_of(*CENTRE, z)
+    first = fetch(api, clinics.slug, z, x, y)
+    assert first.status_code == 200
+    etag = first["ETag"]
+    assert str(clinics.version) in etag
+    assert first["Cache-Control"] == "public, max-age=60"
+
+    with django_assert_num_queries(1):  # the layer look-up only: the tile comes from the cache
+        again = fetch(api, clinics.slug, z, x, y)
+    assert again.content == first.content and again["ETag"] == etag
+    not_modified = fetch(api, clinics.slug, z, x, y, HTTP_IF_NONE_MATCH=etag)
+    assert not_modified.status_code == 304 and not_modified.content == b""
+
+    # An edit, recorded as every writer must: the feature and layer_touch in one transaction.
+    feature_ids = {f["id"] for f in decode(first, clinics.slug)}
+    moved = Feature.objects.get(pk=min(feature_ids))
+    moved.properties = {**moved.properties, "name": "Đã đổi tên"}
+    moved.save(update_fields=["properties"])
+    layer_touch(clinics)
+
+    changed = fetch(api, clinics.slug, z, x, y, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    assert changed.content != first.content
+    renamed = {f["id"]: f["properties"]["name"] for f in decode(changed, clinics.slug)}
+    assert renamed[moved.pk] == "Đã đổi tên"
+
+
+def test_cache_key_follows_the_version(clinics):
+    tile = tiles.TileAddress(14, *tile_of(*CENTRE, 14))
+    before = tiles.tile_cache_key(layer=clinics, tile=tile)
+    layer_touch(clinics)
+    assert tiles.tile_cache_key(layer=clinics, tile=tile) != before
+
+
+@pytest.mark.parametrize(
+    "z, x, y, field",
+    [(23, 0, 0, "z"), (99999999999999999999, 0, 0, "z"), (3, 8, 0, "x"), (3, 0, 8, "y"), (0, 1, 0, "x")],
+)
+def test_coordinates_out_of_range_are_a_400_naming_them(api, clinics, z, x, y, field):
+    response = fetch(api, clinics.slug, z, x, y)
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {field}
+    assert " / " in body[field][0]  # Vietnamese / English
+
+
+def test_malformed_tile_paths_are_404(api, clinics):
+    for path in (
+        "/tiles/test-tiles-clinics/1/-1/0.pbf",
+        "/tiles/test-tiles-clinics/a/0/0.pbf",
+        "/tiles/test-tiles-clinics/1/0/0.png",
+        "/tiles/no such/1/0/0.pbf",
+    ):
+        assert api.get(path).status_code == 404, path
+
+
+# --- Who sees what --------------------------------------------------------------
+
+
+@pytest.fixture
+def layers_by_visibility(db):
+    made = {}
+    for visibility in ("public", "internal", "department"):
+        layer = make_layer(f"test-tiles-{visibility}", visibility=visibility, owner="so-y-te")
+        Feature.objects.create(
+            layer=layer, geom=f"SRID=4326;POINT({CENTRE[0]} {CENTRE[1]})", properties={"name": visibility}
+        )
+        # A second point far off: with a single point layer_touch's extent would not be a polygon.
+        Feature.objects.create(layer=layer, geom="SRID=4326;POINT(106.8 21.5)", properties={"name": "far"})
+        layer_touch(layer)
+        made[visibility] = layer
+    return made
+
+
+@pytest.mark.parametrize(
+    "caller, visible",
+    [
+        ("anonymous", {"public"}),
+        ("citizen", {"public"}),
+        ("other_agency_official", {"public", "internal"}),
+        ("owner_official", {"public", "internal", "department"}),
+        ("administrator", {"public", "internal", "department"}),
+        ("named_editor", {"public", "department"}),
+    ],
+)
+def test_tiles_and_tilejson_follow_layer_visibility(client_as, make_user, layers_by_visibility, caller, visible):
+    users = {
+        "anonymous": lambda: None,
+        "citizen": lambda: make_user("tiles-citizen"),
+        "other_agency_official": lambda: make_user("tiles-gddt", role="processing_officer", agency="so-gddt"),
+        "owner_official": lambda: make_user("tiles-yte", role="desk_officer", agency="so-y-te"),
+        "administrator": lambda: make_user("tiles-admin", role="administrator"),
+        "named_editor": lambda: make_user("tiles-editor"),
+    }
+    user = users[caller]()
+    if caller == "named_editor":
+        layers_by_visibility["department"].editors.add(user)
+    client = client_as(user)
+    z = 14
+    x, y = tile_of(*CENTRE, z)
+    missing_tile = fetch(client, "test-tiles-missing", z, x, y)
+    assert missing_tile.status_code == 404
+    for visibility, layer in layers_by_visibility.items():
+        tile = fetch(client, layer.slug, z, x, y)
+        tilejson = client.get(f"/tiles/{layer.slug}.json")
+        if visibility in visible:
+            assert tile.status_code == 200, (caller, visibility)
+            assert [f["properties"]["name"] for f in decode(tile, layer.slug)] == [visibility]
+            assert tilejson.status_code == 200
+            scope = "public" if visibility == "public" else "private"
+            assert tile["Cache-Control"].startswith(scope)
+        else:
+            # Same answer as a layer that does not exist.
+            assert tile.status_code == 404, (caller, visibility)
+            assert tile.json() == missing_tile.json()
+            assert tilejson.status_code == 404
+
+
+def test_session_login_sees_internal_tiles(client, make_user, layers_by_visibility):
+    """The map page fetches tiles with the session cookie, not a token."""
+    user = make_user("tiles-session", role="processing_officer", agency="so-gddt")
+    layer = layers_by_visibility["internal"]
+    x, y = tile_of(*CENTRE, 14)
+    assert client.get(f"/tiles/{layer.slug}/14/{x}/{y}.pbf").status_code == 404
+    client.force_login(user)
+    assert client.get(f"/tiles/{layer.slug}/14/{x}/{y}.pbf").status_code == 200
+
+
+# --- TileJSON -------------------------------------------------------------------
+
+
+def test_tilejson_describes_the_layer(api, clinics):
+    response = api.get(f"/tiles/{clinics.slug}.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["tilejson"] == "3.0.0"
+    assert doc["name"] == clinics.title
+    assert doc["attribution"] == "© OpenStreetMap contributors (ODbL)"
+    assert doc["scheme"] == "xyz"
+    assert doc["tiles"] == [f"http://testserver/tiles/{clinics.slug}/{{z}}/{{x}}/{{y}}.pbf"]
+    assert 0 <= doc["minzoom"] < doc["maxzoom"] <= 22
+
+    lons = [f.geom.x for f in Feature.objects.filter(layer=clinics)]
+    lats = [f.geom.y for f in Feature.objects.filter(layer=clinics)]
+    assert doc["bounds"] == pytest.approx([min(lons), min(lats), max(lons), max(lats)])
+    lon, lat, zoom = doc["center"]
+    assert min(lons) <= lon <= max(lons) and min(lats) <= lat <= max(lats)
+    assert doc["minzoom"] <= zoom <= doc["maxzoom"]
+
+    (vector_layer,) = doc["vector_layers"]
+    assert vector_layer["id"] == clinics.slug
+    assert vector_layer["fields"] == {
+        "name": "String",
+        "beds": "Number",
+        "rating": "Number",
+        "public": "Boolean",
+        "opened": "String",
+        "cluster_count": "Number",
+    }
+
+    # The template leads to the tiles.
+    x, y = tile_of(*CENTRE, 14)
+    path = doc["tiles"][0].removeprefix("http://testserver").format(z=14, x=x, y=y)
+    assert decode(api.get(path), clinics.slug)
+
+
+def test_tilejson_of_an_empty_layer_covers_the_world(api, db):
+    layer = make_layer("test-tiles-empty")
+    doc = api.get(f"/tiles/{layer.slug}.json").json()
+    assert doc["bounds"] == pytest.approx([-180, -85.0511, 180, 85.0511], abs=1e-3)
