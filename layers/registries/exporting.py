@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyogrio
 import shapely
-from django.contrib.gis.db.models.functions import AsWKB, GeometryType
-from django.db.models import QuerySet
+from django.contrib.gis.db.models.functions import AsWKB
+from django.db.models import CharField, Func, QuerySet
 
 from ..models import FieldType, Layer
 
@@ -59,6 +59,11 @@ NAMES = {
     "MULTILINESTRING": "MultiLineString",
     "MULTIPOLYGON": "MultiPolygon",
 }
+
+
+class _GeometryType(Func):
+    function = "GeometryType"
+    output_field = CharField()
 
 
 def layer_export(*, layer: Layer, path: Path, format: str, features_queryset: QuerySet) -> int:
@@ -122,7 +127,7 @@ def _geometry_type(*, layer: Layer, features: QuerySet) -> tuple[str, tuple | No
     must be promoted so a mixed Polygon/MultiPolygon layer is one type."""
     present = {
         kind.upper()
-        for kind in features.order_by().annotate(kind=GeometryType("geom")).values_list("kind", flat=True).distinct()
+        for kind in features.order_by().annotate(kind=_GeometryType("geom")).values_list("kind", flat=True).distinct()
     }
     if not present:
         return layer.geometry_type, None

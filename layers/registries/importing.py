@@ -981,6 +981,7 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
 
     validator = _Validator(layer=layer, format=format, province_box=_province_box())
     staging.create()
+    first_problem: tuple[int, str] | None = None
     counts = {"rows_done": 0, "rows_imported": 0, "rows_repaired": 0, "rows_rejected": 0, "rows_flagged": 0}
     try:
         for batch in _read_batches(source):
@@ -988,6 +989,8 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
             with transaction.atomic():
                 staging.load(checked)
             report.write(checked.report)
+            if first_problem is None:
+                first_problem = next(((r, why) for r, outcome, why, _ in checked.report if outcome == "rejected"), None)
             counts["rows_done"] += len(batch.rows)
             counts["rows_imported"] += len(checked.rows)
             counts["rows_repaired"] += checked.repaired
@@ -1016,10 +1019,14 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
     if done == 0:
         raise _refuse("Tệp không có đối tượng nào.", "The file has no features.")
     if imported == 0 or imported < MIN_ACCEPTED_SHARE * done:
-        raise _refuse(
-            f"Chỉ {imported}/{done} dòng hợp lệ; tệp bị từ chối, lớp không thay đổi. Xem báo cáo lỗi.",
-            f"Only {imported} of {done} rows are valid; the file is refused and the layer is unchanged. "
-            "See the error report.",
+        row, why = first_problem or (0, "")
+        raise ImportRefused(
+            message(
+                f"Chỉ {imported}/{done} dòng hợp lệ; tệp bị từ chối, lớp không thay đổi. Xem báo cáo lỗi.",
+                f"Only {imported} of {done} rows are valid; the file is refused and the layer is unchanged. "
+                "See the error report.",
+            )
+            + f" — {row}: {why}"
         )
 
     report_path = report.close()

@@ -186,3 +186,54 @@ def read_features(path: Path, *, layer: str | None = None) -> tuple[list, list[d
     geometry_name = next(n for n in table.schema.names if n in ("wkb_geometry", "geometry", "geom"))
     geoms = [shapely.from_wkb(r[geometry_name]) if r[geometry_name] else None for r in rows]
     return geoms, [{n: r[n] for n in names} for r in rows]
+
+
+# --- comparing what came back with what went in ------------------------------------
+
+
+def normal(kind: str, value):
+    """A value as a Python object of the schema type, whatever the file format
+    made of it (GDAL gives CSV and KML values as text)."""
+    if value is None or value == "":
+        return None
+    if kind == "string":
+        return str(value)
+    if kind == "integer":
+        return int(float(value)) if isinstance(value, str) else int(value)
+    if kind == "number":
+        return float(value)
+    if kind == "boolean":
+        return value.strip().lower() in {"true", "1"} if isinstance(value, str) else bool(value)
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(value[:10].replace("/", "-"))
+    if kind == "datetime":
+        if isinstance(value, str):
+            text = value.strip()
+            if text[4:5] == "/":
+                text = f"{text[:4]}-{text[5:7]}-{text[8:]}"
+            value = dt.datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    raise AssertionError(kind)
+
+
+def assert_same_features(sample: Sample, geoms: list, properties: list[dict], *, tolerance: float = 1e-7) -> None:
+    """Same features as the sample, matched by name: every schema attribute
+    equal, every geometry equal within `tolerance` degrees."""
+    assert len(geoms) == len(sample.geoms)
+    lowered = [{k.lower(): v for k, v in p.items()} for p in properties]
+    by_name = {p["name"]: (g, p) for g, p in zip(geoms, lowered, strict=True)}
+    assert len(by_name) == len(sample.geoms)
+    for geom, expected in zip(sample.geoms, sample.properties, strict=True):
+        got_geom, got = by_name[expected["name"]]
+        for spec in SCHEMA:
+            assert normal(spec["type"], got.get(spec["name"])) == normal(spec["type"], expected[spec["name"]]), (
+                spec["name"],
+                got,
+                expected,
+            )
+        assert got_geom.geom_type.removeprefix("Multi") == geom.geom_type.removeprefix("Multi")
+        assert shapely.hausdorff_distance(got_geom, geom) <= tolerance, (got_geom.wkt, geom.wkt)
