@@ -130,7 +130,7 @@ def _geometry_type(*, layer: Layer, features: QuerySet) -> tuple[str, tuple | No
         for kind in features.order_by().annotate(kind=_GeometryType("geom")).values_list("kind", flat=True).distinct()
     }
     if not present:
-        return layer.geometry_type, None
+        return str(layer.geometry_type), None
     if len(present) == 1:
         kind = next(iter(present))
         return NAMES.get(kind, "Unknown"), None

@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -145,6 +146,14 @@ class ImportJobErrorsApi(APIView):
 
 
 class LayerExportApi(APIView):
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # `format` names the file format here, not DRF's renderer override;
+        # errors are JSON and the file goes out as a FileResponse.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="Default gpkg."),
