@@ -93,7 +93,7 @@ HOSPITAL_SCHEMA = [
     _field("addr_district", "string"),
     _field("addr_city", "string"),
     _field("addr_province", "string"),
-    _field("osm_id", "integer", filterable=True),
+    _field("osm_id", "string", filterable=True, title="OpenStreetMap id (node/…, way/…)"),
 ]
 # OSM keys as they come, to the schema's names (GDAL and query strings dislike ':').
 OSM_KEYS = {
@@ -109,7 +109,6 @@ OSM_KEYS = {
     "addr:district": "addr_district",
     "addr:city": "addr_city",
     "addr:province": "addr_province",
-    "osm_id": "osm_id",
 }
 
 
@@ -133,6 +132,9 @@ def demo_hospitals_load(*, agencies: dict) -> DemoLayerReport:
     for feature in source:
         tags = feature["properties"]
         properties = {ours: tags[theirs] for theirs, ours in OSM_KEYS.items() if tags.get(theirs) not in (None, "")}
+        # "node/1926545806": OSM numbers are unique per element type only, and
+        # pass the 32-bit range that some clients assume for integers.
+        properties["osm_id"] = feature["id"]
         rows.append([layer.pk, json.dumps(feature["geometry"]), json.dumps(properties, ensure_ascii=False)])
     _replace_features(layer)
     with connection.cursor() as cursor:
