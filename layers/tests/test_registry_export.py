@@ -4,6 +4,7 @@ every export format; selections by bbox and property; the API and command."""
 import io
 from pathlib import Path
 
+import pyogrio
 import pytest
 import shapely
 from django.core.management import CommandError, call_command
@@ -74,8 +75,6 @@ def test_mixed_polygon_layer_exports_as_one_multipolygon_type(tmp_path):
     imported(layer, write_gpkg(sample, tmp_path / "mixed.gpkg", geometry_type="Unknown"))
     out = tmp_path / "mixed-out.gpkg"
     layer_export(layer=layer, path=out, format="gpkg", features_queryset=features_of(layer=layer))
-    import pyogrio
-
     assert pyogrio.read_info(str(out))["geometry_type"] == "MultiPolygon"
     assert_same_features(sample, *read_features(out))
 
