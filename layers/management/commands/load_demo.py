@@ -18,5 +18,7 @@ class Command(BaseCommand):
             placed = demo_service_points_place(progress=bar.update)
         if verbosity:
             self.stdout.write(self.style.SUCCESS(f"{placed} demo service points placed"))
-        for account in demo_accounts_ensure():
+        accounts = demo_accounts_ensure()  # agencies first: registries belong to them
+        call_command("load_demo_registries", verbosity=verbosity)
+        for account in accounts:
             self.stdout.write(f"Tài khoản mẫu / demo account: {account.username} / {account.password} — {account.role}")
