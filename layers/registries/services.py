@@ -50,8 +50,12 @@ def layer_touch(layer: Layer) -> None:
             UPDATE layers_layer l
             SET version = l.version + 1, updated_at = now(),
                 feature_count = s.n,
-                extent = CASE WHEN s.n = 0 THEN NULL ELSE ST_Envelope(s.box::geometry) END
-            FROM (SELECT count(*) AS n, ST_SetSRID(ST_Extent(geom), 4326) AS box
+                -- A single point or features on one line have a flat box, which
+                -- ST_Envelope returns as a Point or LineString: widen it to a polygon.
+                extent = CASE WHEN s.n = 0 THEN NULL ELSE ST_MakeEnvelope(
+                    ST_XMin(s.box), ST_YMin(s.box), greatest(ST_XMax(s.box), ST_XMin(s.box) + 1e-9),
+                    greatest(ST_YMax(s.box), ST_YMin(s.box) + 1e-9), 4326) END
+            FROM (SELECT count(*) AS n, ST_Extent(geom) AS box
                   FROM layers_feature WHERE layer_id = %s) s
             WHERE l.id = %s
             """,
