@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import (
     GEOSException,
     GEOSGeometry,
@@ -85,7 +86,7 @@ def geometry_from_geojson(
         raise _invalid(field, f"Kiểu hình học phải là: {listed}.", f"Geometry type must be one of: {listed}.")
     try:
         geom = GEOSGeometry(json.dumps(data), srid=4326)
-    except (GEOSException, ValueError, TypeError) as exc:
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:  # GeoJSON is read through GDAL
         raise _invalid(field, "Không đọc được hình học GeoJSON.", "Unreadable GeoJSON geometry.") from exc
     if geom.empty:
         raise _invalid(field, "Hình học rỗng.", "The geometry is empty.")
@@ -171,6 +172,8 @@ def _clean_value(kind: str | None, value: Any, name: str) -> Any:
         return value
     if not isinstance(value, str):
         raise wrong
+    if "\x00" in value:  # PostgreSQL jsonb cannot hold NUL
+        raise _invalid(name, "Có ký tự NUL.", "Contains a NUL character.")
     if len(value) > MAX_TEXT_LENGTH:
         raise _invalid(name, f"Dài quá {MAX_TEXT_LENGTH} ký tự.", f"Longer than {MAX_TEXT_LENGTH} characters.")
     if kind == "date":

@@ -625,6 +625,9 @@ def _parse_property_filters(params: QueryParams, layer: Layer, query: ItemsQuery
             continue
         raw = params.query.get(name, "")
         kind = fields[name].get("type")
+        if "\x00" in raw:  # PostgreSQL text and jsonb cannot hold NUL
+            params.fail(name, "Có ký tự NUL.", "Contains a NUL character.")
+            continue
         if kind == "datetime":
             value = _parse_instant(raw.strip())
             if not isinstance(value, dt.datetime):
@@ -668,7 +671,10 @@ def items_query_parse(request, layer: Layer) -> tuple[ItemsQuery, bool]:
     )
     _parse_crs(params, "bbox-crs")
     _parse_crs(params, "crs")
-    _parse_datetime_param(params, layer, query)
+    try:
+        _parse_datetime_param(params, layer, query)
+    except (OverflowError, ValueError):  # instants at the ends of the calendar
+        params.fail("datetime", "Thời điểm ngoài phạm vi.", "Date-time out of range.")
     _parse_property_filters(params, layer, query)
     params.raise_if_invalid()
     return query, html
