@@ -90,6 +90,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["gisportal.throttling.PublicLookupThrottle"],
     "NUM_PROXIES": int(env.get("NUM_PROXIES", "0")) or None,
+    # `format` is a parameter of our exports, not DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -136,7 +138,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
-# Debian 12 ships GDAL 3.6, which cannot block file and network access from
-# spatial references. Uploaded files are not read through GDAL in this
-# release; revisit (GDAL >= 3.9) before registry imports accept user files.
+# Django's own GDAL is Debian 12's 3.6, which cannot block file and network
+# access from spatial references; Django uses it only for geometries and
+# spatial references we create. Uploaded registry files are read by the GDAL
+# 3.12 bundled with pyogrio, after content sniffing and zip checks
+# (layers/registries/importing.py).
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
