@@ -360,6 +360,9 @@ def demo_parcels_load(*, agencies: dict, parcels: int) -> DemoLayerReport:
             """,
             {"dx": dx, "dy": dy, "parcels": parcels, "layer": layer.pk},
         )
+        # Fresh statistics: the planner otherwise takes the new rows for a
+        # handful and picks the wrong index for bbox pages (until autovacuum).
+        cursor.execute("ANALYZE layers_feature")
     return _finish(layer, note="demo lattice")
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import Http404, HttpResponse
@@ -46,6 +47,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
+from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
 from .selectors import layer_get_for_user, layers_visible_to, typed_value
@@ -145,11 +147,32 @@ def _self_and_alternate(request, name: str, *args, html: bool, json_media: str =
     ]
 
 
+class OgcApiThrottle(PublicLookupThrottle):
+    """The public look-up limit, per client, times PAGING_FACTOR (or
+    `OGC_API_RATE` when set): GDAL reads 10 features a page unless told
+    otherwise, so one layer of a few thousand features is hundreds of
+    requests, where a look-up is one."""
+
+    scope = "ogc_api"
+    PAGING_FACTOR = 10
+
+    def get_rate(self) -> str | None:
+        configured = getattr(settings, "OGC_API_RATE", None)
+        if configured:
+            return configured
+        base = super().get_rate()
+        if not base:
+            return base
+        count, _, period = base.partition("/")
+        return f"{int(count) * self.PAGING_FACTOR}/{period}"
+
+
 class OgcApiView(APIView):
     """Session or token authentication (anonymous sees public layers only),
-    the public look-up throttle; responses are built here with exact media
+    a per-client rate limit; responses are built here with exact media
     types, so DRF's negotiation is skipped (errors stay JSON)."""
 
+    throttle_classes = [OgcApiThrottle]
     renderer_classes = [JSONRenderer]
     permission_classes: list = []
     schema = None  # described by its own OpenAPI document at /ogc/api, not in /api/schema/

@@ -10,8 +10,10 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 import shapely
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -471,6 +473,15 @@ def test_accept_header_chooses_html_for_browsers_and_json_otherwise(api):
 def test_items_page_costs_a_fixed_number_of_queries(api, django_assert_max_num_queries):
     with django_assert_max_num_queries(6):
         assert api.get("/ogc/collections/schools/items", {"limit": 1000, "bbox": "106,21,107,22"}).status_code == 200
+
+
+@override_settings(PUBLIC_LOOKUP_RATE="2/min")
+def test_ogc_rate_is_ten_look_ups_per_client(api):
+    cache.clear()
+    statuses = [api.get("/ogc/collections/schools/items", {"limit": 1}).status_code for _ in range(21)]
+    assert statuses == [200] * 20 + [429]
+    assert api.get("/ogc/collections", REMOTE_ADDR="10.9.8.7").status_code == 200
+    cache.clear()
 
 
 # --- hostile input ------------------------------------------------------------------------
