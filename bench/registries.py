@@ -98,6 +98,17 @@ FROM (
     {order} LIMIT %(limit)s
 ) f
 """
+# The same with each feature's id and properties, as our raw (not aggregated) tiles carry them:
+# information only, it tells what the content costs.
+SQL_TILE_PROPS = """
+SELECT ST_AsMVT(q, 'layer', 4096, 'geom', 'id') FROM (
+    SELECT id, properties,
+           ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4096, 64, true) AS geom
+    FROM layers_feature
+    WHERE layer_id = %(layer)s AND geom && ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326)
+    OFFSET 0
+) q
+"""
 # The bare tile: the fence (OFFSET 0) keeps the planner on the GiST index (DESIGN.md).
 SQL_TILE = """
 SELECT ST_AsMVT(q, 'layer', 4096, 'geom') FROM (
@@ -934,6 +945,12 @@ def main() -> int:  # noqa: C901 -- one linear script, read top to bottom
                 say(
                     f"  {z} ({r['distinct']} distinct of {r['tiles']}): bare ST_AsMVT {r['sql_p50_ms']:.2f} / "
                     f"{r['sql_p95_ms']:.2f} ms, max {r['sql_max_bytes']:,} B; {ours_txt}{build_txt}"
+                    + (
+                        f"; bare with id and properties {r['sql_props_p50_ms']:.2f} ms, "
+                        f"max {r['sql_props_max_bytes']:,} B"
+                        if r["sql_props_p50_ms"] is not None
+                        else ""
+                    )
                 )
     for note in notes:
         say(f"NOTE: {note}")
@@ -961,9 +978,9 @@ def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup:
            the SQL our endpoint sends, through Django's DB layer, without HTTP and DRF."""
     cur = psycopg.ClientCursor(db)
 
-    def bare(tile):
+    def bare(tile, sql=SQL_TILE):
         z, x, y = tile
-        cur.execute(SQL_TILE, {"z": z, "x": x, "y": y, "layer": layer_id})
+        cur.execute(sql, {"z": z, "x": x, "y": y, "layer": layer_id})
         data = cur.fetchone()[0]
         return len(data) if data is not None else 0
 
@@ -1000,8 +1017,10 @@ def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup:
         for t in tiles:  # prime the cache for every mode
             bare(t)
         # Bytes per tile and mode; the maxima are taken over the timed tiles.
-        sizes: dict[str, dict] = {"sql": {}, "build": {}, "http": {}}
+        sizes: dict[str, dict] = {"sql": {}, "sql_props": {}, "build": {}, "http": {}}
         modes = {"sql": lambda t, out=sizes["sql"]: out.__setitem__(t, bare(t))}
+        if z >= 14:  # our raw tiles: the same content; at z10 ours aggregate, and this would be megabytes
+            modes["sql_props"] = lambda t, out=sizes["sql_props"]: out.__setitem__(t, bare(t, SQL_TILE_PROPS))
         if build is not None:
             modes["build"] = lambda t, out=sizes["build"]: out.__setitem__(t, build(t))
         if client is not None:
@@ -1034,6 +1053,8 @@ def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup:
             "sql_p50_ms": round(s["p50"], 2),
             "sql_p95_ms": round(s["p95"], 2),
             "sql_max_bytes": max(sizes["sql"][t] for t in tiles),
+            "sql_props_p50_ms": round(summarize(samples["sql_props"])["p50"], 2) if "sql_props" in samples else None,
+            "sql_props_max_bytes": max(sizes["sql_props"][t] for t in tiles) if "sql_props" in samples else None,
             "ours_p50_ms": None,
         }
         if "build" in samples:
