@@ -1,15 +1,22 @@
-"""The public map pages. The page itself is static HTML plus one JSON config
-block; every layer is fetched by the browser from the public API, so the map
-shows exactly what API clients see."""
+"""The public map pages and the registry upload page. A page is static HTML
+plus one JSON config block; every layer is fetched by the browser from the
+API and the vector tiles, so the map shows exactly what API clients see."""
 
 import datetime as dt
+import zlib
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from gisportal.accounts.selectors import actor_for
+from layers.models import ImportJob, Layer
+from layers.registries.selectors import layer_can_edit, layers_visible_to
+from layers.registries.tiles import TILEJSON_MAX_ZOOM
 
 # The 2025 arrangement of communes took effect on this day; the 2019 one is
 # shown as it stood on a day well inside its term.
@@ -74,6 +81,9 @@ def _strings() -> dict[str, str]:
         "chosenPoint": _("Chosen point"),
         "showOnMap": _("Show on map"),
         "basemap": _("Base map"),
+        "registryCluster": _("{count} features here. Zoom in to see them one by one."),
+        "yes": _("Yes"),
+        "no": _("No"),
         # Translators: OpenStreetMap day codes = the short day names to show.
         "days": _("Mo=Mon,Tu=Tue,We=Wed,Th=Thu,Fr=Fri,Sa=Sat,Su=Sun"),
     }
@@ -88,7 +98,72 @@ def _tiles() -> dict | None:
     return {"url": url, "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", "")}
 
 
-def _map_config() -> dict:
+# Distinct hues for registry layers, none of them the service points' colours.
+REGISTRY_COLOURS = ["#7b3fa0", "#1f7a4d", "#b5477d", "#8a5a00", "#00788a", "#5b6b00", "#a63a14"]
+
+
+def _in_language(text: str) -> str:
+    """Registry titles are written "Tiếng Việt / English": the page's half."""
+    vietnamese, separator, english = text.partition(" / ")
+    if not separator:
+        return text
+    return english if get_language() == "en" else vietnamese
+
+
+def _tile_template(layer: Layer) -> str:
+    # reverse() needs numbers; Leaflet fills the placeholders.
+    first = reverse("registry-tile", kwargs={"slug": layer.slug, "z": 0, "x": 0, "y": 0})
+    return first.removesuffix("0/0/0.pbf") + "{z}/{x}/{y}.pbf"
+
+
+def _lat_lng_bounds(layer: Layer) -> list[list[float]] | None:
+    if layer.extent is None:
+        return None
+    west, south, east, north = layer.extent.extent
+    return [[south, west], [north, east]]
+
+
+def _registry(layer: Layer) -> dict:
+    return {
+        "slug": layer.slug,
+        "title": _in_language(layer.title),
+        "geometryType": layer.geometry_type,
+        "attribution": layer.attribution,
+        "tiles": _tile_template(layer),
+        "maxNativeZoom": TILEJSON_MAX_ZOOM,
+        # By slug, so a layer keeps its colour when others are added.
+        "colour": REGISTRY_COLOURS[zlib.crc32(layer.slug.encode()) % len(REGISTRY_COLOURS)],
+        "bounds": _lat_lng_bounds(layer),
+        "fields": [
+            {"name": f["name"], "label": _in_language(f.get("title") or f["name"]), "type": f.get("type", "string")}
+            for f in layer.schema
+            if f.get("name")
+        ],
+    }
+
+
+def _registries(request) -> tuple[list[dict], list[str]]:
+    """The registry layers this visitor may see, and those `?layers=a,b` asks
+    to switch on (unknown or invisible names are ignored, like any layer the
+    visitor may not see)."""
+    layers = [_registry(layer) for layer in layers_visible_to(actor_for(request.user)).order_by("title")]
+    asked = {slug for slug in request.GET.get("layers", "").split(",") if slug}
+    return layers, [layer["slug"] for layer in layers if layer["slug"] in asked]
+
+
+def _focus_bounds(registries: list[dict], shown: list[str]) -> list[list[float]] | None:
+    """The map opens on the layers asked for, instead of the whole province."""
+    boxes = [layer["bounds"] for layer in registries if layer["slug"] in shown and layer["bounds"]]
+    if not boxes:
+        return None
+    return [
+        [min(b[0][0] for b in boxes), min(b[0][1] for b in boxes)],
+        [max(b[1][0] for b in boxes), max(b[1][1] for b in boxes)],
+    ]
+
+
+def _map_config(request) -> dict:
+    registries, shown = _registries(request)
     return {
         "language": get_language(),
         "api": {
@@ -102,18 +177,22 @@ def _map_config() -> dict:
         "nearestLimit": NEAREST_LIMIT,
         "attribution": DATA_ATTRIBUTION,
         "tiles": _tiles(),
+        "registries": registries,
+        "shownRegistries": shown,
+        "focusBounds": _focus_bounds(registries, shown),
         "strings": _strings(),
     }
 
 
 def _render_map(request, *, is_home: bool):
-    config = _map_config()
+    config = _map_config(request)
     context = {
         "is_home": is_home,
         "map_config": config,
         "eras": config["eras"],
         "default_era": DEFAULT_ERA,
         "kinds": config["kinds"],
+        "registries": config["registries"],
         "data_attribution": DATA_ATTRIBUTION,
     }
     return render(request, "maps/map.html", context)
@@ -125,3 +204,56 @@ def home(request):
 
 def map_page(request):
     return _render_map(request, is_home=False)
+
+
+# --- Registry upload -----------------------------------------------------------
+
+UPLOAD_POLL_MS = 500
+UPLOAD_ACCEPT = ".gpkg,.zip,.geojson,.json,.kml,.csv"
+
+
+def _upload_strings() -> dict[str, str]:
+    return {
+        "uploading": _("Uploading the file… {percent}%"),
+        "queued": _("Waiting for the import to start…"),
+        "running": _("Importing: {done} of {total} rows…"),
+        "runningUnknown": _("Importing: {done} rows so far…"),
+        "succeeded": _("Import finished: {message}"),
+        "failed": _("Import failed: {message}"),
+        "requestFailed": _("The request failed: {message}"),
+        "networkError": _("The server could not be reached. Check your connection and try again."),
+        "chooseFile": _("Choose a file to upload."),
+    }
+
+
+# The admin login is the only sign-in page so far; officials get accounts there.
+@login_required(login_url="admin:login")
+def registry_upload(request):
+    """Officials upload a file into a layer they may edit and watch the import."""
+    actor = actor_for(request.user)
+    editable = [
+        {
+            "slug": layer.slug,
+            "title": _in_language(layer.title),
+            "import_url": reverse("layer-import", kwargs={"slug": layer.slug}),
+            "map_url": f"{reverse('map')}?layers={layer.slug}",
+            "feature_count": layer.feature_count,
+        }
+        for layer in layers_visible_to(actor).order_by("title")
+        if layer_can_edit(actor=actor, layer=layer)
+    ]
+    config = {
+        "language": get_language(),
+        "pollMs": UPLOAD_POLL_MS,
+        "strings": _upload_strings(),
+    }
+    context = {
+        "layers": editable,
+        "modes": [
+            {"key": ImportJob.Mode.REPLACE, "label": _("Replace all features of the layer")},
+            {"key": ImportJob.Mode.APPEND, "label": _("Add to the features already there")},
+        ],
+        "accept": UPLOAD_ACCEPT,
+        "upload_config": config,
+    }
+    return render(request, "maps/registry_upload.html", context)

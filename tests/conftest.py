@@ -3,6 +3,7 @@ HTTP process against the pytest-django test database (which the root
 conftest has already filled with the demo data)."""
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -90,5 +91,111 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     try:
         _wait_until_serving(f"{base_url}/map/", process, log_path)
         yield base_url
+    finally:
+        _stop(process)
+
+
+# --- A server and a Celery worker sharing a private broker ------------------------
+# For end-to-end tests of work that goes through the queue (registry imports).
+# The web process sends the task to Redis, a worker process runs it against
+# the same test database. Both use a Redis database of their own, emptied on
+# start, so a developer's worker or another test run never takes the message
+# (the settings read the broker from REDIS_URL; the queue name is fixed).
+
+QUEUE_REDIS_DATABASES = range(8, 16)
+
+
+@pytest.fixture(scope="module")
+def private_broker_url() -> str:
+    index = random.choice(QUEUE_REDIS_DATABASES)
+    return f"redis://127.0.0.1:6379/{index}"
+
+
+def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while text not in log_path.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            _stop(process)
+            log = log_path.read_text()
+            raise RuntimeError(f"no {text!r} from the process within {SERVER_START_TIMEOUT_S} s:\n{log}")
+        time.sleep(0.2)
+
+
+def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
+    with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        # pytest-django creates the test database only when some collected
+        # test asks for the database; otherwise this would be the real one.
+        assert name.startswith("test_"), f"not a test database: {name} (collect a test that uses `db`)"
+        database_url = _database_url(connection.settings_dict)
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
+        "DATABASE_URL": database_url,
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def queue_live_server_url(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url) -> Iterator[str]:
+    """Like live_server_url, but its tasks go to the private broker."""
+    env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("queue_live_server") / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(f"{base_url}/map/", process, log_path)
+        yield base_url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url):
+    """A Celery worker (solo pool) on the private broker and the test
+    database; its log is at `process.log_path`."""
+    env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
+    log_path = tmp_path_factory.mktemp("celery_worker") / "worker.log"
+    celery = Path(sys.executable).parent / "celery"
+    # Messages left by an earlier, interrupted run go first; purging from the
+    # worker (--purge) would race with the first task a test sends.
+    subprocess.run(
+        [str(celery), "-A", "gisportal", "purge", "-f"], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True
+    )
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [
+                str(celery),
+                "-A",
+                "gisportal",
+                "worker",
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    process.log_path = log_path
+    try:
+        _wait_for_log_line(process, log_path, " ready.")
+        yield process
     finally:
         _stop(process)

@@ -2,15 +2,19 @@
 (`ST_AsMVT`), cached per layer version, and their TileJSON.
 
 How a tile is made:
-- A tile with few candidate features (at most RAW_MAX_FEATURES) carries every
-  feature as it is, with its id and properties: a small layer such as the
-  hospitals stays clickable at the province view.
-- Busier tiles aggregate: features smaller than a grid cell (every point, and
-  polygons or lines smaller than about 4 px) are grouped per cell of a grid
-  aligned with the tile; a cell holding one feature keeps it (as a point, with
-  its id and properties), a cell holding more becomes one point with a
-  `cluster_count` attribute and no id. Larger features are simplified by a
-  zoom-dependent tolerance.
+- Where the layer is sparse at this zoom (on average at most
+  RAW_AVERAGE_FEATURES per tile over its extent) and the tile holds at most
+  RAW_MAX_FEATURES, the tile carries every feature as it is, with its id and
+  properties: a small layer such as the hospitals stays clickable at the
+  province view. Deciding by layer and zoom, not tile by tile, keeps
+  neighbouring tiles alike (no seam between drawn and aggregated tiles).
+- Otherwise the tile aggregates: features smaller than a grid cell (every
+  point; polygons and lines under about 16 px) are grouped per cell of a
+  grid aligned with the tile; a cell holding one feature keeps it (as a
+  point, with its id and properties), a cell holding more becomes one point
+  with a `cluster_count` attribute and no id. Only the tile's own cells are
+  drawn, so a crowd is counted by exactly one tile. Larger features are
+  simplified by a zoom-dependent tolerance.
 - A tile still over MAX_TILE_BYTES is made again with a grid and a tolerance
   twice as coarse, until it fits (the last step aggregates everything), so
   no tile exceeds the cap whatever the data.
@@ -48,17 +52,21 @@ MAX_ZOOM = 22
 TILEJSON_MAX_ZOOM = 18
 MAX_TILE_BYTES = 500 * 1024
 # Above this many candidates a tile aggregates instead of carrying every
-# feature (a z10 tile of raw points was 4.6 MB, DESIGN.md).
+# feature (a z10 tile of raw points was 4.6 MB, DESIGN.md)...
 RAW_MAX_FEATURES = 5_000
-# Aggregation grid: 64 cells across a tile, 4 px of a 256-px tile.
-GRID_CELLS = 64
+# ...and so does every tile of a zoom at which the layer averages more than
+# this per tile over its extent.
+RAW_AVERAGE_FEATURES = 1_000
+# Aggregation grid: 16 cells across a tile, 16 px of a 256-px tile: crowds
+# drawn as circles do not run into each other.
+GRID_CELLS = 16
 # Coarser grids tried, each half as fine, before the last resort.
-COARSER_STEPS = 4
-LAST_RESORT_GRID_CELLS = 8
+COARSER_STEPS = 2
+LAST_RESORT_GRID_CELLS = 4
 # Simplification tolerance in MVT units; the tile grid itself snaps to 1 unit.
 SIMPLIFY_UNITS = 1.0
 # Bump when the tile contents change shape, so cached tiles of the old code are not served.
-TILE_FORMAT = 1
+TILE_FORMAT = 2
 TILE_CACHE_SECONDS = 24 * 3600
 # Short: after an edit the map is at most this much behind (the ETag makes revalidation cheap).
 HTTP_MAX_AGE_SECONDS = 60
@@ -158,10 +166,14 @@ _AGGREGATED_SQL = f"""
         FROM sized
     ),
     cells AS (
-        SELECT count(*) AS n, min(id) AS first_id, avg(cx) AS cx, avg(cy) AS cy
-        FROM marked
-        WHERE small
-        GROUP BY floor((cx + {WORLD_WIDTH_M / 2}) / %(cell)s), floor((cy + {WORLD_WIDTH_M / 2}) / %(cell)s)
+        SELECT n, first_id, cx, cy FROM (
+            SELECT count(*) AS n, min(id) AS first_id, avg(cx) AS cx, avg(cy) AS cy
+            FROM marked
+            WHERE small
+            GROUP BY floor((cx + {WORLD_WIDTH_M / 2}) / %(cell)s), floor((cy + {WORLD_WIDTH_M / 2}) / %(cell)s)
+        ) grouped, ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile
+        -- A cell lies wholly in one tile, and so does the mean of its features.
+        WHERE cx >= ST_XMin(tile) AND cx < ST_XMax(tile) AND cy >= ST_YMin(tile) AND cy < ST_YMax(tile)
     ),
     shapes AS (
         SELECT f.id, f.properties, ST_Simplify(ST_Transform(f.geom, 3857), %(simplify)s, true) AS g
@@ -236,6 +248,26 @@ def _aggregated_tile(layer: Layer, tile: TileAddress, *, grid_cells: int, aggreg
     )
 
 
+def _tile_index(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    lat = max(-85.0511287798066, min(85.0511287798066, lat))
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def layer_is_sparse_at(*, layer: Layer, z: int) -> bool:
+    """Few enough features per tile at zoom `z`, on average over the layer's
+    extent (kept by layer_touch), to draw them all."""
+    if layer.extent is None:
+        return True
+    west, south, east, north = layer.extent.extent
+    x0, y0 = _tile_index(west, north, z)
+    x1, y1 = _tile_index(east, south, z)
+    tiles = (x1 - x0 + 1) * (y1 - y0 + 1)
+    return layer.feature_count <= RAW_AVERAGE_FEATURES * tiles
+
+
 @transaction.atomic
 def tile_build(*, layer: Layer, tile: TileAddress) -> bytes:
     """The MVT bytes of one tile (b"" when it holds nothing), at most MAX_TILE_BYTES."""
@@ -246,7 +278,7 @@ def tile_build(*, layer: Layer, tile: TileAddress) -> bytes:
     candidates = _candidate_count(layer, tile, limit=RAW_MAX_FEATURES + 1)
     if candidates == 0:
         return b""
-    if candidates <= RAW_MAX_FEATURES:
+    if candidates <= RAW_MAX_FEATURES and layer_is_sparse_at(layer=layer, z=tile.z):
         data = _raw_tile(layer, tile)
         if len(data) <= MAX_TILE_BYTES:
             return data

@@ -10,6 +10,9 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
+# The map page lists the registry layers the visitor may see: one query.
+pytestmark = pytest.mark.django_db
+
 CDN_HOSTS = re.compile(r"https?://[^\s\"'<>]*(unpkg|cdnjs|jsdelivr|googleapis|cloudflare|bootstrapcdn)", re.I)
 LEAFLET_JS = "/static/vendor/leaflet/leaflet.js"
 PAGES = ["/", "/map/"]

@@ -183,6 +183,8 @@
   // Collapsed: expanded, the long kind names would hide much of the map;
   // the panel's legend explains the symbols.
   const layerControl = L.control.layers(null, null, { collapsed: true }).addTo(map);
+  // registries.js adds the sector registry layers to the same switch.
+  window.portalLayerControl = layerControl;
 
   function legendLabel(symbolClass, label) {
     return '<span class="legend-symbol ' + symbolClass + '" aria-hidden="true"></span>' + escapeHtml(label);
@@ -277,6 +279,21 @@
     });
   }
 
+  // A link may ask for some registry layers (?layers=...): the first view
+  // shows where their features are rather than the whole province.
+  let focusPending = Boolean(config.focusBounds);
+
+  function fitInitialView() {
+    if (!focusPending) {
+      return fitProvince();
+    }
+    focusPending = false;
+    return new Promise((resolve) => {
+      map.once("moveend", resolve);
+      map.fitBounds(config.focusBounds, { padding: [24, 24], maxZoom: 16 });
+    });
+  }
+
   // aria-busy tells assistive technology (and the browser test) that the
   // boundaries are still coming in or the view is still moving to them.
   function setMapBusy(busy) {
@@ -309,7 +326,7 @@
     labelLayer.clearLayers();
     boundaryLayer.eachLayer((layer) => labelLayer.addLayer(communeLabel(layer)));
     setStatus("boundary", fill(text.boundariesLoaded, { count: features.length, era: era.label }));
-    await fitProvince();
+    await fitInitialView();
     if (request === eraRequest) {
       setMapBusy(false);
     }
