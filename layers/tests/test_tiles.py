@@ -433,8 +433,6 @@ def layers_by_visibility(db):
         Feature.objects.create(
             layer=layer, geom=f"SRID=4326;POINT({CENTRE[0]} {CENTRE[1]})", properties={"name": visibility}
         )
-        # A second point far off: with a single point layer_touch's extent would not be a polygon.
-        Feature.objects.create(layer=layer, geom="SRID=4326;POINT(106.8 21.5)", properties={"name": "far"})
         layer_touch(layer)
         made[visibility] = layer
     return made
