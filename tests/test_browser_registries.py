@@ -78,8 +78,11 @@ def editor(django_db_setup, django_db_blocker) -> Iterator[dict]:
     finally:
         with django_db_blocker.unblock():
             SessionStore(session_key=session_key).delete()
-            for report in layer.imports.exclude(error_report_path="").values_list("error_report_path", flat=True):
-                (Path(settings.MEDIA_ROOT) / report).unlink(missing_ok=True)
+            # Error reports, and the upload of a job that never ran (the import removes its own).
+            for job in layer.imports.all():
+                for stored in (job.error_report_path, job.stored_path):
+                    if stored and not Path(stored).is_absolute():
+                        (Path(settings.MEDIA_ROOT) / stored).unlink(missing_ok=True)
             layer.delete()  # its features, changes and import jobs go with it
             user.delete()
 
