@@ -71,6 +71,8 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     its connections) before the database is dropped."""
     with django_db_blocker.unblock():
         database_url = _database_url(connection.settings_dict)
+    # Never serve (or load demo data into) a developer's database.
+    assert connection.settings_dict["NAME"].startswith("test_"), connection.settings_dict["NAME"]
     port = _free_port()
     env = {
         **os.environ,

@@ -132,6 +132,17 @@ def _nearest_distances(page: Page) -> list[tuple[float, float]]:
     ]
 
 
+@pytest.mark.django_db
+def test_the_data_the_browser_will_see_is_loaded():
+    # Runs first, before the browser starts. Being a database test it also
+    # makes pytest-django create the test database even when this module runs
+    # alone; without one the live server would serve the developer's database.
+    from layers.models import AdministrativeUnit, ServicePoint
+
+    assert AdministrativeUnit.objects.filter(era="2025", level="commune").count() == 99
+    assert ServicePoint.objects.count() == 200
+
+
 def test_map_draws_boundaries_points_and_nearest_by_click(browser, live_server_url):
     page, errors = _open(browser, live_server_url, "/map/", viewport={"width": 1280, "height": 800})
     _wait_for_map(page)

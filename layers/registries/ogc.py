@@ -713,7 +713,7 @@ FEATURE_JSON_SQL = (
 
 
 def _where(layer: Layer, query: ItemsQuery) -> tuple[str, list]:
-    clauses, values = ["f.layer_id = %s"], [layer.pk]
+    clauses, values = ["f.layer_id = %s::bigint"], [layer.pk]
     if query.nothing:
         clauses.append("false")
     if query.envelopes:

@@ -164,7 +164,7 @@ class FeatureFilter:
     """Conditions on layers_feature f, with their parameters, in order."""
 
     def __init__(self, layer: Layer):
-        self.clauses = ["f.layer_id = %s"]
+        self.clauses = ["f.layer_id = %s::bigint"]
         self.values: list[Any] = [layer.pk]
         self.distance_from: tuple[float, float] | None = None
 
@@ -239,7 +239,7 @@ def counts_by_commune(*, layer: Layer, era: str) -> dict:
             FROM layers_administrativeunit u
             CROSS JOIN LATERAL (
                 SELECT count(*) AS n FROM layers_feature f
-                WHERE f.layer_id = %s AND f.geom && u.geom AND ST_Intersects(u.geom, {point})
+                WHERE f.layer_id = %s::bigint AND f.geom && u.geom AND ST_Intersects(u.geom, {point})
             ) c
             WHERE u.era = %s AND u.level = %s
             ORDER BY u.code

@@ -8,7 +8,8 @@ like one that does not exist (404)."""
 import datetime as dt
 
 from django.contrib.gis.geos import Polygon
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, Q, QuerySet, Value
+from django.db.models.functions import Cast
 from django.http import Http404
 
 from gisportal.accounts.selectors import Actor
@@ -60,7 +61,7 @@ def features_of(
 
     `properties` are equality filters on schema fields (values as text);
     `time_range` applies to the layer's `time_field`, either end open."""
-    features = Feature.objects.filter(layer=layer)
+    features = Feature.objects.filter(layer_id=layer_key(layer))
     if bbox:
         features = features.filter(geom__bboverlaps=Polygon.from_bbox(bbox))
     if properties:
@@ -74,6 +75,14 @@ def features_of(
         if end:
             features = features.filter(**{f"{key}__lte": end.isoformat()})
     return features.order_by("id")
+
+
+def layer_key(layer: Layer) -> Cast:
+    """The layer id typed bigint. The (layer_id, geom) GiST index is a
+    btree_gist int8 opclass, which has no int8 = int4 operator: compared with
+    a plain integer literal the index is searched on geom alone (a z14 tile
+    query took 3.7 ms instead of 0.9 ms)."""
+    return Cast(Value(layer.pk), BigIntegerField())
 
 
 def typed_value(layer: Layer, name: str, value: str):
