@@ -953,7 +953,7 @@ def main() -> int:  # noqa: C901 -- one linear script, read top to bottom
     items["bbox_deg"] = [round(side[0], 5), round(side[1], 5)]
     items["features_in_bbox_min_max"] = [min(in_box), max(in_box)]
     items["sanity"] = sanity
-    items["pygeoapi"] = pyg_info | ({"table": PYGEOAPI_TABLE} if pyg_table else {})
+    items["pygeoapi_server"] = pyg_info | ({"table": PYGEOAPI_TABLE} if pyg_table else {})
     if tiles_result:
         say("")
         say("tiles (uncached): p50 / p95 ms, max bytes")
