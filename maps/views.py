@@ -7,14 +7,16 @@ import zlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import ensure_csrf_cookie
 
-from gisportal.accounts.selectors import actor_for
-from layers.models import ImportJob, Layer
+from gisportal.accounts.selectors import Actor, actor_for
+from layers.models import GeometryType, ImportJob, Layer
 from layers.registries.selectors import layer_can_edit, layers_visible_to
 from layers.registries.tiles import TILEJSON_MAX_ZOOM
 
@@ -89,6 +91,43 @@ def _strings() -> dict[str, str]:
     }
 
 
+def _edit_strings() -> dict[str, str]:
+    """Texts of the feature editor (registries.js), shown only to editors."""
+    return {
+        "edit": _("Edit"),
+        "move": _("Move"),
+        "delete": _("Delete"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "close": _("Close"),
+        "addPoint": _("Add point"),
+        "editTools": _("Registry editing tools"),
+        "addToLayer": _("Layer to add to"),
+        "editTitle": _("Edit feature"),
+        "moveTitle": _("Move point"),
+        "addTitle": _("New point"),
+        "featureNumber": _("{layer}, feature no. {id}"),
+        "pickNewPoint": _("Click or tap the map where the new point goes."),
+        "pickMove": _("Drag the marker, or click or tap the new place on the map, then save."),
+        "position": _("Position: {lat}, {lon}"),
+        "confirmDelete": _("Delete this feature of “{layer}”? The change is recorded with your name."),
+        "loadingFeature": _("Loading the feature…"),
+        "saved": _("Saved."),
+        "added": _("Point added."),
+        "moved": _("Point moved."),
+        "deleted": _("Feature deleted."),
+        "notNumber": _("Enter a number."),
+        "notInteger": _("Enter a whole number."),
+        "required": _("A value is required."),
+        "noValue": _("(no value)"),
+        "fixFields": _("Check the marked fields."),
+        "forbidden": _("You may not change this layer: {message}"),
+        "notFound": _("This feature no longer exists, or you may no longer see its layer."),
+        "signIn": _("Your session has ended. Sign in again, then retry."),
+        "cannotMove": _("Only single points can be moved here."),
+    }
+
+
 def _tiles() -> dict | None:
     # No base map unless a deployment configures one: the portal must work
     # offline, and the commune boundaries make the map readable on their own.
@@ -97,6 +136,9 @@ def _tiles() -> dict | None:
         return None
     return {"url": url, "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", "")}
 
+
+# Layers the editor can add points to (a single point becomes a one-part MultiPoint).
+POINT_TYPES = frozenset({GeometryType.POINT, GeometryType.MULTIPOINT})
 
 # Distinct hues for registry layers, none of them the service points' colours.
 REGISTRY_COLOURS = ["#7b3fa0", "#1f7a4d", "#b5477d", "#8a5a00", "#00788a", "#5b6b00", "#a63a14"]
@@ -123,7 +165,18 @@ def _lat_lng_bounds(layer: Layer) -> list[list[float]] | None:
     return [[south, west], [north, east]]
 
 
-def _registry(layer: Layer) -> dict:
+def _field(spec: dict) -> dict:
+    field = {
+        "name": spec["name"],
+        "label": _in_language(spec.get("title") or spec["name"]),
+        "type": spec.get("type", "string"),
+    }
+    if spec.get("required"):  # as in the layer's schema: said only when true
+        field["required"] = True
+    return field
+
+
+def _registry(layer: Layer, *, editable: bool) -> dict:
     return {
         "slug": layer.slug,
         "title": _in_language(layer.title),
@@ -134,21 +187,41 @@ def _registry(layer: Layer) -> dict:
         # By slug, so a layer keeps its colour when others are added.
         "colour": REGISTRY_COLOURS[zlib.crc32(layer.slug.encode()) % len(REGISTRY_COLOURS)],
         "bounds": _lat_lng_bounds(layer),
-        "fields": [
-            {"name": f["name"], "label": _in_language(f.get("title") or f["name"]), "type": f.get("type", "string")}
-            for f in layer.schema
-            if f.get("name")
-        ],
+        "fields": [_field(f) for f in layer.schema if f.get("name")],
+        # The page only offers what the API would accept; the API decides again on every call.
+        "editable": editable,
+        "featuresApi": reverse("registry-layer-features", args=[layer.slug]) if editable else None,
     }
+
+
+def _can_edit(actor: Actor, layer: Layer) -> bool:
+    # Visitors who are not signed in never edit: no query for them.
+    return actor.user_id is not None and layer_can_edit(actor=actor, layer=layer)
 
 
 def _registries(request) -> tuple[list[dict], list[str]]:
     """The registry layers this visitor may see, and those `?layers=a,b` asks
     to switch on (unknown or invisible names are ignored, like any layer the
     visitor may not see)."""
-    layers = [_registry(layer) for layer in layers_visible_to(actor_for(request.user)).order_by("title")]
+    actor = actor_for(request.user)
+    layers = [
+        _registry(layer, editable=_can_edit(actor, layer)) for layer in layers_visible_to(actor).order_by("title")
+    ]
     asked = {slug for slug in request.GET.get("layers", "").split(",") if slug}
     return layers, [layer["slug"] for layer in layers if layer["slug"] in asked]
+
+
+def _editing(request, registries: list[dict]) -> dict | None:
+    """What the editor needs to call the API with the session: the CSRF
+    token (the script prefers the cookie, which stays current if the user
+    signs in again in another tab). None when nothing here is editable."""
+    if not any(layer["editable"] for layer in registries):
+        return None
+    return {
+        "csrfToken": get_token(request),
+        "csrfCookieName": settings.CSRF_COOKIE_NAME,
+        "strings": _edit_strings(),
+    }
 
 
 def _focus_bounds(registries: list[dict], shown: list[str]) -> list[list[float]] | None:
@@ -180,12 +253,14 @@ def _map_config(request) -> dict:
         "registries": registries,
         "shownRegistries": shown,
         "focusBounds": _focus_bounds(registries, shown),
+        "editing": _editing(request, registries),
         "strings": _strings(),
     }
 
 
 def _render_map(request, *, is_home: bool):
     config = _map_config(request)
+    editable = [layer for layer in config["registries"] if layer["editable"]]
     context = {
         "is_home": is_home,
         "map_config": config,
@@ -193,15 +268,20 @@ def _render_map(request, *, is_home: bool):
         "default_era": DEFAULT_ERA,
         "kinds": config["kinds"],
         "registries": config["registries"],
+        "editable_registries": editable,
+        "can_add_points": any(layer["geometryType"] in POINT_TYPES for layer in editable),
         "data_attribution": DATA_ATTRIBUTION,
     }
     return render(request, "maps/map.html", context)
 
 
+# The editor's API calls send the CSRF token; the cookie must exist for them.
+@ensure_csrf_cookie
 def home(request):
     return _render_map(request, is_home=True)
 
 
+@ensure_csrf_cookie
 def map_page(request):
     return _render_map(request, is_home=False)
 
