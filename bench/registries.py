@@ -210,9 +210,10 @@ def run_ogr2ogr(gpkg: Path, params: dict) -> dict:
     ]
     env = {**os.environ, "PGPASSWORD": params["password"]}  # not on the command line
     m = run_measured(argv, env=env, log_prefix="bench-ogr2ogr-")
-    if m.returncode != 0:
-        raise RuntimeError(f"ogr2ogr failed ({m.returncode}):\n{m.log_tail()}")
+    tail = m.log_tail()
     Path(m.log_path).unlink(missing_ok=True)
+    if m.returncode != 0:
+        raise RuntimeError(f"ogr2ogr failed ({m.returncode}):\n{tail}")
     return {"wall_s": m.wall_s, "max_rss_bytes": m.max_rss_bytes}
 
 
@@ -220,11 +221,11 @@ def run_our_import(gpkg: Path, bench_url: str, settings_module: str) -> dict:
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
     argv = [sys.executable, str(ROOT / "manage.py"), "import_layer", LAYER_SLUG, str(gpkg), "--mode", "replace"]
     m = run_measured(argv, env=env, log_prefix="bench-import-")
-    if m.returncode != 0:
-        raise RuntimeError(f"import_layer failed ({m.returncode}):\n{m.log_tail()}")
-    tail = m.log_tail(5)
+    tail = m.log_tail()
     Path(m.log_path).unlink(missing_ok=True)
-    return {"wall_s": m.wall_s, "max_rss_bytes": m.max_rss_bytes, "output_tail": tail}
+    if m.returncode != 0:
+        raise RuntimeError(f"import_layer failed ({m.returncode}):\n{tail}")
+    return {"wall_s": m.wall_s, "max_rss_bytes": m.max_rss_bytes, "output_tail": "\n".join(tail.splitlines()[-5:])}
 
 
 def load_features_by_copy(conninfo: str, gpkg: Path, layer_id: int) -> float:
