@@ -121,7 +121,7 @@ def _edit_strings() -> dict[str, str]:
         "required": _("A value is required."),
         "noValue": _("(no value)"),
         "fixFields": _("Check the marked fields."),
-        "forbidden": _("You may not change this layer: {message}"),
+        "forbidden": _("Not allowed: {message}"),
         "notFound": _("This feature no longer exists, or you may no longer see its layer."),
         "signIn": _("Your session has ended. Sign in again, then retry."),
         "cannotMove": _("Only single points can be moved here."),

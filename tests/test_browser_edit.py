@@ -39,6 +39,7 @@ EDIT_SCREENSHOT = Path("/tmp/edit-form.png")
 MOVE_SCREENSHOT = Path("/tmp/edit-move.png")
 ADD_SCREENSHOT = Path("/tmp/edit-add.png")
 PHONE_SCREENSHOT = Path("/tmp/edit-phone.png")
+REFUSED_SCREENSHOT = Path("/tmp/edit-refused.png")
 # In Bắc Ninh city, over a kilometre from the nearest service point marker
 # (a click there would open the service point instead).
 CENTRE = (106.07, 21.18)
@@ -47,6 +48,7 @@ POINTS = {
     "east": (CENTRE[0] + 0.003, CENTRE[1]),
     "north": (CENTRE[0], CENTRE[1] + 0.003),
     "south": (CENTRE[0], CENTRE[1] - 0.003),
+    "spare": (CENTRE[0] - 0.0015, CENTRE[1] - 0.0015),
 }
 SCHEMA = [
     {"name": "name", "type": "string", "title": "Tên cơ sở / Name", "required": True},
@@ -94,6 +96,10 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
         official = user_ensure(
             username=f"browser-edit-yte-{suffix}", password="x-Strong-pass-1", role="processing_officer", agency=agency
         )
+        # Loses the right to edit while the form is open.
+        demoted = user_ensure(
+            username=f"browser-edit-yte2-{suffix}", password="x-Strong-pass-1", role="processing_officer", agency=agency
+        )
         citizen = user_ensure(username=f"browser-edit-citizen-{suffix}", password="x-Strong-pass-1", role="citizen")
         layer = layer_create_or_update(
             slug=f"browser-edit-{suffix}",
@@ -113,19 +119,26 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
             ids[key] = feature.pk
         layer_touch(layer)
         sessions = {}
-        for name, user in (("official", official), ("citizen", citizen)):
+        for name, user in (("official", official), ("demoted", demoted), ("citizen", citizen)):
             client = Client()
             client.force_login(user)
             sessions[name] = client.cookies[settings.SESSION_COOKIE_NAME].value
     try:
-        yield {"layer": layer, "official": official, "citizen": citizen, "sessions": sessions, "ids": ids}
+        yield {
+            "layer": layer,
+            "official": official,
+            "demoted": demoted,
+            "citizen": citizen,
+            "sessions": sessions,
+            "ids": ids,
+        }
     finally:
         with django_db_blocker.unblock():
             for session_key in sessions.values():
                 SessionStore(session_key=session_key).delete()
             layer.delete()  # its features and change records go with it
-            official.delete()
-            citizen.delete()
+            for user in (official, demoted, citizen):
+                user.delete()
 
 
 @pytest.fixture(scope="module")
@@ -449,3 +462,53 @@ def test_a_citizen_sees_the_features_but_no_edit_buttons(setup, browser, live_se
     assert page.locator("#add-point-button").count() == 0
     assert page.locator("#edit-help").count() == 0
     assert errors == [], errors
+
+
+def test_refusals_by_the_api_are_shown_in_the_form(setup, browser, live_server_url, django_db_blocker):
+    """The official's rights go while the form is open: the API's 403 is
+    shown as such; then the feature is deleted elsewhere: a 404 says so.
+    Neither changes anything."""
+    from gisportal.accounts.models import Profile
+    from layers.models import Feature, FeatureChange
+    from layers.registries.services import layer_touch
+
+    layer, demoted, spare = setup["layer"], setup["demoted"], setup["ids"]["spare"]
+    page, errors = _open_map(browser, live_server_url, setup["sessions"]["demoted"], layer.slug)
+    _open_feature(page, *POINTS["spare"])
+    page.locator('.leaflet-popup-content [data-action="edit"]').click()
+    panel = page.locator(".edit-panel")
+    expect(panel.locator('input[name="name"]')).to_have_value("Phòng khám spare")
+
+    def set_agency(code: str) -> None:
+        from gisportal.accounts.models import Agency
+
+        Profile.objects.filter(user=demoted).update(agency=Agency.objects.get(code=code))
+
+    _in_database(django_db_blocker, lambda: set_agency("so-gddt"))
+    panel.locator('input[name="beds"]').fill("99")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as refused:
+        panel.locator('button[type="submit"]').click()
+    assert refused.value.status == 403
+    message = panel.locator(".edit-error")
+    expect(message).to_have_text("Không được phép: Bạn không có quyền sửa lớp dữ liệu này.")
+    expect(panel).to_be_visible()  # the form stays, with what was typed
+    expect(panel.locator('input[name="beds"]')).to_have_value("99")
+
+    def delete_spare() -> None:
+        set_agency("so-y-te")
+        Feature.objects.filter(pk=spare).delete()
+        layer_touch(layer)
+
+    _in_database(django_db_blocker, delete_spare)
+    with page.expect_response(lambda r: r.request.method == "PATCH") as missing:
+        panel.locator('button[type="submit"]').click()
+    assert missing.value.status == 404
+    expect(message).to_have_text("Đối tượng này không còn nữa, hoặc bạn không còn được xem lớp dữ liệu của nó.")
+    assert (
+        _in_database(django_db_blocker, lambda: FeatureChange.objects.filter(layer=layer, user=demoted).exists())
+        is False
+    )
+    _wait_for_tiles(page, layer.slug)  # the layer is drawn again, without the deleted feature
+    page.screenshot(path=str(REFUSED_SCREENSHOT))
+    # The browser logs the two refused requests; nothing else went wrong.
+    assert len(errors) == 2 and all("status of 40" in error for error in errors), errors
