@@ -15,9 +15,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.accounts.selectors import actor_for
 from layers.models import GeometryType, ImportJob, Layer
-from layers.registries.selectors import layer_can_edit, layers_visible_to
+from layers.registries.selectors import layers_editable_ids, layers_visible_to
 from layers.registries.tiles import TILEJSON_MAX_ZOOM
 
 # The 2025 arrangement of communes took effect on this day; the 2019 one is
@@ -194,19 +194,14 @@ def _registry(layer: Layer, *, editable: bool) -> dict:
     }
 
 
-def _can_edit(actor: Actor, layer: Layer) -> bool:
-    # Visitors who are not signed in never edit: no query for them.
-    return actor.user_id is not None and layer_can_edit(actor=actor, layer=layer)
-
-
 def _registries(request) -> tuple[list[dict], list[str]]:
     """The registry layers this visitor may see, and those `?layers=a,b` asks
     to switch on (unknown or invisible names are ignored, like any layer the
     visitor may not see)."""
     actor = actor_for(request.user)
-    layers = [
-        _registry(layer, editable=_can_edit(actor, layer)) for layer in layers_visible_to(actor).order_by("title")
-    ]
+    visible = list(layers_visible_to(actor).order_by("title"))
+    editable = layers_editable_ids(actor=actor, layers=visible)
+    layers = [_registry(layer, editable=layer.pk in editable) for layer in visible]
     asked = {slug for slug in request.GET.get("layers", "").split(",") if slug}
     return layers, [layer["slug"] for layer in layers if layer["slug"] in asked]
 
@@ -306,11 +301,12 @@ def _upload_strings() -> dict[str, str]:
     }
 
 
-# The admin login is the only sign-in page so far; officials get accounts there.
-@login_required(login_url="admin:login")
+@login_required
 def registry_upload(request):
     """Officials upload a file into a layer they may edit and watch the import."""
     actor = actor_for(request.user)
+    visible = list(layers_visible_to(actor).order_by("title"))
+    editable_ids = layers_editable_ids(actor=actor, layers=visible)
     editable = [
         {
             "slug": layer.slug,
@@ -319,8 +315,8 @@ def registry_upload(request):
             "map_url": f"{reverse('map')}?layers={layer.slug}",
             "feature_count": layer.feature_count,
         }
-        for layer in layers_visible_to(actor).order_by("title")
-        if layer_can_edit(actor=actor, layer=layer)
+        for layer in visible
+        if layer.pk in editable_ids
     ]
     config = {
         "language": get_language(),

@@ -159,7 +159,7 @@ def test_upload_page_sends_visitors_to_sign_in(client):
     # makes pytest-django create the test database when this module runs alone.
     response = client.get("/registries/upload/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/registries/upload/"
+    assert response["Location"] == "/accounts/login/?next=/registries/upload/"
 
 
 def test_upload_shows_progress_and_the_layer_appears_on_the_map(

@@ -34,7 +34,7 @@ from gisportal.api import BadParameters, QueryParams, message, page_links
 from ..models import AdministrativeUnit, Era, Feature, GeometryType, Layer, UnitLevel
 from . import editing
 from .ogc import FEATURE_JSON_SQL, GEOJSON_DECIMALS
-from .selectors import layer_get_for_user, layers_visible_to
+from .selectors import layer_get_for_user, layers_editable_ids, layers_visible_to
 
 MAX_PAGE = 10_000
 DEFAULT_PAGE = 100
@@ -73,23 +73,6 @@ def _require_login(request) -> Actor:
 
 
 # --- the layers -----------------------------------------------------------------
-
-
-def _editable_layer_ids(actor: Actor, layers: list[Layer]) -> set[int]:
-    """Which of these layers the actor may edit, by layer_can_edit's rules,
-    with one query for named editors instead of one per layer."""
-    if actor.user_id is None:
-        return set()
-    if actor.is_administrator:
-        return {layer.pk for layer in layers}
-    named = set(
-        Layer.editors.through.objects.filter(user_id=actor.user_id, layer_id__in=[la.pk for la in layers]).values_list(
-            "layer_id", flat=True
-        )
-    )
-    return {
-        layer.pk for layer in layers if (actor.is_official and actor.agency_id == layer.owner_id) or layer.pk in named
-    }
 
 
 def _layer_summary(request, layer: Layer, *, can_edit: bool) -> dict:
@@ -133,7 +116,7 @@ class LayerListApi(RegistryApiView):
     def get(self, request):
         actor = actor_for(request.user)
         layers = list(layers_visible_to(actor).order_by("slug"))
-        editable = _editable_layer_ids(actor, layers)
+        editable = layers_editable_ids(actor=actor, layers=layers)
         return Response(
             {
                 "count": len(layers),

@@ -97,7 +97,7 @@ def test_map_page_in_english_uses_the_english_halves(client, layers):
 def test_upload_page_needs_a_signed_in_user(client):
     response = client.get("/registries/upload/")
     assert response.status_code == 302
-    assert response["Location"] == "/admin/login/?next=/registries/upload/"
+    assert response["Location"] == "/accounts/login/?next=/registries/upload/"
 
 
 @pytest.mark.parametrize(
