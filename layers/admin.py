@@ -1,6 +1,6 @@
 from django.contrib.gis import admin
 
-from .models import AdministrativeUnit, ServicePoint, UnitSuccession
+from .models import AdministrativeUnit, FeatureChange, ImportJob, Layer, ServicePoint, UnitSuccession
 from .widgets import OfflineOSMWidget
 
 
@@ -30,3 +30,39 @@ class ServicePointAdmin(admin.GISModelAdmin):
     search_fields = ("code", "name", "address")
     raw_id_fields = ("admin_unit",)
     gis_widget_kwargs = {"attrs": {"default_lon": 106.07, "default_lat": 21.18, "default_zoom": 10}}
+
+
+@admin.register(Layer)
+class LayerAdmin(admin.ModelAdmin):
+    """Layers are described here; their features change only through imports,
+    the API and the map, which record every change."""
+
+    list_display = ("slug", "title", "owner", "geometry_type", "visibility", "feature_count", "version", "updated_at")
+    list_filter = ("visibility", "geometry_type", "owner")
+    search_fields = ("slug", "title")
+    filter_horizontal = ("editors",)
+    readonly_fields = ("version", "feature_count", "extent", "created_at", "updated_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(FeatureChange)
+class FeatureChangeAdmin(ReadOnlyAdmin):
+    list_display = ("at", "layer", "action", "feature_id", "user", "note")
+    list_filter = ("action", "layer")
+    date_hierarchy = "at"
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "layer", "source_name", "status", "rows_imported", "rows_rejected", "user")
+    list_filter = ("status", "layer")

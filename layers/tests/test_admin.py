@@ -47,3 +47,15 @@ def test_admin_saves_a_moved_point(client, db):
 def test_anonymous_cannot_reach_the_admin(client, db):
     response = client.get("/admin/layers/servicepoint/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_registry_admin_pages_render_and_history_is_read_only(client, db):
+    client = _admin_client(client)
+    from layers.models import Layer
+
+    layer = Layer.objects.get(slug="hospitals")
+    assert client.get(f"/admin/layers/layer/{layer.pk}/change/").status_code == 200
+    assert client.get("/admin/layers/featurechange/").status_code == 200
+    assert client.get("/admin/layers/importjob/").status_code == 200
+    # The change log cannot be edited or added to by hand.
+    assert client.get("/admin/layers/featurechange/add/").status_code == 403
