@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -62,25 +63,30 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
-    """Base URL of `manage.py runserver` serving the test database.
-
-    The test database must outlive the server: this fixture depends on
-    django_db_setup, so pytest tears it down (and stops the server, closing
-    its connections) before the database is dropped."""
+def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
+    """The environment of a process (server, worker) on the test database."""
     with django_db_blocker.unblock():
+        name = connection.settings_dict["NAME"]
+        # pytest-django creates the test database only when some collected
+        # test asks for the database; otherwise this would be the real one.
+        # Never serve (or load demo data into) a developer's database.
+        assert name.startswith("test_"), f"not a test database: {name} (collect a test that uses `db`)"
         database_url = _database_url(connection.settings_dict)
-    # Never serve (or load demo data into) a developer's database.
-    assert connection.settings_dict["NAME"].startswith("test_"), connection.settings_dict["NAME"]
-    port = _free_port()
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
         "DATABASE_URL": database_url,
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }
-    log_path = tmp_path_factory.mktemp("live_server") / "server.log"
+
+
+@contextmanager
+def _runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """`manage.py runserver` on a free port with `env`, its log in `log_dir`;
+    yields its base URL once it serves the map page, stops it on exit."""
+    port = _free_port()
+    log_path = log_dir / "server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
@@ -95,6 +101,18 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
         yield base_url
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    """Base URL of `manage.py runserver` serving the test database.
+
+    The test database must outlive the server: this fixture depends on
+    django_db_setup, so pytest tears it down (and stops the server, closing
+    its connections) before the database is dropped."""
+    env = _test_database_env(django_db_blocker)
+    with _runserver(env, tmp_path_factory.mktemp("live_server")) as base_url:
+        yield base_url
 
 
 # --- A server and a Celery worker sharing a private broker ------------------------
@@ -123,42 +141,12 @@ def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> 
         time.sleep(0.2)
 
 
-def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
-    with django_db_blocker.unblock():
-        name = connection.settings_dict["NAME"]
-        # pytest-django creates the test database only when some collected
-        # test asks for the database; otherwise this would be the real one.
-        assert name.startswith("test_"), f"not a test database: {name} (collect a test that uses `db`)"
-        database_url = _database_url(connection.settings_dict)
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
-        "DATABASE_URL": database_url,
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-
-
 @pytest.fixture(scope="module")
 def queue_live_server_url(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url) -> Iterator[str]:
     """Like live_server_url, but its tasks go to the private broker."""
     env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("queue_live_server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(f"{base_url}/map/", process, log_path)
+    with _runserver(env, tmp_path_factory.mktemp("queue_live_server")) as base_url:
         yield base_url
-    finally:
-        _stop(process)
 
 
 @pytest.fixture(scope="module")

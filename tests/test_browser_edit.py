@@ -7,7 +7,6 @@ the CSRF token and is checked in the database, with a FeatureChange naming
 the official. A citizen gets no edit buttons. Positions are checked against
 pyproj's geodesic distance from where the test clicked."""
 
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,25 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
-from django.test import Client
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from pyproj import Geod
+
+from tests.browser import chromium, new_page, session_delete, session_key_for
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 POPUP_SCREENSHOT = Path("/tmp/edit-popup.png")
 EDIT_SCREENSHOT = Path("/tmp/edit-form.png")
 MOVE_SCREENSHOT = Path("/tmp/edit-move.png")
@@ -118,11 +106,10 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
             )
             ids[key] = feature.pk
         layer_touch(layer)
-        sessions = {}
-        for name, user in (("official", official), ("demoted", demoted), ("citizen", citizen)):
-            client = Client()
-            client.force_login(user)
-            sessions[name] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        sessions = {
+            name: session_key_for(user)
+            for name, user in (("official", official), ("demoted", demoted), ("citizen", citizen))
+        }
     try:
         yield {
             "layer": layer,
@@ -135,7 +122,7 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
     finally:
         with django_db_blocker.unblock():
             for session_key in sessions.values():
-                SessionStore(session_key=session_key).delete()
+                session_delete(session_key)
             layer.delete()  # its features and change records go with it
             for user in (official, demoted, citizen):
                 user.delete()
@@ -144,12 +131,7 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def browser(setup) -> Iterator[Browser]:
     # After `setup`: while Playwright runs, Django refuses database access in this thread.
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.mark.django_db
@@ -163,18 +145,8 @@ def test_the_citizen_may_not_edit_through_the_api(setup, client):
 
 
 def _open_map(browser: Browser, base_url: str, session_key: str, slug: str, **context_options) -> tuple[Page, list]:
-    options = {"locale": "vi-VN", "viewport": {"width": 1280, "height": 800}, **context_options}
-    context = browser.new_context(**options)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": base_url}])
-    page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    options = {"viewport": {"width": 1280, "height": 800}, **context_options}
+    page, errors = new_page(browser, base_url, session_key=session_key, **options)
     page.goto(f"{base_url}/map/?layers={slug}")
     expect(page.locator("#map")).to_have_attribute("aria-busy", "false")
     _wait_for_tiles(page, slug)

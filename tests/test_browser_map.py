@@ -4,25 +4,16 @@ eras, service point markers, the nearest search by click, by geolocation and
 with a bad request, the language switch and the phone layout."""
 
 import math
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import chromium, new_page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 SCREENSHOT = Path("/tmp/map.png")
 PHONE_SCREENSHOT = Path("/tmp/map-phone.png")
 
@@ -43,33 +34,15 @@ def browser() -> Iterator[Browser]:
     # Module scope, not session: while Playwright's sync API is running, its
     # event loop makes Django refuse database access in this thread, which
     # would break the ordinary tests collected after this module.
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 def _open(browser: Browser, base_url: str, path: str, **context_options) -> tuple[Page, list[str]]:
     """A fresh page (own cookies, a Vietnamese browser) at `path`, and the
-    list its console errors and uncaught exceptions go into."""
-    context = browser.new_context(locale="vi-VN", **context_options)
-    page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        source = message.location.get("url", "")
-        # Requests that leave the server under test (tiles, if a deployment
-        # configures some) fail here: there is no internet.
-        if message.text.startswith("Failed to load resource") and not source.startswith(base_url):
-            return
-        errors.append(f"console: {message.text} ({source})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    list its console errors and uncaught exceptions go into. Requests that
+    leave the server under test (tiles, if a deployment configures some) fail
+    here: there is no internet; those are not errors of the page."""
+    page, errors = new_page(browser, base_url, ignore_failed_loads_outside=base_url, **context_options)
     page.goto(base_url + path)
     return page, errors
 

@@ -7,29 +7,18 @@ with its attribution, and a click on a point opens its properties."""
 
 import json
 import random
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
-from django.test import Client
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
+
+from tests.browser import chromium, new_page, session_delete, session_key_for
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 UPLOAD_SCREENSHOT = Path("/tmp/registries-upload.png")
 MAP_SCREENSHOT = Path("/tmp/registries-map.png")
 # Around Bắc Ninh city: a few hundred clinics in a 3 km square.
@@ -70,14 +59,12 @@ def editor(django_db_setup, django_db_blocker) -> Iterator[dict]:
             visibility="internal",
             attribution=ATTRIBUTION,
         )
-        client = Client()
-        client.force_login(user)
-        session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+        session_key = session_key_for(user)
     try:
         yield {"user": user, "layer": layer, "session": session_key}
     finally:
         with django_db_blocker.unblock():
-            SessionStore(session_key=session_key).delete()
+            session_delete(session_key)
             # Error reports, and the upload of a job that never ran (the import removes its own).
             for job in layer.imports.all():
                 for stored in (job.error_report_path, job.stored_path):
@@ -90,12 +77,7 @@ def editor(django_db_setup, django_db_blocker) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def browser(editor) -> Iterator[Browser]:
     # After `editor`: while Playwright runs, Django refuses database access in this thread.
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -115,21 +97,6 @@ def geojson_file(tmp_path) -> tuple[Path, list[dict]]:
     path = tmp_path / "tram-y-te.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
     return path, features
-
-
-def _logged_in_page(browser: Browser, base_url: str, session_key: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 800})
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": base_url}])
-    page = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
-    return page, errors
 
 
 # Every change of the progress bar, as the page makes it.
@@ -168,7 +135,7 @@ def test_upload_shows_progress_and_the_layer_appears_on_the_map(
     base_url = queue_live_server_url
     layer = editor["layer"]
     path, features = geojson_file
-    page, errors = _logged_in_page(browser, base_url, editor["session"])
+    page, errors = new_page(browser, base_url, session_key=editor["session"], viewport={"width": 1280, "height": 800})
 
     page.goto(f"{base_url}/registries/upload/")
     expect(page.locator("html")).to_have_attribute("lang", "vi")

@@ -1,0 +1,94 @@
+"""Shared pieces of the browser tests (Debian's chromium through Playwright):
+the launch, a fresh page that collects console errors, and logged-in
+sessions for the project's own server.
+
+Each browser test module keeps its own module-scoped `browser` fixture, made
+with `chromium()`, so that it can depend on the module's database fixtures:
+while Playwright's sync API runs, Django refuses database access in this
+thread."""
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium() -> Iterator[Browser]:
+    """Body of a module-scoped `browser` fixture (`yield from chromium()`):
+    Debian's chromium, or the test skipped where it is not installed."""
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def collect_errors(page: Page, *, ignore_failed_loads_outside: str | None = None) -> list[str]:
+    """The list the page's console errors and uncaught exceptions go into.
+
+    With `ignore_failed_loads_outside` (the base URL of the server under
+    test), failed requests to other hosts are left out: there is no internet
+    here, so tiles a deployment may configure cannot load."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        source = message.location.get("url", "")
+        if (
+            ignore_failed_loads_outside is not None
+            and message.text.startswith("Failed to load resource")
+            and not source.startswith(ignore_failed_loads_outside)
+        ):
+            return
+        errors.append(f"console: {message.text} ({source})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    return errors
+
+
+def new_page(
+    browser: Browser,
+    base_url: str,
+    *,
+    session_key: str | None = None,
+    ignore_failed_loads_outside: str | None = None,
+    **context_options,
+) -> tuple[Page, list[str]]:
+    """A page in a fresh context (own cookies, a Vietnamese browser unless
+    `locale` says otherwise), signed in with `session_key` if given, and the
+    list its errors go into (see collect_errors)."""
+    context = browser.new_context(**{"locale": "vi-VN", **context_options})
+    if session_key is not None:
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": base_url}])
+    page = context.new_page()
+    return page, collect_errors(page, ignore_failed_loads_outside=ignore_failed_loads_outside)
+
+
+def session_key_for(user) -> str:
+    """A logged-in session of `user` in the database (call with database
+    access), for the browser's session cookie."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def session_delete(session_key: str) -> None:
+    SessionStore(session_key=session_key).delete()
