@@ -110,6 +110,48 @@ def migrate(bench_url: str, settings_module: str) -> None:
     )
 
 
+def scratch_database(db_name: str | None, *, default_suffix: str) -> tuple[str, str, str]:
+    """(main database URL, scratch database name, scratch database URL).
+
+    The name is `db_name` or "<main db>_<default_suffix>", never the main
+    database itself."""
+    main_url = main_database_url()
+    main_db = unquote(urlsplit(main_url).path.lstrip("/"))
+    bench_db = db_name or f"{main_db}_{default_suffix}"
+    if bench_db == main_db:
+        sys.exit(f"refusing to benchmark in the main database {main_db!r}")
+    return main_url, bench_db, url_with_db(main_url, bench_db)
+
+
+def prepare_database(main_url: str, bench_db: str, *, marker: str, recreate: bool, settings_module: str) -> None:
+    """The marked scratch database, dropped first if `recreate`, created from
+    template_postgis if missing, and migrated."""
+    main_conninfo = conninfo_from_url(main_url)
+    if recreate and drop_database(main_conninfo, bench_db, marker=marker):
+        say(f"dropped {bench_db}")
+    if ensure_database(main_conninfo, bench_db, marker=marker):
+        say(f"created {bench_db} from template_postgis")
+    t = time.perf_counter()
+    migrate(url_with_db(main_url, bench_db), settings_module)
+    say(f"migrations applied ({time.perf_counter() - t:.1f} s)")
+
+
+def django_setup(*, settings_module: str, bench_url: str, bench_db: str) -> None:
+    """Django in this process, on the scratch database, with DEBUG off."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    os.environ["DATABASE_URL"] = bench_url
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    if settings.DEBUG:
+        sys.exit(f"{settings_module} has DEBUG=True: every query would be stored, skewing timings")
+    if connection.settings_dict["NAME"] != bench_db:
+        sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
+
+
 # --------------------------------------------------------------------------- statistics
 
 

@@ -40,20 +40,26 @@ import pstats
 import random
 import re
 import signal
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    Server,
+    conninfo_from_url,
+    django_setup,
+    exit_on_sigterm,
+    prepare_database,
+    say,
+    scratch_database,
+    summarize,
+)
 from psycopg import sql as pgsql  # noqa: E402
 
 BBOX = (105.9, 20.95, 106.9, 21.65)  # lon min, lat min, lon max, lat max: Bắc Ninh and a margin
@@ -108,78 +114,9 @@ def knn_sql(template: str, kind: str) -> str:
     return template.format(kind_filter="" if kind == "any" else "AND kind = %(kind)s")
 
 
-def say(text: str = "") -> None:
-    print(text, flush=True)
-
-
 # --------------------------------------------------------------------------- database
 
-
-def main_database_url() -> str:
-    from gisportal.settings import env as project_env  # the project's one reader of env and .env
-
-    return project_env.get("DATABASE_URL", "postgis://gisportal:gisportal@127.0.0.1:5432/gisportal")
-
-
-def conninfo_from_url(url: str, dbname: str | None = None) -> str:
-    parts = urlsplit(url)
-    return psycopg.conninfo.make_conninfo(
-        host=parts.hostname or "",
-        port=str(parts.port or 5432),
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        dbname=dbname or unquote(parts.path.lstrip("/")),
-    )
-
-
-def url_with_db(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(path="/" + dbname).geturl()
-
-
 DB_MARKER = "scratch database of bench/nearest.py: dropped and reloaded at will"
-
-
-def _database_comment(conn, name: str) -> tuple[bool, str | None]:
-    row = conn.execute(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
-    ).fetchone()
-    return (row is not None, row[0] if row else None)
-
-
-def ensure_database(main_conninfo: str, name: str) -> bool:
-    """Create the bench database from template_postgis unless it exists. True if created.
-
-    An existing database is used only if it carries our marker: --db-name must
-    never point the TRUNCATE at somebody's data."""
-    with psycopg.connect(main_conninfo, autocommit=True) as conn:
-        exists, comment = _database_comment(conn, name)
-        if exists:
-            if comment != DB_MARKER:
-                sys.exit(f"database {name!r} exists but was not created by bench/nearest.py; refusing to touch it")
-            return False
-        ident = pgsql.Identifier(name)
-        conn.execute(pgsql.SQL("CREATE DATABASE {} TEMPLATE template_postgis").format(ident))
-        conn.execute(pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, pgsql.Literal(DB_MARKER)))
-        return True
-
-
-def drop_database(main_conninfo: str, name: str) -> bool:
-    with psycopg.connect(main_conninfo, autocommit=True) as conn:
-        exists, comment = _database_comment(conn, name)
-        if not exists:
-            return False
-        if comment != DB_MARKER:
-            sys.exit(f"database {name!r} was not created by bench/nearest.py; refusing to drop it")
-        conn.execute(pgsql.SQL("DROP DATABASE {}").format(pgsql.Identifier(name)))
-        return True
-
-
-def migrate(bench_url: str, settings_module: str) -> None:
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
-    subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
 
 
 def fingerprint(n: int, seed: int) -> str:
@@ -285,25 +222,6 @@ def sql_params(lon: float, lat: float, kind: str, k: int = LIMIT) -> dict:
     return {"lon": lon, "lat": lat, "kind": kind, "k": k}
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
-def summarize(samples_ns: list[int]) -> dict:
-    ms = [s / 1e6 for s in samples_ns]
-    return {
-        "p50": percentile(ms, 50),
-        "p95": percentile(ms, 95),
-        "p99": percentile(ms, 99),
-        "mean": sum(ms) / len(ms),
-        "min": min(ms),
-    }
-
-
 def time_mode(run_one, warmup_points, points) -> list[int]:
     """run_one(lon, lat, kind) does one complete query; returns ns per timed query."""
     for lon, lat, kind in warmup_points:
@@ -321,74 +239,29 @@ def time_mode(run_one, warmup_points, points) -> list[int]:
 # --------------------------------------------------------------------------- gunicorn
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Gunicorn:
-    """gunicorn on a free loopback port; stop() is safe to call more than once."""
-
-    def __init__(self, *, bench_url: str, settings_module: str, worker_class: str):
-        self.port = free_port()
-        log_fd, self.log_path = tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")
-        env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "gisportal.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "1",
-                "--worker-class",
-                worker_class,
-                "--chdir",
-                str(ROOT),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        os.close(log_fd)
-
-    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", path)
-                response = conn.getresponse()
-                response.read()
-                conn.close()
-                if response.status == 200:
-                    return
-                raise RuntimeError(f"gunicorn answered {response.status}:\n{self.log_tail()}")
-            except (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected):
-                time.sleep(0.1)
-        raise RuntimeError(f"gunicorn not ready after {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # graceful: the master stops its worker
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only what we started
-                self.proc.wait(timeout=5)
-        Path(self.log_path).unlink(missing_ok=True)
+def start_gunicorn(*, bench_url: str, settings_module: str, worker_class: str) -> Server:
+    """gunicorn (1 worker) on a free loopback port; stop() is safe to call more than once."""
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    return Server(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "gisportal.wsgi:application",
+            "--bind",
+            "127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--worker-class",
+            worker_class,
+            "--chdir",
+            str(ROOT),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        name="gunicorn",
+    )
 
 
 # --------------------------------------------------------------------------- checks
@@ -524,31 +397,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def _exit_on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)  # unwinds through the finally that stops gunicorn
-
-
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.perf_counter()
-    main_url = main_database_url()
-    main_db = unquote(urlsplit(main_url).path.lstrip("/"))
-    bench_db = args.db_name or f"{main_db}_bench"
-    if bench_db == main_db:
-        sys.exit(f"refusing to benchmark in the main database {main_db!r}")
-    bench_url = url_with_db(main_url, bench_db)
+    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="bench")
     bench_conninfo = conninfo_from_url(main_url, bench_db)
     say(f"bench database {bench_db!r} on {urlsplit(main_url).hostname}:{urlsplit(main_url).port or 5432}")
 
     # 1. database, schema, data
-    if args.recreate and drop_database(conninfo_from_url(main_url), bench_db):
-        say(f"dropped {bench_db}")
-    if ensure_database(conninfo_from_url(main_url), bench_db):
-        say(f"created {bench_db} from template_postgis")
-    t = time.perf_counter()
-    migrate(bench_url, args.settings)
-    say(f"migrations applied ({time.perf_counter() - t:.1f} s)")
+    prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
     count, comment = bench_data_state(bench_conninfo)
     reused = not args.fresh and count == args.points and comment == fingerprint(args.points, args.seed)
     load = {}
@@ -564,21 +422,14 @@ def main() -> int:
         )
 
     # 2. Django in-process, pointed at the bench database
-    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
-    os.environ["DATABASE_URL"] = bench_url
+    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
     import django
-
-    django.setup()
     from django.conf import settings
     from django.db import connection
     from django.test import Client
 
     from layers import selectors
 
-    if settings.DEBUG:
-        sys.exit(f"{args.settings} has DEBUG=True: every query would be stored, skewing timings")
-    if connection.settings_dict["NAME"] != bench_db:
-        sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
     client = Client()
     connection.ensure_connection()
     client_side = issubclass(connection.connection.cursor_factory, psycopg.ClientCursor)
@@ -689,8 +540,8 @@ def main() -> int:
     server = None
     if not args.no_http:
         try:
-            server = Gunicorn(bench_url=bench_url, settings_module=args.settings, worker_class=args.worker_class)
-            server.wait_ready(api_path(*warm[0]))
+            server = start_gunicorn(bench_url=bench_url, settings_module=args.settings, worker_class=args.worker_class)
+            server.wait_ready(api_path(*warm[0]), timeout=30.0)
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
             reconnects = 0
 

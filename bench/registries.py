@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,15 +47,13 @@ from common import (  # noqa: E402
     Server,
     conninfo_from_url,
     db_params,
-    drop_database,
-    ensure_database,
+    django_setup,
     exit_on_sigterm,
-    main_database_url,
-    migrate,
+    prepare_database,
     run_measured,
     say,
+    scratch_database,
     summarize,
-    url_with_db,
 )
 
 BBOX = (105.9, 20.95, 106.9, 21.65)  # lon min, lat min, lon max, lat max: Bắc Ninh and a margin
@@ -634,12 +632,7 @@ def main() -> int:  # noqa: C901 -- one linear script, read top to bottom
     args = parse_args()
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.perf_counter()
-    main_url = main_database_url()
-    main_db = unquote(urlsplit(main_url).path.lstrip("/"))
-    bench_db = args.db_name or f"{main_db}_bench_registries"
-    if bench_db == main_db:
-        sys.exit(f"refusing to benchmark in the main database {main_db!r}")
-    bench_url = url_with_db(main_url, bench_db)
+    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="bench_registries")
     conninfo = conninfo_from_url(main_url, bench_db)
     params = db_params(main_url, bench_db)
     say(f"bench database {bench_db!r} on {params['host']}:{params['port']}, {args.points:,} points")
@@ -649,26 +642,11 @@ def main() -> int:  # noqa: C901 -- one linear script, read top to bottom
         say(f"warning: load average {load_before[0]:.2f} before the start: other work shares the CPUs")
 
     # ------------------------------------------------------------------ 0. database, layer, file
-    if args.recreate and drop_database(conninfo_from_url(main_url), bench_db, marker=DB_MARKER):
-        say(f"dropped {bench_db}")
-    if ensure_database(conninfo_from_url(main_url), bench_db, marker=DB_MARKER):
-        say(f"created {bench_db} from template_postgis")
-    t = time.perf_counter()
-    migrate(bench_url, args.settings)
-    say(f"migrations applied ({time.perf_counter() - t:.1f} s)")
+    prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
 
-    os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
-    os.environ["DATABASE_URL"] = bench_url
-    import django
-
-    django.setup()
-    from django.conf import settings
+    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
     from django.db import connection
 
-    if settings.DEBUG:
-        sys.exit(f"{args.settings} has DEBUG=True: every query would be stored, skewing timings")
-    if connection.settings_dict["NAME"] != bench_db:
-        sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
     layer = ensure_layer()
     connection.close()
     layer_id = layer.pk
