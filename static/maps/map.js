@@ -63,6 +63,10 @@
     return node;
   }
 
+  // registries.js (loaded after this file) builds its popups and editor with
+  // the same helpers.
+  window.portalMapUtils = Object.freeze({ fill, escapeHtml, element });
+
   function formatDistance(metres) {
     if (Math.round(metres) < 1000) {
       return integerFormat.format(Math.round(metres)) + " m";

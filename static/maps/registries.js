@@ -20,6 +20,8 @@
   if (!map || !layerControl || !config.registries || !config.registries.length) {
     return;
   }
+  // Defined by map.js, as the map: text templates, escaping, DOM building.
+  const { fill, escapeHtml, element } = window.portalMapUtils;
   const text = config.strings;
   const locale = config.language === "vi" ? "vi-VN" : "en-GB";
   const numberFormat = new Intl.NumberFormat(locale, { maximumFractionDigits: 6 });
@@ -117,33 +119,6 @@
   });
 
   // --- Helpers -------------------------------------------------------------
-
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, (match, key) => (key in values ? String(values[key]) : match));
-  }
-
-  function escapeHtml(value) {
-    const node = document.createElement("span");
-    node.textContent = value;
-    return node.innerHTML;
-  }
-
-  function element(tag, attributes, children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) {
-      if (name === "text") {
-        node.textContent = value;
-      } else {
-        node.setAttribute(name, value);
-      }
-    }
-    for (const child of children || []) {
-      if (child !== null && child !== undefined) {
-        node.append(child);
-      }
-    }
-    return node;
-  }
 
   function formatValue(value) {
     if (typeof value === "boolean") {
