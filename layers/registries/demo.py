@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from gisportal.accounts.services import demo_agencies_ensure
 from gisportal.settings import env
@@ -65,17 +66,30 @@ def _field(name: str, kind: str, *, filterable: bool = False, title: str = "") -
     return field
 
 
-def _replace_features(layer: Layer) -> None:
+def _layer_reload(*, note: str, insert: Callable[[CursorWrapper, Layer], None], **layer_fields) -> DemoLayerReport:
+    """Create or update the layer (`layer_fields` go to layer_create_or_update),
+    replace its features by what `insert` writes through the cursor, and
+    record the reload. Call inside the caller's transaction: a failure leaves
+    the layer as it was."""
+    layer = layer_create_or_update(**layer_fields)
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer.pk])
-
-
-def _finish(layer: Layer, *, note: str) -> DemoLayerReport:
+        insert(cursor, layer)
     layer_touch(layer)
     FeatureChange.objects.create(
         layer=layer, action=FeatureChange.Action.IMPORT, user=None, note=f"{note}: {layer.feature_count}"
     )
     return DemoLayerReport(slug=layer.slug, features=layer.feature_count)
+
+
+def _insert_per_commune(sql: str) -> Callable[[CursorWrapper, Layer], None]:
+    """An `insert` for _layer_reload running `sql`, which generates features
+    from the communes of 2025 (parameters era, level and layer)."""
+
+    def insert(cursor: CursorWrapper, layer: Layer) -> None:
+        cursor.execute(sql, {"era": Era.POST_2025, "level": UnitLevel.COMMUNE, "layer": layer.pk})
+
+    return insert
 
 
 # --- hospitals (OpenStreetMap) --------------------------------------------------
@@ -114,7 +128,28 @@ OSM_KEYS = {
 
 @transaction.atomic
 def demo_hospitals_load(*, agencies: dict) -> DemoLayerReport:
-    layer = layer_create_or_update(
+    source = json.loads((DATA_DIR / OSM_HEALTH_FILE).read_text(encoding="utf-8"))["features"]
+    rows = []
+    for feature in source:
+        tags = feature["properties"]
+        properties = {ours: tags[theirs] for theirs, ours in OSM_KEYS.items() if tags.get(theirs) not in (None, "")}
+        # "node/1926545806": OSM numbers are unique per element type only, and
+        # pass the 32-bit range that some clients assume for integers.
+        properties["osm_id"] = feature["id"]
+        rows.append([json.dumps(feature["geometry"]), json.dumps(properties, ensure_ascii=False)])
+
+    def insert(cursor: CursorWrapper, layer: Layer) -> None:
+        cursor.executemany(
+            """
+            INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+            VALUES (%s, ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326), %s::jsonb, now(), now())
+            """,
+            [[layer.pk, *row] for row in rows],
+        )
+
+    return _layer_reload(
+        note="OpenStreetMap 2024-09-27",
+        insert=insert,
         slug="hospitals",
         title="Cơ sở y tế (OpenStreetMap) / Hospitals and health centres",
         description="Bệnh viện và trung tâm y tế từ OpenStreetMap (xuất ngày 27/09/2024). "
@@ -127,25 +162,6 @@ def demo_hospitals_load(*, agencies: dict) -> DemoLayerReport:
         license="ODbL-1.0",
         is_demo=False,
     )
-    source = json.loads((DATA_DIR / OSM_HEALTH_FILE).read_text(encoding="utf-8"))["features"]
-    rows = []
-    for feature in source:
-        tags = feature["properties"]
-        properties = {ours: tags[theirs] for theirs, ours in OSM_KEYS.items() if tags.get(theirs) not in (None, "")}
-        # "node/1926545806": OSM numbers are unique per element type only, and
-        # pass the 32-bit range that some clients assume for integers.
-        properties["osm_id"] = feature["id"]
-        rows.append([layer.pk, json.dumps(feature["geometry"]), json.dumps(properties, ensure_ascii=False)])
-    _replace_features(layer)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            """
-            INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
-            VALUES (%s, ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326), %s::jsonb, now(), now())
-            """,
-            rows,
-        )
-    return _finish(layer, note="OpenStreetMap 2024-09-27")
 
 
 # --- schools (generated) ---------------------------------------------------------
@@ -159,13 +175,41 @@ SCHOOL_SCHEMA = [
     _field("commune_code", "string", filterable=True, title="Mã xã / Commune code"),
 ]
 
+SCHOOLS_SQL = """
+WITH communes AS (
+    SELECT code, name, geom, code::int AS n,
+           3 + (code::int / 3) %% 2 AS schools
+    FROM layers_administrativeunit WHERE era = %(era)s AND level = %(level)s
+),
+placed AS (
+    SELECT c.code, c.name, c.n, d.path[1] AS k, d.geom
+    FROM communes c,
+         LATERAL ST_Dump(ST_GeneratePoints(c.geom, c.schools, c.n)) d
+)
+INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+SELECT %(layer)s, p.geom,
+       jsonb_build_object(
+           'name', 'Trường ' || (ARRAY['Mầm non', 'Tiểu học', 'THCS', 'THPT'])[p.k] || ' ' || p.name,
+           'level', (ARRAY['Mầm non', 'Tiểu học', 'THCS', 'THPT'])[p.k],
+           'pupils', (ARRAY[180, 450, 520, 1100])[p.k] + (p.n * 37 + p.k * 101) %% 400,
+           'opened_on', to_char(DATE '1960-01-01' + (p.n * 131 + p.k * 977) %% 22000, 'YYYY-MM-DD'),
+           'public', (p.n + p.k) %% 7 <> 0,
+           'commune_code', p.code
+       ),
+       now(), now()
+FROM placed p
+ORDER BY p.code, p.k
+"""
+
 
 @transaction.atomic
 def demo_schools_load(*, agencies: dict) -> DemoLayerReport:
     """Three or four schools per commune of 2025 (kindergarten, primary, lower
     secondary, and an upper secondary school in every other commune), placed
     by ST_GeneratePoints with a seed per commune: the same places every run."""
-    layer = layer_create_or_update(
+    return _layer_reload(
+        note="demo rule",
+        insert=_insert_per_commune(SCHOOLS_SQL),
         slug="schools",
         title="Trường học (dữ liệu mẫu) / Schools (demo data)",
         description="Vị trí và số liệu sinh ra theo quy tắc, không phải khảo sát. "
@@ -178,37 +222,6 @@ def demo_schools_load(*, agencies: dict) -> DemoLayerReport:
         attribution="Dữ liệu mẫu / demo data",
         is_demo=True,
     )
-    _replace_features(layer)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH communes AS (
-                SELECT code, name, geom, code::int AS n,
-                       3 + (code::int / 3) %% 2 AS schools
-                FROM layers_administrativeunit WHERE era = %(era)s AND level = %(level)s
-            ),
-            placed AS (
-                SELECT c.code, c.name, c.n, d.path[1] AS k, d.geom
-                FROM communes c,
-                     LATERAL ST_Dump(ST_GeneratePoints(c.geom, c.schools, c.n)) d
-            )
-            INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
-            SELECT %(layer)s, p.geom,
-                   jsonb_build_object(
-                       'name', 'Trường ' || (ARRAY['Mầm non', 'Tiểu học', 'THCS', 'THPT'])[p.k] || ' ' || p.name,
-                       'level', (ARRAY['Mầm non', 'Tiểu học', 'THCS', 'THPT'])[p.k],
-                       'pupils', (ARRAY[180, 450, 520, 1100])[p.k] + (p.n * 37 + p.k * 101) %% 400,
-                       'opened_on', to_char(DATE '1960-01-01' + (p.n * 131 + p.k * 977) %% 22000, 'YYYY-MM-DD'),
-                       'public', (p.n + p.k) %% 7 <> 0,
-                       'commune_code', p.code
-                   ),
-                   now(), now()
-            FROM placed p
-            ORDER BY p.code, p.k
-            """,
-            {"era": Era.POST_2025, "level": UnitLevel.COMMUNE, "layer": layer.pk},
-        )
-    return _finish(layer, note="demo rule")
 
 
 # --- land parcels (generated) ----------------------------------------------------
@@ -246,11 +259,18 @@ def _lattice_spacing_m(*, parcels: int, safety: float) -> float:
     return math.sqrt(area_m2 / blocks)
 
 
+def _parcel_size_deg() -> tuple[float, float]:
+    """Width and height of a parcel in degrees (the province is small enough
+    for one scale taken at REFERENCE_LAT)."""
+    dx = PARCEL_WIDTH_M / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(REFERENCE_LAT)))
+    dy = PARCEL_HEIGHT_M / METRES_PER_DEGREE_LAT
+    return dx, dy
+
+
 def _parcel_blocks(*, spacing_m: float) -> int:
     """Blocks on a lattice over the province that lie wholly inside one commune
     (so every parcel does), into a temporary table; returns how many."""
-    dx = PARCEL_WIDTH_M / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(REFERENCE_LAT)))
-    dy = PARCEL_HEIGHT_M / METRES_PER_DEGREE_LAT
+    dx, dy = _parcel_size_deg()
     step_x = spacing_m / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(REFERENCE_LAT)))
     step_y = spacing_m / METRES_PER_DEGREE_LAT
     with connection.cursor() as cursor:
@@ -304,28 +324,15 @@ def demo_parcels_load(*, agencies: dict, parcels: int) -> DemoLayerReport:
     """`parcels` rectangles of 60 x 40 m, in blocks of 12 on a lattice, every
     one inside a commune of 2025; numbered per commune by map sheet; area
     computed on the ellipsoid (geography)."""
-    layer = layer_create_or_update(
-        slug="land-parcels",
-        title="Thửa đất (dữ liệu mẫu) / Land parcels (demo data)",
-        description="Thửa đất sinh ra theo lưới, không phải bản đồ địa chính thật; dùng để thử tải lớn. "
-        "Generated on a lattice, not a real cadastre: there to make size problems show.",
-        owner=agencies["so-nnmt"],
-        geometry_type=GeometryType.POLYGON,
-        schema=PARCEL_SCHEMA,
-        visibility=Visibility.INTERNAL,
-        attribution="Dữ liệu mẫu / demo data",
-        is_demo=True,
-    )
-    _replace_features(layer)
-    safety = 1.15
-    for _ in range(6):  # the lattice loses blocks on commune borders: densify until enough
-        blocks = _parcel_blocks(spacing_m=_lattice_spacing_m(parcels=parcels, safety=safety))
-        if blocks * PARCELS_PER_BLOCK >= parcels:
-            break
-        safety *= 1.3 * parcels / max(blocks * PARCELS_PER_BLOCK, 1)
-    dx = PARCEL_WIDTH_M / (METRES_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(REFERENCE_LAT)))
-    dy = PARCEL_HEIGHT_M / METRES_PER_DEGREE_LAT
-    with connection.cursor() as cursor:
+
+    def insert(cursor: CursorWrapper, layer: Layer) -> None:
+        safety = 1.15
+        for _ in range(6):  # the lattice loses blocks on commune borders: densify until enough
+            blocks = _parcel_blocks(spacing_m=_lattice_spacing_m(parcels=parcels, safety=safety))
+            if blocks * PARCELS_PER_BLOCK >= parcels:
+                break
+            safety *= 1.3 * parcels / max(blocks * PARCELS_PER_BLOCK, 1)
+        dx, dy = _parcel_size_deg()
         cursor.execute(
             f"""
             WITH cells AS (
@@ -363,7 +370,21 @@ def demo_parcels_load(*, agencies: dict, parcels: int) -> DemoLayerReport:
         # Fresh statistics: the planner otherwise takes the new rows for a
         # handful and picks the wrong index for bbox pages (until autovacuum).
         cursor.execute("ANALYZE layers_feature")
-    return _finish(layer, note="demo lattice")
+
+    return _layer_reload(
+        note="demo lattice",
+        insert=insert,
+        slug="land-parcels",
+        title="Thửa đất (dữ liệu mẫu) / Land parcels (demo data)",
+        description="Thửa đất sinh ra theo lưới, không phải bản đồ địa chính thật; dùng để thử tải lớn. "
+        "Generated on a lattice, not a real cadastre: there to make size problems show.",
+        owner=agencies["so-nnmt"],
+        geometry_type=GeometryType.POLYGON,
+        schema=PARCEL_SCHEMA,
+        visibility=Visibility.INTERNAL,
+        attribution="Dữ liệu mẫu / demo data",
+        is_demo=True,
+    )
 
 
 # --- construction permits (generated) --------------------------------------------
@@ -377,12 +398,36 @@ PERMIT_SCHEMA = [
     _field("commune_code", "string", filterable=True, title="Mã xã / Commune code"),
 ]
 
+PERMITS_SQL = """
+WITH placed AS (
+    SELECT u.code, u.code::int AS n, d.path[1] AS k, d.geom
+    FROM layers_administrativeunit u,
+         LATERAL ST_Dump(ST_GeneratePoints(u.geom, 3, u.code::int + 7)) d
+    WHERE u.era = %(era)s AND u.level = %(level)s
+)
+INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+SELECT %(layer)s, p.geom,
+       jsonb_build_object(
+           'permit_no', lpad(((p.n * 3 + p.k) %% 10000)::text, 4, '0') || '/GPXD-' || p.code,
+           'kind', (ARRAY['Xây mới / new', 'Sửa chữa / renovation', 'Cải tạo / conversion'])[p.k],
+           'floors', 1 + (p.n + p.k * 5) %% 6,
+           'floor_area_m2', 80 + (p.n * 13 + p.k * 29) %% 900,
+           'issued_on', to_char(DATE '2022-01-01' + (p.n * 53 + p.k * 311) %% 1400, 'YYYY-MM-DD'),
+           'commune_code', p.code
+       ),
+       now(), now()
+FROM placed p
+ORDER BY p.code, p.k
+"""
+
 
 @transaction.atomic
 def demo_permits_load(*, agencies: dict) -> DemoLayerReport:
     """Three permits per commune, issued 2022-2025; visible to the
     construction department only."""
-    layer = layer_create_or_update(
+    return _layer_reload(
+        note="demo rule",
+        insert=_insert_per_commune(PERMITS_SQL),
         slug="construction-permits",
         title="Giấy phép xây dựng (dữ liệu mẫu) / Construction permits (demo data)",
         description="Chỉ Sở Xây dựng xem được. Visible to the Department of Construction only.",
@@ -394,33 +439,6 @@ def demo_permits_load(*, agencies: dict) -> DemoLayerReport:
         attribution="Dữ liệu mẫu / demo data",
         is_demo=True,
     )
-    _replace_features(layer)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH placed AS (
-                SELECT u.code, u.code::int AS n, d.path[1] AS k, d.geom
-                FROM layers_administrativeunit u,
-                     LATERAL ST_Dump(ST_GeneratePoints(u.geom, 3, u.code::int + 7)) d
-                WHERE u.era = %(era)s AND u.level = %(level)s
-            )
-            INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
-            SELECT %(layer)s, p.geom,
-                   jsonb_build_object(
-                       'permit_no', lpad(((p.n * 3 + p.k) %% 10000)::text, 4, '0') || '/GPXD-' || p.code,
-                       'kind', (ARRAY['Xây mới / new', 'Sửa chữa / renovation', 'Cải tạo / conversion'])[p.k],
-                       'floors', 1 + (p.n + p.k * 5) %% 6,
-                       'floor_area_m2', 80 + (p.n * 13 + p.k * 29) %% 900,
-                       'issued_on', to_char(DATE '2022-01-01' + (p.n * 53 + p.k * 311) %% 1400, 'YYYY-MM-DD'),
-                       'commune_code', p.code
-                   ),
-                   now(), now()
-            FROM placed p
-            ORDER BY p.code, p.k
-            """,
-            {"era": Era.POST_2025, "level": UnitLevel.COMMUNE, "layer": layer.pk},
-        )
-    return _finish(layer, note="demo rule")
 
 
 DEMO_LAYER_STEPS = 4  # for the progress bar
