@@ -2,8 +2,9 @@
 
 
 def test_schema_lists_the_public_endpoints(api):
-    response = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    response = api.get("/api/schema/")
     assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
     paths = response.json()["paths"]
     for path in (
         "/api/v1/admin-units/",
@@ -22,3 +23,9 @@ def test_docs_page_uses_local_assets(api):
     html = response.content.decode()
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+def test_schema_is_also_served_as_yaml(api):
+    response = api.get("/api/schema.yaml")
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi:")
