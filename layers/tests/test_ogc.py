@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 import shapely
 from django.core.cache import cache
-from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layers.models import Feature, Layer, Visibility
+from layers.models import Feature, Visibility
 from layers.registries.services import layer_create_or_update, layer_touch
 
 GEOJSON = "application/geo+json"
@@ -26,17 +25,10 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 DEMO_SLUGS = {"hospitals", "schools", "land-parcels", "construction-permits"}
 
 
-@pytest.fixture(scope="session")
-def demo_registries(django_db_setup, django_db_blocker) -> None:
-    """The demo registries in the session database (load_demo loads them;
-    this only fills in when it has not)."""
-    with django_db_blocker.unblock():
-        if not Layer.objects.filter(slug="land-parcels").exists():
-            call_command("load_demo_registries", verbosity=0)
-
-
 @pytest.fixture(autouse=True)
-def _demo(demo_registries, db) -> None:
+def _demo(db) -> None:
+    """Every test here reads the demo registries that load_demo put in the
+    session database (conftest.py)."""
     return None
 
 

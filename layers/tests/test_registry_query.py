@@ -10,27 +10,20 @@ import numpy as np
 import pytest
 import shapely
 import shapely.ops
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pyproj import Geod, Transformer
 
-from layers.models import Layer
 from layers.services import DATA_DIR
 
 GEOD = Geod(ellps="WGS84")
 UTM48N = Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
 
 
-@pytest.fixture(scope="session")
-def demo_registries(django_db_setup, django_db_blocker) -> None:
-    with django_db_blocker.unblock():
-        if not Layer.objects.filter(slug="land-parcels").exists():
-            call_command("load_demo_registries", verbosity=0)
-
-
 @pytest.fixture(autouse=True)
-def _demo(demo_registries, db) -> None:
+def _demo(db) -> None:
+    """Every test here reads the demo registries that load_demo put in the
+    session database (conftest.py)."""
     return None
 
 

@@ -5,7 +5,6 @@ not see is a 404 exactly like a missing one; a refused edit changes nothing
 
 import pytest
 import shapely
-from django.core.management import call_command
 
 from gisportal.accounts.models import Agency
 from layers.models import Feature, FeatureChange, Layer, Visibility
@@ -28,15 +27,10 @@ CALLERS = {
 }
 
 
-@pytest.fixture(scope="session")
-def demo_registries(django_db_setup, django_db_blocker) -> None:
-    with django_db_blocker.unblock():
-        if not Layer.objects.filter(slug="land-parcels").exists():
-            call_command("load_demo_registries", verbosity=0)
-
-
 @pytest.fixture(autouse=True)
-def _demo(demo_registries, db) -> None:
+def _demo(db) -> None:
+    """Every test here reads the demo registries that load_demo put in the
+    session database (conftest.py)."""
     return None
 
 
