@@ -42,5 +42,3 @@ def demo_agencies_ensure() -> dict[str, Agency]:
         code: agency_upsert(code=code, name=name, kind=kind, sector=sector)
         for code, name, kind, sector in DEMO_AGENCIES
     }
-
-

@@ -62,5 +62,3 @@ def layer_touch(layer: Layer) -> None:
             [layer.pk, layer.pk],
         )
     layer.refresh_from_db(fields=["version", "feature_count", "extent", "updated_at"])
-
-

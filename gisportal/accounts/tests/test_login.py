@@ -10,9 +10,7 @@ def test_sign_in_and_return_to_the_page_asked_for(client, make_user, role):
     make_user("login-user", role=role, agency="so-y-te" if role != "citizen" else None)
     page = client.get("/accounts/login/?next=/map/")
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
-    response = client.post(
-        "/accounts/login/", {"username": "login-user", "password": STRONG_PASSWORD, "next": "/map/"}
-    )
+    response = client.post("/accounts/login/", {"username": "login-user", "password": STRONG_PASSWORD, "next": "/map/"})
     assert response.status_code == 302 and response["Location"] == "/map/"
     assert client.session.get("_auth_user_id")
 
