@@ -49,8 +49,9 @@ def database(default_url: str) -> dict:
     config = dj_database_url.parse(url, conn_max_age=60)
     config["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     # Web requests are short: JIT compilation cost ~30 ms on spatial pages that
-    # run in 5-20 ms, and a parallel worker added ~10 ms to a third of bbox
-    # pages. Long analytical queries may SET LOCAL them back.
+    # run in 5-20 ms (290 of 650 ms for a busy z8 tile, since PostGIS functions
+    # carry high planner costs), and a parallel worker added ~10 ms to a third
+    # of bbox pages. Long analytical queries may SET LOCAL them back.
     config.setdefault("OPTIONS", {})["options"] = "-c jit=off -c max_parallel_workers_per_gather=0"
     # Test databases are cloned from a template that already has the
     # extensions, so the application role needs no superuser rights.

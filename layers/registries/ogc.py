@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -753,17 +753,9 @@ def features_page_json(*, layer: Layer, query: ItemsQuery) -> list[str]:
         f"SELECT {FEATURE_JSON_SQL} FROM (SELECT f.id, f.geom, f.properties FROM layers_feature f WHERE {where} "
         "ORDER BY f.id LIMIT %s OFFSET %s) f ORDER BY f.id"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        _tune_for_pages(cursor)
+    with connection.cursor() as cursor:
         cursor.execute(sql, [*values, query.limit, query.offset])
         return [row[0] for row in cursor.fetchall()]
-
-
-def _tune_for_pages(cursor) -> None:
-    """For this transaction only: no JIT (compiling cost ~30 ms on pages that
-    run in 5-20 ms, and big layers push plan costs over jit_above_cost), and
-    no parallel workers (their start-up is more than a page costs)."""
-    cursor.execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
 
 
 def features_matched(*, layer: Layer, query: ItemsQuery, returned: int) -> int | None:
@@ -776,8 +768,7 @@ def features_matched(*, layer: Layer, query: ItemsQuery, returned: int) -> int |
     key = "ogc:count:" + hashlib.sha256(repr((layer.pk, layer.version, where, values)).encode()).hexdigest()
     cached = cache.get(key)
     if cached is None:
-        with transaction.atomic(), connection.cursor() as cursor:
-            _tune_for_pages(cursor)
+        with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM layers_feature f WHERE {where} LIMIT %s) s",
                 [*values, COUNT_CAP + 1],

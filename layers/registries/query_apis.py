@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import connection
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -199,9 +199,7 @@ def features_page(*, feature_filter: FeatureFilter, limit: int, offset: int) -> 
             f"SELECT f.id, f.geom, f.properties FROM layers_feature f WHERE {where} ORDER BY f.id LIMIT %s OFFSET %s"
         )
         row_json, order = FEATURE_JSON_SQL, "f.id"
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Short queries: JIT compiling and parallel workers cost more than they save.
-        cursor.execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
+    with connection.cursor() as cursor:
         cursor.execute(f"SELECT {row_json} FROM ({inner}) f ORDER BY {order}", [*values, limit + 1, offset])
         return [row[0] for row in cursor.fetchall()]
 
@@ -214,8 +212,7 @@ def counts_by_commune(*, layer: Layer, era: str) -> dict:
     if cached is not None:
         return cached
     point = "f.geom" if layer.geometry_type == GeometryType.POINT else "ST_PointOnSurface(f.geom)"
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT u.code, u.full_name, c.n
