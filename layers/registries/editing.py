@@ -246,21 +246,30 @@ def _require_editor(*, actor: Actor, layer: Layer) -> None:
         )
 
 
+def _record_change(
+    *, actor: Actor, layer: Layer, feature_id: int, action: str, before: dict | None, after: dict | None
+) -> None:
+    """The change row and the new layer version, in the caller's transaction."""
+    FeatureChange.objects.create(
+        layer=layer, feature_id=feature_id, action=action, user_id=actor.user_id, before=before, after=after
+    )
+    layer_touch(layer)
+
+
 @transaction.atomic
 def feature_create(*, actor: Actor, layer: Layer, geometry: Any, properties: Any) -> Feature:
     _require_editor(actor=actor, layer=layer)
     geom = _geometry_for_layer(layer, geometry)
     cleaned = properties_clean(layer=layer, properties=properties)
     feature = Feature.objects.create(layer=layer, geom=geom, properties=cleaned)
-    FeatureChange.objects.create(
+    _record_change(
+        actor=actor,
         layer=layer,
         feature_id=feature.pk,
         action=FeatureChange.Action.CREATE,
-        user_id=actor.user_id,
         before=None,
         after=_snapshot(feature),
     )
-    layer_touch(layer)
     return feature
 
 
@@ -291,15 +300,14 @@ def feature_update(
         feature.geom = geom
     feature.properties = merged
     feature.save(update_fields=["geom", "properties", "updated_at"])
-    FeatureChange.objects.create(
+    _record_change(
+        actor=actor,
         layer=layer,
         feature_id=feature.pk,
         action=FeatureChange.Action.UPDATE,
-        user_id=actor.user_id,
         before=before,
         after=_snapshot(feature),
     )
-    layer_touch(layer)
     return feature
 
 
@@ -309,12 +317,6 @@ def feature_delete(*, actor: Actor, layer: Layer, feature_id: int) -> None:
     feature = _locked_feature(layer=layer, feature_id=feature_id)
     before = _snapshot(feature)
     feature.delete()
-    FeatureChange.objects.create(
-        layer=layer,
-        feature_id=feature_id,
-        action=FeatureChange.Action.DELETE,
-        user_id=actor.user_id,
-        before=before,
-        after=None,
+    _record_change(
+        actor=actor, layer=layer, feature_id=feature_id, action=FeatureChange.Action.DELETE, before=before, after=None
     )
-    layer_touch(layer)
