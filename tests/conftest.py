@@ -18,6 +18,8 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
+from tests.processes import CELERY, celery_worker_command, stop
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 30
 
@@ -52,15 +54,6 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> 
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)  # not listening yet
     raise RuntimeError(f"the server did not answer {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
@@ -100,7 +93,7 @@ def _runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
         _wait_until_serving(f"{base_url}/map/", process, log_path)
         yield base_url
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -135,7 +128,7 @@ def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> 
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while text not in log_path.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
+            stop(process)
             log = log_path.read_text()
             raise RuntimeError(f"no {text!r} from the process within {SERVER_START_TIMEOUT_S} s:\n{log}")
         time.sleep(0.2)
@@ -155,29 +148,14 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
     database; its log is at `process.log_path`."""
     env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
     log_path = tmp_path_factory.mktemp("celery_worker") / "worker.log"
-    celery = Path(sys.executable).parent / "celery"
     # Messages left by an earlier, interrupted run go first; purging from the
     # worker (--purge) would race with the first task a test sends.
     subprocess.run(
-        [str(celery), "-A", "gisportal", "purge", "-f"], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True
+        [str(CELERY), "-A", "gisportal", "purge", "-f"], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True
     )
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "gisportal",
-                "worker",
-                "--pool",
-                "solo",
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel",
-                "INFO",
-            ],
+            celery_worker_command(loglevel="INFO"),
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
@@ -188,4 +166,4 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
         _wait_for_log_line(process, log_path, " ready.")
         yield process
     finally:
-        _stop(process)
+        stop(process)

@@ -9,7 +9,6 @@ so it sees the worker's commits."""
 
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ from layers.models import Feature, FeatureChange, ImportJob
 from layers.registries.importing import import_job_create
 from layers.tasks import import_layer_task
 from layers.tests.fixtures_registry import assert_same_features, make_layer, sample_points, write_gpkg
+from tests.processes import celery_worker_command, stop
 
 TIMEOUT_S = 60
 
@@ -59,25 +59,8 @@ def worker(committed_job):
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
         "DATABASE_URL": f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{database}",
     }
-    celery = Path(sys.executable).parent / "celery"
     process = subprocess.Popen(
-        [
-            str(celery),
-            "-A",
-            "gisportal",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
+        celery_worker_command(loglevel="WARNING", queue=queue),
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -86,12 +69,7 @@ def worker(committed_job):
     try:
         yield queue, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.mark.django_db
