@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        call_command("load_demo", verbosity=0)
+        call_command("load_demo_layers", verbosity=0)
 
 
 @pytest.fixture

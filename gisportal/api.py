@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_date
 from rest_framework import status
-from rest_framework.exceptions import APIException, Throttled
+from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -34,6 +34,10 @@ def exception_handler(exc, context):
         exc.detail = message(
             f"Quá nhiều yêu cầu, vui lòng thử lại sau{wait}.", f"Too many requests; try again in{wait or ' a while'}."
         )
+    if isinstance(exc, NotAuthenticated):
+        exc.detail = message("Cần đăng nhập.", "Authentication credentials were not provided.")
+    elif isinstance(exc, PermissionDenied) and str(exc.detail) == str(PermissionDenied.default_detail):
+        exc.detail = message("Bạn không có quyền thực hiện thao tác này.", "You do not have permission to do this.")
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"]}

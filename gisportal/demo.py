@@ -29,6 +29,10 @@ DEMO_USERS = [
 ]
 
 
+def demo_password() -> str:
+    return env.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+
+
 @transaction.atomic
 def demo_accounts_ensure() -> list[DemoAccount]:
     """Agencies always; the demo accounts only under DEBUG (production
@@ -36,7 +40,7 @@ def demo_accounts_ensure() -> list[DemoAccount]:
     agencies = demo_agencies_ensure()
     if not settings.DEBUG:
         return []
-    password = env.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
+    password = demo_password()
     admin, created = get_user_model().objects.get_or_create(
         username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.invalid"}
     )

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from dossiers import urls as dossier_urls
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -18,6 +20,8 @@ urlpatterns = [
     path("api/v1/", include("layers.registries.import_urls")),
     path("ogc/", include("layers.registries.ogc_urls")),
     path("tiles/", include("layers.registries.tile_urls")),
+    path("api/v1/", include(dossier_urls.api_urlpatterns)),
+    path("", include(dossier_urls.page_urlpatterns)),
     path("", include("maps.urls")),
 ]
 

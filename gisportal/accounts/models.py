@@ -6,6 +6,8 @@ depend on this module, never the other way round."""
 from django.conf import settings
 from django.db import models
 
+from .validators import validate_citizen_id
+
 
 class Sector(models.TextChoices):
     GENERAL = "general", "Tổng hợp / General"
@@ -56,6 +58,15 @@ class Profile(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CITIZEN)
     agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
+    # A desk officer sits at a service point (a post-office clerk is a desk
+    # officer at a post office); the point decides which dossiers they receive.
+    service_point = models.ForeignKey(
+        "layers.ServicePoint", null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    full_name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    # Citizen ID (CCCD, 12 digits): validated, never in URLs or logs, shown masked.
+    id_number = models.CharField(max_length=12, blank=True, validators=[validate_citizen_id])
 
     class Meta:
         constraints = [

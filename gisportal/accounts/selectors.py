@@ -13,6 +13,7 @@ class Actor:
     role: str | None
     agency_id: int | None
     is_superuser: bool = False
+    service_point_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -39,4 +40,5 @@ def actor_for(user) -> Actor:
         role=profile.role if profile else Role.CITIZEN,
         agency_id=profile.agency_id if profile else None,
         is_superuser=user.is_superuser,
+        service_point_id=profile.service_point_id if profile else None,
     )

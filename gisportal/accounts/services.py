@@ -15,13 +15,16 @@ def agency_upsert(*, code: str, name: str, kind: str, sector: str, admin_unit_co
 
 
 @transaction.atomic
-def user_ensure(*, username: str, password: str, role: str, agency: Agency | None = None, **extra):
-    """A user with this role and agency; the password is set only on creation."""
+def user_ensure(*, username: str, password: str, role: str, agency: Agency | None = None, service_point=None, **extra):
+    """A user with this role, agency and service point; the password is set
+    only on creation."""
     user, created = get_user_model().objects.get_or_create(username=username, defaults=extra)
     if created:
         user.set_password(password)
         user.save(update_fields=["password"])
-    Profile.objects.update_or_create(user=user, defaults={"role": role, "agency": agency})
+    Profile.objects.update_or_create(
+        user=user, defaults={"role": role, "agency": agency, "service_point": service_point}
+    )
     return user
 
 

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django_filters",
     "gisportal.accounts",
     "layers",
+    "dossiers",
     "maps",
 ]
 
@@ -149,3 +150,15 @@ LOGGING = {
 # 3.12 bundled with pyogrio, after content sniffing and zip checks
 # (layers/registries/importing.py).
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Working hours of the one-stop desks (local time), for deadlines.
+WORKDAY_START = env.get("WORKDAY_START", "07:30")
+WORKDAY_END = env.get("WORKDAY_END", "17:00")
+
+# Dossier attachments: kept outside the web root, under generated names.
+DOSSIER_FILES_ROOT = env.get("DOSSIER_FILES_ROOT") or BASE_DIR / "var" / "private" / "dossiers"
+DOSSIER_ATTACHMENT_MAX_BYTES = int(env.get("DOSSIER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10"))
+
+# The public address printed in QR codes on slips (lookup links).
+PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")

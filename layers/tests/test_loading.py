@@ -17,7 +17,7 @@ def _counts() -> tuple[int, int, int]:
 def test_load_demo_twice_changes_nothing(db):
     before = _counts()
     sample = ServicePoint.objects.get(code="DESK-07210")
-    call_command("load_demo", verbosity=0)
+    call_command("load_demo_layers", verbosity=0)
     assert _counts() == before == (235, 127, 200)
     again = ServicePoint.objects.get(code="DESK-07210")
     assert (again.pk, again.geom.coords) == (sample.pk, sample.geom.coords)

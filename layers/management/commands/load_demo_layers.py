@@ -8,7 +8,7 @@ from layers.services import demo_service_points_place
 
 
 class Command(BaseCommand):
-    help = "Load all Bắc Ninh demo data (units of both eras, demo service points). Safe to run again."
+    help = "Load the spatial demo data (units of both eras, service points, agencies, registries). Safe to run again."
 
     def handle(self, *args, **options):
         verbosity = options["verbosity"]

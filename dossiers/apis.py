@@ -1,0 +1,273 @@
+"""Dossier API: submit, list (worklists), detail, transitions, apologies,
+attachments. Each view parses input, calls one service or selector, and
+shapes the answer; the rules live in services, selectors and workflow."""
+
+import datetime as dt
+import logging
+import math
+
+from django.http import FileResponse, Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gisportal.accounts.selectors import actor_for
+from gisportal.api import QueryParams, message, page_links
+
+from .attachments import attachment_path, attachments_check
+from .calendar import working_calendar
+from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
+from .models import Attachment, Dossier, Status
+from .selectors import dossier_get_for_user, worklist
+from .serializers import dossier_detail, dossier_summary
+from .services import Submission, dossier_apologize, dossier_submit, dossier_transition
+
+audit = logging.getLogger("gisportal.audit")
+
+_TEXT_FIELDS = {
+    # field: (max length, required)
+    "procedure": (20, True),
+    "applicant_name": (150, True),
+    "applicant_id_number": (12, True),
+    "applicant_address": (300, True),
+    "applicant_phone": (20, False),
+    "applicant_email": (254, False),
+    "applicant_commune": (10, False),
+    "receiving_point": (40, False),
+    "result_delivery": (5, False),
+    "delivery_address": (300, False),
+    "note": (4000, False),
+}
+_NESTED_APPLICANT = {"name", "id_number", "address", "phone", "email", "commune"}
+
+
+class DossierApiView(APIView):
+    """Maps the domain errors of the services to HTTP answers."""
+
+    # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes: list = []
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DossierInputError):
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, TransitionNotAllowed):
+            return Response(
+                {"detail": str(exc), "status": exc.status, "allowed_actions": exc.allowed},
+                status=status.HTTP_409_CONFLICT,
+            )
+        if isinstance(exc, IdempotencyConflict):
+            return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        if isinstance(exc, Dossier.DoesNotExist):
+            return Response(
+                {"detail": message("Không tìm thấy hồ sơ.", "Dossier not found.")}, status=status.HTTP_404_NOT_FOUND
+            )
+        return super().handle_exception(exc)
+
+
+def _flatten(data) -> dict:
+    """Accepts flat fields, or an `applicant` object with name, id_number, ..."""
+    flat = {key: data.get(key) for key in data if key not in ("applicant", "attachments")}
+    applicant = data.get("applicant")
+    if isinstance(applicant, dict):
+        for key in _NESTED_APPLICANT & applicant.keys():
+            flat.setdefault(f"applicant_{key}", applicant[key])
+    return flat
+
+
+def _text(flat: dict, errors: dict, name: str) -> str:
+    max_length, required = _TEXT_FIELDS[name]
+    value = flat.get(name)
+    if value is None or value == "":
+        if required:
+            errors.setdefault(name, []).append(message("Trường này là bắt buộc.", "This field is required."))
+        return ""
+    if not isinstance(value, str):
+        errors.setdefault(name, []).append(message("Phải là chuỗi ký tự.", "Must be a string."))
+        return ""
+    if len(value) > max_length or "\x00" in value:
+        errors.setdefault(name, []).append(
+            message(f"Tối đa {max_length} ký tự, không chứa ký tự NUL.", f"At most {max_length} characters, no NUL.")
+        )
+        return ""
+    return value
+
+
+def _number(flat: dict, errors: dict, name: str, *, low: float, high: float, integer: bool = False):
+    value = flat.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not math.isfinite(number) or not low <= number <= high:
+        errors.setdefault(name, []).append(
+            message(f"Phải là số trong [{low:g}, {high:g}].", f"Must be a number within [{low:g}, {high:g}].")
+        )
+        return None
+    return number
+
+
+def _submission_from(request) -> Submission:
+    flat = _flatten(request.data)
+    errors: dict[str, list[str]] = {}
+    texts = {name: _text(flat, errors, name) for name in _TEXT_FIELDS}
+    channel = _number(flat, errors, "channel", low=1, high=3, integer=True)
+    if channel is None and "channel" not in errors:
+        errors["channel"] = [message("Trường này là bắt buộc (1, 2, 3).", "This field is required (1, 2, 3).")]
+    lon = _number(flat, errors, "lon", low=-180, high=180)
+    lat = _number(flat, errors, "lat", low=-90, high=90)
+    files = request.FILES.getlist("attachments") if hasattr(request, "FILES") else []
+    checked, problems = attachments_check(files)
+    if problems:
+        errors["attachments"] = problems
+    if errors:
+        raise DossierInputError(errors)
+    return Submission(
+        procedure_code=texts["procedure"],
+        applicant_name=texts["applicant_name"],
+        applicant_id_number=texts["applicant_id_number"],
+        applicant_address=texts["applicant_address"],
+        applicant_phone=texts["applicant_phone"],
+        applicant_email=texts["applicant_email"],
+        applicant_commune_code=texts["applicant_commune"],
+        channel=channel,
+        receiving_point_code=texts["receiving_point"],
+        lon=lon,
+        lat=lat,
+        result_delivery=texts["result_delivery"] or "desk",
+        delivery_address=texts["delivery_address"],
+        note=texts["note"],
+        files=checked,
+    )
+
+
+class DossierListApi(DossierApiView):
+    """GET: the caller's worklist (officials) or own dossiers (citizens).
+    POST: submit a dossier (JSON or multipart with `attachments` files);
+    `Idempotency-Key` makes retries safe."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get(self, request):
+        params = QueryParams(request.query_params)
+        status_filter = params.choice("status", Status.values)
+        due = params.choice("due", ["soon", "late"])
+        limit = params.integer("limit", default=50, low=1, high=500)
+        offset = params.integer("offset", default=0, low=0, high=10_000_000)
+        params.raise_if_invalid()
+        dossiers = worklist(user=request.user, status=status_filter, due=due)
+        total = dossiers.count()
+        page = list(dossiers[offset : offset + limit])
+        return Response(
+            {
+                "count": total,
+                **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
+                "results": [dossier_summary(d) for d in page],
+            }
+        )
+
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 100:
+            raise DossierInputError.one("Idempotency-Key", "Tối đa 100 ký tự.", "At most 100 characters.")
+        submission = _submission_from(request)
+        dossier, created = dossier_submit(submission=submission, acting_user=request.user, idempotency_key=key or None)
+        body = dossier_detail(dossier, actor=actor_for(request.user))
+        response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        response["Location"] = body["url"]
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class DossierDetailApi(DossierApiView):
+    def get(self, request, code: str):
+        dossier = dossier_get_for_user(user=request.user, code=code)
+        audit.info("dossier viewed code=%s user=%s", dossier.code, request.user.pk)
+        return Response(dossier_detail(dossier, actor=actor_for(request.user)))
+
+
+class DossierTransitionApi(DossierApiView):
+    """POST {"action": ..., "note": ..., "agency": ...}: one move of the workflow."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request, code: str):
+        action = request.data.get("action")
+        if not isinstance(action, str) or not action:
+            raise DossierInputError.one("action", "Cần tên thao tác.", "The action is required.")
+        note = request.data.get("note") or ""
+        agency = request.data.get("agency") or None
+        if not isinstance(note, str):
+            raise DossierInputError.one("note", "Phải là chuỗi ký tự.", "Must be a string.")
+        if agency is not None and not isinstance(agency, str):
+            raise DossierInputError.one("agency", "Phải là mã cơ quan.", "Must be an agency code.")
+        dossier = dossier_transition(code=code, action=action, acting_user=request.user, note=note, agency_code=agency)
+        return Response(dossier_detail(dossier, actor=actor_for(request.user)))
+
+
+def _parse_moment(raw) -> dt.datetime | None:
+    if not isinstance(raw, str):
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            return None
+        return working_calendar().end_of(day)
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+class DossierApologyApi(DossierApiView):
+    """POST {"reason": ..., "new_due_at": "YYYY-MM-DD" or ISO datetime}."""
+
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request, code: str):
+        reason = request.data.get("reason")
+        if not isinstance(reason, str):
+            raise DossierInputError.one("reason", "Cần nêu lý do chậm.", "The reason for the delay is required.")
+        try:
+            new_due_at = _parse_moment(request.data.get("new_due_at"))
+        except ValueError:
+            new_due_at = None
+        if new_due_at is None:
+            raise DossierInputError.one("new_due_at", "Ngày không hợp lệ (YYYY-MM-DD).", "Invalid date (YYYY-MM-DD).")
+        apology = dossier_apologize(code=code, acting_user=request.user, reason=reason, new_due_at=new_due_at)
+        return Response(
+            {
+                "dossier": code,
+                "reason": apology.reason,
+                "new_due_at": timezone.localtime(apology.new_due_at).isoformat(),
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DossierAttachmentApi(DossierApiView):
+    def get(self, request, code: str, attachment_id: int):
+        dossier = dossier_get_for_user(user=request.user, code=code)
+        attachment = Attachment.objects.filter(dossier=dossier, pk=attachment_id).first()
+        if attachment is None:
+            raise Http404
+        try:
+            handle = attachment_path(attachment.stored_name).open("rb")
+        except FileNotFoundError as missing:
+            raise Http404 from missing
+        audit.info("attachment downloaded code=%s attachment=%s user=%s", code, attachment.pk, request.user.pk)
+        response = FileResponse(
+            handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

@@ -1,0 +1,43 @@
+"""Domain errors of the dossier services; the API maps them to 400, 404, 409
+and 422 with messages in Vietnamese and English."""
+
+from gisportal.api import message
+
+
+class DossierInputError(Exception):
+    """Bad input: maps each field to its messages (400)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field: str, vi: str, en: str) -> "DossierInputError":
+        return cls({field: [message(vi, en)]})
+
+
+class TransitionNotAllowed(Exception):
+    """The move is not in the table for this state or this role (409)."""
+
+    def __init__(self, *, action: str, status: str, allowed: list[str]):
+        self.action, self.status, self.allowed = action, status, allowed
+        listed = ", ".join(allowed) or "—"
+        super().__init__(
+            message(
+                f"Không thể thực hiện '{action}' khi hồ sơ ở trạng thái '{status}' với vai trò của bạn. "
+                f"Thao tác được phép: {listed}.",
+                f"'{action}' is not allowed from status '{status}' for your role. Allowed: {listed}.",
+            )
+        )
+
+
+class IdempotencyConflict(Exception):
+    """Same Idempotency-Key, different body (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            message(
+                "Khóa Idempotency-Key đã được dùng cho một hồ sơ có nội dung khác.",
+                "This Idempotency-Key was already used with a different request body.",
+            )
+        )

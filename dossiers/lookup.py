@@ -1,0 +1,94 @@
+"""Public lookup of a dossier by its code: procedure, status, dates, the
+steps taken and whether it is on time. No personal data; rate-limited per
+client (gisportal.throttling.PublicLookupThrottle)."""
+
+import re
+
+from django.shortcuts import render
+from django.utils import timezone
+from rest_framework.response import Response
+
+from gisportal.api import PublicApiView, QueryParams, message
+
+from .models import Channel, Dossier, Status
+from .selectors import dossier_public_lookup
+from .serializers import _iso, event_public
+
+# Circular 01/2018 Art. 19: V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-NNNN (sequence may grow past 4 digits).
+CODE_PATTERN = re.compile(r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}-\d{6}-\d{4,6}")
+
+
+def _on_time_state(dossier: Dossier) -> str:
+    if dossier.timeliness:
+        return dossier.timeliness
+    if dossier.is_open:
+        return "late" if dossier.due_at < timezone.now() else "in_time"
+    return "closed"
+
+
+def public_view(dossier: Dossier) -> dict:
+    events = list(dossier.events.all())
+    return {
+        "code": dossier.code,
+        "procedure": {"code": dossier.procedure.code, "name": dossier.procedure.name},
+        "agency": {"code": dossier.agency.code, "name": dossier.agency.name},
+        "receiving_point": {"code": dossier.receiving_point.code, "name": dossier.receiving_point.name},
+        "channel": dossier.channel,
+        "channel_label": Channel(dossier.channel).label,
+        "status": dossier.status,
+        "status_label": Status(dossier.status).label,
+        "current_step": Status(dossier.status).label,
+        "received_at": _iso(dossier.received_at),
+        "due_at": _iso(dossier.due_at),
+        "appointment_at": _iso(dossier.appointment_at),
+        "finished_at": _iso(dossier.finished_at),
+        "returned_at": _iso(dossier.returned_at),
+        "on_time_state": _on_time_state(dossier),
+        "timeline": [event_public(e) for e in events],
+    }
+
+
+def lookup_errors(code: str | None) -> dict[str, list[str]]:
+    if not code:
+        return {"code": [message("Cần mã hồ sơ.", "The dossier code is required.")]}
+    if not CODE_PATTERN.fullmatch(code):
+        return {
+            "code": [
+                message(
+                    "Mã hồ sơ có dạng 000.00.13.H04-260427-0001.",
+                    "A dossier code looks like 000.00.13.H04-260427-0001.",
+                )
+            ]
+        }
+    return {}
+
+
+class DossierLookupApi(PublicApiView):
+    """GET /api/v1/dossiers/lookup/?code=..."""
+
+    def get(self, request):
+        params = QueryParams(request.query_params)
+        code = (params._raw("code") or "").upper()
+        params.errors.update(lookup_errors(code))
+        params.raise_if_invalid()
+        dossier = dossier_public_lookup(code=code)
+        if dossier is None:
+            return Response({"detail": message("Không tìm thấy hồ sơ.", "Dossier not found.")}, status=404)
+        return Response(public_view(dossier))
+
+
+def lookup_page(request):
+    """The lookup page: a form, and the answer rendered by the server (the
+    page calls no API, so the API's rate limit guards the page too)."""
+    code = (request.GET.get("code") or "").strip().upper()
+    context = {"code": code, "errors": {}, "result": None, "not_found": False}
+    if code:
+        throttle = DossierLookupApi().get_throttles()[0]
+        if not throttle.allow_request(request, None):
+            return render(request, "dossiers/lookup.html", {**context, "throttled": True}, status=429)
+        context["errors"] = lookup_errors(code)
+        if not context["errors"]:
+            dossier = dossier_public_lookup(code=code)
+            context["result"] = public_view(dossier) if dossier else None
+            context["not_found"] = dossier is None
+    return render(request, "dossiers/lookup.html", context, status=404 if context["not_found"] else 200)

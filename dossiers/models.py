@@ -1,0 +1,349 @@
+"""The procedure catalogue, dossiers and their one-stop life cycle.
+
+Status changes never happen here: `dossiers.workflow` holds the table of
+allowed moves and `dossiers.services` applies them, one event row each."""
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
+from django.db.models import Q
+
+
+class AdministrativeLevel(models.TextChoices):
+    PROVINCE = "province", "Cấp tỉnh / Province"
+    DISTRICT = "district", "Cấp huyện / District"
+    COMMUNE = "commune", "Cấp xã / Commune"
+
+
+class OnlineLevel(models.TextChoices):
+    """Decree 42/2022 Art. 11; the old Decree 43/2011 level is kept beside it."""
+
+    FULL = "full", "Toàn trình / Full process"
+    PARTIAL = "partial", "Một phần / Partial"
+
+
+class Sector(models.Model):
+    """A field of the national catalogue (Hộ tịch, Đất đai, ...)."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=150)
+    name_en = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Procedure(models.Model):
+    code = models.CharField(max_length=20, unique=True, help_text="National catalogue code, e.g. 1.001193.")
+    name = models.CharField(max_length=500)
+    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="procedures")
+    agency = models.ForeignKey(
+        "accounts.Agency", on_delete=models.PROTECT, related_name="procedures", help_text="Implementing agency."
+    )
+    level = models.CharField(max_length=10, choices=AdministrativeLevel.choices)
+    online_level = models.CharField(max_length=10, choices=OnlineLevel.choices)
+    old_online_level = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=[(2, "Mức độ 2"), (3, "Mức độ 3"), (4, "Mức độ 4")]
+    )
+    processing_days = models.PositiveSmallIntegerField(help_text="Working days from receipt to result.")
+    fee_vnd = models.PositiveIntegerField(default=0, help_text="Fee and charges in VND; 0 when free.")
+    fee_note = models.CharField(max_length=300, blank=True)
+    required_documents = models.JSONField(default=list, blank=True, help_text="List of documents to submit.")
+    result = models.CharField(max_length=300, blank=True, help_text="What the applicant receives.")
+    postal_submission_allowed = models.BooleanField(default=True)
+    postal_result_allowed = models.BooleanField(default=True)
+    legal_basis = models.TextField(blank=True)
+    is_demo_values = models.BooleanField(
+        default=False, help_text="Fee or processing time chosen for the demo, not taken from the catalogue."
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        indexes = [
+            models.Index(fields=["sector", "level", "online_level"], name="procedure_filters"),
+            # The trigram index on f_unaccent(lower(name)) is created in the
+            # migration: Django cannot express an index on a SQL function
+            # of ours.
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(processing_days__gte=0), name="procedure_days_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class ProcedureForm(models.Model):
+    """A downloadable form (mẫu đơn, tờ khai) of a procedure."""
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="forms")
+    title = models.CharField(max_length=300)
+    file = models.FileField(upload_to="procedure-forms/", blank=True)
+    url = models.URLField(blank=True, help_text="Where the form is published, if not uploaded here.")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CalendarException(models.Model):
+    """A day that breaks the weekly rule: a moved day off on a weekday, or a
+    make-up working Saturday. Public holidays come from `holidays` (VN)."""
+
+    class Kind(models.TextChoices):
+        DAY_OFF = "day_off", "Ngày nghỉ / Day off"
+        WORKING_DAY = "working_day", "Ngày làm việc bù / Working day"
+
+    date = models.DateField(unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"
+
+
+class Channel(models.IntegerChoices):
+    IN_PERSON = 1, "Trực tiếp / In person"
+    ONLINE = 2, "Trực tuyến / Online"
+    POST = 3, "Bưu chính công ích / Public post"
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", "Đã tiếp nhận / Received"
+    ASSIGNED = "assigned", "Đã chuyển cơ quan xử lý / Assigned to an agency"
+    PROCESSING = "processing", "Đang xử lý / In processing"
+    WAITING_SUPPLEMENT = "waiting_supplement", "Chờ bổ sung / Waiting for supplement"
+    SUPPLEMENTED = "supplemented", "Đã bổ sung / Supplemented"
+    TRANSFERRED = "transferred", "Chuyển cơ quan, cấp khác / Transferred"
+    APPROVED = "approved", "Đã phê duyệt / Approved"
+    REFUSED = "refused", "Từ chối / Refused"
+    RESULT_READY = "result_ready", "Có kết quả / Result ready"
+    RESULT_RETURNED = "result_returned", "Đã trả kết quả / Result returned"
+    WITHDRAWN = "withdrawn", "Công dân rút hồ sơ / Withdrawn"
+    STOPPED = "stopped", "Dừng xử lý / Stopped"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        Status.RECEIVED,
+        Status.ASSIGNED,
+        Status.PROCESSING,
+        Status.WAITING_SUPPLEMENT,
+        Status.SUPPLEMENTED,
+        Status.TRANSFERRED,
+        Status.APPROVED,
+    }
+)
+# A result exists (or was refused): the agency's clock has stopped.
+FINISHED_STATUSES = frozenset({Status.REFUSED, Status.RESULT_READY, Status.RESULT_RETURNED})
+
+
+class Timeliness(models.TextChoices):
+    EARLY = "early", "Trước hạn / Early"
+    ON_TIME = "on_time", "Đúng hạn / On time"
+    LATE = "late", "Quá hạn / Late"
+
+
+class Delivery(models.TextChoices):
+    DESK = "desk", "Nhận tại bộ phận một cửa / At the desk"
+    POST = "post", "Qua bưu chính / By post"
+
+
+class Dossier(models.Model):
+    code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="dossiers")
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="dossiers"
+    )
+    applicant_name = models.CharField(max_length=150)
+    applicant_id_number = models.CharField(max_length=12, help_text="Citizen ID (CCCD); shown masked.")
+    applicant_phone = models.CharField(max_length=20, blank=True)
+    applicant_email = models.EmailField(blank=True)
+    applicant_address = models.CharField(max_length=300)
+    applicant_commune = models.ForeignKey(
+        "layers.AdministrativeUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    location = models.PointField(srid=4326, null=True, blank=True, spatial_index=False)
+    channel = models.PositiveSmallIntegerField(choices=Channel.choices)
+    receiving_point = models.ForeignKey("layers.ServicePoint", on_delete=models.PROTECT, related_name="dossiers")
+    agency = models.ForeignKey(
+        "accounts.Agency", on_delete=models.PROTECT, related_name="dossiers", help_text="Agency now handling it."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    received_at = models.DateTimeField()
+    due_at = models.DateTimeField(help_text="End of the last working day, supplement pauses added.")
+    paused_at = models.DateTimeField(null=True, blank=True, help_text="Waiting for supplement since.")
+    paused_working_days = models.PositiveSmallIntegerField(default=0, help_text="Working days lost to supplements.")
+    appointment_at = models.DateTimeField(null=True, blank=True, help_text="New date promised by an apology.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    timeliness = models.CharField(max_length=8, choices=Timeliness.choices, blank=True)
+    processing_working_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    supplement_count = models.PositiveSmallIntegerField(default=0)
+    result_delivery = models.CharField(max_length=5, choices=Delivery.choices, default=Delivery.DESK)
+    delivery_address = models.CharField(max_length=300, blank=True)
+    fee_vnd = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True)
+    is_demo = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="dossier_status_due"),
+            models.Index(fields=["receiving_point", "status"], name="dossier_point_status"),
+            models.Index(fields=["agency", "status"], name="dossier_agency_status"),
+            models.Index(fields=["applicant", "-received_at"], name="dossier_applicant"),
+            models.Index(fields=["received_at"], name="dossier_received"),
+            GistIndex(fields=["location"], name="dossier_location_gist"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(result_delivery="desk") | ~Q(delivery_address=""), name="dossier_post_needs_address"
+            ),
+            models.CheckConstraint(condition=Q(due_at__gte=models.F("received_at")), name="dossier_due_after_receipt"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.applicant_id_number)
+
+
+def mask_id_number(value: str) -> str:
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
+
+
+class DossierEvent(models.Model):
+    """One row per transition or hand-over: who, in which role and office,
+    from which status to which, when, why. The process control slip prints
+    these."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=30)
+    from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, help_text="Kept as it was at the time.")
+    actor_role = models.CharField(max_length=20)
+    actor_agency = models.ForeignKey(
+        "accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_point = models.ForeignKey(
+        "layers.ServicePoint", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_agency = models.ForeignKey("accounts.Agency", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["dossier", "at"], name="dossierevent_dossier_at")]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Apology(models.Model):
+    """Circular 01/2018 form 4: apology and new appointment for a late dossier."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="apologies")
+    reason = models.TextField()
+    new_due_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Attachment(models.Model):
+    """A file of a dossier, stored outside the web root under a generated name."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="attachments")
+    original_name = models.CharField(max_length=255)
+    stored_name = models.CharField(max_length=80, unique=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class CodeCounter(models.Model):
+    """Last sequence number issued per receiving unit and day; incremented
+    with one UPSERT so concurrent submissions serialise on this row."""
+
+    unit_identifier = models.CharField(max_length=20)
+    day = models.DateField()
+    last = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["unit_identifier", "day"], name="codecounter_unit_day")]
+
+
+class IdempotencyKey(models.Model):
+    """A submission key: retrying with the same key and body returns the same
+    dossier; a different body under the same key is refused (422)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    body_sha256 = models.CharField(max_length=64)
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+
+
+class DailyStat(models.Model):
+    """Indicator counts per day and per one dimension (agency, service point,
+    procedure, commune, channel, or the whole province), kept up to date in
+    the transaction that changes a dossier. The indicator API sums these
+    rows, so its cost follows days × keys, not the number of dossiers.
+
+    `received`/`online` count on the day of receipt; `finished`, `early`,
+    `on_time`, `late` and `processing_days_sum` on the day of finishing."""
+
+    class Dimension(models.TextChoices):
+        ALL = "all", "Toàn tỉnh / Province"
+        AGENCY = "agency", "Cơ quan / Agency"
+        SERVICE_POINT = "service_point", "Điểm tiếp nhận / Service point"
+        PROCEDURE = "procedure", "Thủ tục / Procedure"
+        COMMUNE = "commune", "Xã, phường / Commune"
+        CHANNEL = "channel", "Kênh / Channel"
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=14, choices=Dimension.choices)
+    key = models.BigIntegerField(help_text="Id of the agency, point, procedure or commune; channel number; 0 for all.")
+    received = models.IntegerField(default=0)
+    online = models.IntegerField(default=0)
+    finished = models.IntegerField(default=0)
+    early = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    late = models.IntegerField(default=0)
+    processing_days_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dimension", "key", "day"], name="dailystat_dim_key_day")]
+        indexes = [models.Index(fields=["dimension", "day"], name="dailystat_dim_day")]

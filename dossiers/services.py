@@ -1,0 +1,512 @@
+"""Every write to a dossier: submission, transitions, apologies.
+
+Each service runs in one transaction, locks the dossier row it changes,
+writes one `DossierEvent` naming who acted, and keeps the indicator counts
+(`stats`) in step."""
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from gisportal.accounts.models import Agency, Profile, Role
+from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.accounts.validators import citizen_id_problem
+from gisportal.api import message
+from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
+
+from . import stats
+from .attachments import CheckedFile, attachment_write, attachments_remove
+from .calendar import WorkingCalendar, working_calendar
+from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
+from .models import (
+    FINISHED_STATUSES,
+    OPEN_STATUSES,
+    Apology,
+    Attachment,
+    Channel,
+    Delivery,
+    Dossier,
+    DossierEvent,
+    IdempotencyKey,
+    Procedure,
+    Status,
+    Timeliness,
+)
+from .selectors import dossier_get_for_user
+from .workflow import BY_ACTION, transitions_from
+
+# --- codes -------------------------------------------------------------------
+
+
+def dossier_code_next(*, unit_identifier: str, day: dt.date) -> str:
+    """`<unit>-<YYMMDD>-<NNNN>` (Circular 01/2018 Art. 19). One UPSERT: two
+    concurrent submissions at one unit serialise on the counter row and
+    never share a number; the number restarts every day."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO dossiers_codecounter (unit_identifier, day, last) VALUES (%s, %s, 1) "
+            "ON CONFLICT (unit_identifier, day) DO UPDATE SET last = dossiers_codecounter.last + 1 "
+            "RETURNING last",
+            [unit_identifier, day],
+        )
+        (number,) = cursor.fetchone()
+    return f"{unit_identifier}-{day:%y%m%d}-{number:04d}"
+
+
+# --- events ------------------------------------------------------------------
+
+
+def _actor_name(user) -> str:
+    if user is None:
+        return "Hệ thống / System"
+    profile = getattr(user, "profile", None)
+    return (profile.full_name if profile and profile.full_name else "") or user.get_full_name() or user.username
+
+
+def _event(
+    dossier: Dossier,
+    *,
+    action: str,
+    from_status: str,
+    user,
+    actor: Actor,
+    at: dt.datetime,
+    note: str = "",
+    to_agency: Agency | None = None,
+) -> DossierEvent:
+    return DossierEvent.objects.create(
+        dossier=dossier,
+        action=action,
+        from_status=from_status,
+        to_status=dossier.status,
+        actor=user,
+        actor_name=_actor_name(user),
+        actor_role=actor.role or "",
+        actor_agency_id=actor.agency_id,
+        actor_point_id=actor.service_point_id,
+        to_agency=to_agency,
+        note=note,
+        at=at,
+    )
+
+
+# --- submission --------------------------------------------------------------
+
+
+@dataclass
+class Submission:
+    """What a submission carries once parsed (by the API or the web form)."""
+
+    procedure_code: str
+    applicant_name: str
+    applicant_id_number: str
+    applicant_address: str
+    channel: int
+    receiving_point_code: str = ""
+    applicant_phone: str = ""
+    applicant_email: str = ""
+    applicant_commune_code: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    result_delivery: str = Delivery.DESK
+    delivery_address: str = ""
+    note: str = ""
+    files: list[CheckedFile] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the body, files by their digests: what makes a retry
+        "the same request"."""
+        body = {k: v for k, v in self.__dict__.items() if k != "files"}
+        body["files"] = [(f.original_name, f.sha256) for f in self.files]
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fail(errors: dict[str, list[str]], name: str, vi: str, en: str) -> None:
+    errors.setdefault(name, []).append(message(vi, en))
+
+
+_ONLINE_POINT_KINDS = (ServicePointKind.PROVINCIAL_CENTRE, ServicePointKind.COMMUNE_DESK)
+
+
+def _resolve_point(sub: Submission, actor: Actor, errors) -> ServicePoint | None:
+    if actor.role == Role.DESK_OFFICER:
+        # Desk officers receive at their own desk, whatever the body says.
+        point = ServicePoint.objects.filter(pk=actor.service_point_id, is_active=True).first()
+        if point is None:
+            _fail(errors, "receiving_point", "Cán bộ chưa được gán điểm tiếp nhận.", "You have no service point.")
+        return point
+    point = ServicePoint.objects.filter(code=sub.receiving_point_code, is_active=True).first()
+    if point is None:
+        _fail(errors, "receiving_point", "Không có điểm tiếp nhận này.", "No such service point.")
+    elif point.kind not in _ONLINE_POINT_KINDS:
+        _fail(
+            errors,
+            "receiving_point",
+            "Hồ sơ trực tuyến nộp về Trung tâm PVHCC hoặc bộ phận một cửa cấp xã.",
+            "Online dossiers go to the provincial centre or a commune desk.",
+        )
+    return point
+
+
+def _check_channel(sub: Submission, actor: Actor, point: ServicePoint | None, errors) -> None:
+    if actor.role == Role.CITIZEN:
+        if sub.channel != Channel.ONLINE:
+            _fail(errors, "channel", "Công dân chỉ nộp trực tuyến (2).", "Citizens submit online (2) only.")
+        return
+    if sub.channel == Channel.ONLINE:
+        _fail(
+            errors,
+            "channel",
+            "Cán bộ tiếp nhận trực tiếp (1) hoặc qua bưu chính (3).",
+            "Desks receive in person (1) or by post (3).",
+        )
+    elif point is not None and (sub.channel == Channel.POST) != (point.kind == ServicePointKind.POST_OFFICE):
+        _fail(
+            errors,
+            "channel",
+            "Hồ sơ qua bưu chính (3) do bưu điện tiếp nhận, và bưu điện chỉ nhận kênh 3.",
+            "Post offices receive postal dossiers (3) and only those.",
+        )
+
+
+def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, AdministrativeUnit | None, Point | None]:
+    errors: dict[str, list[str]] = {}
+    procedure = Procedure.objects.select_related("agency").filter(code=sub.procedure_code, is_active=True).first()
+    if procedure is None:
+        _fail(errors, "procedure", "Không có thủ tục này.", "No such procedure.")
+    if not sub.applicant_name.strip():
+        _fail(errors, "applicant_name", "Cần họ tên người nộp.", "The applicant's name is required.")
+    problem = citizen_id_problem(sub.applicant_id_number)
+    if problem:
+        _fail(errors, "applicant_id_number", *problem)
+    if not sub.applicant_address.strip():
+        _fail(errors, "applicant_address", "Cần địa chỉ người nộp.", "The applicant's address is required.")
+    if sub.channel not in Channel.values:
+        _fail(errors, "channel", "Kênh là 1, 2 hoặc 3.", "Channel is 1, 2 or 3.")
+    point = _resolve_point(sub, actor, errors)
+    if point is not None and not point.receiving_unit_identifier:
+        _fail(
+            errors,
+            "receiving_point",
+            "Điểm tiếp nhận chưa có mã định danh.",
+            "The service point has no unit identifier.",
+        )
+    if sub.channel in Channel.values:
+        _check_channel(sub, actor, point, errors)
+    if sub.result_delivery not in Delivery.values:
+        _fail(errors, "result_delivery", "Chọn desk hoặc post.", "Use desk or post.")
+    elif sub.result_delivery == Delivery.POST:
+        if not sub.delivery_address.strip():
+            _fail(
+                errors, "delivery_address", "Cần địa chỉ nhận kết quả qua bưu chính.", "A postal address is required."
+            )
+        if procedure is not None and not procedure.postal_result_allowed:
+            _fail(
+                errors,
+                "result_delivery",
+                "Thủ tục này không trả kết quả qua bưu chính.",
+                "This procedure's result cannot be sent by post.",
+            )
+    if procedure is not None and sub.channel == Channel.POST and not procedure.postal_submission_allowed:
+        _fail(
+            errors, "channel", "Thủ tục này không nhận hồ sơ qua bưu chính.", "This procedure is not accepted by post."
+        )
+    commune = None
+    if sub.applicant_commune_code:
+        commune = AdministrativeUnit.objects.filter(
+            code=sub.applicant_commune_code, era="2025", level="commune"
+        ).first()
+        if commune is None:
+            _fail(
+                errors, "applicant_commune", "Không có xã, phường này (địa giới 2025).", "No such commune (2025 map)."
+            )
+    location = None
+    if (sub.lon is None) != (sub.lat is None):
+        _fail(errors, "location", "Cần cả lon và lat.", "Give both lon and lat.")
+    elif sub.lon is not None:
+        location = Point(sub.lon, sub.lat, srid=4326)
+        inside = AdministrativeUnit.objects.filter(era="2025", level="commune", geom__intersects=location).first()
+        if inside is None:
+            _fail(errors, "location", "Vị trí nằm ngoài tỉnh.", "The location is outside the province.")
+        elif commune is None:
+            commune = inside
+    if len(sub.note) > 4000:
+        _fail(errors, "note", "Ghi chú tối đa 4.000 ký tự.", "The note is at most 4,000 characters.")
+    if errors:
+        raise DossierInputError(errors)
+    if location is None and commune is not None:
+        # Where demand comes from, when no address point was given: the
+        # commune's representative point (flagged by the missing precision).
+        location = commune.geom.point_on_surface
+    return procedure, point, commune, location
+
+
+def _handling_agency(procedure: Procedure, point: ServicePoint) -> Agency:
+    """Commune-level procedures are handled by the people's committee of the
+    commune the desk sits in, when the portal knows it."""
+    if procedure.level == "commune" and point.admin_unit_id:
+        committee = Agency.objects.filter(
+            kind=Agency.Kind.PEOPLES_COMMITTEE, admin_unit_code=point.admin_unit.code
+        ).first()
+        if committee is not None:
+            return committee
+    return procedure.agency
+
+
+def _applicant_account(sub: Submission, user, actor: Actor):
+    if actor.role == Role.CITIZEN:
+        return user
+    profile = (
+        Profile.objects.filter(role=Role.CITIZEN, id_number=sub.applicant_id_number).select_related("user").first()
+    )
+    return profile.user if profile else None
+
+
+def dossier_submit(
+    *,
+    submission: Submission,
+    acting_user,
+    idempotency_key: str | None = None,
+    received_at: dt.datetime | None = None,
+) -> tuple[Dossier, bool]:
+    """Receives a dossier: (dossier, created). With an idempotency key, a
+    retry with the same body returns the first dossier (created False)."""
+    actor = actor_for(acting_user)
+    if actor.role not in (Role.CITIZEN, Role.DESK_OFFICER):
+        raise DossierInputError.one(
+            "channel",
+            "Chỉ công dân hoặc cán bộ một cửa nộp, tiếp nhận hồ sơ.",
+            "Only citizens and desk officers submit dossiers.",
+        )
+    fingerprint = submission.fingerprint()
+    if idempotency_key:
+        earlier = _idempotent_replay(acting_user, idempotency_key, fingerprint)
+        if earlier is not None:
+            return earlier, False
+    procedure, point, commune, location = _validate(submission, actor)
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            dossier = _create(submission, acting_user, actor, procedure, point, commune, location, received_at, written)
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    user=acting_user,
+                    key=idempotency_key,
+                    body_sha256=fingerprint,
+                    dossier=dossier,
+                    created_at=dossier.received_at,
+                )
+    except IntegrityError:
+        attachments_remove(written)
+        # A concurrent retry with the same key won the race: answer as it did.
+        if idempotency_key:
+            earlier = _idempotent_replay(acting_user, idempotency_key, fingerprint)
+            if earlier is not None:
+                return earlier, False
+        raise
+    except BaseException:
+        attachments_remove(written)
+        raise
+    return dossier, True
+
+
+def _idempotent_replay(user, key: str, fingerprint: str) -> Dossier | None:
+    earlier = IdempotencyKey.objects.select_related("dossier").filter(user=user, key=key).first()
+    if earlier is None:
+        return None
+    if earlier.body_sha256 != fingerprint:
+        raise IdempotencyConflict()
+    return earlier.dossier
+
+
+def _create(sub, user, actor, procedure, point, commune, location, received_at, written) -> Dossier:
+    now = received_at or timezone.now()
+    calendar = working_calendar()
+    code = dossier_code_next(unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date())
+    dossier = Dossier.objects.create(
+        code=code,
+        procedure=procedure,
+        applicant=_applicant_account(sub, user, actor),
+        applicant_name=sub.applicant_name.strip(),
+        applicant_id_number=sub.applicant_id_number,
+        applicant_phone=sub.applicant_phone.strip(),
+        applicant_email=sub.applicant_email.strip(),
+        applicant_address=sub.applicant_address.strip(),
+        applicant_commune=commune,
+        location=location,
+        channel=sub.channel,
+        receiving_point=point,
+        agency=_handling_agency(procedure, point),
+        status=Status.RECEIVED,
+        received_at=now,
+        due_at=calendar.due_at(now, procedure.processing_days),
+        result_delivery=sub.result_delivery,
+        delivery_address=sub.delivery_address.strip() if sub.result_delivery == Delivery.POST else "",
+        fee_vnd=procedure.fee_vnd,
+        note=sub.note.strip(),
+    )
+    for checked in sub.files:
+        stored = attachment_write(checked)
+        written.append(stored)
+        Attachment.objects.create(
+            dossier=dossier,
+            original_name=checked.original_name,
+            stored_name=stored,
+            content_type=checked.content_type,
+            size=len(checked.content),
+            sha256=checked.sha256,
+            uploaded_by=user,
+            uploaded_at=now,
+        )
+    _event(dossier, action="receive", from_status="", user=user, actor=actor, at=now, note=Channel(sub.channel).label)
+    stats.count_received(dossier)
+    return dossier
+
+
+# --- transitions ---------------------------------------------------------------
+
+
+def _classify(dossier: Dossier, calendar: WorkingCalendar, at: dt.datetime) -> None:
+    finished_day = timezone.localtime(at).date()
+    due_day = timezone.localtime(dossier.due_at).date()
+    if finished_day < due_day:
+        dossier.timeliness = Timeliness.EARLY
+    elif finished_day == due_day:
+        dossier.timeliness = Timeliness.ON_TIME
+    else:
+        dossier.timeliness = Timeliness.LATE
+    dossier.finished_at = at
+    worked = calendar.working_days_between(calendar.counting_day(dossier.received_at), finished_day)
+    dossier.processing_working_days = max(worked - dossier.paused_working_days, 0)
+
+
+def _target_agency(transition, dossier: Dossier, agency_code: str | None) -> Agency | None:
+    if not transition.needs_agency:
+        return dossier.agency if transition.action == "assign" else None
+    agency = Agency.objects.filter(code=agency_code or "").first()
+    if agency is None:
+        raise DossierInputError.one(
+            "agency", "Cần mã cơ quan nhận hồ sơ hợp lệ.", "A valid receiving agency code is required."
+        )
+    if agency.pk == dossier.agency_id:
+        raise DossierInputError.one("agency", "Hồ sơ đang ở cơ quan này.", "The dossier is already with this agency.")
+    return agency
+
+
+def dossier_transition(
+    *,
+    code: str,
+    action: str,
+    acting_user,
+    note: str = "",
+    agency_code: str | None = None,
+    at: dt.datetime | None = None,
+) -> Dossier:
+    """Applies one move of the workflow table. Dossier.DoesNotExist when the
+    caller may not see the dossier (404); DossierInputError for a bad action,
+    missing note or agency (400); TransitionNotAllowed (409) when the table
+    does not allow it from this state for this role, or a citizen acts on a
+    dossier that is not theirs."""
+    transition = BY_ACTION.get(action)
+    if transition is None:
+        raise DossierInputError.one(
+            "action",
+            "Thao tác không hợp lệ: " + ", ".join(BY_ACTION),
+            "Unknown action; use one of: " + ", ".join(BY_ACTION),
+        )
+    note = (note or "").strip()
+    if transition.note_required and not note:
+        raise DossierInputError.one("note", "Cần ghi rõ lý do, nội dung.", "A note (the reason) is required.")
+    if len(note) > 4000:
+        raise DossierInputError.one("note", "Tối đa 4.000 ký tự.", "At most 4,000 characters.")
+    actor = actor_for(acting_user)
+    at = at or timezone.now()
+    with transaction.atomic():
+        dossier = dossier_get_for_user(user=acting_user, code=code, for_update=True)
+        owner_ok = actor.role != Role.CITIZEN or dossier.applicant_id == actor.user_id
+        if dossier.status not in transition.sources or actor.role not in transition.roles or not owner_ok:
+            raise TransitionNotAllowed(
+                action=action,
+                status=dossier.status,
+                allowed=[t.action for t in transitions_from(dossier.status, actor.role)],
+            )
+        to_agency = _target_agency(transition, dossier, agency_code)
+        from_status = dossier.status
+        calendar = working_calendar()
+        changed = ["status", "updated_at"]
+        if transition.target == Status.WAITING_SUPPLEMENT:
+            dossier.paused_at, dossier.supplement_count = at, dossier.supplement_count + 1
+            changed += ["paused_at", "supplement_count"]
+        elif from_status == Status.WAITING_SUPPLEMENT and dossier.paused_at is not None:
+            lost = calendar.paused_working_days(dossier.paused_at, at)
+            dossier.due_at = calendar.end_of(calendar.add_working_days(timezone.localtime(dossier.due_at).date(), lost))
+            dossier.paused_working_days += lost
+            dossier.paused_at = None
+            changed += ["due_at", "paused_working_days", "paused_at"]
+        if transition.needs_agency:
+            dossier.agency = to_agency
+            changed.append("agency")
+        dossier.status = transition.target
+        if transition.target in FINISHED_STATUSES and dossier.finished_at is None:
+            _classify(dossier, calendar, at)
+            changed += ["timeliness", "finished_at", "processing_working_days"]
+        if transition.target == Status.RESULT_RETURNED:
+            dossier.returned_at = at
+            changed.append("returned_at")
+        dossier.save(update_fields=changed)
+        _event(
+            dossier,
+            action=action,
+            from_status=from_status,
+            user=acting_user,
+            actor=actor,
+            at=at,
+            note=note,
+            to_agency=to_agency,
+        )
+        if "finished_at" in changed:
+            stats.count_finished(dossier)
+    return dossier
+
+
+_APOLOGY_ROLES = frozenset({Role.DESK_OFFICER, Role.PROCESSING_OFFICER, Role.LEADER})
+
+
+def dossier_apologize(
+    *, code: str, acting_user, reason: str, new_due_at: dt.datetime, at: dt.datetime | None = None
+) -> Apology:
+    """Circular 01/2018 form 4: a dossier past its due date while still open
+    gets an apology and a new appointment. It stays counted as late."""
+    actor = actor_for(acting_user)
+    at = at or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise DossierInputError.one("reason", "Cần nêu lý do chậm.", "The reason for the delay is required.")
+    if new_due_at <= at:
+        raise DossierInputError.one(
+            "new_due_at", "Ngày hẹn mới phải sau hiện tại.", "The new date must be in the future."
+        )
+    with transaction.atomic():
+        dossier = dossier_get_for_user(user=acting_user, code=code, for_update=True)
+        if actor.role not in _APOLOGY_ROLES or dossier.status not in OPEN_STATUSES or dossier.due_at >= at:
+            raise TransitionNotAllowed(action="apologize", status=dossier.status, allowed=[])
+        apology = Apology.objects.create(
+            dossier=dossier, reason=reason, new_due_at=new_due_at, created_by=acting_user, created_at=at
+        )
+        dossier.appointment_at = new_due_at
+        dossier.save(update_fields=["appointment_at", "updated_at"])
+        _event(
+            dossier,
+            action="apologize",
+            from_status=dossier.status,
+            user=acting_user,
+            actor=actor,
+            at=at,
+            note=f"{reason} — hẹn lại / new date {timezone.localtime(new_due_at):%d/%m/%Y}",
+        )
+    return apology
