@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.urls import path
+
+from .catalogue_views import procedure_import_admin_view
 
 from .models import Apology, CalendarException, Dossier, DossierEvent, Procedure, ProcedureForm, Sector
 
@@ -30,6 +33,11 @@ class ProcedureAdmin(admin.ModelAdmin):
     list_filter = ("sector", "level", "online_level", "is_active", "is_demo_values")
     search_fields = ("code", "name")
     inlines = [ProcedureFormInline]
+
+    def get_urls(self):
+        # "Nhập CSV / Import CSV" on the change list (needs add and change permissions).
+        importer = self.admin_site.admin_view(procedure_import_admin_view)
+        return [path("import-csv/", importer, name="dossiers_procedure_import"), *super().get_urls()]
 
 
 @admin.register(CalendarException)

@@ -1,0 +1,125 @@
+"""Public JSON API of the procedure catalogue: search and detail."""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from gisportal.accounts.models import Agency
+from gisportal.api import PublicApiView, QueryParams, message, page_links
+
+from . import catalogue
+from .models import AdministrativeLevel, OnlineLevel, Procedure, Sector
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+MAX_QUERY_LENGTH = 200
+
+
+def _brief(request, procedure: Procedure) -> dict:
+    return {
+        "code": procedure.code,
+        "name": procedure.name,
+        "sector": {"code": procedure.sector.code, "name": procedure.sector.name},
+        "agency": {"code": procedure.agency.code, "name": procedure.agency.name},
+        "level": procedure.level,
+        "online_level": procedure.online_level,
+        "old_online_level": procedure.old_online_level,
+        "processing_days": procedure.processing_days,
+        "fee_vnd": procedure.fee_vnd,
+        "postal_submission_allowed": procedure.postal_submission_allowed,
+        "postal_result_allowed": procedure.postal_result_allowed,
+        "url": request.build_absolute_uri(reverse("api-procedure-detail", args=[procedure.code])),
+        "page_url": request.build_absolute_uri(reverse("procedure-detail", args=[procedure.code])),
+    }
+
+
+def _form(request, form) -> dict:
+    url = request.build_absolute_uri(form.file.url) if form.file else form.url
+    return {"title": form.title, "url": url}
+
+
+def _known(model, name: str, value: str | None, params: QueryParams) -> str | None:
+    """`value` if some row of `model` has that code; otherwise the parameter
+    is reported (a typo must not look like an empty result)."""
+    if value and not model.objects.filter(code=value).exists():
+        params.fail(name, f"Không có mã {value}.", f"No {name} has the code {value}.")
+        return None
+    return value
+
+
+def _text(request, name: str, params: QueryParams, *, max_length: int) -> str | None:
+    value = (request.GET.get(name) or "").strip()
+    if not all(ch.isprintable() or ch.isspace() for ch in value):
+        params.fail(name, "Chứa ký tự điều khiển.", "Contains control characters.")
+        return None
+    if len(value) > max_length:
+        params.fail(name, f"Dài quá {max_length} ký tự.", f"Longer than {max_length} characters.")
+        return None
+    return value or None
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter(
+        "q", str, description="Name (with or without Vietnamese diacritics, any case) or national code, e.g. 1.001193."
+    ),
+    OpenApiParameter("sector", str, description="Sector code, e.g. ho-tich."),
+    OpenApiParameter("agency", str, description="Implementing agency code, e.g. ubnd-xa, so-tp."),
+    OpenApiParameter("level", str, enum=AdministrativeLevel.values),
+    OpenApiParameter("online_level", str, enum=OnlineLevel.values),
+    OpenApiParameter("limit", int, description=f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})."),
+    OpenApiParameter("offset", int),
+]
+
+
+class ProcedureListApi(PublicApiView):
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Search the procedure catalogue (best match first)",
+        operation_id="procedures_list",
+    )
+    def get(self, request):
+        params = QueryParams(request.GET)
+        q = _text(request, "q", params, max_length=MAX_QUERY_LENGTH)
+        sector = _known(Sector, "sector", _text(request, "sector", params, max_length=40), params)
+        agency = _known(Agency, "agency", _text(request, "agency", params, max_length=40), params)
+        level = params.choice("level", AdministrativeLevel.values)
+        online_level = params.choice("online_level", OnlineLevel.values)
+        limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
+        offset = params.integer("offset", default=0, low=0, high=10**6)
+        params.raise_if_invalid()
+
+        procedures = catalogue.procedures_search(
+            q=q, sector=sector, agency=agency, level=level, online_level=online_level
+        )
+        total = procedures.count()
+        page = list(procedures[offset : offset + limit])
+        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=total)
+        return Response({"count": total, **links, "results": [_brief(request, p) for p in page]})
+
+
+class ProcedureDetailApi(PublicApiView):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        summary="One procedure with its documents, forms and legal basis",
+        operation_id="procedures_retrieve",
+    )
+    def get(self, request, code: str):
+        procedure = catalogue.procedure_get(code=code)
+        if procedure is None:
+            raise NotFound(message(f"Không có thủ tục mã {code}.", f"No procedure has the code {code}."))
+        return Response(
+            {
+                **_brief(request, procedure),
+                "required_documents": procedure.required_documents,
+                "result": procedure.result,
+                "fee_note": procedure.fee_note,
+                "legal_basis": procedure.legal_basis,
+                "is_demo_values": procedure.is_demo_values,
+                "forms": [_form(request, form) for form in procedure.forms.all()],
+                "national_portal_url": catalogue.national_portal_url(procedure.code),
+                "updated_at": procedure.updated_at.isoformat(),
+            }
+        )
