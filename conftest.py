@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        call_command("load_demo_layers", verbosity=0)
+        # Everything but the dossier history: tests that need one generate it.
+        call_command("load_demo", dossiers=0, verbosity=0)
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 steps taken and whether it is on time. No personal data; rate-limited per
 client (gisportal.throttling.PublicLookupThrottle)."""
 
+import datetime as dt
 import re
 
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import get_language
 from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, message
@@ -13,6 +15,7 @@ from gisportal.api import PublicApiView, QueryParams, message
 from .models import Channel, Dossier, Status
 from .selectors import dossier_public_lookup
 from .serializers import _iso, event_public
+from .workflow import BY_ACTION
 
 # Circular 01/2018 Art. 19: V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-NNNN (sequence may grow past 4 digits).
 CODE_PATTERN = re.compile(r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}-\d{6}-\d{4,6}")
@@ -77,6 +80,38 @@ class DossierLookupApi(PublicApiView):
         return Response(public_view(dossier))
 
 
+_PAGE_ACTIONS = {
+    "receive": "Tiếp nhận hồ sơ / Dossier received",
+    "apologize": "Xin lỗi, hẹn lại ngày trả / Apology and new date",
+}
+
+
+def _in_language(label: str) -> str:
+    """One half of a "Vietnamese / English" label, in the page's language."""
+    vi, _, en = label.partition(" / ")
+    return en if en and (get_language() or "vi").startswith("en") else vi
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _page_view(dossier: Dossier) -> dict:
+    """public_view for the page: the same fields, with datetimes (the template
+    prints dd/mm/yyyy HH:MM) and labels in the page's language."""
+    view = public_view(dossier)
+    for name in ("received_at", "due_at", "appointment_at", "finished_at", "returned_at"):
+        view[name] = _moment(view[name])
+    view["status_text"] = _in_language(view["status_label"])
+    view["channel_text"] = _in_language(view["channel_label"])
+    for step in view["timeline"]:
+        step["at"] = _moment(step["at"])
+        step["to_status_text"] = _in_language(step["to_status_label"])
+        transition = BY_ACTION.get(step["action"])
+        step["action_text"] = _in_language(transition.label if transition else _PAGE_ACTIONS.get(step["action"], ""))
+    return view
+
+
 def lookup_page(request):
     """The lookup page: a form, and the answer rendered by the server (the
     page calls no API, so the API's rate limit guards the page too)."""
@@ -85,10 +120,14 @@ def lookup_page(request):
     if code:
         throttle = DossierLookupApi().get_throttles()[0]
         if not throttle.allow_request(request, None):
-            return render(request, "dossiers/lookup.html", {**context, "throttled": True}, status=429)
+            response = render(request, "dossiers/lookup.html", {**context, "throttled": True}, status=429)
+            wait = throttle.wait()
+            if wait is not None:
+                response["Retry-After"] = str(max(int(wait), 1))
+            return response
         context["errors"] = lookup_errors(code)
         if not context["errors"]:
             dossier = dossier_public_lookup(code=code)
-            context["result"] = public_view(dossier) if dossier else None
+            context["result"] = _page_view(dossier) if dossier else None
             context["not_found"] = dossier is None
     return render(request, "dossiers/lookup.html", context, status=404 if context["not_found"] else 200)

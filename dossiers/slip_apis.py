@@ -1,10 +1,62 @@
-"""PDF slips of Circular 01/2018 (written by helper H2)."""
+"""GET /api/v1/dossiers/<code>/slips/<kind>.pdf: the Circular 01/2018 slips
+as PDF, for whoever may see the dossier (dossier_get_for_user: 404 for the
+others, 401 for anonymous callers)."""
 
-from django.http import Http404
+import logging
+import time
+
+from django.http import HttpResponse
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from gisportal.api import message
 
 from .apis import DossierApiView
+from .selectors import dossier_get_for_user
+from .serializers import SLIP_KINDS
+from .slips import SlipNotApplicable, slip_pdf
+
+audit = logging.getLogger("gisportal.audit")
 
 
 class DossierSlipApi(DossierApiView):
+    """`kind`: receipt, supplement, refusal, apology or control. A slip that
+    does not apply to the dossier yet is a 409."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # A PDF on success (a plain HttpResponse); every error is JSON, even
+        # for a browser or a client that asked for application/pdf.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
     def get(self, request, code: str, kind: str):
-        raise Http404
+        if kind not in SLIP_KINDS:
+            listed = ", ".join(SLIP_KINDS)
+            return Response(
+                {
+                    "kind": [
+                        message(f"Không có loại phiếu này; dùng: {listed}.", f"No such slip; use one of: {listed}.")
+                    ]
+                },
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        dossier = dossier_get_for_user(user=request.user, code=code)
+        started = time.perf_counter()
+        try:
+            pdf = slip_pdf(dossier=dossier, kind=kind)
+        except SlipNotApplicable as not_yet:
+            return Response({"detail": str(not_yet), "kind": kind}, status=status.HTTP_409_CONFLICT)
+        audit.info(
+            "slip printed code=%s kind=%s user=%s ms=%d",
+            dossier.code,
+            kind,
+            request.user.pk,
+            (time.perf_counter() - started) * 1000,
+        )
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{dossier.code}-{kind}.pdf"'
+        # Personal data: keep it out of shared caches and the browser's disk cache.
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

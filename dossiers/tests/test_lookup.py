@@ -1,0 +1,281 @@
+"""Public lookup by code: GET /api/v1/dossiers/lookup/?code= and the page
+/dossiers/lookup/. Anyone may ask; the answer says where the dossier stands
+and never who submitted it or who handled it; rate-limited per client."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from dossiers.models import Dossier
+from dossiers.services import dossier_apologize, dossier_transition
+
+from .conftest import CITIZEN_A_ID
+
+API = reverse("api-dossier-lookup")
+PAGE = reverse("dossier-lookup-page")
+NAME = "Phạm Thị Hồng Nhung"
+PHONE = "0987 654 321"
+EMAIL = "nhung.pham@example.org"
+ADDRESS = "Số 27 ngõ Hòa Bình, phường Vệ An"
+UNKNOWN_CODE = "000.00.13.H04-200101-9999"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    """Each test starts with an empty rate-limit history."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def dossier(submit) -> Dossier:
+    return submit(
+        applicant_name=NAME,
+        applicant_phone=PHONE,
+        applicant_email=EMAIL,
+        applicant_address=ADDRESS,
+        note="Ghi chú riêng của người nộp",
+    )
+
+
+def personal_strings(dossier: Dossier, people) -> list[str]:
+    """What must never appear in a public answer: the applicant's data and
+    the names and accounts of the officials who acted."""
+    officials = [people.desk_main, people.processor, people.leader]
+    return [
+        NAME,
+        CITIZEN_A_ID,
+        CITIZEN_A_ID[-4:].rjust(12, "*"),
+        PHONE,
+        EMAIL,
+        ADDRESS,
+        "Ghi chú riêng của người nộp",
+        *(u.username for u in officials),
+        people.citizen_a.username,
+    ]
+
+
+def local_text(moment: dt.datetime) -> str:
+    return timezone.localtime(moment).strftime("%d/%m/%Y %H:%M")
+
+
+# --- API ------------------------------------------------------------------------
+
+
+def test_api_answers_where_the_dossier_stands(api, dossier, drive, django_assert_max_num_queries):
+    dossier = drive(dossier, "processing")
+
+    with django_assert_max_num_queries(3):
+        response = api.get(API, {"code": dossier.code})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["code"] == dossier.code
+    assert body["procedure"] == {"code": dossier.procedure.code, "name": dossier.procedure.name}
+    assert body["agency"]["code"] == "so-tp"
+    assert body["receiving_point"]["code"] == "CENTRE-MAIN"
+    assert body["status"] == "processing"
+    assert body["status_label"] and body["current_step"]
+    assert dt.datetime.fromisoformat(body["received_at"]) == dossier.received_at
+    assert dt.datetime.fromisoformat(body["due_at"]) == dossier.due_at
+    assert body["finished_at"] is None
+    assert body["on_time_state"] == "in_time"
+    assert [step["to_status"] for step in body["timeline"]] == ["received", "assigned", "processing"]
+    assert [step["action"] for step in body["timeline"]] == ["receive", "assign", "start"]
+    assert all(dt.datetime.fromisoformat(step["at"]) for step in body["timeline"])
+
+
+def test_api_shows_no_personal_data(api, dossier, drive, people):
+    dossier = drive(dossier, "result_returned")
+
+    text = api.get(API, {"code": dossier.code}).content.decode("utf-8")
+
+    assert dossier.code in text
+    for secret in personal_strings(dossier, people):
+        assert secret not in text, secret
+    # Nor the notes officials wrote on each step ("bước ...").
+    assert "bước" not in text
+    body = json.loads(text)
+    assert body["on_time_state"] == "early"
+    assert body["finished_at"] is not None
+
+
+def test_api_finds_a_code_typed_in_lower_case(api, dossier):
+    response = api.get(API, {"code": dossier.code.lower()})
+    assert response.status_code == 200
+    assert response.json()["code"] == dossier.code
+
+
+def test_api_says_late_for_an_open_dossier_past_due(api, submit, people):
+    dossier = submit(received_at=timezone.now() - dt.timedelta(days=30))
+    new_date = timezone.now() + dt.timedelta(days=4)
+    dossier_apologize(code=dossier.code, acting_user=people.desk_main, reason="Quá tải", new_due_at=new_date)
+
+    body = api.get(API, {"code": dossier.code}).json()
+
+    assert body["on_time_state"] == "late"
+    assert dt.datetime.fromisoformat(body["appointment_at"]) == new_date
+    assert "Quá tải" not in json.dumps(body, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"code": ""},
+        {"code": "   "},
+        {"code": "not-a-code"},
+        {"code": "000.00.13.H04-260427"},
+        {"code": "000.00.13.H04-2604270-0001"},
+        {"code": "000.00.13.H04-260427-0001' OR 1=1 --"},
+        {"code": "x" * 5000},
+    ],
+)
+def test_api_bad_code_is_400_naming_code(api, query):
+    response = api.get(API, query)
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["code"]
+    assert " / " in body["code"][0]
+
+
+def test_api_unknown_code_is_404(api, dossier):
+    response = api.get(API, {"code": UNKNOWN_CODE})
+    assert response.status_code == 404
+    assert "Không tìm thấy" in response.json()["detail"] and "not found" in response.json()["detail"]
+
+
+def test_api_needs_no_login_and_ignores_one(client_as, people, dossier):
+    """Logged in or not, the public answer is the same (no extra data for
+    the applicant here: that is the detail endpoint's job)."""
+    anonymous = client_as(None).get(API, {"code": dossier.code}).json()
+    as_applicant = client_as(people.citizen_a).get(API, {"code": dossier.code}).json()
+    assert anonymous == as_applicant
+
+
+# --- page -----------------------------------------------------------------------
+
+
+def test_page_without_code_shows_the_form(client):
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="code"' in html and 'id="lookup-code"' in html
+    assert 'class="lookup-result' not in html
+
+
+def test_page_shows_the_dossier_and_its_steps(client, dossier, drive, people):
+    dossier = drive(dossier, "approved")
+    events = list(dossier.events.all())
+
+    response = client.get(PAGE, {"code": dossier.code})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'value="{dossier.code}"' in html  # the form keeps the code
+    assert dossier.procedure.name in html
+    assert dossier.agency.name in html
+    assert "badge--in_time" in html
+    assert local_text(dossier.received_at) in html
+    assert local_text(dossier.due_at) in html
+    assert html.count('class="timeline__step') == len(events) == 4
+    for event in events:
+        assert local_text(event.at) in html
+    # Vietnamese first: the status in the page's language only.
+    assert "Đã phê duyệt" in html and "Approved" not in html
+    for secret in personal_strings(dossier, people):
+        assert secret not in html, secret
+
+
+def test_page_in_english_shows_english_labels(client, dossier):
+    html = client.get(PAGE, {"code": dossier.code, "lang": "en"}).content.decode()
+    assert "Received" in html and "Đã tiếp nhận" not in html
+
+
+def test_page_marks_a_late_dossier_red(client, submit, people):
+    dossier = submit(received_at=timezone.now() - dt.timedelta(days=30))
+    dossier_transition(code=dossier.code, action="refuse", acting_user=people.desk_main, note="Thiếu giấy tờ")
+
+    html = client.get(PAGE, {"code": dossier.code}).content.decode()
+
+    assert "badge--late" in html
+    assert "Thiếu giấy tờ" not in html
+
+
+def test_page_with_a_bad_code_shows_the_error(client):
+    response = client.get(PAGE, {"code": "abc"})
+    html = response.content.decode()
+    assert 'aria-invalid="true"' in html
+    assert "000.00.13.H04-260427-0001" in html
+    assert 'class="lookup-result' not in html
+
+
+def test_page_with_an_unknown_code_is_404_with_a_message(client):
+    response = client.get(PAGE, {"code": UNKNOWN_CODE})
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'class="lookup-message"' in html
+    assert UNKNOWN_CODE in html
+
+
+def test_page_escapes_what_it_echoes(client):
+    response = client.get(PAGE, {"code": '"><script>alert(1)</script>'})
+    html = response.content.decode()
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;SCRIPT&gt;" in html or "&lt;script&gt;" in html
+
+
+# --- rate limit ----------------------------------------------------------------
+
+
+@override_settings(PUBLIC_LOOKUP_RATE="3/min")
+def test_api_beyond_the_rate_is_429(api, dossier):
+    assert [api.get(API, {"code": dossier.code}).status_code for _ in range(3)] == [200, 200, 200]
+
+    refused = api.get(API, {"code": dossier.code})
+
+    assert refused.status_code == 429
+    assert "Retry-After" in refused
+    detail = refused.json()["detail"]
+    assert "Quá nhiều" in detail and "Too many requests" in detail
+    # Another client is not affected.
+    assert api.get(API, {"code": dossier.code}, REMOTE_ADDR="10.9.8.7").status_code == 200
+
+
+@override_settings(PUBLIC_LOOKUP_RATE="3/min")
+def test_page_beyond_the_rate_is_429_with_a_bilingual_message(dossier):
+    client = Client()
+    assert [client.get(PAGE, {"code": dossier.code}).status_code for _ in range(3)] == [200, 200, 200]
+
+    refused = client.get(PAGE, {"code": dossier.code})
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    html = refused.content.decode()
+    assert "Vui lòng chờ" in html and "Please wait" in html
+    assert dossier.procedure.name not in html
+    assert Client(REMOTE_ADDR="10.9.8.7").get(PAGE, {"code": dossier.code}).status_code == 200
+
+
+@override_settings(PUBLIC_LOOKUP_RATE="3/min")
+def test_page_and_api_share_one_limit(api, client, dossier):
+    assert api.get(API, {"code": dossier.code}).status_code == 200
+    assert api.get(API, {"code": dossier.code}).status_code == 200
+    assert client.get(PAGE, {"code": dossier.code}).status_code == 200
+    assert client.get(PAGE, {"code": dossier.code}).status_code == 429
+    assert api.get(API, {"code": dossier.code}).status_code == 429
+
+
+@override_settings(PUBLIC_LOOKUP_RATE="1/min")
+def test_the_empty_form_is_not_counted(client, dossier):
+    for _ in range(3):
+        assert client.get(PAGE).status_code == 200
+    assert client.get(PAGE, {"code": dossier.code}).status_code == 200
