@@ -1,9 +1,11 @@
 """Writes of accounts: agencies and officials."""
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
-from .models import Agency, Profile
+from .models import Agency, Profile, Role
+from .validators import citizen_id_problem
 
 
 @transaction.atomic
@@ -25,6 +27,29 @@ def user_ensure(*, username: str, password: str, role: str, agency: Agency | Non
     Profile.objects.update_or_create(
         user=user, defaults={"role": role, "agency": agency, "service_point": service_point}
     )
+    return user
+
+
+@transaction.atomic
+def citizen_register(*, username: str, password: str, full_name: str, email: str, phone: str, id_number: str):
+    """A citizen's own account: User and Profile(role citizen). The caller has
+    checked the password against the validators. One citizen ID number
+    belongs to one account; concurrent registrations with the same number
+    serialise on an advisory lock, so the check below cannot be raced."""
+    problem = citizen_id_problem(id_number)
+    if problem:
+        raise ValidationError({"id_number": [f"{problem[0]} / {problem[1]}"]})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ["citizen-id:" + id_number])
+    if Profile.objects.filter(id_number=id_number).exists():
+        raise ValidationError(
+            {"id_number": ["Số CCCD này đã có tài khoản. / This citizen ID number already has an account."]}
+        )
+    users = get_user_model().objects
+    if users.filter(username__iexact=username).exists():
+        raise ValidationError({"username": ["Tên đăng nhập đã được dùng. / This user name is taken."]})
+    user = users.create_user(username=username, password=password, email=email)
+    Profile.objects.create(user=user, role=Role.CITIZEN, full_name=full_name, phone=phone, id_number=id_number)
     return user
 
 
