@@ -5,6 +5,7 @@ shapes the answer; the rules live in services, selectors and workflow."""
 import datetime as dt
 import logging
 import math
+from collections.abc import Mapping
 
 from django.http import FileResponse, Http404
 from django.utils import timezone
@@ -71,7 +72,15 @@ class DossierApiView(APIView):
         return super().handle_exception(exc)
 
 
-def _flatten(data) -> dict:
+def _object(request) -> Mapping:
+    """The request body as a mapping; a JSON array, string or number is a 400,
+    not an AttributeError (500) further down."""
+    if not isinstance(request.data, Mapping):
+        raise DossierInputError.one("body", "Nội dung phải là một đối tượng JSON.", "The body must be a JSON object.")
+    return request.data
+
+
+def _flatten(data: Mapping) -> dict:
     """Accepts flat fields, or an `applicant` object with name, id_number, ..."""
     flat = {key: data.get(key) for key in data if key not in ("applicant", "attachments")}
     applicant = data.get("applicant")
@@ -116,7 +125,7 @@ def _number(flat: dict, errors: dict, name: str, *, low: float, high: float, int
 
 
 def _submission_from(request) -> Submission:
-    flat = _flatten(request.data)
+    flat = _flatten(_object(request))
     errors: dict[str, list[str]] = {}
     texts = {name: _text(flat, errors, name) for name in _TEXT_FIELDS}
     channel = _number(flat, errors, "channel", low=1, high=3, integer=True)
@@ -201,11 +210,12 @@ class DossierTransitionApi(DossierApiView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def post(self, request, code: str):
-        action = request.data.get("action")
+        data = _object(request)
+        action = data.get("action")
         if not isinstance(action, str) or not action:
             raise DossierInputError.one("action", "Cần tên thao tác.", "The action is required.")
-        note = request.data.get("note") or ""
-        agency = request.data.get("agency") or None
+        note = data.get("note") or ""
+        agency = data.get("agency") or None
         if not isinstance(note, str):
             raise DossierInputError.one("note", "Phải là chuỗi ký tự.", "Must be a string.")
         if agency is not None and not isinstance(agency, str):
@@ -215,17 +225,17 @@ class DossierTransitionApi(DossierApiView):
 
 
 def _parse_moment(raw) -> dt.datetime | None:
+    """A date means the end of that working day; a datetime is taken as is.
+    The date is tried first: parse_datetime also reads "2026-05-04" (as
+    midnight, through datetime.fromisoformat)."""
     if not isinstance(raw, str):
         return None
+    day = parse_date(raw)
+    if day is not None:
+        return working_calendar().end_of(day)
     moment = parse_datetime(raw)
     if moment is None:
-        try:
-            day = parse_date(raw)
-        except ValueError:
-            day = None
-        if day is None:
-            return None
-        return working_calendar().end_of(day)
+        return None
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
@@ -235,11 +245,12 @@ class DossierApologyApi(DossierApiView):
     parser_classes = [JSONParser, FormParser]
 
     def post(self, request, code: str):
-        reason = request.data.get("reason")
+        data = _object(request)
+        reason = data.get("reason")
         if not isinstance(reason, str):
             raise DossierInputError.one("reason", "Cần nêu lý do chậm.", "The reason for the delay is required.")
         try:
-            new_due_at = _parse_moment(request.data.get("new_due_at"))
+            new_due_at = _parse_moment(data.get("new_due_at"))
         except ValueError:
             new_due_at = None
         if new_due_at is None:

@@ -9,6 +9,7 @@ from the start of the next working day. It is due at the end of the N-th
 working day after that day."""
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +29,17 @@ def _public_holidays() -> holidays.HolidayBase:
     return holidays.country_holidays("VN")
 
 
+# `holidays` fills a year on the first lookup in it, marking the year as done
+# before its days are in: without the lock a second thread (threaded server,
+# concurrent submissions) could see Tết as a working day meanwhile.
+_HOLIDAYS_LOCK = threading.Lock()
+
+
+def _is_public_holiday(day: dt.date) -> bool:
+    with _HOLIDAYS_LOCK:
+        return day in _public_holidays()
+
+
 def _clock(value: str) -> dt.time:
     hours, minutes = value.split(":")
     return dt.time(int(hours), int(minutes))
@@ -43,7 +55,7 @@ class WorkingCalendar:
         kind = self.exceptions.get(day)
         if kind is not None:
             return kind == CalendarException.Kind.WORKING_DAY
-        return day.weekday() < 5 and day not in _public_holidays()
+        return day.weekday() < 5 and not _is_public_holiday(day)
 
     def next_working_day(self, day: dt.date) -> dt.date:
         """The first working day strictly after `day`."""

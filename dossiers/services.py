@@ -7,9 +7,12 @@ writes one `DossierEvent` naming who acted, and keeps the indicator counts
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 from django.contrib.gis.geos import Point
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -130,6 +133,10 @@ def _fail(errors: dict[str, list[str]], name: str, vi: str, en: str) -> None:
     errors.setdefault(name, []).append(message(vi, en))
 
 
+# Digits with the usual separators, optionally a leading +: 0912 345 678,
+# +84-912-345-678, (0222) 3822 000.
+_PHONE = re.compile(r"\+?\(?[0-9][0-9 ().-]{6,18}[0-9]")
+
 _ONLINE_POINT_KINDS = (ServicePointKind.PROVINCIAL_CENTRE, ServicePointKind.COMMUNE_DESK)
 
 
@@ -186,6 +193,13 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
         _fail(errors, "applicant_id_number", *problem)
     if not sub.applicant_address.strip():
         _fail(errors, "applicant_address", "Cần địa chỉ người nộp.", "The applicant's address is required.")
+    if sub.applicant_phone.strip() and not _PHONE.fullmatch(sub.applicant_phone.strip()):
+        _fail(errors, "applicant_phone", "Số điện thoại không hợp lệ.", "Not a valid phone number.")
+    if sub.applicant_email.strip():
+        try:
+            validate_email(sub.applicant_email.strip())
+        except ValidationError:
+            _fail(errors, "applicant_email", "Địa chỉ email không hợp lệ.", "Not a valid e-mail address.")
     if sub.channel not in Channel.values:
         _fail(errors, "channel", "Kênh là 1, 2 hoặc 3.", "Channel is 1, 2 or 3.")
     point = _resolve_point(sub, actor, errors)
@@ -227,7 +241,8 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
             )
     location = None
     if (sub.lon is None) != (sub.lat is None):
-        _fail(errors, "location", "Cần cả lon và lat.", "Give both lon and lat.")
+        # Name the field that is missing: clients map errors to their inputs.
+        _fail(errors, "lat" if sub.lat is None else "lon", "Cần cả lon và lat.", "Give both lon and lat.")
     elif sub.lon is not None:
         location = Point(sub.lon, sub.lat, srid=4326)
         inside = AdministrativeUnit.objects.filter(era="2025", level="commune", geom__intersects=location).first()
