@@ -2,7 +2,6 @@ from django.contrib import admin
 from django.urls import path
 
 from .catalogue_views import procedure_import_admin_view
-
 from .models import Apology, CalendarException, Dossier, DossierEvent, Procedure, ProcedureForm, Sector
 
 

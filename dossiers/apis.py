@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from django.http import FileResponse, Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -165,6 +167,17 @@ class DossierListApi(DossierApiView):
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Status.values),
+            OpenApiParameter("due", str, enum=["soon", "late"]),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Worklist (officials) or own dossiers (citizens)",
+        operation_id="dossiers_list",
+    )
     def get(self, request):
         params = QueryParams(request.query_params)
         status_filter = params.choice("status", Status.values)
@@ -183,6 +196,18 @@ class DossierListApi(DossierApiView):
             }
         )
 
+    @extend_schema(
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            201: OpenApiTypes.OBJECT,
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+        summary="Submit a dossier (JSON or multipart with attachments)",
+        operation_id="dossiers_submit",
+    )
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 100:
@@ -198,6 +223,7 @@ class DossierListApi(DossierApiView):
 
 
 class DossierDetailApi(DossierApiView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One dossier", operation_id="dossiers_detail")
     def get(self, request, code: str):
         dossier = dossier_get_for_user(user=request.user, code=code)
         audit.info("dossier viewed code=%s user=%s", dossier.code, request.user.pk)
@@ -209,6 +235,12 @@ class DossierTransitionApi(DossierApiView):
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        summary="Apply one workflow transition",
+        operation_id="dossiers_transition",
+    )
     def post(self, request, code: str):
         data = _object(request)
         action = data.get("action")
@@ -244,6 +276,12 @@ class DossierApologyApi(DossierApiView):
 
     parser_classes = [JSONParser, FormParser]
 
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        summary="Apologise for a late dossier with a new date",
+        operation_id="dossiers_apology",
+    )
     def post(self, request, code: str):
         data = _object(request)
         reason = data.get("reason")
@@ -267,6 +305,9 @@ class DossierApologyApi(DossierApiView):
 
 
 class DossierAttachmentApi(DossierApiView):
+    @extend_schema(
+        responses={200: OpenApiTypes.BINARY}, summary="Download an attachment", operation_id="dossiers_attachment"
+    )
     def get(self, request, code: str, attachment_id: int):
         dossier = dossier_get_for_user(user=request.user, code=code)
         attachment = Attachment.objects.filter(dossier=dossier, pk=attachment_id).first()

@@ -47,6 +47,10 @@ def _sniff(content: bytes) -> tuple[str, str] | None:
     return None
 
 
+def _size(limit: int) -> str:
+    return f"{limit / 1048576:g} MB" if limit >= 1048576 else f"{limit / 1024:g} KB"
+
+
 def _clean_name(name: str) -> str:
     name = Path(name or "file").name.replace("\x00", "")
     return name[-200:] or "file"
@@ -68,15 +72,11 @@ def attachments_check(files: list) -> tuple[list[CheckedFile], list[str]]:
     for upload in files:
         name = _clean_name(getattr(upload, "name", "file"))
         if upload.size is not None and upload.size > limit:
-            problems.append(
-                message(f"{name}: quá {limit // 1048576} MB.", f"{name}: larger than {limit // 1048576} MB.")
-            )
+            problems.append(message(f"{name}: quá {_size(limit)}.", f"{name}: larger than {_size(limit)}."))
             continue
         content = upload.read(limit + 1)
         if len(content) > limit:
-            problems.append(
-                message(f"{name}: quá {limit // 1048576} MB.", f"{name}: larger than {limit // 1048576} MB.")
-            )
+            problems.append(message(f"{name}: quá {_size(limit)}.", f"{name}: larger than {_size(limit)}."))
             continue
         if not content:
             problems.append(message(f"{name}: tệp rỗng.", f"{name}: the file is empty."))

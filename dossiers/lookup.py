@@ -8,6 +8,8 @@ import re
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, message
@@ -69,6 +71,12 @@ def lookup_errors(code: str | None) -> dict[str, list[str]]:
 class DossierLookupApi(PublicApiView):
     """GET /api/v1/dossiers/lookup/?code=..."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("code", str, required=True)],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        summary="Public lookup of a dossier by code (no personal data)",
+        operation_id="dossiers_lookup",
+    )
     def get(self, request):
         params = QueryParams(request.query_params)
         code = (params._raw("code") or "").upper()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -293,10 +294,11 @@ def dossier_submit(
     retry with the same body returns the first dossier (created False)."""
     actor = actor_for(acting_user)
     if actor.role not in (Role.CITIZEN, Role.DESK_OFFICER):
-        raise DossierInputError.one(
-            "channel",
-            "Chỉ công dân hoặc cán bộ một cửa nộp, tiếp nhận hồ sơ.",
-            "Only citizens and desk officers submit dossiers.",
+        raise PermissionDenied(
+            message(
+                "Chỉ công dân hoặc cán bộ một cửa nộp, tiếp nhận hồ sơ.",
+                "Only citizens and desk officers submit dossiers.",
+            )
         )
     fingerprint = submission.fingerprint()
     if idempotency_key:

@@ -6,6 +6,8 @@ import logging
 import time
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -30,6 +32,11 @@ class DossierSlipApi(DossierApiView):
         renderer = JSONRenderer()
         return renderer, renderer.media_type
 
+    @extend_schema(
+        responses={200: OpenApiTypes.BINARY, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        summary="A Circular 01/2018 slip as PDF",
+        operation_id="dossiers_slip",
+    )
     def get(self, request, code: str, kind: str):
         if kind not in SLIP_KINDS:
             listed = ", ".join(SLIP_KINDS)

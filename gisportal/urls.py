@@ -4,11 +4,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("gisportal.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     # JSON like every other answer of the API; YAML for those who want it.
     path("api/schema/", SpectacularJSONAPIView.as_view(), name="schema"),
@@ -22,10 +24,17 @@ urlpatterns = [
     path("tiles/", include("layers.registries.tile_urls")),
     path("api/v1/", include(dossier_urls.api_urlpatterns)),
     path("", include(dossier_urls.page_urlpatterns)),
+    path("", include("dossiers.page_urls")),
+    path("api/v1/", include(catalogue_urls.api_urlpatterns)),
+    path("", include(catalogue_urls.page_urlpatterns)),
+    path("api/v1/", include(stats_urls.api_urlpatterns)),
+    path("", include(stats_urls.page_urlpatterns)),
     path("", include("maps.urls")),
 ]
 
 if settings.DEBUG:
+    from django.conf.urls.static import static
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 
     urlpatterns += staticfiles_urlpatterns()
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

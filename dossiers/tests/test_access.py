@@ -120,7 +120,7 @@ def test_submit(api_payload, people, client_as, catalogue):
     # Processing officers, leaders and administrators do not receive dossiers.
     for user in (people.processor, people.leader, people.administrator):
         response = client_as(user).post("/api/v1/dossiers/", api_payload(channel=1), format="json")
-        assert response.status_code == 400, user
+        assert response.status_code == 403, user
     assert Dossier.objects.count() == before + 2
 
 
