@@ -1,0 +1,116 @@
+"""Dossier indicators: GET /api/v1/stats/dossiers/?group_by=&from=&to=
+(JSON, or CSV with ?format=csv or Accept: text/csv).
+
+Officials only (desk and processing officers, leaders, administrators); every
+official sees the whole province's indicators, which are counts, not
+personal data. Citizens get 403, anonymous callers 401."""
+
+import csv
+import datetime as dt
+import io
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gisportal.accounts.selectors import actor_for
+from gisportal.api import QueryParams
+
+from .stats_selectors import GROUP_BY, MEASURES, dossier_indicators
+
+CSV_COLUMNS = ("key", "label", *MEASURES)
+FORMATS = ("json", "csv")
+
+
+class IsOfficial(BasePermission):
+    message = "Chỉ cán bộ, công chức xem được chỉ số. / Only officials may see the indicators."
+
+    def has_permission(self, request, view) -> bool:
+        return actor_for(request.user).is_official
+
+
+class IndicatorsCsvRenderer(BaseRenderer):
+    """The rows, then a total line, as CSV in UTF-8 with a BOM (so Excel
+    reads the Vietnamese labels right)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        total = {**data["totals"], "key": "total", "label": "Tổng / Total"}
+        for row in [*data["rows"], total]:
+            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last 12 months: from the first day of the month eleven months
+    back to today."""
+    month = today.month - 11
+    year = today.year + (month - 1) // 12
+    return dt.date(year, (month - 1) % 12 + 1, 1), today
+
+
+def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
+    """(group_by, from, to, format) from query parameters; BadParameters (400)
+    naming each bad one."""
+    params = QueryParams(query)
+    group_by = params.choice("group_by", GROUP_BY, default="none")
+    today = timezone.localdate()
+    date_to = params.date("to", default=today)
+    date_from = params.date("from", default=default_period(date_to)[0])
+    output = params.choice("format", FORMATS, default="json")
+    if "from" not in params.errors and "to" not in params.errors and date_from > date_to:
+        params.fail("to", "Ngày 'to' phải bằng hoặc sau ngày 'from'.", "'to' must be on or after 'from'.")
+    params.raise_if_invalid()
+    return group_by, date_from, date_to, output
+
+
+class DossierIndicatorsApi(APIView):
+    # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsOfficial]
+    renderer_classes = [JSONRenderer, IndicatorsCsvRenderer]
+    throttle_classes: list = []
+
+    def perform_content_negotiation(self, request, force=False):
+        if request.query_params.get("format") == "csv":
+            renderer = IndicatorsCsvRenderer()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc):
+        # Errors are JSON, whatever format was asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        summary="Dossier indicators: early / on-time / late, online share, average processing time",
+        parameters=[
+            OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUP_BY), description="Default none."),
+            OpenApiParameter(
+                "from", OpenApiTypes.DATE, description="First day (default: 1st of the month, 11 months ago)."
+            ),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, on or after `from` (default: today)."),
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), description="csv: the rows as CSV."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        group_by, date_from, date_to, _output = indicator_params(request.query_params)
+        data = dossier_indicators(group_by=group_by, date_from=date_from, date_to=date_to)
+        response = Response(data)
+        if isinstance(request.accepted_renderer, IndicatorsCsvRenderer):
+            name = f"dossier-indicators-{group_by}-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
