@@ -3,6 +3,7 @@
 calendar rules of the services, event chains, proportions, re-runs."""
 
 import datetime as dt
+import io
 import re
 from collections import Counter, defaultdict
 
@@ -229,3 +230,15 @@ def test_rerun_replaces_demo_rows_and_keeps_live_ones(catalogue, points, submit)
     assert DailyStat.objects.filter(dimension="all").aggregate(n=Count("id"))["n"] > 0
     received = sum(DailyStat.objects.filter(dimension="all").values_list("received", flat=True))
     assert received == Dossier.objects.count()
+
+
+@pytest.mark.django_db
+def test_load_demo_dossiers_command(catalogue, points):
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("load_demo_dossiers", count=300, seed=4, stdout=out)
+    assert Dossier.objects.filter(is_demo=True).count() == 300
+    assert "300 demo dossiers and" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("load_demo_dossiers", count=0, verbosity=0)
