@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
@@ -232,9 +233,7 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
         )
     commune = None
     if sub.applicant_commune_code:
-        commune = AdministrativeUnit.objects.filter(
-            code=sub.applicant_commune_code, era="2025", level="commune"
-        ).first()
+        commune = _communes().filter(code=sub.applicant_commune_code).first()
         if commune is None:
             _fail(
                 errors, "applicant_commune", "Không có xã, phường này (địa giới 2025).", "No such commune (2025 map)."
@@ -245,7 +244,7 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
         _fail(errors, "lat" if sub.lat is None else "lon", "Cần cả lon và lat.", "Give both lon and lat.")
     elif sub.lon is not None:
         location = Point(sub.lon, sub.lat, srid=4326)
-        inside = AdministrativeUnit.objects.filter(era="2025", level="commune", geom__intersects=location).first()
+        inside = _communes().filter(geom__intersects=location).first()
         if inside is None:
             _fail(errors, "location", "Vị trí nằm ngoài tỉnh.", "The location is outside the province.")
         elif commune is None:
@@ -257,8 +256,18 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
     if location is None and commune is not None:
         # Where demand comes from, when no address point was given: the
         # commune's representative point (flagged by the missing precision).
-        location = commune.geom.point_on_surface
+        location = commune.representative_point
     return procedure, point, commune, location
+
+
+def _communes():
+    """2025 communes without their polygons (a commune outline is tens of
+    kilobytes: fetching it cost more than the rest of a submission)."""
+    return (
+        AdministrativeUnit.objects.filter(era="2025", level="commune")
+        .only("id", "code", "name", "full_name")
+        .annotate(representative_point=PointOnSurface("geom"))
+    )
 
 
 def _handling_agency(procedure: Procedure, point: ServicePoint) -> Agency:
@@ -266,7 +275,8 @@ def _handling_agency(procedure: Procedure, point: ServicePoint) -> Agency:
     commune the desk sits in, when the portal knows it."""
     if procedure.level == "commune" and point.admin_unit_id:
         committee = Agency.objects.filter(
-            kind=Agency.Kind.PEOPLES_COMMITTEE, admin_unit_code=point.admin_unit.code
+            kind=Agency.Kind.PEOPLES_COMMITTEE,
+            admin_unit_code__in=AdministrativeUnit.objects.filter(pk=point.admin_unit_id).values("code"),
         ).first()
         if committee is not None:
             return committee
