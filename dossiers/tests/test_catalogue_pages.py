@@ -68,13 +68,14 @@ def test_detail_page_shows_everything_and_links_to_online_submission(client):
     for form in procedure.forms.all():
         assert form.title in html and form.url.replace("&", "&amp;") in html
     assert "Luật Hộ tịch" in html
-    assert "chosen for this demonstration" not in html  # real fee and time
+    assert "chọn cho bản trình diễn" not in html  # real fee and time
 
 
 @pytest.mark.django_db
 def test_detail_page_warns_when_fee_or_time_are_demo_values(client):
     assert Procedure.objects.get(code="1.004884").is_demo_values
-    assert "chosen for this demonstration" in page(client, "/procedures/1.004884/")
+    assert "chọn cho bản trình diễn" in page(client, "/procedures/1.004884/")
+    assert "chosen for this demonstration" in page(client, "/procedures/1.004884/", lang="en")
 
 
 @pytest.mark.django_db
