@@ -714,14 +714,15 @@ _NAME_SQL = (
 _INSERT_DOSSIERS = f"""
 INSERT INTO dossiers_dossier (
     id, code, procedure_id, applicant_name, applicant_id_number, applicant_phone, applicant_email, applicant_address,
-    applicant_commune_id, location, channel, receiving_point_id, agency_id, status, received_at, due_at, paused_at,
+    applicant_commune_id, location, channel, receiving_point_id, agency_id, receiving_agency_id, status, received_at,
+    due_at, paused_at,
     paused_working_days, finished_at, returned_at, timeliness, processing_working_days, supplement_count,
     result_delivery, delivery_address, fee_vnd, note, is_demo, updated_at)
 SELECT s.id,
        p.receiving_unit_identifier || '-' || lpad(s.yymmdd::text, 6, '0') || '-'
            || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'),
        s.procedure_id, {_NAME_SQL}, lpad(s.id_number::text, 12, '0'), '0' || s.phone, '', a.address, s.commune_id,
-       ST_SetSRID(ST_MakePoint(s.x, s.y), 4326), s.channel, s.point_id, s.agency_id,
+       ST_SetSRID(ST_MakePoint(s.x, s.y), 4326), s.channel, s.point_id, s.agency_id, s.agency_id,
        (%(statuses)s::text[])[s.status + 1], to_timestamp(s.t0), to_timestamp(s.due),
        to_timestamp(nullif(s.paused_at, -1)), s.paused_days, to_timestamp(nullif(s.finished, -1)),
        to_timestamp(nullif(s.t8, -1)), (%(timeliness)s::text[])[s.timeliness + 1], nullif(s.processing_days, -1),

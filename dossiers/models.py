@@ -176,6 +176,14 @@ class Dossier(models.Model):
     agency = models.ForeignKey(
         "accounts.Agency", on_delete=models.PROTECT, related_name="dossiers", help_text="Agency now handling it."
     )
+    receiving_agency = models.ForeignKey(
+        "accounts.Agency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Agency that had it at receipt; indicators count receipts there even after a transfer.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
     received_at = models.DateTimeField()
     due_at = models.DateTimeField(help_text="End of the last working day, supplement pauses added.")

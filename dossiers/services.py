@@ -354,6 +354,7 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
     now = received_at or timezone.now()
     calendar = working_calendar()
     code = dossier_code_next(unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date())
+    agency = _handling_agency(procedure, point)
     dossier = Dossier.objects.create(
         code=code,
         procedure=procedure,
@@ -367,7 +368,8 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
         location=location,
         channel=sub.channel,
         receiving_point=point,
-        agency=_handling_agency(procedure, point),
+        agency=agency,
+        receiving_agency=agency,
         status=Status.RECEIVED,
         received_at=now,
         due_at=calendar.due_at(now, procedure.processing_days),

@@ -12,11 +12,11 @@ from .models import Channel, DailyStat, Dossier
 _MEASURES = ("received", "online", "finished", "early", "on_time", "late", "processing_days_sum")
 
 
-def _keys(dossier: Dossier) -> list[tuple[str, int]]:
+def _keys(dossier: Dossier, *, agency_id: int) -> list[tuple[str, int]]:
     D = DailyStat.Dimension
     return [
         (D.ALL, 0),
-        (D.AGENCY, dossier.agency_id),
+        (D.AGENCY, agency_id),
         (D.SERVICE_POINT, dossier.receiving_point_id),
         (D.PROCEDURE, dossier.procedure_id),
         (D.COMMUNE, dossier.applicant_commune_id or 0),
@@ -43,7 +43,9 @@ def _add(day: dt.date, keys: list[tuple[str, int]], **measures: int) -> None:
 def count_received(dossier: Dossier) -> None:
     _add(
         timezone.localtime(dossier.received_at).date(),
-        _keys(dossier),
+        # Receipts stay with the agency that had the dossier then, finishes go
+        # to the one that finished it: a transfer moves neither count.
+        _keys(dossier, agency_id=dossier.receiving_agency_id or dossier.agency_id),
         received=1,
         online=int(dossier.channel == Channel.ONLINE),
     )
@@ -52,7 +54,7 @@ def count_received(dossier: Dossier) -> None:
 def count_finished(dossier: Dossier) -> None:
     _add(
         timezone.localtime(dossier.finished_at).date(),
-        _keys(dossier),
+        _keys(dossier, agency_id=dossier.agency_id),
         finished=1,
         early=int(dossier.timeliness == "early"),
         on_time=int(dossier.timeliness == "on_time"),
@@ -61,13 +63,14 @@ def count_finished(dossier: Dossier) -> None:
     )
 
 
+# dimension: (column for receipts, column for finishes)
 _DIMENSION_COLUMNS = {
-    "all": "0",
-    "agency": "agency_id",
-    "service_point": "receiving_point_id",
-    "procedure": "procedure_id",
-    "commune": "coalesce(applicant_commune_id, 0)",
-    "channel": "channel",
+    "all": ("0", "0"),
+    "agency": ("coalesce(receiving_agency_id, agency_id)", "agency_id"),
+    "service_point": ("receiving_point_id",) * 2,
+    "procedure": ("procedure_id",) * 2,
+    "commune": ("coalesce(applicant_commune_id, 0)",) * 2,
+    "channel": ("channel",) * 2,
 }
 
 
@@ -75,14 +78,15 @@ def stats_rebuild() -> int:
     """Recomputes every DailyStat row from the dossiers (after COPY loads)."""
     tz = timezone.get_current_timezone_name()
     parts = []
-    for dimension, column in _DIMENSION_COLUMNS.items():
+    for dimension, (received_column, finished_column) in _DIMENSION_COLUMNS.items():
         parts.append(
-            f"""SELECT (received_at AT TIME ZONE %(tz)s)::date AS day, '{dimension}' AS dimension, {column} AS key,
+            f"""SELECT (received_at AT TIME ZONE %(tz)s)::date AS day, '{dimension}' AS dimension,
+                       {received_column} AS key,
                        1 AS received, (channel = {int(Channel.ONLINE)})::int AS online,
                        0 AS finished, 0 AS early, 0 AS on_time, 0 AS late, 0 AS processing_days_sum
                 FROM dossiers_dossier
                 UNION ALL
-                SELECT (finished_at AT TIME ZONE %(tz)s)::date, '{dimension}', {column}, 0, 0, 1,
+                SELECT (finished_at AT TIME ZONE %(tz)s)::date, '{dimension}', {finished_column}, 0, 0, 1,
                        (timeliness = 'early')::int, (timeliness = 'on_time')::int, (timeliness = 'late')::int,
                        coalesce(processing_working_days, 0)
                 FROM dossiers_dossier WHERE finished_at IS NOT NULL"""
