@@ -1,0 +1,322 @@
+"""Load, accessibility and Decision 766 indicator APIs, and their two pages
+(/planning/load/, /planning/indicators/). Officials only: anonymous callers
+get 401 (API) or the login page, citizens 403."""
+
+import csv
+import datetime as dt
+import io
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gisportal.accounts.selectors import actor_for
+from gisportal.api import BadParameters, QueryParams
+from layers.models import ServicePointKind
+
+from .indicators766 import GROUP_BY, INDICATORS, export_table, indicators_766
+from .load import commune_accessibility, service_point_load
+from .views import _tiles as map_tiles
+
+FORMATS = ("json", "csv", "xlsx")
+# Longest period one request may cover: ten years of DailyStat rows is still cheap.
+MAX_PERIOD_DAYS = 3660
+DEFAULT_RADIUS_M = 5000.0
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class IsOfficial(BasePermission):
+    message = "Chỉ cán bộ, công chức xem được số liệu này. / Only officials may see these figures."
+
+    def has_permission(self, request, view) -> bool:
+        return actor_for(request.user).is_official
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last 12 months: from the 1st of the month eleven months back to today."""
+    month = today.month - 11
+    year = today.year + (month - 1) // 12
+    if year < dt.MINYEAR:
+        return dt.date.min, today
+    return dt.date(year, (month - 1) % 12 + 1, 1), today
+
+
+def _period(params: QueryParams) -> tuple[dt.date, dt.date]:
+    date_to = params.date("to", default=timezone.localdate())
+    date_from = params.date("from", default=default_period(date_to)[0])
+    if "from" not in params.errors and "to" not in params.errors:
+        if date_from > date_to:
+            # Name the parameter that was sent: a default cannot be wrong.
+            name = "to" if params.query.get("to") else "from"
+            params.fail(name, "Ngày 'to' phải bằng hoặc sau ngày 'from'.", "'to' must be on or after 'from'.")
+        elif (date_to - date_from).days > MAX_PERIOD_DAYS:
+            params.fail("from", "Khoảng thời gian tối đa 10 năm.", "The period may cover at most 10 years.")
+    return date_from, date_to
+
+
+def load_params(query) -> tuple[dt.date, dt.date, str | None]:
+    params = QueryParams(query)
+    date_from, date_to = _period(params)
+    kind = params.choice("kind", ServicePointKind.values)
+    params.raise_if_invalid()
+    return date_from, date_to, kind
+
+
+def accessibility_params(query) -> tuple[dt.date, float, str | None]:
+    params = QueryParams(query)
+    kind = params.choice("kind", ServicePointKind.values)
+    radius = params.number("radius_m", low=100, high=100_000)
+    on = params.date("on", default=timezone.localdate())
+    params.raise_if_invalid()
+    return on, DEFAULT_RADIUS_M if radius is None else radius, kind
+
+
+def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
+    params = QueryParams(query)
+    group_by = params.choice("group_by", GROUP_BY, default="province")
+    date_from, date_to = _period(params)
+    output = params.choice("format", FORMATS, default="json")
+    params.raise_if_invalid()
+    return group_by, date_from, date_to, output
+
+
+class _OfficialApi(APIView):
+    # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsOfficial]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+
+    def perform_content_negotiation(self, request, force=False):
+        # ?format=csv|xlsx is ours, not DRF's renderer override: answers other
+        # than JSON are built as plain HttpResponses.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+_PERIOD_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 1st of the month, 11 months ago)."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, on or after `from` (default: today)."),
+]
+_KIND = OpenApiParameter("kind", OpenApiTypes.STR, enum=list(ServicePointKind.values), description="Default: all.")
+
+
+class ServicePointLoadApi(_OfficialApi):
+    @extend_schema(
+        summary="Load per service point: received per counter per working day, open queue, late share",
+        parameters=[*_PERIOD_PARAMETERS, _KIND],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        date_from, date_to, kind = load_params(request.query_params)
+        return Response(service_point_load(date_from=date_from, date_to=date_to, kind=kind))
+
+
+class AccessibilityApi(_OfficialApi):
+    @extend_schema(
+        summary="Two-step floating catchment accessibility per commune (counters per 10,000 inhabitants)",
+        parameters=[
+            _KIND,
+            OpenApiParameter("radius_m", OpenApiTypes.NUMBER, description="Catchment radius d0, 100–100000 m."),
+            OpenApiParameter("on", OpenApiTypes.DATE, description="Communes in force that day (default today)."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        on, radius, kind = accessibility_params(request.query_params)
+        return Response(commune_accessibility(on=on, radius_m=radius, kind=kind))
+
+
+def _csv_response(header: list[str], table: list[list], name: str) -> HttpResponse:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for line in table:
+        writer.writerow(["" if v is None else v for v in line])
+    # A BOM so Excel reads the Vietnamese titles right.
+    response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return response
+
+
+def _xlsx_response(header: list[str], table: list[list], name: str) -> HttpResponse:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Chỉ số 766"
+    sheet.append(header)
+    for line in table:
+        sheet.append(line)
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    response = HttpResponse(out.getvalue(), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
+    return response
+
+
+class Indicators766Api(_OfficialApi):
+    @extend_schema(
+        summary="Decision 766 service-quality indicators with their full-score thresholds",
+        parameters=[
+            OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUP_BY), description="Default province."),
+            *_PERIOD_PARAMETERS,
+            OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), description="Default json."),
+        ],
+        responses={200: OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    def get(self, request):
+        group_by, date_from, date_to, output = indicator_params(request.query_params)
+        data = indicators_766(group_by=group_by, date_from=date_from, date_to=date_to)
+        if output == "json":
+            return Response(data)
+        name = f"chi-so-766-{group_by}-{date_from:%Y%m%d}-{date_to:%Y%m%d}"
+        header, table = export_table(data)
+        return (_csv_response if output == "csv" else _xlsx_response)(header, table, name)
+
+
+# --- pages ---------------------------------------------------------------------------
+
+
+def _require_official(request) -> None:
+    if not actor_for(request.user).is_official:
+        raise PermissionDenied(_("Only officials may see this page."))
+
+
+def _kinds() -> list[dict]:
+    return [
+        {"key": "", "label": _("All kinds")},
+        {"key": "provincial_centre", "label": _("Provincial public administration service centre")},
+        {"key": "commune_desk", "label": _("Commune one-stop desk")},
+        {"key": "post_office", "label": _("Post office (public postal service)")},
+    ]
+
+
+def _errors(error: BadParameters) -> dict:
+    return {name: [str(m) for m in messages] for name, messages in error.detail.items()}
+
+
+@login_required
+def load_page(request):
+    _require_official(request)
+    errors: dict = {}
+    try:
+        date_from, date_to, kind = load_params(request.GET)
+    except BadParameters as error:
+        errors = _errors(error)
+        kind = None
+        date_from, date_to = default_period(timezone.localdate())
+    data = service_point_load(date_from=date_from, date_to=date_to, kind=kind)
+    query = {"from": date_from.isoformat(), "to": date_to.isoformat(), **({"kind": kind} if kind else {})}
+    config = {
+        "tiles": map_tiles(),
+        "load": data,
+        "accessibilityUrl": f"{reverse('api-analytics-accessibility')}?"
+        + urlencode({**({"kind": kind} if kind else {}), "radius_m": int(DEFAULT_RADIUS_M)}),
+        "strings": {
+            "received": _("Received"),
+            "perCounterDay": _("Received per counter per working day"),
+            "openQueue": _("Open queue"),
+            "lateShare": _("Late share"),
+            "counters": _("Counters"),
+            "overloaded": _("Overloaded (top 10 %)"),
+            "accessibility": _("Accessibility (counters per 10,000 inhabitants)"),
+            "population": _("Population"),
+            "unknown": _("unknown"),
+            "loadingFailed": _("Could not load the accessibility layer."),
+        },
+    }
+    context = {
+        "data": data,
+        "features": data["features"],
+        "kinds": _kinds(),
+        "kind": kind or "",
+        "date_from": date_from,
+        "date_to": date_to,
+        "errors": errors,
+        "json_url": f"{reverse('api-analytics-load')}?{urlencode(query)}",
+        "load_config": config,
+    }
+    return render(request, "maps/load.html", context, status=400 if errors else 200)
+
+
+@login_required
+def indicators_page(request):
+    _require_official(request)
+    errors: dict = {}
+    try:
+        group_by, date_from, date_to, _output = indicator_params(request.GET)
+    except BadParameters as error:
+        errors = _errors(error)
+        group_by = "province"
+        date_from, date_to = default_period(timezone.localdate())
+    data = indicators_766(group_by=group_by, date_from=date_from, date_to=date_to)
+    communes = data if group_by == "commune" else None
+    if communes is None:
+        communes = indicators_766(group_by="commune", date_from=date_from, date_to=date_to)
+    query = {"group_by": group_by, "from": date_from.isoformat(), "to": date_to.isoformat()}
+    url = reverse("api-analytics-indicators")
+    chart_rows = data["rows"][:15]
+    config = {
+        "tiles": map_tiles(),
+        "chart": {
+            "labels": [row["label"] for row in chart_rows],
+            "onTime": [_percent(row["indicators"]["on_time"]["value"]) for row in chart_rows],
+            "onlineSubmission": [_percent(row["indicators"]["online_submission"]["value"]) for row in chart_rows],
+        },
+        "communeOnTime": {
+            row["key"]: _percent(row["indicators"]["on_time"]["value"]) for row in communes["rows"] if row["key"]
+        },
+        "unitsUrl": f"{reverse('admin-unit-list')}?"
+        + urlencode(
+            {
+                "level": "commune",
+                "geometry": "simplified",
+                "limit": 1000,
+                "on": max(timezone.localdate(), dt.date(2025, 7, 1)).isoformat(),
+            }
+        ),
+        "strings": {
+            "onTime": _("Done early or on time (%)"),
+            "onlineSubmission": _("Online submission rate (%)"),
+            "noData": _("no finished dossier"),
+        },
+    }
+    shown = list(INDICATORS)
+    context = {
+        "data": data,
+        "indicators": shown,
+        "rows": [{**row, "cells": [row["indicators"][spec["key"]] for spec in shown]} for row in data["rows"]],
+        "group_choices": [
+            {"key": "province", "label": _("Whole province")},
+            {"key": "agency", "label": _("Agency")},
+            {"key": "service_point", "label": _("Service point")},
+            {"key": "commune", "label": _("Commune (2025 map)")},
+        ],
+        "group_by": group_by,
+        "date_from": date_from,
+        "date_to": date_to,
+        "errors": errors,
+        "csv_url": f"{url}?{urlencode({**query, 'format': 'csv'})}",
+        "xlsx_url": f"{url}?{urlencode({**query, 'format': 'xlsx'})}",
+        "json_url": f"{url}?{urlencode(query)}",
+        "indicators_config": config,
+    }
+    return render(request, "maps/indicators.html", context, status=400 if errors else 200)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
