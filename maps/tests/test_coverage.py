@@ -1,0 +1,270 @@
+"""Coverage, catchments and the suggestion checked against an independent
+computation: the same polygons and points projected with pyproj to
+EPSG:3405 and buffered, unioned and intersected with shapely."""
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+from shapely.geometry import Point, shape
+
+from dossiers.demo_history import dossier_history_generate
+from dossiers.demo_setup import commune_committees_ensure
+from dossiers.models import Dossier
+from layers.models import AdministrativeUnit, ServicePoint
+
+pytestmark = pytest.mark.django_db
+
+COVERAGE = "/api/v1/analytics/coverage/"
+SUGGEST = "/api/v1/analytics/coverage/suggest/"
+CATCHMENTS = "/api/v1/analytics/catchments/"
+TO_METRIC = Transformer.from_crs(4326, 3405, always_xy=True)
+ON = {"2019": "2024-01-01", "2025": "2025-09-01"}
+
+
+def _project(geometry: shapely.Geometry) -> shapely.Geometry:
+    return shapely.transform(geometry, lambda xy: np.column_stack(TO_METRIC.transform(xy[:, 0], xy[:, 1])))
+
+
+def _metric(geom) -> shapely.Geometry:
+    return _project(shapely.from_wkb(bytes(geom.wkb)))
+
+
+def _communes(era: str) -> dict[str, tuple[int | None, shapely.Geometry]]:
+    units = AdministrativeUnit.objects.filter(era=era, level="commune")
+    return {u.code: (u.population, _metric(u.geom)) for u in units}
+
+
+def _cover(kind: str, radius: float, extra: list[tuple[float, float]] = ()) -> shapely.Geometry:
+    points = ServicePoint.objects.filter(is_active=True)
+    if kind != "any":
+        points = points.filter(kind=kind)
+    xy = [(p.geom.x, p.geom.y) for p in points] + list(extra)
+    return shapely.unary_union([Point(*TO_METRIC.transform(x, y)).buffer(radius, quad_segs=16) for x, y in xy])
+
+
+def _independent(era: str, kind: str, radius: float, extra=()) -> tuple[dict[str, float], float, float]:
+    """(share per commune, covered population, population) with shapely."""
+    cover = _cover(kind, radius, extra)
+    shares, covered, total = {}, 0.0, 0
+    for code, (population, polygon) in _communes(era).items():
+        share = polygon.intersection(cover).area / polygon.area
+        shares[code] = share
+        if population is not None:
+            covered += population * share
+            total += population
+    return shares, covered, total
+
+
+@pytest.mark.parametrize(("era", "kind", "radius"), [("2019", "post_office", 1500), ("2025", "commune_desk", 3000)])
+def test_coverage_matches_shapely(api, era, kind, radius):
+    response = api.get(COVERAGE, {"kind": kind, "radius_m": radius, "on": ON[era]})
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["era"] == era and "EPSG:3405" in data["method"] and "uniformly" in data["method"]
+    shares, covered, total = _independent(era, kind, radius)
+    assert {c["code"] for c in data["communes"]} == set(shares)
+    partial = 0
+    for commune in data["communes"]:
+        assert commune["share"] == pytest.approx(shares[commune["code"]], abs=0.01), commune["code"]
+        partial += 0.05 < shares[commune["code"]] < 0.95
+    assert partial >= 5, "the check must include partly covered communes"
+    summary = data["summary"]
+    assert summary["population"] == total
+    assert summary["covered_population"] == pytest.approx(covered, rel=0.01)
+    assert summary["share"] == pytest.approx(covered / total, abs=0.01)
+    assert summary["uncovered_population"] == pytest.approx(total - covered, rel=0.01)
+
+
+def test_unknown_population_is_reported_with_nulls_and_left_out(api):
+    data = api.get(COVERAGE, {"kind": "post_office", "radius_m": 2000, "on": ON["2025"]}).json()
+    unknown = [c for c in data["communes"] if c["population"] is None]
+    assert unknown, "the 2025 demo has communes without population"
+    assert all(c["covered_population"] is None and c["uncovered_population"] is None for c in unknown)
+    assert sorted(data["summary"]["communes_without_population"]) == sorted(c["code"] for c in unknown)
+    known = AdministrativeUnit.objects.filter(era="2025", level="commune", population__isnull=False)
+    assert data["summary"]["population"] == sum(u.population for u in known)
+
+
+def test_worst_are_the_lowest_shares(api):
+    data = api.get(COVERAGE, {"kind": "provincial_centre", "radius_m": 5000, "on": ON["2019"]}).json()
+    worst = data["worst"]
+    assert len(worst) == 10
+    tenth = sorted(c["share"] for c in data["communes"])[9]
+    assert all(c["share"] <= tenth for c in worst)
+    keys = [(c["share"], -(c["uncovered_population"] or 0)) for c in worst]
+    assert keys == sorted(keys), "ties broken by larger uncovered population first"
+
+
+def test_geojson_variant(api):
+    data = api.get(COVERAGE, {"kind": "any", "radius_m": 1000, "era": "2019", "format": "geojson"}).json()
+    assert data["type"] == "FeatureCollection"
+    assert len(data["features"]) == AdministrativeUnit.objects.filter(era="2019", level="commune").count()
+    feature = data["features"][0]
+    assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert 0 <= feature["properties"]["share"] <= 1
+
+
+def test_larger_radius_never_covers_less(api):
+    small = api.get(COVERAGE, {"kind": "post_office", "radius_m": 500, "on": ON["2019"]}).json()["summary"]
+    large = api.get(COVERAGE, {"kind": "post_office", "radius_m": 5000, "on": ON["2019"]}).json()["summary"]
+    assert small["share"] < large["share"] <= 1
+
+
+@pytest.fixture
+def history(db):
+    commune_committees_ensure()
+    dossier_history_generate(count=1500, years=1, seed=52)
+
+
+@pytest.mark.parametrize(("era", "kind"), [("2025", "post_office"), ("2019", "provincial_centre")])
+def test_catchments_partition_the_province(api, history, era, kind):
+    response = api.get(CATCHMENTS, {"kind": kind, "on": ON[era]})
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert "EPSG:3405" in data["method"]
+    points = {p.code: p for p in ServicePoint.objects.filter(kind=kind, is_active=True)}
+    assert {f["properties"]["code"] for f in data["features"]} == set(points)
+    cells = {f["properties"]["code"]: shape(f["geometry"]) for f in data["features"]}
+    outline = province_geom(era)
+    inside = [code for code, p in points.items() if outline.contains(p.geom)]
+    assert len(inside) >= min(2, len(points) - 1)
+    # A point outside the era's province (the main centre lies outside the
+    # 2019 Bắc Ninh) keeps only the part of its cell inside the province.
+    for code in inside:
+        assert cells[code].contains(Point(points[code].geom.x, points[code].geom.y)), code
+    metric = {code: _project(cell) for code, cell in cells.items()}
+    province = _metric(AdministrativeUnit.objects.get(era=era, level="province").geom)
+    union = shapely.unary_union(list(metric.values()))
+    assert union.area == pytest.approx(province.area, rel=0.005)
+    assert sum(c.area for c in metric.values()) == pytest.approx(union.area, rel=0.001), "cells overlap"
+    # Population: area-weighted from the communes; together about the province's.
+    population = sum(p for p, _ in _communes(era).values() if p is not None)
+    assert sum(f["properties"]["population"] for f in data["features"]) == pytest.approx(population, rel=0.05)
+    # Dossiers: each located dossier inside the province counted once.
+    located = Dossier.objects.filter(location__intersects=province_geom(era)).count()
+    counted = sum(f["properties"]["dossiers"] for f in data["features"])
+    assert located > 0
+    assert counted == pytest.approx(located, abs=max(2, located * 0.002))
+    # Nearest-facility: a few dossiers sit in the catchment of their nearest point (in metres).
+    metric_points = {code: Point(*TO_METRIC.transform(p.geom.x, p.geom.y)) for code, p in points.items()}
+    for dossier in Dossier.objects.exclude(location=None).order_by("pk")[:30]:
+        here = Point(*TO_METRIC.transform(dossier.location.x, dossier.location.y))
+        nearest = min(metric_points, key=lambda code: metric_points[code].distance(here))
+        lonlat = Point(dossier.location.x, dossier.location.y)
+        if metric[nearest].distance(here) == 0 or cells[nearest].contains(lonlat):
+            continue
+        assert not any(cell.contains(lonlat) for cell in cells.values()), "outside the province is fine, else wrong"
+
+
+def province_geom(era: str):
+    return AdministrativeUnit.objects.get(era=era, level="province").geom
+
+
+def test_catchment_period_filter(api, history):
+    everything = api.get(CATCHMENTS, {"kind": "commune_desk"}).json()
+    none = api.get(CATCHMENTS, {"kind": "commune_desk", "from": "1990-01-01", "to": "1990-12-31"}).json()
+    assert sum(f["properties"]["dossiers"] for f in everything["features"]) > 0
+    assert sum(f["properties"]["dossiers"] for f in none["features"]) == 0
+
+
+def test_suggestion_gain_is_real(api):
+    kind, radius = "provincial_centre", 4000
+    response = api.get(SUGGEST, {"kind": kind, "radius_m": radius, "on": ON["2019"], "count": 2})
+    assert response.status_code == 200, response.content
+    steps = response.json()["suggestions"]
+    assert [s["step"] for s in steps] == [1, 2]
+    _, before, total = _independent("2019", kind, radius)
+    sites = []
+    for step in steps:
+        sites.append((step["site"]["lon"], step["site"]["lat"]))
+        _, after, _ = _independent("2019", kind, radius, sites)
+        assert step["gain_population"] > 0
+        assert step["covered_before"] == pytest.approx(before, rel=0.005)
+        assert step["covered_after"] == pytest.approx(after, rel=0.005)
+        assert step["gain_population"] == pytest.approx(after - before, rel=0.02, abs=0.001 * total)
+        commune = AdministrativeUnit.objects.get(era="2019", level="commune", code=step["site"]["commune"]["code"])
+        assert _metric(commune.geom).buffer(1).contains(Point(*TO_METRIC.transform(*sites[-1])))
+        before = after
+
+
+def test_suggestion_is_the_best_candidate(api):
+    """The first pick beats every other commune representative point."""
+    kind, radius = "provincial_centre", 4000
+    step = api.get(SUGGEST, {"kind": kind, "radius_m": radius, "era": "2019"}).json()["suggestions"][0]
+    _, before, _ = _independent("2019", kind, radius)
+    gains = {}
+    for unit in AdministrativeUnit.objects.filter(era="2019", level="commune").order_by("code")[::9]:
+        site = unit.geom.point_on_surface
+        gains[unit.code] = _independent("2019", kind, radius, [(site.x, site.y)])[1] - before
+    assert step["gain_population"] >= max(gains.values()) * 0.99
+
+
+@pytest.mark.parametrize(
+    ("url", "params", "bad"),
+    [
+        (COVERAGE, {"kind": "hospital"}, "kind"),
+        (COVERAGE, {"radius_m": "10"}, "radius_m"),
+        (COVERAGE, {"radius_m": "60000"}, "radius_m"),
+        (COVERAGE, {"radius_m": "far"}, "radius_m"),
+        (COVERAGE, {"on": "2025-13-01"}, "on"),
+        (COVERAGE, {"era": "2010"}, "era"),
+        (COVERAGE, {"on": "2024-01-01", "era": "2025"}, "era"),
+        (COVERAGE, {"format": "kml"}, "format"),
+        (CATCHMENTS, {"kind": "x"}, "kind"),
+        (CATCHMENTS, {"on": "yesterday"}, "on"),
+        (CATCHMENTS, {"from": "2025-02-01", "to": "2025-01-01"}, "to"),
+        (SUGGEST, {"count": "6"}, "count"),
+        (SUGGEST, {"count": "0"}, "count"),
+        (SUGGEST, {"radius_m": "49"}, "radius_m"),
+    ],
+)
+def test_bad_parameters_are_named(api, url, params, bad):
+    response = api.get(url, params)
+    assert response.status_code == 400
+    body = response.json()
+    assert bad in body, body
+    assert all(" / " in m for m in body[bad]), "bilingual messages"
+
+
+def test_query_counts(api, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert api.get(COVERAGE, {"kind": "post_office", "radius_m": 2000, "era": "2019"}).status_code == 200
+    with django_assert_num_queries(1):
+        assert api.get(CATCHMENTS, {"kind": "post_office", "era": "2019"}).status_code == 200
+    with django_assert_num_queries(5):
+        assert api.get(SUGGEST, {"kind": "post_office", "era": "2019", "count": 2}).status_code == 200
+
+
+def test_page_renders(client):
+    response = client.get("/planning/coverage/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "coverage-config" in html and "/static/vendor/leaflet/leaflet.js" in html
+    assert "/api/v1/analytics/coverage/" in html
+
+
+def test_areas_are_geodesic(api):
+    from pyproj import Geod
+
+    from maps.coverage import coverage_by_commune
+
+    geod = Geod(ellps="WGS84")
+    data = api.get(COVERAGE, {"kind": "post_office", "radius_m": 2000, "era": "2019"}).json()
+    units = {u.code: u for u in AdministrativeUnit.objects.filter(era="2019", level="commune")}
+    for commune in data["communes"][::20]:
+        polygon = shapely.from_wkb(bytes(units[commune["code"]].geom.wkb))
+        expected = abs(geod.geometry_area_perimeter(polygon)[0])
+        assert commune["area_m2"] == pytest.approx(expected, rel=0.001), commune["code"]
+    planar = coverage_by_commune(kind="post_office", radius_m=2000, era="2019", geodesic_area=False)
+    for ours, theirs in zip(data["communes"], planar["communes"], strict=True):
+        assert ours["share"] == theirs["share"]
+        assert theirs["area_m2"] == pytest.approx(ours["area_m2"], rel=0.002)
+
+
+def test_schema_documents_the_coverage_endpoints(api):
+    paths = api.get("/api/schema/").json()["paths"]
+    for path in (COVERAGE, SUGGEST, CATCHMENTS):
+        assert path in paths
+    names = {p["name"] for p in paths[COVERAGE]["get"]["parameters"]}
+    assert {"kind", "radius_m", "on", "era", "format"} <= names
