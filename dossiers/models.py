@@ -201,6 +201,14 @@ class Dossier(models.Model):
     note = models.TextField(blank=True)
     is_demo = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # H3 cells of `location` (resolutions 6-9), computed when the dossier is
+    # written so the density map counts with a GROUP BY on a stored column
+    # instead of geometry work per dossier at query time. H3 indexes use 63
+    # bits, so they fit a signed bigint.
+    h3_r6 = models.BigIntegerField(null=True, blank=True, editable=False)
+    h3_r7 = models.BigIntegerField(null=True, blank=True, editable=False)
+    h3_r8 = models.BigIntegerField(null=True, blank=True, editable=False)
+    h3_r9 = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-received_at"]
@@ -210,6 +218,12 @@ class Dossier(models.Model):
             models.Index(fields=["agency", "status"], name="dossier_agency_status"),
             models.Index(fields=["applicant", "-received_at"], name="dossier_applicant"),
             models.Index(fields=["received_at"], name="dossier_received"),
+            # The density counts filter on the period and group by a cell: one
+            # covering index lets a period-only count read the index alone, and
+            # keeps the four cells beside the date for the filtered counts.
+            models.Index(
+                fields=["received_at"], include=["h3_r6", "h3_r7", "h3_r8", "h3_r9"], name="dossier_received_h3"
+            ),
             GistIndex(fields=["location"], name="dossier_location_gist"),
         ]
         constraints = [

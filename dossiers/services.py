@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import h3.api.basic_int as h3
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -350,6 +351,14 @@ def _idempotent_replay(user, key: str, fingerprint: str) -> Dossier | None:
     return earlier.dossier
 
 
+def _h3_cells(location) -> dict[str, int | None]:
+    """h3_r6..h3_r9 of a point (None without a location)."""
+    return {
+        f"h3_r{res}": None if location is None else h3.latlng_to_cell(location.y, location.x, res)
+        for res in (6, 7, 8, 9)
+    }
+
+
 def _create(sub, user, actor, procedure, point, commune, location, received_at, written) -> Dossier:
     now = received_at or timezone.now()
     calendar = working_calendar()
@@ -377,6 +386,8 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
         delivery_address=sub.delivery_address.strip() if sub.result_delivery == Delivery.POST else "",
         fee_vnd=procedure.fee_vnd,
         note=sub.note.strip(),
+        # Cells for the density maps, stored so counting needs no geometry work.
+        **_h3_cells(location),
     )
     for checked in sub.files:
         stored = attachment_write(checked)

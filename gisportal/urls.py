@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
+from maps import coverage_urls, density_urls, load_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -29,6 +30,13 @@ urlpatterns = [
     path("", include(catalogue_urls.page_urlpatterns)),
     path("api/v1/", include(stats_urls.api_urlpatterns)),
     path("", include(stats_urls.page_urlpatterns)),
+    path("api/v1/", include(coverage_urls.api_urlpatterns)),
+    path("", include(coverage_urls.page_urlpatterns)),
+    path("api/v1/", include(load_urls.api_urlpatterns)),
+    path("", include(load_urls.page_urlpatterns)),
+    path("api/v1/", include(density_urls.api_urlpatterns)),
+    path("tiles/", include(density_urls.tile_urlpatterns)),
+    path("", include(density_urls.page_urlpatterns)),
     path("", include("maps.urls")),
 ]
 

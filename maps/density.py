@@ -1,0 +1,232 @@
+"""Dossier density: counts of dossiers per H3 cell or per commune, for the
+planning map. Reads only.
+
+H3 counts are a GROUP BY on the cells stored with each dossier (h3_r6..h3_r9,
+written with the dossier), so no geometry is touched at query time; cell
+polygons are built in Python from the cell ids of the answer only. Commune
+counts of the 2025 map group by the applicant's commune; those of the 2019
+map join the dossier locations to the old commune polygons (GiST on both)."""
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+
+import h3.api.basic_int as h3
+import numpy as np
+import shapely
+from django.db import connection
+from django.utils import timezone
+
+from layers.models import Era
+
+RESOLUTIONS = (6, 7, 8, 9)
+TILE_EXTENT = 4096
+TILE_LAYER = "density"
+
+
+@dataclass(frozen=True)
+class DensityFilters:
+    date_from: dt.date
+    date_to: dt.date
+    procedure_id: int | None = None
+    sector_id: int | None = None
+    channel: int | None = None
+    status: str | None = None
+
+
+def _where(filters: DensityFilters, alias: str = "d") -> tuple[str, list]:
+    """SQL conditions on dossiers for the filters; the period is whole local
+    days, `to` included."""
+    zone = timezone.get_current_timezone()
+    start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    conditions = [f"{alias}.received_at >= %s", f"{alias}.received_at < %s"]
+    params: list = [start, end]
+    if filters.procedure_id is not None:
+        conditions.append(f"{alias}.procedure_id = %s")
+        params.append(filters.procedure_id)
+    if filters.sector_id is not None:
+        conditions.append(f"{alias}.procedure_id IN (SELECT id FROM dossiers_procedure WHERE sector_id = %s)")
+        params.append(filters.sector_id)
+    if filters.channel is not None:
+        conditions.append(f"{alias}.channel = %s")
+        params.append(filters.channel)
+    if filters.status is not None:
+        conditions.append(f"{alias}.status = %s")
+        params.append(filters.status)
+    return " AND ".join(conditions), params
+
+
+def density_h3_counts(*, filters: DensityFilters, res: int) -> dict[int, int]:
+    """{H3 cell (int): number of dossiers} for one resolution."""
+    if res not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}")
+    column = f"h3_r{res}"
+    where, params = _where(filters)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT d.{column}, count(*) FROM dossiers_dossier d WHERE {where} AND d.{column} IS NOT NULL GROUP BY 1",
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def cell_polygon(cell: int) -> list[list[float]]:
+    """Closed GeoJSON ring of a cell, in lon/lat order."""
+    ring = [[round(lon, 7), round(lat, 7)] for lat, lon in h3.cell_to_boundary(cell)]
+    return [*ring, ring[0]]
+
+
+def density_h3_geojson(*, filters: DensityFilters, res: int) -> dict:
+    counts = density_h3_counts(filters=filters, res=res)
+    features = [
+        {
+            "type": "Feature",
+            "id": h3.int_to_str(cell),
+            "geometry": {"type": "Polygon", "coordinates": [cell_polygon(cell)]},
+            "properties": {"cell": h3.int_to_str(cell), "count": count},
+        }
+        for cell, count in sorted(counts.items())
+    ]
+    return with_classes({"type": "FeatureCollection", "features": features})
+
+
+def density_commune_counts(*, filters: DensityFilters, era: str) -> list[dict]:
+    """Every commune of the era with its count of dossiers (0 included),
+    population and rate per 1,000 inhabitants (None when the population is
+    unknown), and its outline as GeoJSON text."""
+    where, params = _where(filters)
+    if era == Era.POST_2025:
+        counts_sql = f"""SELECT d.applicant_commune_id AS unit_id, count(*) AS n FROM dossiers_dossier d
+                         WHERE {where} AND d.applicant_commune_id IS NOT NULL GROUP BY 1"""
+    elif era == Era.PRE_2025:
+        # A point-in-polygon join (GiST on both sides). The old outlines overlap
+        # by slivers along some borders: a dossier there counts once, in the
+        # first commune by code, so the communes add up to the dossiers.
+        counts_sql = f"""SELECT unit_id, count(*) AS n FROM (
+                             SELECT DISTINCT ON (d.id) d.id, u.id AS unit_id
+                             FROM dossiers_dossier d
+                             JOIN layers_administrativeunit u
+                               ON u.era = '2019' AND u.level = 'commune' AND ST_Intersects(u.geom, d.location)
+                             WHERE {where}
+                             ORDER BY d.id, u.code) AS located
+                         GROUP BY 1"""
+    else:
+        raise ValueError("unknown era")
+    sql = f"""
+        WITH counts AS ({counts_sql})
+        SELECT u.code, u.name, u.population, coalesce(c.n, 0),
+               ST_AsGeoJSON(coalesce(u.geom_simplified, u.geom), 6)
+        FROM layers_administrativeunit u LEFT JOIN counts c ON c.unit_id = u.id
+        WHERE u.era = %s AND u.level = 'commune'
+        ORDER BY u.code"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, era])
+        rows = cursor.fetchall()
+    return [
+        {
+            "code": code,
+            "name": name,
+            "count": count,
+            "population": population,
+            "rate_per_1000": round(count * 1000 / population, 3) if population else None,
+            "geometry": geometry,
+        }
+        for code, name, population, count, geometry in rows
+    ]
+
+
+def density_commune_geojson(*, filters: DensityFilters, era: str) -> dict:
+    rows = density_commune_counts(filters=filters, era=era)
+    features = []
+    for row in rows:
+        geometry = row.pop("geometry")
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["code"],
+                "geometry": None if geometry is None else json.loads(geometry),
+                "properties": row,
+            }
+        )
+    return with_classes({"type": "FeatureCollection", "features": features})
+
+
+def quantile_breaks(counts: list[int], *, classes: int = 5) -> list[int]:
+    """Upper bounds of up to `classes` quantile classes of the counts (equal
+    numbers of areas per class; repeated bounds merged), the last being the
+    maximum. Empty for no counts."""
+    if not counts:
+        return []
+    values = np.sort(np.asarray(counts, dtype=np.int64))
+    n = len(values)
+    # The i-th bound is the value below which i/classes of the areas lie
+    # (integer arithmetic: no float rounding at exact fractions).
+    positions = [-(-i * n // classes) - 1 for i in range(1, classes + 1)]
+    return sorted({int(values[p]) for p in positions})
+
+
+def with_classes(collection: dict) -> dict:
+    """The FeatureCollection with its legend: quantile class bounds of the
+    counts (a foreign member, ignored by GeoJSON readers that do not know it)."""
+    counts = [f["properties"]["count"] for f in collection["features"]]
+    collection["classes"] = {"method": "quantile", "breaks": quantile_breaks(counts)}
+    return collection
+
+
+# --- vector tiles --------------------------------------------------------------------------------
+
+_TILE_SQL = """
+SELECT ST_AsMVT(t, %(layer)s, %(extent)s, 'geom') FROM (
+    SELECT c.cell, c.count,
+           ST_AsMVTGeom(ST_Transform(ST_GeomFromWKB(c.wkb, 4326), 3857), ST_TileEnvelope(%(z)s, %(x)s, %(y)s),
+                        %(extent)s, 64, true) AS geom
+    FROM unnest(%(cells)s::text[], %(counts)s::int[], %(wkbs)s::bytea[]) AS c(cell, count, wkb)
+) t WHERE t.geom IS NOT NULL"""
+
+
+def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of an XYZ tile in degrees."""
+    n = 2**z
+
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
+
+
+def density_tile(*, filters: DensityFilters, res: int, z: int, x: int, y: int) -> bytes:
+    """Mapbox vector tile (layer "density", properties cell and count) of the
+    H3 counts: the same aggregation as the GeoJSON answer. Counting is the
+    same GROUP BY; the cells near the tile get their outlines from h3 here,
+    and PostGIS clips, quantises and encodes them (ST_AsMVT)."""
+    counts = density_h3_counts(filters=filters, res=res)
+    west, south, east, north = tile_lonlat_bounds(z, x, y)
+    # A cell whose centre lies further than two edges from the tile cannot touch it.
+    margin = 2 * h3.average_hexagon_edge_length(res, unit="km") / 111.0
+    near = []
+    for cell, count in counts.items():
+        lat, lon = h3.cell_to_latlng(cell)
+        lon_margin = margin / max(math.cos(math.radians(lat)), 0.1)
+        if west - lon_margin <= lon <= east + lon_margin and south - margin <= lat <= north + margin:
+            near.append((cell, count))
+    if not near:
+        return b""
+    polygons = [shapely.Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(cell)]) for cell, _ in near]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TILE_SQL,
+            {
+                "layer": TILE_LAYER,
+                "extent": TILE_EXTENT,
+                "z": z,
+                "x": x,
+                "y": y,
+                "cells": [h3.int_to_str(cell) for cell, _ in near],
+                "counts": [count for _, count in near],
+                "wkbs": list(shapely.to_wkb(polygons)),
+            },
+        )
+        data = cursor.fetchone()[0]
+    return bytes(data) if data else b""
