@@ -13,25 +13,16 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams
+from gisportal.api import IsOfficial, QueryParams, default_period
 
 from .stats_selectors import GROUP_BY, MEASURES, dossier_indicators
 
 CSV_COLUMNS = ("key", "label", *MEASURES)
 FORMATS = ("json", "csv")
-
-
-class IsOfficial(BasePermission):
-    message = "Chỉ cán bộ, công chức xem được chỉ số. / Only officials may see the indicators."
-
-    def has_permission(self, request, view) -> bool:
-        return actor_for(request.user).is_official
 
 
 class IndicatorsCsvRenderer(BaseRenderer):
@@ -50,14 +41,6 @@ class IndicatorsCsvRenderer(BaseRenderer):
         for row in [*data["rows"], total]:
             writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
-    """The last 12 months: from the first day of the month eleven months
-    back to today."""
-    month = today.month - 11
-    year = today.year + (month - 1) // 12
-    return dt.date(year, (month - 1) % 12 + 1, 1), today
 
 
 def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:

@@ -13,9 +13,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import BadParameters
+from gisportal.api import BadParameters, default_period
 
-from .stats_apis import default_period, indicator_params
+from .stats_apis import indicator_params
 from .stats_selectors import dossier_indicators
 
 # The bar chart stays readable on a phone with this many groups; the table lists them all.

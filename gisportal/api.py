@@ -9,9 +9,12 @@ from typing import Any
 from django.utils.dateparse import parse_date
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from gisportal.accounts.selectors import actor_for
 
 
 class BadParameters(APIException):
@@ -190,3 +193,22 @@ class PublicApiView(APIView):
         # share of a sub-millisecond look-up (bench/nearest.py).
         renderer = JSONRenderer()
         return renderer, renderer.media_type
+
+
+class IsOfficial(BasePermission):
+    """Officials of any role (desk, processing, leader, administrator); an
+    anonymous caller gets 401 from the authenticators, a citizen 403."""
+
+    message = message("Chỉ cán bộ, công chức xem được số liệu này.", "Only officials may see these figures.")
+
+    def has_permission(self, request, view) -> bool:
+        return actor_for(request.user).is_official
+
+
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last 12 months: from the 1st of the month eleven months back to today."""
+    month = today.month - 11
+    year = today.year + (month - 1) // 12
+    if year < dt.MINYEAR:
+        return dt.date.min, today
+    return dt.date(year, (month - 1) % 12 + 1, 1), today

@@ -17,14 +17,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dossiers.models import Channel, Procedure, Sector, Status
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams
+from gisportal.api import IsOfficial, QueryParams
 from layers.models import Era
 
 from .density import RESOLUTIONS, DensityFilters, density_commune_geojson, density_h3_geojson, density_tile
@@ -33,13 +32,6 @@ CELLS = ("h3", "commune")
 ERAS = (Era.POST_2025.value, Era.PRE_2025.value)
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
-
-
-class IsOfficial(BasePermission):
-    message = "Chỉ cán bộ, công chức xem được mật độ hồ sơ. / Only officials may see the dossier density."
-
-    def has_permission(self, request, view) -> bool:
-        return actor_for(request.user).is_official
 
 
 def default_from(date_to: dt.date) -> dt.date:

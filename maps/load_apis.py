@@ -17,40 +17,23 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import BadParameters, QueryParams
+from gisportal.api import BadParameters, IsOfficial, QueryParams, default_period
 from layers.models import ServicePointKind
 
 from .indicators766 import GROUP_BY, INDICATORS, export_table, indicators_766
 from .load import commune_accessibility, service_point_load
-from .views import _tiles as map_tiles
+from .views import base_tiles
 
 FORMATS = ("json", "csv", "xlsx")
 # Longest period one request may cover: ten years of DailyStat rows is still cheap.
 MAX_PERIOD_DAYS = 3660
 DEFAULT_RADIUS_M = 5000.0
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class IsOfficial(BasePermission):
-    message = "Chỉ cán bộ, công chức xem được số liệu này. / Only officials may see these figures."
-
-    def has_permission(self, request, view) -> bool:
-        return actor_for(request.user).is_official
-
-
-def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
-    """The last 12 months: from the 1st of the month eleven months back to today."""
-    month = today.month - 11
-    year = today.year + (month - 1) // 12
-    if year < dt.MINYEAR:
-        return dt.date.min, today
-    return dt.date(year, (month - 1) % 12 + 1, 1), today
 
 
 def _period(params: QueryParams) -> tuple[dt.date, dt.date]:
@@ -222,7 +205,7 @@ def load_page(request):
     data = service_point_load(date_from=date_from, date_to=date_to, kind=kind)
     query = {"from": date_from.isoformat(), "to": date_to.isoformat(), **({"kind": kind} if kind else {})}
     config = {
-        "tiles": map_tiles(),
+        "tiles": base_tiles(),
         "load": data,
         "accessibilityUrl": f"{reverse('api-analytics-accessibility')}?"
         + urlencode({**({"kind": kind} if kind else {}), "radius_m": int(DEFAULT_RADIUS_M)}),
@@ -271,7 +254,7 @@ def indicators_page(request):
     url = reverse("api-analytics-indicators")
     chart_rows = data["rows"][:15]
     config = {
-        "tiles": map_tiles(),
+        "tiles": base_tiles(),
         "chart": {
             "labels": [row["label"] for row in chart_rows],
             "onTime": [_percent(row["indicators"]["on_time"]["value"]) for row in chart_rows],

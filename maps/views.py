@@ -128,7 +128,7 @@ def _edit_strings() -> dict[str, str]:
     }
 
 
-def _tiles() -> dict | None:
+def base_tiles() -> dict | None:
     # No base map unless a deployment configures one: the portal must work
     # offline, and the commune boundaries make the map readable on their own.
     url = getattr(settings, "MAP_TILE_URL", "")
@@ -244,7 +244,7 @@ def _map_config(request) -> dict:
         "kinds": _kinds(),
         "nearestLimit": NEAREST_LIMIT,
         "attribution": DATA_ATTRIBUTION,
-        "tiles": _tiles(),
+        "tiles": base_tiles(),
         "registries": registries,
         "shownRegistries": shown,
         "focusBounds": _focus_bounds(registries, shown),

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from dossiers.stats_apis import default_period
+from gisportal.api import default_period
 
 from .stats_support import direct_counts, history_generate, rate
 
