@@ -46,8 +46,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    current_history,
     django_setup,
+    dossier_base_data,
     exit_on_sigterm,
+    history_generate,
     prepare_database,
     say,
     scratch_database,
@@ -90,55 +93,6 @@ def parse_args() -> argparse.Namespace:
 
 def history_mark(n: int, seed: int) -> str:
     return f"bench/analytics.py history n={n} seed={seed}"
-
-
-def base_data() -> dict:
-    """Units, service points, agencies, commune committees, the catalogue and
-    a leader; loaded once per bench database."""
-    from django.core.management import call_command
-
-    from dossiers.catalogue import catalogue_demo_load
-    from dossiers.demo_setup import commune_committees_ensure
-    from gisportal.accounts.models import Agency
-    from gisportal.accounts.services import user_ensure
-    from layers.models import AdministrativeUnit
-
-    started = time.perf_counter()
-    if not AdministrativeUnit.objects.exists():
-        say("loading the demo units and service points (load_demo_layers) ...")
-        call_command("load_demo_layers", verbosity=0)
-    commune_committees_ensure()
-    procedures = catalogue_demo_load()
-    leader = user_ensure(
-        username="bench_leader", password="x-Bench-pass-1", role="leader", agency=Agency.objects.get(code="so-tp")
-    )
-    return {"leader": leader, "procedures": procedures, "s": time.perf_counter() - started}
-
-
-def current_history() -> str | None:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT obj_description('dossiers_dossier'::regclass, 'pg_class')")
-        return cursor.fetchone()[0]
-
-
-def generate(n: int, seed: int) -> dict:
-    from django.db import connection
-
-    from dossiers.demo_history import dossier_history_generate
-
-    say(f"generating a history of {n:,} dossiers ...")
-    timings: dict = {}
-    dossier_history_generate(count=n, seed=seed, with_events=False, timings=timings)
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE dossiers_dossier")
-        cursor.execute(f"COMMENT ON TABLE dossiers_dossier IS '{history_mark(n, seed)}'")
-    timings["vacuum"] = round(time.perf_counter() - started, 3)
-    phases = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if isinstance(v, float) and k != "total")
-    say(f"  {timings['total']:.1f} s ({phases})")
-    return timings
 
 
 def _timed(run, *, queries: int, warmup: int) -> dict:
@@ -251,7 +205,7 @@ def main() -> int:
     prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
     django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
 
-    base = base_data()
+    base = dossier_base_data()
     say(f"base data ready: {base['procedures']} procedures ({base['s']:.1f} s)")
     present = current_history()
     sizes = [args.small, args.large]
@@ -263,7 +217,9 @@ def main() -> int:
         if present == history_mark(n, args.seed):
             say(f"reusing the history of {n:,} dossiers already in {bench_db}")
         else:
-            generation[n] = generate(n, args.seed)
+            generation[n] = history_generate(
+                n, seed=args.seed, mark=history_mark(n, args.seed), with_events=False, vacuum=True
+            )
         density[n] = density_measure(args, base["leader"])
         density_print(n, density[n])
     small, large = density[args.small], density[args.large]

@@ -289,3 +289,60 @@ class Server:
 
 def exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
+
+
+# --- dossier histories (bench/dossiers.py, bench/analytics.py) ---------------
+
+
+def dossier_base_data() -> dict:
+    """Units, service points, agencies, commune committees, the catalogue and
+    a leader of so-tp; loaded once per bench database."""
+    from django.core.management import call_command
+
+    from dossiers.catalogue import catalogue_demo_load
+    from dossiers.demo_setup import commune_committees_ensure
+    from gisportal.accounts.models import Agency
+    from gisportal.accounts.services import user_ensure
+    from layers.models import AdministrativeUnit
+
+    started = time.perf_counter()
+    if not AdministrativeUnit.objects.exists():
+        say("loading the demo units and service points (load_demo_layers) ...")
+        call_command("load_demo_layers", verbosity=0)
+    commune_committees_ensure()
+    procedures = catalogue_demo_load()
+    leader = user_ensure(
+        username="bench_leader", password="x-Bench-pass-1", role="leader", agency=Agency.objects.get(code="so-tp")
+    )
+    return {"leader": leader, "procedures": procedures, "s": time.perf_counter() - started}
+
+
+def current_history() -> str | None:
+    """The mark of the dossier history in the bench database (a table comment)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT obj_description('dossiers_dossier'::regclass, 'pg_class')")
+        return cursor.fetchone()[0]
+
+
+def history_generate(n: int, *, seed: int, mark: str, with_events: bool, vacuum: bool = False) -> dict:
+    """Generates a demo history of n dossiers, marks the table with `mark`
+    and returns the generator's phase timings."""
+    from django.db import connection
+
+    from dossiers.demo_history import dossier_history_generate
+
+    say(f"generating a history of {n:,} dossiers{' with events' if with_events else ''} ...")
+    timings: dict = {}
+    dossier_history_generate(count=n, seed=seed, with_events=with_events, timings=timings)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        if vacuum:
+            cursor.execute("VACUUM ANALYZE dossiers_dossier")
+        cursor.execute(f"COMMENT ON TABLE dossiers_dossier IS '{mark}'")
+    if vacuum:
+        timings["vacuum"] = round(time.perf_counter() - started, 3)
+    phases = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if isinstance(v, float) and k != "total")
+    say(f"  {timings['total']:.1f} s ({phases})")
+    return timings

@@ -44,8 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
     conninfo_from_url,
+    current_history,
     django_setup,
+    dossier_base_data,
     exit_on_sigterm,
+    history_generate,
     prepare_database,
     say,
     scratch_database,
@@ -99,48 +102,15 @@ def history_mark(n: int, seed: int, events: bool) -> str:
 
 
 def base_data() -> dict:
-    """Units, service points, agencies, commune committees, the catalogue,
-    and the two bench users; loaded once per bench database."""
-    from django.core.management import call_command
-
-    from dossiers.catalogue import catalogue_demo_load
-    from dossiers.demo_setup import commune_committees_ensure
-    from gisportal.accounts.models import Agency, Profile
+    """The shared bench data (common.dossier_base_data) and a citizen who submits."""
+    from gisportal.accounts.models import Profile
     from gisportal.accounts.services import user_ensure
-    from layers.models import AdministrativeUnit
 
+    base = dossier_base_data()
     started = time.perf_counter()
-    if not AdministrativeUnit.objects.exists():
-        say("loading the demo units and service points (load_demo_layers) ...")
-        call_command("load_demo_layers", verbosity=0)
-    commune_committees_ensure()
-    procedures = catalogue_demo_load()
     citizen = user_ensure(username="bench_citizen", password="x-Bench-pass-1", role="citizen")
     Profile.objects.filter(user=citizen).update(id_number=CITIZEN_ID, full_name="Nguyễn Văn Bench")
-    leader = user_ensure(
-        username="bench_leader", password="x-Bench-pass-1", role="leader", agency=Agency.objects.get(code="so-tp")
-    )
-    return {"citizen": citizen, "leader": leader, "procedures": procedures, "s": time.perf_counter() - started}
-
-
-def current_history(cursor) -> str | None:
-    cursor.execute("SELECT obj_description('dossiers_dossier'::regclass, 'pg_class')")
-    return cursor.fetchone()[0]
-
-
-def generate(n: int, args) -> dict:
-    from django.db import connection
-
-    from dossiers.demo_history import dossier_history_generate
-
-    say(f"generating a history of {n:,} dossiers{' with events' if args.events else ''} ...")
-    timings: dict = {}
-    dossier_history_generate(count=n, seed=args.seed, with_events=args.events, timings=timings)
-    with connection.cursor() as cursor:
-        cursor.execute(f"COMMENT ON TABLE dossiers_dossier IS '{history_mark(n, args.seed, args.events)}'")
-    phases = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if isinstance(v, float) and k != "total")
-    say(f"  {timings['total']:.1f} s ({phases})")
-    return timings
+    return {**base, "citizen": citizen, "s": base["s"] + time.perf_counter() - started}
 
 
 def time_indicators(args, leader) -> dict:
@@ -298,12 +268,9 @@ def main() -> int:
     say(f"bench database {bench_db!r}; histories {args.small:,} and {args.large:,} dossiers")
     prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
     django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
-    from django.db import connection
-
     base = base_data()
     say(f"base data ready: {base['procedures']} procedures ({base['s']:.1f} s)")
-    with connection.cursor() as cursor:
-        present = current_history(cursor)
+    present = current_history()
     sizes = [args.small, args.large]
     if present == history_mark(args.large, args.seed, args.events):
         sizes.reverse()  # measure the history already there first, then generate the other
@@ -314,7 +281,9 @@ def main() -> int:
         if present == history_mark(n, args.seed, args.events):
             say(f"reusing the history of {n:,} dossiers already in {bench_db}")
         else:
-            generation[n] = generate(n, args)
+            generation[n] = history_generate(
+                n, seed=args.seed, mark=history_mark(n, args.seed, args.events), with_events=args.events
+            )
         results[n] = time_indicators(args, base["leader"])
         print_indicators(n, results[n])
         if position == 0:
