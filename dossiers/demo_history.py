@@ -48,7 +48,7 @@ from layers.models import AdministrativeUnit, Era, ServicePoint, ServicePointKin
 
 from . import stats
 from .calendar import WorkingCalendar, working_calendar
-from .models import Channel, Delivery, Procedure, Status, Timeliness
+from .models import H3_RESOLUTIONS, Channel, Delivery, Procedure, Status, Timeliness
 
 logger = logging.getLogger(__name__)
 
@@ -683,8 +683,7 @@ _BINARY_TRAILER = b"\xff\xff"
 _STAGE = "dossiers_demo_stage"
 _FLOAT_COLUMNS = ("x", "y")
 _STEP_COLUMNS = tuple(f"t{j}" for j in range(len(_STEPS)))
-_H3_RESOLUTIONS = (6, 7, 8, 9)
-_H3_COLUMNS = tuple(f"h3_r{res}" for res in _H3_RESOLUTIONS)
+_H3_COLUMNS = tuple(f"h3_r{res}" for res in H3_RESOLUTIONS)
 _STAGE_COLUMNS = (
     "id", "procedure_id", "channel", "point_id", "agency_id", "commune_id", "x", "y", "yymmdd", "seq", "family",
     "middle", "given", "id_number", "phone", "house", "hamlet", "block", "status", "timeliness", "due", "paused_at",
@@ -819,7 +818,7 @@ def _h3_columns(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         f"h3_r{res}": np.fromiter(
             map(h3.latlng_to_cell, lat, lon, itertools.repeat(res)), dtype=np.int64, count=len(lat)
         )
-        for res in _H3_RESOLUTIONS
+        for res in H3_RESOLUTIONS
     }
 
 

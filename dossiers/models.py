@@ -151,6 +151,11 @@ class Timeliness(models.TextChoices):
     LATE = "late", "Quá hạn / Late"
 
 
+# H3 resolutions stored on every dossier (h3_r6 .. h3_r9): density maps
+# count by these columns.
+H3_RESOLUTIONS = (6, 7, 8, 9)
+
+
 class Delivery(models.TextChoices):
     DESK = "desk", "Nhận tại bộ phận một cửa / At the desk"
     POST = "post", "Qua bưu chính / By post"

@@ -30,6 +30,7 @@ from .calendar import WorkingCalendar, working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .models import (
     FINISHED_STATUSES,
+    H3_RESOLUTIONS,
     OPEN_STATUSES,
     Apology,
     Attachment,
@@ -355,7 +356,7 @@ def _h3_cells(location) -> dict[str, int | None]:
     """h3_r6..h3_r9 of a point (None without a location)."""
     return {
         f"h3_r{res}": None if location is None else h3.latlng_to_cell(location.y, location.x, res)
-        for res in (6, 7, 8, 9)
+        for res in H3_RESOLUTIONS
     }
 
 

@@ -18,9 +18,10 @@ import shapely
 from django.db import connection
 from django.utils import timezone
 
+from dossiers.models import H3_RESOLUTIONS
 from layers.models import Era
 
-RESOLUTIONS = (6, 7, 8, 9)
+RESOLUTIONS = H3_RESOLUTIONS
 TILE_EXTENT = 4096
 TILE_LAYER = "density"
 
