@@ -16,7 +16,7 @@ from gisportal.api import PublicApiView, QueryParams, message
 
 from .models import Channel, Dossier, Status
 from .selectors import dossier_public_lookup
-from .serializers import _iso, event_public
+from .serializers import event_public, iso_local
 from .workflow import BY_ACTION
 
 # Circular 01/2018 Art. 19: V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-NNNN (sequence may grow past 4 digits).
@@ -43,11 +43,11 @@ def public_view(dossier: Dossier) -> dict:
         "status": dossier.status,
         "status_label": Status(dossier.status).label,
         "current_step": Status(dossier.status).label,
-        "received_at": _iso(dossier.received_at),
-        "due_at": _iso(dossier.due_at),
-        "appointment_at": _iso(dossier.appointment_at),
-        "finished_at": _iso(dossier.finished_at),
-        "returned_at": _iso(dossier.returned_at),
+        "received_at": iso_local(dossier.received_at),
+        "due_at": iso_local(dossier.due_at),
+        "appointment_at": iso_local(dossier.appointment_at),
+        "finished_at": iso_local(dossier.finished_at),
+        "returned_at": iso_local(dossier.returned_at),
         "on_time_state": _on_time_state(dossier),
         "timeline": [event_public(e) for e in events],
     }
@@ -79,7 +79,7 @@ class DossierLookupApi(PublicApiView):
     )
     def get(self, request):
         params = QueryParams(request.query_params)
-        code = (params._raw("code") or "").upper()
+        code = (params.raw("code") or "").upper()
         params.errors.update(lookup_errors(code))
         params.raise_if_invalid()
         dossier = dossier_public_lookup(code=code)

@@ -13,7 +13,7 @@ from .workflow import transitions_from
 SLIP_KINDS = ("receipt", "supplement", "refusal", "apology", "control")
 
 
-def _iso(value):
+def iso_local(value):
     return timezone.localtime(value).isoformat() if value else None
 
 
@@ -30,7 +30,7 @@ def event_public(event: DossierEvent) -> dict:
         "from_status": event.from_status or None,
         "to_status": event.to_status,
         "to_status_label": Status(event.to_status).label,
-        "at": _iso(event.at),
+        "at": iso_local(event.at),
     }
 
 
@@ -61,10 +61,10 @@ def dossier_summary(dossier: Dossier) -> dict:
         "receiving_point": _ref(dossier.receiving_point, "code", "name"),
         "agency": _ref(dossier.agency, "code", "name"),
         "applicant_name": dossier.applicant_name,
-        "received_at": _iso(dossier.received_at),
-        "due_at": _iso(dossier.due_at),
-        "appointment_at": _iso(dossier.appointment_at),
-        "finished_at": _iso(dossier.finished_at),
+        "received_at": iso_local(dossier.received_at),
+        "due_at": iso_local(dossier.due_at),
+        "appointment_at": iso_local(dossier.appointment_at),
+        "finished_at": iso_local(dossier.finished_at),
         "timeliness": dossier.timeliness or None,
         "is_late_now": dossier.is_open and dossier.due_at < timezone.now(),
         "url": reverse("api-dossier-detail", args=[dossier.code]),
@@ -92,8 +92,8 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
         "delivery_address": dossier.delivery_address,
         "fee_vnd": dossier.fee_vnd,
         "supplement_count": dossier.supplement_count,
-        "paused_at": _iso(dossier.paused_at),
-        "returned_at": _iso(dossier.returned_at),
+        "paused_at": iso_local(dossier.paused_at),
+        "returned_at": iso_local(dossier.returned_at),
         "processing_working_days": dossier.processing_working_days,
         "note": dossier.note,
         "events": [event_detail(e) for e in events],

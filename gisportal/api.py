@@ -54,7 +54,8 @@ class QueryParams:
         self.query = query
         self.errors: dict[str, list[str]] = {}
 
-    def _raw(self, name: str) -> str | None:
+    def raw(self, name: str) -> str | None:
+        """The parameter stripped, or None when absent or blank."""
         value = self.query.get(name)
         if value is None:
             return None
@@ -65,7 +66,7 @@ class QueryParams:
         self.errors.setdefault(name, []).append(message(vi, en))
 
     def number(self, name: str, *, low: float, high: float, required: bool = False) -> float | None:
-        raw = self._raw(name)
+        raw = self.raw(name)
         if raw is None:
             if required:
                 self.fail(name, "Thiếu tham số bắt buộc.", "This parameter is required.")
@@ -81,7 +82,7 @@ class QueryParams:
         return value
 
     def integer(self, name: str, *, default: int, low: int, high: int) -> int:
-        raw = self._raw(name)
+        raw = self.raw(name)
         if raw is None:
             return default
         try:
@@ -95,7 +96,7 @@ class QueryParams:
         return value
 
     def choice(self, name: str, choices: Iterable[str], *, default: str | None = None) -> str | None:
-        raw = self._raw(name)
+        raw = self.raw(name)
         if raw is None:
             return default
         allowed = list(choices)
@@ -106,7 +107,7 @@ class QueryParams:
         return raw
 
     def date(self, name: str, *, default: dt.date | None = None) -> dt.date | None:
-        raw = self._raw(name)
+        raw = self.raw(name)
         if raw is None:
             return default
         try:
@@ -119,7 +120,7 @@ class QueryParams:
         return value
 
     def _numbers(self, name: str, count: int) -> list[float] | None:
-        raw = self._raw(name)
+        raw = self.raw(name)
         if raw is None:
             return None
         parts = raw.split(",")

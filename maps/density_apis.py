@@ -55,7 +55,7 @@ def _date(params: QueryParams, name: str, default: dt.date) -> dt.date:
 
 
 def _code(params: QueryParams, name: str) -> str | None:
-    value = params._raw(name)
+    value = params.raw(name)
     if value is not None and ("\x00" in value or len(value) > 100):
         params.fail(name, "Mã không hợp lệ.", "Invalid code.")
         return None

@@ -497,7 +497,7 @@ class ItemsQuery:
 
 
 def _parse_limit(params: QueryParams) -> int:
-    raw = params._raw("limit")
+    raw = params.raw("limit")
     if raw is None:
         return DEFAULT_LIMIT
     try:
@@ -512,7 +512,7 @@ def _parse_limit(params: QueryParams) -> int:
 
 
 def _parse_bbox(params: QueryParams) -> list[tuple[float, float, float, float]]:
-    raw = params._raw("bbox")
+    raw = params.raw("bbox")
     if raw is None:
         return []
     parts = raw.split(",")
@@ -540,7 +540,7 @@ def _parse_bbox(params: QueryParams) -> list[tuple[float, float, float, float]]:
 
 
 def _parse_crs(params: QueryParams, name: str) -> None:
-    raw = params._raw(name)
+    raw = params.raw(name)
     if raw is not None and raw not in (CRS84, CRS84H):
         params.fail(name, f"Chỉ hỗ trợ {CRS84}.", f"Only {CRS84} is supported.")
 
@@ -575,7 +575,7 @@ def _local_date(value: dt.date | dt.datetime) -> dt.date:
 
 
 def _parse_datetime_param(params: QueryParams, layer: Layer, query: ItemsQuery) -> None:
-    raw = params._raw("datetime")
+    raw = params.raw("datetime")
     if raw is None:
         return
     bad = (

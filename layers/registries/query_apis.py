@@ -283,13 +283,13 @@ class LayerFeaturesApi(RegistryApiView):
         lon = params.number("lon", low=-180, high=180)
         lat = params.number("lat", low=-90, high=90)
         within_m = params.number("within_m", low=0, high=MAX_WITHIN_M)
-        unit_code = params._raw("admin_unit")
+        unit_code = params.raw("admin_unit")
         era = params.choice("era", Era.values, default=Era.POST_2025)
         bbox = params.bbox("bbox")
         limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
         offset = params.integer("offset", default=0, low=0, high=10**9)
         near = {"lon": lon, "lat": lat, "within_m": within_m}
-        sent = {name for name in near if params._raw(name) is not None}
+        sent = {name for name in near if params.raw(name) is not None}
         if sent and sent != set(near):
             for name in sorted(set(near) - sent):
                 params.fail(
