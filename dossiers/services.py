@@ -163,9 +163,19 @@ def _resolve_point(sub: Submission, actor: Actor, errors) -> ServicePoint | None
     return point
 
 
+def submission_channel(actor: Actor, point: ServicePoint | None) -> int | None:
+    """The channel a caller submits on: citizens online; a desk officer in
+    person, or by post at a post office. Other roles do not submit."""
+    if actor.role == Role.CITIZEN:
+        return Channel.ONLINE
+    if actor.role == Role.DESK_OFFICER:
+        return Channel.POST if point is not None and point.kind == ServicePointKind.POST_OFFICE else Channel.IN_PERSON
+    return None
+
+
 def _check_channel(sub: Submission, actor: Actor, point: ServicePoint | None, errors) -> None:
     if actor.role == Role.CITIZEN:
-        if sub.channel != Channel.ONLINE:
+        if sub.channel != submission_channel(actor, point):
             _fail(errors, "channel", "Công dân chỉ nộp trực tuyến (2).", "Citizens submit online (2) only.")
         return
     if sub.channel == Channel.ONLINE:
@@ -175,7 +185,7 @@ def _check_channel(sub: Submission, actor: Actor, point: ServicePoint | None, er
             "Cán bộ tiếp nhận trực tiếp (1) hoặc qua bưu chính (3).",
             "Desks receive in person (1) or by post (3).",
         )
-    elif point is not None and (sub.channel == Channel.POST) != (point.kind == ServicePointKind.POST_OFFICE):
+    elif point is not None and sub.channel != submission_channel(actor, point):
         _fail(
             errors,
             "channel",

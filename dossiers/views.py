@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import message
-from layers.models import ServicePoint, ServicePointKind
+from layers.models import ServicePoint
 
 from .attachments import ALLOWED_DESCRIPTION, attachments_check
 from .calendar import working_calendar
@@ -36,7 +36,7 @@ from .forms import SubmitForm
 from .models import OPEN_STATUSES, Channel, Dossier, Procedure, Status
 from .selectors import dossier_get_for_user, worklist
 from .serializers import dossier_detail
-from .services import Submission, dossier_apologize, dossier_submit, dossier_transition
+from .services import Submission, dossier_apologize, dossier_submit, dossier_transition, submission_channel
 from .workflow import transitions_from
 
 audit = logging.getLogger("gisportal.audit")
@@ -106,16 +106,6 @@ def _safe_next(request, default: str) -> str:
 
 
 # --- Submit ----------------------------------------------------------------------
-
-
-def _channel_for(actor: Actor, point: ServicePoint | None) -> int | None:
-    """The channel this page submits on: citizens online; a desk officer in
-    person, or by post at a post office. Other roles do not submit."""
-    if actor.role == Role.CITIZEN:
-        return Channel.ONLINE
-    if actor.role == Role.DESK_OFFICER:
-        return Channel.POST if point is not None and point.kind == ServicePointKind.POST_OFFICE else Channel.IN_PERSON
-    return None
 
 
 def _applicant_initial(user, actor: Actor) -> dict:
@@ -210,7 +200,7 @@ def dossier_submit_page(request, code: str):
     procedure = get_object_or_404(Procedure.objects.select_related("agency", "sector"), code=code, is_active=True)
     actor = actor_for(request.user)
     point = ServicePoint.objects.filter(pk=actor.service_point_id).first() if actor.service_point_id else None
-    channel = _channel_for(actor, point)
+    channel = submission_channel(actor, point)
     options = {"postal_result_allowed": procedure.postal_result_allowed, "choose_point": actor.role == Role.CITIZEN}
 
     def page(form: SubmitForm, **extra):
