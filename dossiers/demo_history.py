@@ -24,8 +24,8 @@ numbers into codes, names, addresses and timestamps inside PostgreSQL. The
 foreign keys of both tables are dropped for the load and put back from their
 catalog definitions (one validating join each, instead of a trigger lookup
 per row); after a TRUNCATE the other indexes are rebuilt once at the end.
-Then the code counters, `stats.stats_rebuild()`, and the indicator table
-rewritten in (dimension, day) order."""
+Then the code counters, `stats.stats_rebuild()`, the indicator table
+rewritten in (dimension, day) order, and `density_counts.density_rebuild()`."""
 
 import datetime as dt
 import itertools
@@ -46,7 +46,7 @@ from django.utils import timezone
 from gisportal.accounts.models import Agency
 from layers.models import AdministrativeUnit, Era, ServicePoint, ServicePointKind, UnitLevel
 
-from . import stats
+from . import density_counts, stats
 from .calendar import WorkingCalendar, working_calendar
 from .models import H3_RESOLUTIONS, Channel, Delivery, Procedure, Status, Timeliness
 
@@ -171,6 +171,8 @@ class _Places:
     desk: np.ndarray  # per 2025 commune: index into points, -1 if none
     post: np.ndarray
     committee: np.ndarray  # per 2025 commune: agency id of its people's committee, 0 if none
+    old_tree: shapely.STRtree  # every 2019 commune, in code order
+    old_ids: np.ndarray
 
 
 @dataclass
@@ -204,6 +206,11 @@ def _places_load() -> tuple[_Places, _Points]:
         AdministrativeUnit.objects.filter(era=Era.PRE_2025, level=UnitLevel.COMMUNE, population__gt=0).values_list(
             "population", "geom"
         )
+    )
+    old_all = list(
+        AdministrativeUnit.objects.filter(era=Era.PRE_2025, level=UnitLevel.COMMUNE)
+        .order_by("code")
+        .values_list("id", "geom")
     )
     new = list(
         AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE)
@@ -244,6 +251,8 @@ def _places_load() -> tuple[_Places, _Points]:
         desk=desk,
         post=post,
         committee=np.array([committees.get(code, 0) for _, code, _, _ in new]),
+        old_tree=shapely.STRtree([_shape(g) for _, g in old_all]),
+        old_ids=np.array([i for i, _ in old_all]),
     )
     return places, _Points(
         ids=np.array([p[0] for p in points]), units=[p[4] for p in points], centres=np.array(centres)
@@ -688,7 +697,7 @@ _STAGE_COLUMNS = (
     "id", "procedure_id", "channel", "point_id", "agency_id", "commune_id", "x", "y", "yymmdd", "seq", "family",
     "middle", "given", "id_number", "phone", "house", "hamlet", "block", "status", "timeliness", "due", "paused_at",
     "paused_days", "finished", "processing_days", "supplement", "post_result", "fee", "outcome", "who_applicant",
-    "who_desk", "who_decision", *_STEP_COLUMNS, "updated", *_H3_COLUMNS,
+    "who_desk", "who_decision", *_STEP_COLUMNS, "updated", *_H3_COLUMNS, "commune_2019_id",
 )  # fmt: skip
 
 
@@ -720,7 +729,8 @@ INSERT INTO dossiers_dossier (
     applicant_commune_id, location, channel, receiving_point_id, agency_id, receiving_agency_id, status, received_at,
     due_at, paused_at,
     paused_working_days, finished_at, returned_at, timeliness, processing_working_days, supplement_count,
-    result_delivery, delivery_address, fee_vnd, note, is_demo, updated_at, h3_r6, h3_r7, h3_r8, h3_r9)
+    result_delivery, delivery_address, fee_vnd, note, is_demo, updated_at, h3_r6, h3_r7, h3_r8, h3_r9,
+    applicant_commune_2019_id)
 SELECT s.id,
        p.receiving_unit_identifier || '-' || lpad(s.yymmdd::text, 6, '0') || '-'
            || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'),
@@ -731,7 +741,7 @@ SELECT s.id,
        to_timestamp(nullif(s.t8, -1)), (%(timeliness)s::text[])[s.timeliness + 1], nullif(s.processing_days, -1),
        s.supplement, CASE WHEN s.post_result = 1 THEN %(post)s ELSE %(desk)s END,
        CASE WHEN s.post_result = 1 THEN a.address ELSE '' END, s.fee, '', true, to_timestamp(s.updated),
-       s.h3_r6, s.h3_r7, s.h3_r8, s.h3_r9
+       s.h3_r6, s.h3_r7, s.h3_r8, s.h3_r9, nullif(s.commune_2019_id, 0)
 FROM {_STAGE} s
 JOIN layers_servicepoint p ON p.id = s.point_id
 JOIN layers_administrativeunit u ON u.id = s.commune_id
@@ -822,6 +832,15 @@ def _h3_columns(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _communes_2019(places: _Places, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Id of the 2019 commune holding each location, the first by code where
+    outlines overlap (`density_counts.commune_2019_for`'s rule); 0 outside."""
+    point, unit = places.old_tree.query(shapely.points(x, y), predicate="intersects")
+    first = np.full(len(x), len(places.old_ids))
+    np.minimum.at(first, point, unit)  # the tree holds the communes in code order
+    return np.append(places.old_ids, 0)[first]
+
+
 def _stage_columns(s: slice, *, ids, yymmdd, sequence, history: _History, people, places, points, catalogue):
     channel = history.channel[s]
     desk = np.where(channel == Channel.POST, 2, 1)  # the post office's clerk handles postal dossiers
@@ -859,6 +878,7 @@ def _stage_columns(s: slice, *, ids, yymmdd, sequence, history: _History, people
         **{name: steps[:, j] for j, name in enumerate(_STEP_COLUMNS)},
         "updated": steps.max(axis=1),
         **_h3_columns(history.x[s], history.y[s]),
+        "commune_2019_id": _communes_2019(places, history.x[s], history.y[s]),
     }
     assert tuple(columns) == _STAGE_COLUMNS
     return columns
@@ -1054,10 +1074,13 @@ def dossier_history_generate(
         # query ran 3 times faster at 2,000,000 dossiers).
         cursor.execute("CLUSTER dossiers_dailystat USING dailystat_dim_day")
         clock.lap("stats")
+        density_counts.density_rebuild()
+        clock.lap("density")
         # Fresh planner statistics for the worklists and the indicators; the
         # event table is left to autovacuum (its ANALYZE costs seconds).
         cursor.execute("ANALYZE dossiers_dossier")
         cursor.execute("ANALYZE dossiers_dailystat")
+        cursor.execute("ANALYZE dossiers_densitycount")
         clock.lap("analyze")
     clock.lap("commit")
     clock.timings["events"] = events

@@ -175,6 +175,16 @@ class Dossier(models.Model):
     applicant_commune = models.ForeignKey(
         "layers.AdministrativeUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    applicant_commune_2019 = models.ForeignKey(
+        "layers.AdministrativeUnit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        help_text="Commune of the 2019 map holding `location` (the first by code on a shared border), "
+        "found when the dossier is written, for density maps of the old communes.",
+    )
     location = models.PointField(srid=4326, null=True, blank=True, spatial_index=False)
     channel = models.PositiveSmallIntegerField(choices=Channel.choices)
     receiving_point = models.ForeignKey("layers.ServicePoint", on_delete=models.PROTECT, related_name="dossiers")
@@ -374,3 +384,35 @@ class DailyStat(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dimension", "key", "day"], name="dailystat_dim_key_day")]
         indexes = [models.Index(fields=["dimension", "day"], name="dailystat_dim_day")]
+
+
+class DensityCount(models.Model):
+    """Dossiers per month of receipt, area and at most one filter, kept up to
+    date in the transaction that receives a dossier or changes its status,
+    so the density map sums a few rows per cell and month instead of
+    counting the dossiers (`dossiers.density_counts`).
+
+    `area` says what `cell` is: an H3 resolution (6-9; `cell` is the H3
+    index) or a commune map (2025 or 2019; `cell` is the
+    AdministrativeUnit id). `dimension` names the filter the row is for and
+    `key` its value: 0 for all dossiers, the procedure id, the channel
+    number, or the status (`density_counts.STATUS_KEYS`). Status rows follow
+    each dossier's current status."""
+
+    month = models.DateField(help_text="First day of the month of receipt (local time).")
+    area = models.PositiveSmallIntegerField()
+    cell = models.BigIntegerField()
+    dimension = models.CharField(max_length=9)
+    key = models.BigIntegerField()
+    dossiers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the read path: (area, dimension, key, month range) gives the
+            # cells and their counts from the index alone.
+            models.UniqueConstraint(
+                fields=["area", "dimension", "key", "month", "cell"],
+                include=["dossiers"],
+                name="densitycount_key",
+            )
+        ]

@@ -24,7 +24,7 @@ from gisportal.accounts.validators import citizen_id_problem
 from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
 
-from . import stats
+from . import density_counts, stats
 from .attachments import CheckedFile, attachment_write, attachments_remove
 from .calendar import WorkingCalendar, working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
@@ -399,6 +399,7 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
         note=sub.note.strip(),
         # Cells for the density maps, stored so counting needs no geometry work.
         **_h3_cells(location),
+        applicant_commune_2019_id=density_counts.commune_2019_for(location),
     )
     for checked in sub.files:
         stored = attachment_write(checked)
@@ -415,6 +416,7 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
         )
     _event(dossier, action="receive", from_status="", user=user, actor=actor, at=now, note=Channel(sub.channel).label)
     stats.count_received(dossier)
+    density_counts.density_count_received(dossier)
     return dossier
 
 
@@ -521,6 +523,7 @@ def dossier_transition(
         )
         if "finished_at" in changed:
             stats.count_finished(dossier)
+        density_counts.density_count_status(dossier, from_status=from_status)
     return dossier
 
 

@@ -1,11 +1,14 @@
 """Dossier density: counts of dossiers per H3 cell or per commune, for the
 planning map. Reads only.
 
-H3 counts are a GROUP BY on the cells stored with each dossier (h3_r6..h3_r9,
-written with the dossier), so no geometry is touched at query time; cell
-polygons are built in Python from the cell ids of the answer only. Commune
-counts of the 2025 map group by the applicant's commune; those of the 2019
-map join the dossier locations to the old commune polygons (GiST on both)."""
+Every dossier carries its areas, found when it is written: H3 cells
+(h3_r6..h3_r9), the applicant's 2025 commune and the 2019 commune holding its
+location. `dossiers.density_counts` keeps DensityCount, the dossiers per
+month, area and single filter. A query reads those rows for the whole months
+of its period and counts the dossiers themselves (a GROUP BY on the stored
+area column) only for the days at the edges, or for the whole period when
+its filters are not pre-counted. No geometry is touched while counting; H3
+cell polygons are built in Python from the cell ids of the answer only."""
 
 import datetime as dt
 import json
@@ -18,7 +21,17 @@ import shapely
 from django.db import connection
 from django.utils import timezone
 
-from dossiers.models import H3_RESOLUTIONS
+from dossiers.density_counts import (
+    ALL,
+    AREAS,
+    CHANNEL,
+    COMMUNES_2019,
+    COMMUNES_2025,
+    PROCEDURE,
+    STATUS,
+    STATUS_KEYS,
+)
+from dossiers.models import H3_RESOLUTIONS, Procedure
 from layers.models import Era
 
 RESOLUTIONS = H3_RESOLUTIONS
@@ -36,12 +49,12 @@ class DensityFilters:
     status: str | None = None
 
 
-def _where(filters: DensityFilters, alias: str = "d") -> tuple[str, list]:
-    """SQL conditions on dossiers for the filters; the period is whole local
-    days, `to` included."""
+def _where(filters: DensityFilters, day_from: dt.date, day_end: dt.date, alias: str = "d") -> tuple[str, list]:
+    """SQL conditions on dossiers for the filters, received in whole local
+    days from `day_from` up to `day_end` (excluded)."""
     zone = timezone.get_current_timezone()
-    start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=zone)
-    end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    start = dt.datetime.combine(day_from, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(day_end, dt.time.min, tzinfo=zone)
     conditions = [f"{alias}.received_at >= %s", f"{alias}.received_at < %s"]
     params: list = [start, end]
     if filters.procedure_id is not None:
@@ -59,17 +72,86 @@ def _where(filters: DensityFilters, alias: str = "d") -> tuple[str, list]:
     return " AND ".join(conditions), params
 
 
+def _precounted_key(filters: DensityFilters, area: int) -> tuple[str, list[int]] | None:
+    """(dimension, keys) of the DensityCount rows that answer the filters in
+    this area, or None when they are not pre-counted (two filters at once, or
+    a filter the area does not keep)."""
+    chosen = {
+        name: value
+        for name, value in (
+            (PROCEDURE, filters.procedure_id),
+            ("sector", filters.sector_id),
+            (CHANNEL, filters.channel),
+            (STATUS, filters.status),
+        )
+        if value is not None
+    }
+    if not chosen:
+        return ALL, [0]
+    if len(chosen) > 1:
+        return None
+    ((name, value),) = chosen.items()
+    if name == "sector":
+        name, keys = PROCEDURE, list(Procedure.objects.filter(sector_id=value).values_list("id", flat=True))
+    elif name == STATUS:
+        keys = [STATUS_KEYS[value]]
+    else:
+        keys = [value]
+    return (name, keys) if name in AREAS[area][1] else None
+
+
+def _month_after(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _period_split(filters: DensityFilters) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
+    """The period as whole months [first, end) read from the pre-counted
+    rows (None if it holds no whole month) and the day ranges [from, end)
+    at its edges counted from the dossiers."""
+    start, end = filters.date_from, filters.date_to + dt.timedelta(days=1)
+    first_month = start if start.day == 1 else _month_after(start)
+    end_month = end.replace(day=1)
+    if first_month >= end_month:
+        return None, [(start, end)]
+    edges = [(a, b) for a, b in ((start, first_month), (end_month, end)) if a < b]
+    return (first_month, end_month), edges
+
+
+def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
+    """SQL answering (cell, dossiers) for an area (H3 resolution or commune
+    map), cells without dossiers left out: whole months from DensityCount
+    where the filters are pre-counted, the rest from the dossiers."""
+    column = AREAS[area][0]
+    precounted = _precounted_key(filters, area)
+    months, day_ranges = (None, [(filters.date_from, filters.date_to + dt.timedelta(days=1))])
+    if precounted is not None:
+        months, day_ranges = _period_split(filters)
+    parts, params = [], []
+    if months is not None:
+        dimension, keys = precounted
+        parts.append(
+            "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c "
+            "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s) AND c.month >= %s AND c.month < %s"
+        )
+        params += [area, dimension, keys, *months]
+    for day_from, day_end in day_ranges:
+        where, where_params = _where(filters, day_from, day_end)
+        parts.append(
+            f"SELECT d.{column} AS cell, count(*) AS n FROM dossiers_dossier d "
+            f"WHERE {where} AND d.{column} IS NOT NULL GROUP BY 1"
+        )
+        params += where_params
+    union = " UNION ALL ".join(parts)
+    return f"SELECT cell, sum(n)::bigint AS n FROM ({union}) AS counted GROUP BY cell HAVING sum(n) > 0", params
+
+
 def density_h3_counts(*, filters: DensityFilters, res: int) -> dict[int, int]:
     """{H3 cell (int): number of dossiers} for one resolution."""
     if res not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}")
-    column = f"h3_r{res}"
-    where, params = _where(filters)
+    sql, params = density_counts_sql(filters, res)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT d.{column}, count(*) FROM dossiers_dossier d WHERE {where} AND d.{column} IS NOT NULL GROUP BY 1",
-            params,
-        )
+        cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
 
@@ -97,29 +179,15 @@ def density_commune_counts(*, filters: DensityFilters, era: str) -> list[dict]:
     """Every commune of the era with its count of dossiers (0 included),
     population and rate per 1,000 inhabitants (None when the population is
     unknown), and its outline as GeoJSON text."""
-    where, params = _where(filters)
-    if era == Era.POST_2025:
-        counts_sql = f"""SELECT d.applicant_commune_id AS unit_id, count(*) AS n FROM dossiers_dossier d
-                         WHERE {where} AND d.applicant_commune_id IS NOT NULL GROUP BY 1"""
-    elif era == Era.PRE_2025:
-        # A point-in-polygon join (GiST on both sides). The old outlines overlap
-        # by slivers along some borders: a dossier there counts once, in the
-        # first commune by code, so the communes add up to the dossiers.
-        counts_sql = f"""SELECT unit_id, count(*) AS n FROM (
-                             SELECT DISTINCT ON (d.id) d.id, u.id AS unit_id
-                             FROM dossiers_dossier d
-                             JOIN layers_administrativeunit u
-                               ON u.era = '2019' AND u.level = 'commune' AND ST_Intersects(u.geom, d.location)
-                             WHERE {where}
-                             ORDER BY d.id, u.code) AS located
-                         GROUP BY 1"""
-    else:
+    areas = {Era.POST_2025: COMMUNES_2025, Era.PRE_2025: COMMUNES_2019}
+    if era not in areas:
         raise ValueError("unknown era")
+    counts_sql, params = density_counts_sql(filters, areas[era])
     sql = f"""
         WITH counts AS ({counts_sql})
         SELECT u.code, u.name, u.population, coalesce(c.n, 0),
                ST_AsGeoJSON(coalesce(u.geom_simplified, u.geom), 6)
-        FROM layers_administrativeunit u LEFT JOIN counts c ON c.unit_id = u.id
+        FROM layers_administrativeunit u LEFT JOIN counts c ON c.cell = u.id
         WHERE u.era = %s AND u.level = 'commune'
         ORDER BY u.code"""
     with connection.cursor() as cursor:

@@ -1,0 +1,166 @@
+"""Pre-counted dossier density (`DensityCount`): dossiers per month of
+receipt, area (H3 cell or commune of either map) and at most one filter.
+
+Written in the transaction that receives a dossier (+1 on every row it
+belongs to) or moves it to another status (-1 on the old status row, +1 on
+the new one), and rebuilt in one statement per area after bulk loads. The
+density map (`maps.density`) sums these rows for the whole months of a
+period and counts the dossiers themselves only for the days at its edges,
+so its cost follows months x cells, not the number of dossiers.
+
+Which filters are pre-counted, per area: every single one (procedure, which
+also answers a sector; channel; status) for H3 resolutions 6-8 and both
+commune maps; only the unfiltered count at resolution 9, whose cells are so
+small that a row per procedure would be nearly a row per dossier. Anything
+else (two filters at once, resolution 9 with a filter) is counted from the
+dossiers."""
+
+import datetime as dt
+
+from django.db import connection
+from django.utils import timezone
+
+from .models import H3_RESOLUTIONS, Dossier, Status
+
+ALL, PROCEDURE, CHANNEL, STATUS = "all", "procedure", "channel", "status"
+DIMENSIONS = (ALL, PROCEDURE, CHANNEL, STATUS)
+COMMUNES_2025, COMMUNES_2019 = 2025, 2019
+
+# area -> (dossier column holding the cell, the dimensions pre-counted)
+AREAS: dict[int, tuple[str, tuple[str, ...]]] = {
+    **{res: (f"h3_r{res}", DIMENSIONS if res < 9 else (ALL,)) for res in H3_RESOLUTIONS},
+    COMMUNES_2025: ("applicant_commune_id", DIMENSIONS),
+    COMMUNES_2019: ("applicant_commune_2019_id", DIMENSIONS),
+}
+
+# Status as a number in the `key` column. Append new statuses at the end (and
+# run `manage.py density_rebuild` after changing this).
+STATUS_KEYS = {status: i for i, status in enumerate(Status.values, start=1)}
+
+
+# The commune of the 2019 map a point lies in: the first by code where two
+# outlines overlap by a sliver along a shared border, so each dossier has one.
+_COMMUNE_2019_SQL = """SELECT u.id FROM layers_administrativeunit u
+    WHERE u.era = '2019' AND u.level = 'commune' AND ST_Intersects(u.geom, {point})
+    ORDER BY u.code LIMIT 1"""
+
+
+def commune_2019_for(location) -> int | None:
+    """Id of the 2019 commune holding a point (None outside them all, or without a point)."""
+    if location is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_COMMUNE_2019_SQL.format(point="ST_GeomFromEWKB(%s)"), [bytes(location.ewkb)])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def communes_2019_fill() -> int:
+    """Sets the 2019 commune of every located dossier that lacks one."""
+    commune = _COMMUNE_2019_SQL.format(point="d.location")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE dossiers_dossier d SET applicant_commune_2019_id = ({commune})
+                WHERE d.location IS NOT NULL AND d.applicant_commune_2019_id IS NULL"""
+        )
+        return cursor.rowcount
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    return timezone.localtime(moment).date().replace(day=1)
+
+
+def _add(month: dt.date, rows: list[tuple[int, int, str, int, int]]) -> None:
+    """Adds each (area, cell, dimension, key, delta) to its row of `month`."""
+    if not rows:
+        return
+    params: list = []
+    # One key order for every transaction, so two never wait on each other in a cycle.
+    for area, cell, dimension, key, delta in sorted(rows):
+        params += [month, area, cell, dimension, key, delta]
+    values = ", ".join(["(%s::date, %s::smallint, %s::bigint, %s, %s::bigint, %s::int)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO dossiers_densitycount AS c (month, area, cell, dimension, key, dossiers) "
+            f"VALUES {values} ON CONFLICT (area, dimension, key, month, cell) "
+            "DO UPDATE SET dossiers = c.dossiers + EXCLUDED.dossiers",
+            params,
+        )
+
+
+def _cells(dossier: Dossier) -> dict[int, int]:
+    """{area: cell} of the dossier (areas it has no cell in left out)."""
+    cells = {}
+    for area, (column, _) in AREAS.items():
+        value = getattr(dossier, column)
+        if value is not None:
+            cells[area] = value
+    return cells
+
+
+def _keys(dossier: Dossier, status: str) -> dict[str, int]:
+    return {
+        ALL: 0,
+        PROCEDURE: dossier.procedure_id,
+        CHANNEL: int(dossier.channel),
+        STATUS: STATUS_KEYS[status],
+    }
+
+
+def density_count_received(dossier: Dossier) -> None:
+    """A new dossier: +1 in each of its areas, for every pre-counted filter."""
+    keys = _keys(dossier, dossier.status)
+    rows = [
+        (area, cell, dimension, keys[dimension], 1)
+        for area, cell in _cells(dossier).items()
+        for dimension in AREAS[area][1]
+    ]
+    _add(month_of(dossier.received_at), rows)
+
+
+def density_count_status(dossier: Dossier, *, from_status: str) -> None:
+    """The dossier moved from `from_status` to its current status."""
+    if from_status == dossier.status:
+        return
+    rows = []
+    for area, cell in _cells(dossier).items():
+        if STATUS in AREAS[area][1]:
+            rows.append((area, cell, STATUS, STATUS_KEYS[from_status], -1))
+            rows.append((area, cell, STATUS, STATUS_KEYS[dossier.status], 1))
+    _add(month_of(dossier.received_at), rows)
+
+
+# dimension -> the key as an expression on the dossier
+_KEY_SQL = {
+    PROCEDURE: "procedure_id",
+    CHANNEL: "channel::bigint",
+    STATUS: "array_position(%(statuses)s::text[], status)::bigint",
+}
+
+
+def density_rebuild() -> int:
+    """Recomputes every DensityCount row from the dossiers (after COPY loads
+    or a change of STATUS_KEYS); returns the number of rows."""
+    params = {"tz": timezone.get_current_timezone_name(), "statuses": list(STATUS_KEYS)}
+    total = 0
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM dossiers_densitycount")
+        for area, (column, dimensions) in AREAS.items():
+            filtered = [d for d in dimensions if d != ALL]
+            # The row's filter is the one column its grouping set has.
+            whens = "".join(f"WHEN GROUPING({d}) = 0 THEN '{d}' " for d in filtered)
+            dimension = f"CASE {whens}ELSE '{ALL}' END" if filtered else f"'{ALL}'"
+            key = f"coalesce({', '.join(filtered + ['0'])})"
+            sets = ["(cell, month)"] + [f"(cell, month, {d})" for d in filtered]
+            selected = "".join(f", {_KEY_SQL[d]} AS {d}" for d in filtered)
+            cursor.execute(
+                f"""INSERT INTO dossiers_densitycount (month, area, cell, dimension, key, dossiers)
+                    SELECT month, {area}, cell, {dimension}, {key}, count(*)
+                    FROM (SELECT {column} AS cell,
+                                 date_trunc('month', received_at AT TIME ZONE %(tz)s)::date AS month{selected}
+                          FROM dossiers_dossier WHERE {column} IS NOT NULL) AS d
+                    GROUP BY GROUPING SETS ({", ".join(sets)})""",
+                params,
+            )
+            total += cursor.rowcount
+    return total

@@ -1,0 +1,175 @@
+"""The pre-counted density rows (DensityCount) and the stored 2019 commune.
+
+- The rows kept up to date by the services (submissions, status moves) are
+  exactly the rows a rebuild from the dossiers gives.
+- For random periods (edges mid-month, within one month, whole months) and
+  any single filter or none, the density answer, read from the pre-counted
+  rows and the dossiers of the edge days, equals a count made here from each
+  dossier's location with h3 and shapely.
+- The 2019 commune stored with each dossier (by the service and by the demo
+  generator) is the first by code whose outline holds its location, found
+  here with shapely."""
+
+import datetime as dt
+import random
+from collections import Counter
+
+import h3
+import pytest
+import shapely
+from django.utils import timezone
+
+from dossiers.demo_history import dossier_history_generate
+from dossiers.demo_setup import commune_committees_ensure
+from dossiers.density_counts import density_rebuild
+from dossiers.models import DensityCount, Dossier, Status
+from dossiers.tests import conftest as dossier_fixtures
+from layers.models import AdministrativeUnit
+from maps.density import DensityFilters, density_commune_counts, density_h3_counts
+
+catalogue = dossier_fixtures.catalogue
+points = dossier_fixtures.points
+people = dossier_fixtures.people
+submit = dossier_fixtures.submit
+drive = dossier_fixtures.drive
+
+# Places inside the province (lon, lat): the provincial centre, Từ Sơn, Thuận Thành.
+PLACES = [(106.0763, 21.1861), (105.9570, 21.1170), (106.0860, 21.0560)]
+
+
+@pytest.fixture
+def history(db):
+    commune_committees_ensure()
+    dossier_history_generate(count=2500, years=2, seed=11, with_events=False)
+
+
+@pytest.fixture
+def moved(history, submit, drive, people):
+    """Dossiers from the service in known places, walked to several states."""
+    states = ["received", "processing", "waiting_supplement", "approved", "refused", "result_returned"]
+    made = []
+    for i, state in enumerate(states * 2):
+        lon, lat = PLACES[i % len(PLACES)]
+        dossier = submit(user=people.desk_main, channel=1, lon=lon, lat=lat)
+        made.append(drive(dossier, state))
+    return made
+
+
+def _snapshot() -> dict:
+    return {
+        (r.month, r.area, r.cell, r.dimension, r.key): r.dossiers
+        for r in DensityCount.objects.exclude(dossiers=0)
+    }
+
+
+def test_kept_rows_equal_a_rebuild(moved):
+    kept = _snapshot()
+    assert kept, "the services wrote no rows"
+    assert DensityCount.objects.filter(dossiers__lt=0).count() == 0
+    rebuilt_rows = density_rebuild()
+    rebuilt = _snapshot()
+    assert rebuilt_rows == len(rebuilt) == len(kept)
+    assert kept == rebuilt
+
+
+def _dossiers() -> list[tuple]:
+    zone = timezone.get_current_timezone()
+    return [
+        (d.location.x, d.location.y, d.received_at.astimezone(zone).date(), d.procedure_id,
+         d.procedure.sector_id, d.channel, d.status, d.applicant_commune_id)
+        for d in Dossier.objects.select_related("procedure")
+    ]  # fmt: skip
+
+
+def _communes_2019() -> list[tuple[int, shapely.Geometry]]:
+    return [
+        (unit.id, shapely.from_wkb(bytes(unit.geom.wkb)))
+        for unit in AdministrativeUnit.objects.filter(era="2019", level="commune").order_by("code")
+    ]
+
+
+def _first_holding(units, lon: float, lat: float) -> int | None:
+    point = shapely.Point(lon, lat)
+    return next((unit_id for unit_id, polygon in units if polygon.intersects(point)), None)
+
+
+def test_random_periods_and_filters_equal_an_independent_count(moved):
+    rows = _dossiers()
+    units = _communes_2019()
+    old_commune = {(lon, lat): _first_holding(units, lon, lat) for lon, lat, *_ in rows}
+    days = sorted({r[2] for r in rows})
+    rng = random.Random(7)
+    filters_tried = Counter()
+    for _ in range(40):
+        a, b = sorted(rng.sample(days, 2))
+        if rng.random() < 0.25:  # a period inside one month, or whole months
+            b = a + dt.timedelta(days=rng.randrange(0, 20))
+        elif rng.random() < 0.25:
+            a = a.replace(day=1)
+            b = (b.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        pick = rng.choice(rows)
+        name = rng.choice(["none", "procedure", "sector", "channel", "status"])
+        filters_tried[name] += 1
+        chosen = {
+            "none": {},
+            "procedure": {"procedure_id": pick[3]},
+            "sector": {"sector_id": pick[4]},
+            "channel": {"channel": pick[5]},
+            "status": {"status": pick[6]},
+        }[name]
+        filters = DensityFilters(date_from=a, date_to=b, **chosen)
+        selected = [
+            r
+            for r in rows
+            if a <= r[2] <= b
+            and chosen.get("procedure_id", r[3]) == r[3]
+            and chosen.get("sector_id", r[4]) == r[4]
+            and chosen.get("channel", r[5]) == r[5]
+            and chosen.get("status", r[6]) == r[6]
+        ]
+        res = rng.choice([6, 7, 8, 9])
+        expected = Counter(h3.latlng_to_cell(lat, lon, res) for lon, lat, *_ in selected)
+        got = density_h3_counts(filters=filters, res=res)
+        assert {h3.int_to_str(c): n for c, n in got.items()} == dict(expected), (a, b, name, res)
+        communes = {r["code"]: r["count"] for r in density_commune_counts(filters=filters, era="2019")}
+        by_id = dict(AdministrativeUnit.objects.filter(era="2019", level="commune").values_list("id", "code"))
+        expected_old = Counter(by_id[old_commune[(r[0], r[1])]] for r in selected)
+        assert {k: v for k, v in communes.items() if v} == dict(expected_old)
+        communes = {r["code"]: r["count"] for r in density_commune_counts(filters=filters, era="2025")}
+        by_id = dict(AdministrativeUnit.objects.filter(era="2025", level="commune").values_list("id", "code"))
+        assert {k: v for k, v in communes.items() if v} == dict(Counter(by_id[r[7]] for r in selected))
+    assert all(filters_tried[name] for name in ("none", "procedure", "sector", "channel", "status"))
+
+
+def test_a_status_move_moves_the_count(history, submit, drive, people):
+    lon, lat = PLACES[0]
+    dossier = submit(user=people.desk_main, channel=1, lon=lon, lat=lat)
+    day = timezone.localtime(dossier.received_at).date()
+    filters = {s: DensityFilters(date_from=day, date_to=day, status=s) for s in (Status.RECEIVED, Status.REFUSED)}
+    # A whole month, so the answer comes from the pre-counted rows.
+    month = day.replace(day=1)
+    whole = {
+        s: DensityFilters(
+            date_from=month, date_to=(month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1), status=s
+        )
+        for s in (Status.RECEIVED, Status.REFUSED)
+    }
+    cell = h3.latlng_to_cell(lat, lon, 8)
+    cell_int = h3.str_to_int(cell)
+    before = {s: density_h3_counts(filters=f, res=8).get(cell_int, 0) for s, f in whole.items()}
+    assert density_h3_counts(filters=filters[Status.RECEIVED], res=8)[cell_int] >= 1
+    drive(dossier, "refused")
+    after = {s: density_h3_counts(filters=f, res=8).get(cell_int, 0) for s, f in whole.items()}
+    assert after[Status.RECEIVED] == before[Status.RECEIVED] - 1
+    assert after[Status.REFUSED] == before[Status.REFUSED] + 1
+
+
+def test_the_2019_commune_is_stored_by_the_service_and_the_generator(history, submit, people):
+    units = _communes_2019()
+    made = [submit(user=people.desk_main, channel=1, lon=lon, lat=lat) for lon, lat in PLACES]
+    without = submit(user=people.desk_main, channel=1)
+    assert without.location is None and without.applicant_commune_2019_id is None
+    stored = Dossier.objects.exclude(location=None).values_list("location", "applicant_commune_2019_id")
+    assert len(stored) == 2500 + len(made)
+    for location, commune_id in stored:
+        assert commune_id == _first_holding(units, location.x, location.y)
