@@ -1081,6 +1081,7 @@ def dossier_history_generate(
         cursor.execute("ANALYZE dossiers_dossier")
         cursor.execute("ANALYZE dossiers_dailystat")
         cursor.execute("ANALYZE dossiers_densitycount")
+        cursor.execute("ANALYZE dossiers_densitydaycount")
         clock.lap("analyze")
     clock.lap("commit")
     clock.timings["events"] = events

@@ -1,12 +1,15 @@
 """Pre-counted dossier density (`DensityCount`): dossiers per month of
-receipt, area (H3 cell or commune of either map) and at most one filter.
+receipt, area (H3 cell or commune of either map) and at most one filter;
+and `DensityDayCount`, all dossiers per day and area, for the edge days of
+periods that do not fall on month boundaries.
 
 Written in the transaction that receives a dossier (+1 on every row it
 belongs to) or moves it to another status (-1 on the old status row, +1 on
 the new one), and rebuilt in one statement per area after bulk loads. The
 density map (`maps.density`) sums these rows for the whole months of a
-period and counts the dossiers themselves only for the days at its edges,
-so its cost follows months x cells, not the number of dossiers.
+period and the day rows (or, with a filter, the dossiers themselves) for
+the days at its edges, so its cost follows days x cells, not the number of
+dossiers.
 
 Which filters are pre-counted, per area: every single one (procedure, which
 also answers a sector; channel; status) for H3 resolutions 6-8 and both
@@ -88,6 +91,22 @@ def _add(month: dt.date, rows: list[tuple[int, int, str, int, int]]) -> None:
         )
 
 
+def _add_day(day: dt.date, cells: dict[int, int]) -> None:
+    """+1 on the day row of each {area: cell}."""
+    if not cells:
+        return
+    params: list = []
+    for area, cell in sorted(cells.items()):
+        params += [day, area, cell]
+    values = ", ".join(["(%s::date, %s::smallint, %s::bigint, 1)"] * len(cells))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO dossiers_densitydaycount AS c (day, area, cell, dossiers) VALUES {values} "
+            "ON CONFLICT (area, day, cell) DO UPDATE SET dossiers = c.dossiers + 1",
+            params,
+        )
+
+
 def _cells(dossier: Dossier) -> dict[int, int]:
     """{area: cell} of the dossier (areas it has no cell in left out)."""
     cells = {}
@@ -110,12 +129,10 @@ def _keys(dossier: Dossier, status: str) -> dict[str, int]:
 def density_count_received(dossier: Dossier) -> None:
     """A new dossier: +1 in each of its areas, for every pre-counted filter."""
     keys = _keys(dossier, dossier.status)
-    rows = [
-        (area, cell, dimension, keys[dimension], 1)
-        for area, cell in _cells(dossier).items()
-        for dimension in AREAS[area][1]
-    ]
+    cells = _cells(dossier)
+    rows = [(area, cell, dimension, keys[dimension], 1) for area, cell in cells.items() for dimension in AREAS[area][1]]
     _add(month_of(dossier.received_at), rows)
+    _add_day(timezone.localtime(dossier.received_at).date(), cells)
 
 
 def density_count_status(dossier: Dossier, *, from_status: str) -> None:
@@ -139,12 +156,14 @@ _KEY_SQL = {
 
 
 def density_rebuild() -> int:
-    """Recomputes every DensityCount row from the dossiers (after COPY loads
-    or a change of STATUS_KEYS); returns the number of rows."""
+    """Recomputes every DensityCount and DensityDayCount row from the dossiers
+    (after COPY loads or a change of STATUS_KEYS); returns the number of
+    DensityCount rows."""
     params = {"tz": timezone.get_current_timezone_name(), "statuses": list(STATUS_KEYS)}
     total = 0
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM dossiers_densitycount")
+        cursor.execute("DELETE FROM dossiers_densitydaycount")
         for area, (column, dimensions) in AREAS.items():
             filtered = [d for d in dimensions if d != ALL]
             # The row's filter is the one column its grouping set has.
@@ -163,4 +182,10 @@ def density_rebuild() -> int:
                 params,
             )
             total += cursor.rowcount
+            cursor.execute(
+                f"""INSERT INTO dossiers_densitydaycount (day, area, cell, dossiers)
+                    SELECT (received_at AT TIME ZONE %(tz)s)::date, {area}, {column}, count(*)
+                    FROM dossiers_dossier WHERE {column} IS NOT NULL GROUP BY 1, 3""",
+                params,
+            )
     return total

@@ -416,3 +416,20 @@ class DensityCount(models.Model):
                 name="densitycount_key",
             )
         ]
+
+
+class DensityDayCount(models.Model):
+    """All dossiers per day of receipt and area, without filters: the days at
+    the edges of a period that does not start or end on a month boundary
+    (the default "last 12 months" does both) are summed from here instead of
+    counting the dossiers. Same `area` and `cell` as DensityCount."""
+
+    day = models.DateField()
+    area = models.PositiveSmallIntegerField()
+    cell = models.BigIntegerField()
+    dossiers = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["area", "day", "cell"], include=["dossiers"], name="densitydaycount_key")
+        ]

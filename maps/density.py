@@ -5,9 +5,10 @@ Every dossier carries its areas, found when it is written: H3 cells
 (h3_r6..h3_r9), the applicant's 2025 commune and the 2019 commune holding its
 location. `dossiers.density_counts` keeps DensityCount, the dossiers per
 month, area and single filter. A query reads those rows for the whole months
-of its period and counts the dossiers themselves (a GROUP BY on the stored
-area column) only for the days at the edges, or for the whole period when
-its filters are not pre-counted. No geometry is touched while counting; H3
+of its period, and DensityDayCount (without filters) or the dossiers
+themselves (a GROUP BY on the stored area column) for the days at the
+edges; the whole period from the dossiers when its filters are not
+pre-counted. No geometry is touched while counting; H3
 cell polygons are built in Python from the cell ids of the answer only."""
 
 import datetime as dt
@@ -120,7 +121,8 @@ def _period_split(filters: DensityFilters) -> tuple[tuple[dt.date, dt.date] | No
 def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     """SQL answering (cell, dossiers) for an area (H3 resolution or commune
     map), cells without dossiers left out: whole months from DensityCount
-    where the filters are pre-counted, the rest from the dossiers."""
+    where the filters are pre-counted; the other days from DensityDayCount
+    without filters, else from the dossiers."""
     column = AREAS[area][0]
     precounted = _precounted_key(filters, area)
     months, day_ranges = (None, [(filters.date_from, filters.date_to + dt.timedelta(days=1))])
@@ -135,6 +137,13 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
         )
         params += [area, dimension, keys, *months]
     for day_from, day_end in day_ranges:
+        if precounted is not None and precounted[0] == ALL:
+            parts.append(
+                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitydaycount c "
+                "WHERE c.area = %s AND c.day >= %s AND c.day < %s"
+            )
+            params += [area, day_from, day_end]
+            continue
         where, where_params = _where(filters, day_from, day_end)
         parts.append(
             f"SELECT d.{column} AS cell, count(*) AS n FROM dossiers_dossier d "

@@ -1,4 +1,4 @@
-"""The 2019 commune of each dossier and the pre-counted density table;
+"""The 2019 commune of each dossier and the pre-counted density tables;
 existing dossiers are located and counted here."""
 
 import django.db.models.deletion
@@ -49,6 +49,23 @@ class Migration(migrations.Migration):
                         fields=("area", "dimension", "key", "month", "cell"),
                         include=("dossiers",),
                         name="densitycount_key",
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="DensityDayCount",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("area", models.PositiveSmallIntegerField()),
+                ("cell", models.BigIntegerField()),
+                ("dossiers", models.IntegerField(default=0)),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("area", "day", "cell"), include=("dossiers",), name="densitydaycount_key"
                     )
                 ],
             },
