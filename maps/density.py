@@ -12,6 +12,7 @@ pre-counted. No geometry is touched while counting; H3
 cell polygons are built in Python from the cell ids of the answer only."""
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -170,18 +171,23 @@ def cell_polygon(cell: int) -> list[list[float]]:
     return [*ring, ring[0]]
 
 
-def density_h3_geojson(*, filters: DensityFilters, res: int) -> dict:
-    counts = density_h3_counts(filters=filters, res=res)
-    features = [
-        {
-            "type": "Feature",
-            "id": h3.int_to_str(cell),
-            "geometry": {"type": "Polygon", "coordinates": [cell_polygon(cell)]},
-            "properties": {"cell": h3.int_to_str(cell), "count": count},
-        }
-        for cell, count in sorted(counts.items())
-    ]
-    return with_classes({"type": "FeatureCollection", "features": features})
+@functools.lru_cache(maxsize=50_000)
+def _cell_feature_head(cell: int) -> str:
+    """A cell's GeoJSON Feature as JSON text, up to the value of its count
+    (kept: the outline of a cell never changes, and building it costs more
+    than counting)."""
+    name = h3.int_to_str(cell)
+    geometry = json.dumps({"type": "Polygon", "coordinates": [cell_polygon(cell)]}, separators=(",", ":"))
+    return f'{{"type":"Feature","id":"{name}","geometry":{geometry},"properties":{{"cell":"{name}","count":'
+
+
+def density_h3_geojson_text(*, filters: DensityFilters, res: int) -> str:
+    """The H3 counts as a GeoJSON FeatureCollection (JSON text), cells in id
+    order, with the legend's class breaks (`with_classes`)."""
+    counts = sorted(density_h3_counts(filters=filters, res=res).items())
+    features = ",".join(f"{_cell_feature_head(cell)}{count}}}}}" for cell, count in counts)
+    classes = json.dumps({"method": "quantile", "breaks": quantile_breaks([count for _, count in counts])})
+    return f'{{"type":"FeatureCollection","features":[{features}],"classes":{classes}}}'
 
 
 def density_commune_counts(*, filters: DensityFilters, era: str) -> list[dict]:
@@ -274,6 +280,12 @@ def tile_lonlat_bounds(z: int, x: int, y: int) -> tuple[float, float, float, flo
     return x / n * 360 - 180, lat(y + 1), (x + 1) / n * 360 - 180, lat(y)
 
 
+@functools.lru_cache(maxsize=50_000)
+def _cell_wkb(cell: int) -> bytes:
+    """A cell's outline as WKB, lon/lat (kept, like `_cell_feature_head`)."""
+    return shapely.to_wkb(shapely.Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(cell)]))
+
+
 def density_tile(*, filters: DensityFilters, res: int, z: int, x: int, y: int) -> bytes:
     """Mapbox vector tile (layer "density", properties cell and count) of the
     H3 counts: the same aggregation as the GeoJSON answer. Counting is the
@@ -291,7 +303,6 @@ def density_tile(*, filters: DensityFilters, res: int, z: int, x: int, y: int) -
             near.append((cell, count))
     if not near:
         return b""
-    polygons = [shapely.Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(cell)]) for cell, _ in near]
     with connection.cursor() as cursor:
         cursor.execute(
             _TILE_SQL,
@@ -303,7 +314,7 @@ def density_tile(*, filters: DensityFilters, res: int, z: int, x: int, y: int) -
                 "y": y,
                 "cells": [h3.int_to_str(cell) for cell, _ in near],
                 "counts": [count for _, count in near],
-                "wkbs": list(shapely.to_wkb(polygons)),
+                "wkbs": [_cell_wkb(cell) for cell, _ in near],
             },
         )
         data = cursor.fetchone()[0]

@@ -82,6 +82,7 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
     from django.utils import timezone
 
     from dossiers.attachments import attachments_remove
+    from dossiers.density_counts import density_rebuild
     from dossiers.models import Attachment, CodeCounter, DailyStat, Dossier, Procedure, Sector
     from gisportal.accounts.models import Agency, Profile
     from gisportal.accounts.services import user_ensure
@@ -146,6 +147,7 @@ def setup(django_db_setup, django_db_blocker) -> Iterator[dict]:
             CodeCounter.objects.filter(unit_identifier=UNIT_IDENTIFIER).delete()
             DailyStat.objects.filter(day=today).delete()
             DailyStat.objects.bulk_create(stats_before)
+            density_rebuild()  # the density counts of the deleted dossiers
             procedure.delete()
             sector.delete()
             officer.delete()
