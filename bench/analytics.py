@@ -33,6 +33,12 @@ in-process, p50 over --queries runs after --warmup:
 Ratios: large/small per measurement (aim under 2 for api and tile), and
 naive/selector at each size.
 
+Coverage. `bench/analytics_coverage.coverage_benchmark`: the population
+share of every commune (both maps) within 2 km of a post office, our one
+PostGIS query against the same computation in geopandas (read_postgis,
+to_crs, buffer, union, intersection, areas); the full run adds 1,000
+synthetic post offices. Ratio ours/geopandas, median of --coverage-repeats.
+
 The history already in the database is measured first and reused (a table
 comment records its size and seed). One function per measurement; the last
 line of stdout is a JSON summary.
@@ -90,10 +96,12 @@ def parse_args() -> argparse.Namespace:
         "--settings", default="gisportal.settings.test", help="Django settings (DEBUG must be False; default test)"
     )
     p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--coverage-repeats", type=int, help="runs of each coverage computation (default 3; quick 1)")
     args = p.parse_args()
     args.small = args.small or (20_000 if args.quick else 100_000)
     args.large = args.large or (200_000 if args.quick else 5_000_000)
     args.queries = args.queries or (7 if args.quick else 10)
+    args.coverage_repeats = args.coverage_repeats or (1 if args.quick else 3)
     return args
 
 
@@ -231,6 +239,23 @@ def density_print(n: int, r: dict) -> None:
     say(f"  {r['precounted_rows']:,} pre-counted rows; plan: {r['selector_plan']}")
 
 
+def coverage_measure(args) -> list[dict]:
+    """Coverage of every commune of both maps: ours against geopandas."""
+    from analytics_coverage import coverage_benchmark
+
+    runs = []
+    for era in ("2025", "2019"):
+        for synthetic in (0,) if args.quick else (0, 1000):
+            run = coverage_benchmark(era=era, synthetic=synthetic, repeats=args.coverage_repeats)
+            say(
+                f"coverage, {run['communes']} communes of {era} (+{synthetic} synthetic post offices): "
+                f"PostGIS {run['postgis_s']:.3f} s, geopandas {run['geopandas_s']:.3f} s, "
+                f"ratio {run['ratio_postgis_over_geopandas']}, max share difference {run['max_share_difference']:.1e}"
+            )
+            runs.append(run)
+    return runs
+
+
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, exit_on_sigterm)
@@ -270,6 +295,7 @@ def main() -> int:
     say("")
     say(f"density p50 ratio {args.large:,}/{args.small:,}: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     say("naive SnapToGrid / stored H3 GROUP BY: " + ", ".join(f"{n} → {v:.1f}×" for n, v in naive_vs_stored.items()))
+    coverage = coverage_measure(args)
     summary = {
         "small": args.small,
         "large": args.large,
@@ -287,6 +313,10 @@ def main() -> int:
         "cells_res8": {str(n): density[n]["cells"] for n in sizes},
         "dossiers_in_period": {str(n): density[n]["dossiers_in_period"] for n in sizes},
         "selector_plan": {str(n): density[n]["selector_plan"] for n in sizes},
+        "coverage": coverage,
+        "ratio_coverage_postgis_to_geopandas": {
+            f"{run['era']}+{run['synthetic_points']}": run["ratio_postgis_over_geopandas"] for run in coverage
+        },
         "generation_s": {str(n): t["total"] for n, t in generation.items()},
         "queries": args.queries,
         "client": "rest_framework.test.APIClient in-process (no socket)",

@@ -9,6 +9,7 @@ import datetime as dt
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Min
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dossiers.models import Channel, Procedure, Sector, Status
+from dossiers.models import Channel, Dossier, Procedure, Sector, Status
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import IsOfficial, QueryParams
 from layers.models import Era
@@ -195,11 +196,6 @@ def _page_config(*, first_month: dt.date, last_month: dt.date, today: dt.date, w
 
 @login_required
 def density_page(request):
-    # Imported here: the rest of this module belongs to the API.
-    from django.db.models import Min
-
-    from dossiers.models import Dossier
-
     if not actor_for(request.user).is_official:
         raise PermissionDenied(_("Only officials may see the dossier density."))
     windows_months, default_window = (1, 3, 6, 12), 12

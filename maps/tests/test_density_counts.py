@@ -56,10 +56,7 @@ def moved(history, submit, drive, people):
 
 
 def _snapshot() -> dict:
-    return {
-        (r.month, r.area, r.cell, r.dimension, r.key): r.dossiers
-        for r in DensityCount.objects.exclude(dossiers=0)
-    }
+    return {(r.month, r.area, r.cell, r.dimension, r.key): r.dossiers for r in DensityCount.objects.exclude(dossiers=0)}
 
 
 def test_kept_rows_equal_a_rebuild(moved):
