@@ -6,6 +6,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+# The project's own server and Celery worker for end-to-end tests.
+pytest_plugins = ["tests.live"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):

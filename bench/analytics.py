@@ -59,13 +59,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     current_history,
-    django_setup,
     dossier_base_data,
     exit_on_sigterm,
+    history_bench_open,
     history_generate,
-    prepare_database,
+    history_sizes,
     say,
-    scratch_database,
     summarize,
 )
 
@@ -260,17 +259,12 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.perf_counter()
-    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="bench_analytics")
-    say(f"bench database {bench_db!r}; histories {args.small:,} and {args.large:,} dossiers")
-    prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
-    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
+    _main_url, bench_db = history_bench_open(args, default_suffix="bench_analytics", marker=DB_MARKER)
 
     base = dossier_base_data()
     say(f"base data ready: {base['procedures']} procedures ({base['s']:.1f} s)")
     present = current_history()
-    sizes = [args.small, args.large]
-    if present == history_mark(args.large, args.seed):
-        sizes.reverse()  # measure the history already there first, then generate the other
+    sizes = history_sizes(args.small, args.large, present=present, large_mark=history_mark(args.large, args.seed))
     density: dict = {}
     generation: dict = {}
     for n in sizes:

@@ -317,6 +317,24 @@ def dossier_base_data() -> dict:
     return {"leader": leader, "procedures": procedures, "s": time.perf_counter() - started}
 
 
+def history_bench_open(args, *, default_suffix: str, marker: str) -> tuple[str, str]:
+    """The opening of the history benchmarks: their scratch database found or
+    made, migrated, and Django set up on it; returns (main database URL,
+    bench database name). `args` needs db_name, small, large, recreate and
+    settings."""
+    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix=default_suffix)
+    say(f"bench database {bench_db!r}; histories {args.small:,} and {args.large:,} dossiers")
+    prepare_database(main_url, bench_db, marker=marker, recreate=args.recreate, settings_module=args.settings)
+    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
+    return main_url, bench_db
+
+
+def history_sizes(small: int, large: int, *, present: str | None, large_mark: str) -> list[int]:
+    """The two history sizes in the order to measure them: the one already in
+    the database (`present`, its mark) first, then the other is generated."""
+    return [large, small] if present == large_mark else [small, large]
+
+
 def current_history() -> str | None:
     """The mark of the dossier history in the bench database (a table comment)."""
     from django.db import connection

@@ -45,13 +45,12 @@ import psycopg  # noqa: E402
 from common import (  # noqa: E402
     conninfo_from_url,
     current_history,
-    django_setup,
     dossier_base_data,
     exit_on_sigterm,
+    history_bench_open,
     history_generate,
-    prepare_database,
+    history_sizes,
     say,
-    scratch_database,
     summarize,
 )
 
@@ -264,16 +263,12 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.perf_counter()
-    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="bench_dossiers")
-    say(f"bench database {bench_db!r}; histories {args.small:,} and {args.large:,} dossiers")
-    prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
-    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
+    main_url, bench_db = history_bench_open(args, default_suffix="bench_dossiers", marker=DB_MARKER)
     base = base_data()
     say(f"base data ready: {base['procedures']} procedures ({base['s']:.1f} s)")
     present = current_history()
-    sizes = [args.small, args.large]
-    if present == history_mark(args.large, args.seed, args.events):
-        sizes.reverse()  # measure the history already there first, then generate the other
+    large_mark = history_mark(args.large, args.seed, args.events)
+    sizes = history_sizes(args.small, args.large, present=present, large_mark=large_mark)
     results: dict = {}
     generation: dict = {}
     submit: dict = {}

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_date
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -206,10 +207,32 @@ class IsOfficial(BasePermission):
         return actor_for(request.user).is_official
 
 
+class OfficialApiView(APIView):
+    """Figures for officials only (`IsOfficial`), JSON only; not throttled.
+    The token is read first, so an anonymous caller gets 401 with
+    WWW-Authenticate. Other formats (?format=csv|xlsx, tiles) are built as
+    plain HttpResponses by the views themselves."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsOfficial]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+
+    def perform_content_negotiation(self, request, force=False):
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+
+def month_start(day: dt.date, months_back: int = 0) -> dt.date:
+    """The 1st of the month `months_back` months before the month of `day`
+    (a negative number counts forward). ValueError before year 1."""
+    index = day.year * 12 + day.month - 1 - months_back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
     """The last 12 months: from the 1st of the month eleven months back to today."""
-    month = today.month - 11
-    year = today.year + (month - 1) // 12
-    if year < dt.MINYEAR:
+    try:
+        return month_start(today, 11), today
+    except ValueError:
         return dt.date.min, today
-    return dt.date(year, (month - 1) % 12 + 1, 1), today

@@ -34,6 +34,7 @@ from dossiers.density_counts import (
     STATUS_KEYS,
 )
 from dossiers.models import H3_RESOLUTIONS, Procedure
+from gisportal.api import month_start
 from layers.models import Era
 
 RESOLUTIONS = H3_RESOLUTIONS
@@ -102,16 +103,12 @@ def _precounted_key(filters: DensityFilters, area: int) -> tuple[str, list[int]]
     return (name, keys) if name in AREAS[area][1] else None
 
 
-def _month_after(day: dt.date) -> dt.date:
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
 def _period_split(filters: DensityFilters) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
     """The period as whole months [first, end) read from the pre-counted
     rows (None if it holds no whole month) and the day ranges [from, end)
     at its edges counted from the dossiers."""
     start, end = filters.date_from, filters.date_to + dt.timedelta(days=1)
-    first_month = start if start.day == 1 else _month_after(start)
+    first_month = start if start.day == 1 else month_start(start, -1)
     end_month = end.replace(day=1)
     if first_month >= end_month:
         return None, [(start, end)]
@@ -126,8 +123,9 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     without filters, else from the dossiers."""
     column = AREAS[area][0]
     precounted = _precounted_key(filters, area)
-    months, day_ranges = (None, [(filters.date_from, filters.date_to + dt.timedelta(days=1))])
-    if precounted is not None:
+    if precounted is None:
+        months, day_ranges = None, [(filters.date_from, filters.date_to + dt.timedelta(days=1))]
+    else:
         months, day_ranges = _period_split(filters)
     parts, params = [], []
     if months is not None:

@@ -17,14 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from dossiers.models import Channel, Dossier, Procedure, Sector, Status
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import IsOfficial, QueryParams
+from gisportal.api import OfficialApiView, QueryParams, month_start
 from layers.models import Era
 
 from .density import RESOLUTIONS, DensityFilters, density_commune_geojson, density_h3_geojson_text, density_tile
@@ -114,15 +111,7 @@ _FILTER_PARAMETERS = [
 ]
 
 
-class _OfficialView(APIView):
-    # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsOfficial]
-    renderer_classes = [JSONRenderer]
-    throttle_classes: list = []
-
-
-class DensityApi(_OfficialView):
+class DensityApi(OfficialApiView):
     @extend_schema(
         summary="Dossiers counted per H3 cell or per commune (GeoJSON FeatureCollection)",
         parameters=[
@@ -141,12 +130,7 @@ class DensityApi(_OfficialView):
         return Response(density_commune_geojson(filters=filters, era=era))
 
 
-class DensityTileApi(_OfficialView):
-    def perform_content_negotiation(self, request, force=False):
-        # Tiles are raw bytes; errors are JSON whatever the Accept header says.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
+class DensityTileApi(OfficialApiView):
     @extend_schema(
         summary="Mapbox vector tile of the H3 dossier counts (layer `density`; 204 when empty)",
         parameters=_FILTER_PARAMETERS,
@@ -200,11 +184,6 @@ def density_page(request):
         raise PermissionDenied(_("Only officials may see the dossier density."))
     windows_months, default_window = (1, 3, 6, 12), 12
     fallback_months_back = 24  # without any dossier yet, the slider still reaches two years back
-
-    def month_start(day: dt.date, months_back: int = 0) -> dt.date:
-        index = day.year * 12 + day.month - 1 - months_back
-        return dt.date(index // 12, index % 12 + 1, 1)
-
     today = timezone.localdate()
     last_month = month_start(today)
     earliest = Dossier.objects.aggregate(earliest=Min("received_at"))["earliest"]

@@ -16,13 +16,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import BadParameters, IsOfficial, QueryParams, default_period
+from gisportal.api import BadParameters, OfficialApiView, QueryParams, default_period
 from layers.models import ServicePointKind
 
 from .indicators766 import GROUP_BY, INDICATORS, export_table, indicators_766
@@ -75,20 +72,6 @@ def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
     return group_by, date_from, date_to, output
 
 
-class _OfficialApi(APIView):
-    # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsOfficial]
-    renderer_classes = [JSONRenderer]
-    throttle_classes: list = []
-
-    def perform_content_negotiation(self, request, force=False):
-        # ?format=csv|xlsx is ours, not DRF's renderer override: answers other
-        # than JSON are built as plain HttpResponses.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
-
 _PERIOD_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 1st of the month, 11 months ago)."),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, on or after `from` (default: today)."),
@@ -96,7 +79,7 @@ _PERIOD_PARAMETERS = [
 _KIND = OpenApiParameter("kind", OpenApiTypes.STR, enum=list(ServicePointKind.values), description="Default: all.")
 
 
-class ServicePointLoadApi(_OfficialApi):
+class ServicePointLoadApi(OfficialApiView):
     @extend_schema(
         summary="Load per service point: received per counter per working day, open queue, late share",
         parameters=[*_PERIOD_PARAMETERS, _KIND],
@@ -107,7 +90,7 @@ class ServicePointLoadApi(_OfficialApi):
         return Response(service_point_load(date_from=date_from, date_to=date_to, kind=kind))
 
 
-class AccessibilityApi(_OfficialApi):
+class AccessibilityApi(OfficialApiView):
     @extend_schema(
         summary="Two-step floating catchment accessibility per commune (counters per 10,000 inhabitants)",
         parameters=[
@@ -151,7 +134,7 @@ def _xlsx_response(header: list[str], table: list[list], name: str) -> HttpRespo
     return response
 
 
-class Indicators766Api(_OfficialApi):
+class Indicators766Api(OfficialApiView):
     @extend_schema(
         summary="Decision 766 service-quality indicators with their full-score thresholds",
         parameters=[

@@ -24,14 +24,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from dossiers.tests import conftest as dossier_fixtures
-from tests import conftest as end_to_end
 from tests.browser import chromium, new_page, session_delete, session_key_for
 
 pytestmark = pytest.mark.browser
 
-# The project's own server on the test database (tests/conftest.py), and
-# the dossier tests' `submit` through the service with what it needs.
-live_server_url = end_to_end.live_server_url
+# The dossier tests' `submit` through the service with what it needs.
 catalogue = dossier_fixtures.catalogue
 points = dossier_fixtures.points
 people = dossier_fixtures.people

@@ -1,6 +1,7 @@
 """Fixtures for end-to-end tests: the project's own server, run as a real
 HTTP process against the pytest-django test database (which the root
-conftest has already filled with the demo data)."""
+conftest has already filled with the demo data). A plugin loaded by the
+root conftest, so every app's tests share one server per session."""
 
 import os
 import random
