@@ -2,12 +2,71 @@
 with the Bắc Ninh units of both eras and the demo service points. Tests run
 inside transactions on top of that data and leave it as it was."""
 
+import hashlib
+import os
+import re
+import socket
+
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
 # The project's own server and Celery worker for end-to-end tests.
 pytest_plugins = ["tests.live"]
+
+
+def _run_suffix() -> str:
+    """<host hash>_p<pid>: two runs at once on one PostgreSQL server (two
+    checkouts, a developer and CI) each get their own test database."""
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    return f"{host}_p{os.getpid()}"
+
+
+def _drop_stale_test_databases(database: dict, host_prefix: str) -> None:
+    """Drops test databases left by runs of this host that were killed
+    (their process no longer exists), so killed runs do not pile up."""
+    import psycopg
+
+    pattern = re.compile(rf"^test_.+_{host_prefix}_p(\d+)$")
+    params = {
+        "dbname": "postgres",
+        "user": database.get("USER") or None,
+        "password": database.get("PASSWORD") or None,
+        "host": database.get("HOST") or None,
+        "port": database.get("PORT") or None,
+    }
+    try:
+        with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+            names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")]
+            for name in names:
+                match = pattern.match(name)
+                if match is None or _process_alive(int(match.group(1))):
+                    continue
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # not ours to drop (another owner) or no server yet: the run itself will say
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_keepdb) -> None:
+    if django_db_keepdb:
+        return  # --reuse-db keeps one fixed name on purpose
+    suffix = _run_suffix()
+    for database in settings.DATABASES.values():
+        test = database.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{suffix}"
+        _drop_stale_test_databases(database, suffix.split("_p")[0])
 
 
 @pytest.fixture(scope="session")
