@@ -7,7 +7,7 @@ import logging
 import math
 from collections.abc import Mapping
 
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -21,8 +21,9 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message, page_links
+from gisportal.downloads import download_response
 
-from .attachments import attachment_path, attachments_check
+from .attachments import attachment_download_name, attachment_path, attachments_check
 from .calendar import working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .models import Attachment, Dossier, Status
@@ -318,8 +319,12 @@ class DossierAttachmentApi(DossierApiView):
         except FileNotFoundError as missing:
             raise Http404 from missing
         audit.info("attachment downloaded code=%s attachment=%s user=%s", code, attachment.pk, request.user.pk)
-        response = FileResponse(
-            handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+        # Named by the checked type (a PDF sent as x.html downloads as x.pdf).
+        return download_response(
+            handle,
+            filename=attachment_download_name(
+                original_name=attachment.original_name, content_type=attachment.content_type
+            ),
+            content_type=attachment.content_type,
+            private=True,
         )
-        response["X-Content-Type-Options"] = "nosniff"
-        return response

@@ -1,16 +1,17 @@
 """Dossier attachments: checked by content, stored outside the web root
-under generated names, removed again if the submission fails."""
+under generated names, removed again if the submission fails, and sent back
+as downloads named by their checked type."""
 
 import hashlib
 import io
 import secrets
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
 from gisportal.api import message
+from gisportal.zipcheck import ZipLimits, ZipRefused, size_text, zip_check
 
 # What a scanned or typed document may be; sniffed from the bytes, never
 # taken from the name or the browser's content type.
@@ -21,6 +22,12 @@ _SIGNATURES = (
 )
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ALLOWED_DESCRIPTION = "PDF, PNG, JPEG, DOCX"
+SUFFIX_BY_TYPE = {content_type: suffix for _, content_type, suffix in _SIGNATURES} | {_DOCX: ".docx"}
+# A DOCX is a ZIP: at most 10 MB arrives, and a document that inflates past
+# 100 MB (or one part past 100 times its packed size) is a bomb, not a form.
+# Its entries are decompressed once to check: an official opening it later
+# must not meet sizes other than the declared ones.
+DOCX_ZIP_LIMITS = ZipLimits(max_entries=1000, max_total_bytes=100 * 1024 * 1024, max_ratio=100, inflate=True)
 
 
 @dataclass(frozen=True)
@@ -33,22 +40,17 @@ class CheckedFile:
 
 
 def _sniff(content: bytes) -> tuple[str, str] | None:
+    """(content type, suffix), None for a type not accepted; ZipRefused for
+    a ZIP that is broken or unsafe."""
     for signature, content_type, suffix in _SIGNATURES:
         if content.startswith(signature):
             return content_type, suffix
     if content.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                names = set(archive.namelist())
-        except (zipfile.BadZipFile, ValueError):
-            return None
+        entries = zip_check(io.BytesIO(content), limits=DOCX_ZIP_LIMITS)
+        names = {entry.filename for entry in entries}
         if "[Content_Types].xml" in names and "word/document.xml" in names:
             return _DOCX, ".docx"
     return None
-
-
-def _size(limit: int) -> str:
-    return f"{limit / 1048576:g} MB" if limit >= 1048576 else f"{limit / 1024:g} KB"
 
 
 def _clean_name(name: str) -> str:
@@ -72,16 +74,20 @@ def attachments_check(files: list) -> tuple[list[CheckedFile], list[str]]:
     for upload in files:
         name = _clean_name(getattr(upload, "name", "file"))
         if upload.size is not None and upload.size > limit:
-            problems.append(message(f"{name}: quá {_size(limit)}.", f"{name}: larger than {_size(limit)}."))
+            problems.append(message(f"{name}: quá {size_text(limit)}.", f"{name}: larger than {size_text(limit)}."))
             continue
         content = upload.read(limit + 1)
         if len(content) > limit:
-            problems.append(message(f"{name}: quá {_size(limit)}.", f"{name}: larger than {_size(limit)}."))
+            problems.append(message(f"{name}: quá {size_text(limit)}.", f"{name}: larger than {size_text(limit)}."))
             continue
         if not content:
             problems.append(message(f"{name}: tệp rỗng.", f"{name}: the file is empty."))
             continue
-        sniffed = _sniff(content)
+        try:
+            sniffed = _sniff(content)
+        except ZipRefused as refused:
+            problems.append(message(f"{name}: {refused.vi}", f"{name}: {refused.en}"))
+            continue
         if sniffed is None:
             problems.append(
                 message(
@@ -113,6 +119,13 @@ def attachment_path(stored_name: str) -> Path:
     if path.parent != storage_root().resolve():
         raise FileNotFoundError(stored_name)
     return path
+
+
+def attachment_download_name(*, original_name: str, content_type: str) -> str:
+    """The sender's name with the extension of the checked type: a PDF sent
+    as `x.html` downloads as `x.pdf`, never as a page."""
+    stem = Path(_clean_name(original_name)).stem or "file"
+    return stem + SUFFIX_BY_TYPE.get(content_type, ".bin")
 
 
 def attachments_remove(stored_names: list[str]) -> None:

@@ -2,6 +2,7 @@
 CSV import page. The pages are server-rendered: they work without
 JavaScript and on a phone."""
 
+import mimetypes
 import tempfile
 
 from django import forms
@@ -15,9 +16,10 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gisportal.accounts.models import Agency
+from gisportal.downloads import download_response
 
 from . import catalogue
-from .models import AdministrativeLevel, OnlineLevel, Procedure, Sector
+from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
@@ -119,6 +121,20 @@ def procedure_detail(request, code: str):
         "national_portal_url": catalogue.national_portal_url(procedure.code),
     }
     return render(request, "dossiers/procedure_detail.html", context)
+
+
+def procedure_form_file(request, name: str):
+    """An uploaded form of a procedure (its `file.url`), as a download. Only
+    files that a form row names are served: the media folder is not public."""
+    form = ProcedureForm.objects.filter(file=f"{ProcedureForm.UPLOAD_TO}{name}").first()
+    if form is None:
+        raise Http404
+    try:
+        handle = form.file.storage.open(form.file.name, "rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return download_response(handle, filename=name, content_type=content_type)
 
 
 # --- Administrator: CSV import -------------------------------------------------------------------

@@ -81,9 +81,11 @@ class Procedure(models.Model):
 class ProcedureForm(models.Model):
     """A downloadable form (mẫu đơn, tờ khai) of a procedure."""
 
+    UPLOAD_TO = "procedure-forms/"
+
     procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="forms")
     title = models.CharField(max_length=300)
-    file = models.FileField(upload_to="procedure-forms/", blank=True)
+    file = models.FileField(upload_to=UPLOAD_TO, blank=True)
     url = models.URLField(blank=True, help_text="Where the form is published, if not uploaded here.")
 
     def __str__(self) -> str:

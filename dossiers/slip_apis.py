@@ -5,7 +5,6 @@ others, 401 for anonymous callers)."""
 import logging
 import time
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -13,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import message
+from gisportal.downloads import download_response
 
 from .apis import DossierApiView
 from .selectors import dossier_get_for_user
@@ -61,9 +61,8 @@ class DossierSlipApi(DossierApiView):
             request.user.pk,
             (time.perf_counter() - started) * 1000,
         )
-        response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="{dossier.code}-{kind}.pdf"'
-        # Personal data: keep it out of shared caches and the browser's disk cache.
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        # Inline: a slip is opened to be printed. Personal data: kept out of
+        # shared caches and the browser's disk cache.
+        return download_response(
+            pdf, filename=f"{dossier.code}-{kind}.pdf", content_type="application/pdf", inline=True, private=True
+        )

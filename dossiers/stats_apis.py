@@ -5,9 +5,7 @@ Officials only (desk and processing officers, leaders, administrators); every
 official sees the whole province's indicators, which are counts, not
 personal data. Citizens get 403, anonymous callers 401."""
 
-import csv
 import datetime as dt
-import io
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.api import IsOfficial, QueryParams, default_period
+from gisportal.downloads import content_disposition
+from gisportal.spreadsheets import csv_bytes
 
 from .stats_selectors import GROUP_BY, MEASURES, dossier_indicators
 
@@ -27,20 +27,15 @@ FORMATS = ("json", "csv")
 
 class IndicatorsCsvRenderer(BaseRenderer):
     """The rows, then a total line, as CSV in UTF-8 with a BOM (so Excel
-    reads the Vietnamese labels right)."""
+    reads the Vietnamese labels right) and no cell a spreadsheet would run."""
 
     media_type = "text/csv"
     format = "csv"
     charset = "utf-8"
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
         total = {**data["totals"], "key": "total", "label": "Tổng / Total"}
-        for row in [*data["rows"], total]:
-            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
+        return csv_bytes([CSV_COLUMNS, *([row[c] for c in CSV_COLUMNS] for row in [*data["rows"], total])])
 
 
 def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
@@ -95,5 +90,5 @@ class DossierIndicatorsApi(APIView):
         response = Response(data)
         if isinstance(request.accepted_renderer, IndicatorsCsvRenderer):
             name = f"dossier-indicators-{group_by}-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv"
-            response["Content-Disposition"] = f'attachment; filename="{name}"'
+            response["Content-Disposition"] = content_disposition(name)
         return response

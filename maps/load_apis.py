@@ -2,7 +2,6 @@
 (/planning/load/, /planning/indicators/). Officials only: anonymous callers
 get 401 (API) or the login page, citizens 403."""
 
-import csv
 import datetime as dt
 import io
 from urllib.parse import urlencode
@@ -20,6 +19,8 @@ from rest_framework.response import Response
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, OfficialApiView, QueryParams, default_period
+from gisportal.downloads import download_response
+from gisportal.spreadsheets import CSV_CONTENT_TYPE, csv_bytes, xlsx_row
 from layers.models import ServicePointKind
 
 from .indicators766 import GROUP_BY, INDICATORS, export_table, indicators_766
@@ -106,15 +107,7 @@ class AccessibilityApi(OfficialApiView):
 
 
 def _csv_response(header: list[str], table: list[list], name: str) -> HttpResponse:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for line in table:
-        writer.writerow(["" if v is None else v for v in line])
-    # A BOM so Excel reads the Vietnamese titles right.
-    response = HttpResponse(("\ufeff" + out.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return download_response(csv_bytes([header, *table]), filename=f"{name}.csv", content_type=CSV_CONTENT_TYPE)
 
 
 def _xlsx_response(header: list[str], table: list[list], name: str) -> HttpResponse:
@@ -123,15 +116,13 @@ def _xlsx_response(header: list[str], table: list[list], name: str) -> HttpRespo
     book = Workbook()
     sheet = book.active
     sheet.title = "Chỉ số 766"
-    sheet.append(header)
+    sheet.append(xlsx_row(header))
     for line in table:
-        sheet.append(line)
+        sheet.append(xlsx_row(line))
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
-    response = HttpResponse(out.getvalue(), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-    return response
+    return download_response(out.getvalue(), filename=f"{name}.xlsx", content_type=XLSX_TYPE)
 
 
 class Indicators766Api(OfficialApiView):

@@ -95,3 +95,40 @@ def test_pages_cost_a_fixed_number_of_queries(client, django_assert_max_num_quer
         page(client, "/procedures/", q="khai sinh")
     with django_assert_max_num_queries(2):  # procedure, forms
         page(client, f"/procedures/{BIRTH}/")
+
+
+@pytest.mark.django_db
+def test_uploaded_forms_download_as_files_never_as_pages(client, settings, tmp_path):
+    """A form an administrator uploaded is linked from the detail page and
+    sent as an attachment; one named .html is not served as HTML."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from dossiers.models import ProcedureForm
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    procedure = Procedure.objects.get(code=BIRTH)
+    pdf = ProcedureForm.objects.create(
+        procedure=procedure, title="Tờ khai (PDF)", file=SimpleUploadedFile("Tờ khai khai sinh.pdf", b"%PDF-1.4\n")
+    )
+    html = ProcedureForm.objects.create(
+        procedure=procedure, title="Tờ khai (HTML)", file=SimpleUploadedFile("to-khai.html", b"<script>x</script>")
+    )
+    detail = page(client, f"/procedures/{BIRTH}/")
+    for form in (pdf, html):
+        assert f'href="{form.file.url}"' in detail
+
+    response = client.get(pdf.file.url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"To_khai_khai_sinh.pdf\"; filename*=UTF-8''T%E1%BB%9D_khai_khai_sinh.pdf"
+    )
+    assert b"".join(response.streaming_content) == b"%PDF-1.4\n"
+    response = client.get(html.file.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"] == 'attachment; filename="to-khai.html"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    # Only files that a form names: the rest of the media folder is not served.
+    (tmp_path / "media" / "procedure-forms" / "other.pdf").write_bytes(b"%PDF-")
+    assert client.get("/media/procedure-forms/other.pdf").status_code == 404
+    assert client.get("/media/imports/x.csv").status_code == 404

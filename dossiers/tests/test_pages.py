@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dossiers.models import Apology, Attachment, Dossier, DossierEvent, Status
+from gisportal.tests import zips
 
 from .conftest import CITIZEN_A_ID, CITIZEN_B_ID, local
 
@@ -191,6 +192,29 @@ def test_an_attachment_of_a_wrong_type_is_refused_by_name(client, catalogue, poi
     assert response.status_code == 400
     assert "virus.pdf" in response.content.decode() and "PDF, PNG, JPEG, DOCX" in response.content.decode()
     assert Dossier.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (lambda: zips.docx(document=zips.zeros("word/document.xml", 1024**3)), "looks like a zip bomb"),
+        (lambda: zips.docx(zips.deflated("../evil.xml", b"<x/>")), "unsafe path"),
+    ],
+    ids=["zip-bomb", "parent-path"],
+)
+def test_a_hostile_docx_is_refused_on_the_page_and_nothing_is_stored(
+    content, expected, client, catalogue, points, people, files_root
+):
+    _login(client, people.citizen_a)
+    token = _token(client, catalogue.main)
+    before = (Dossier.objects.count(), Attachment.objects.count())
+    docx = SimpleUploadedFile("tờ khai.docx", content(), content_type="application/octet-stream")
+    response = client.post(_submit_url(catalogue.main), {**_form(points), "form_token": token, "attachments": [docx]})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "tờ khai.docx" in page and expected in page and "Tệp zip" in page
+    assert (Dossier.objects.count(), Attachment.objects.count()) == before
+    assert not files_root.exists() or not any(files_root.iterdir())
 
 
 def test_a_location_outside_the_province_is_refused(client, catalogue, points, people):

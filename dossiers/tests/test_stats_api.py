@@ -172,6 +172,42 @@ def test_csv_has_the_same_rows_and_a_total(history, client_as, official):
         assert int(table[-1]["received"]) == sum(row["received"] for row in rows)
 
 
+HOSTILE_NAMES = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.django_db
+def test_csv_neutralises_formulas_in_labels(catalogue, submit, client_as, official):
+    """Agencies named like formulas, each handling one dossier: their labels
+    come out as text; counts stay numbers; Vietnamese labels stay as they are."""
+    from dossiers.models import Procedure
+    from gisportal.accounts.models import Agency
+
+    for i, name in enumerate(HOSTILE_NAMES):
+        agency = Agency.objects.create(code=f"h10-formula-{i}", name=name, kind=Agency.Kind.DEPARTMENT)
+        procedure = Procedure.objects.create(
+            code=f"9.91000{i}",
+            name=f"Thủ tục {i}",
+            sector=catalogue.sector,
+            agency=agency,
+            level="province",
+            processing_days=3,
+            online_level="full",
+            fee_vnd=0,
+        )
+        submit(procedure_code=procedure.code)
+    submit()  # one for so-tp, a Vietnamese name
+    response = client_as(official).get(URL, {"group_by": "agency", "format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.content.startswith("\ufeff".encode())
+    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    labels = {row["key"]: row["label"] for row in table}
+    assert {labels[f"h10-formula-{i}"] for i in range(len(HOSTILE_NAMES))} == {"'" + n for n in HOSTILE_NAMES}
+    assert labels["so-tp"] == "Sở Tư pháp tỉnh Bắc Ninh" and labels["total"] == "Tổng / Total"
+    assert {row["received"] for row in table if row["key"].startswith("h10-")} == {"1"}
+    assert not [v for row in table for v in row.values() if v.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
 @pytest.mark.django_db
 def test_the_api_reads_daily_counts_only(history, client_as, official):
     """Its cost follows days × groups, not dossiers: no statement touches the dossier table."""

@@ -17,6 +17,7 @@ from shapely.geometry import Point as ShapelyPoint
 
 from dossiers.models import Attachment, CodeCounter, DailyStat, Dossier, DossierEvent, IdempotencyKey
 from dossiers.services import Submission, dossier_submit
+from gisportal.tests import zips
 from layers.models import AdministrativeUnit
 
 from .conftest import CITIZEN_A_ID
@@ -212,6 +213,55 @@ def test_attachment_over_the_size_limit(api_payload, people, client_as, files_ro
     exact = upload("vua.pdf", (PDF + b"0" * 1000)[:1000])
     response = client_as(people.citizen_a).post(URL, {**api_payload(), "attachments": [exact]}, format="multipart")
     assert response.status_code == 201
+
+
+# DOCX containers that must not be kept for an official to open. The bomb is
+# the reported one, at the real limits: document.xml inflates to 1 GB from
+# ~1 MB on the wire (well under the 10 MB upload limit).
+HOSTILE_DOCX = {
+    "zip-bomb": (lambda: zips.docx(document=zips.zeros("word/document.xml", 1024**3)), "zip bomb"),
+    "parent-path": (lambda: zips.docx(zips.deflated("../../evil.xml", b"<x/>")), "unsafe path: '../../evil.xml'"),
+    "understated-size": (
+        lambda: zips.docx(document=zips.zeros("word/document.xml", 200 * 1024**2, claimed_size=1024**2)),
+        "zip bomb",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_DOCX))
+def test_hostile_docx_is_refused_and_nothing_is_stored(case, api_payload, people, client_as, files_root):
+    build, expected = HOSTILE_DOCX[case]
+    content = build()
+    assert len(content) < django_settings.DOSSIER_ATTACHMENT_MAX_BYTES
+    before = counts()
+    body = {**api_payload(), "attachments": [upload("a.pdf", PDF), upload("to-khai.docx", content)]}
+    response = client_as(people.citizen_a).post(URL, body, format="multipart")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["attachments"]
+    (problem,) = response.json()["attachments"]
+    assert problem.startswith("to-khai.docx: Tệp zip") and " / to-khai.docx: " in problem
+    assert expected in problem
+    assert counts() == before
+    assert stored_files(files_root) == []
+
+
+def test_a_pdf_named_html_downloads_as_pdf(api_payload, people, client_as, files_root):
+    files = [upload("x.html", PDF, "text/html"), upload("Giấy khai sinh.html", PNG, "text/html")]
+    response = client_as(people.citizen_a).post(URL, {**api_payload(), "attachments": files}, format="multipart")
+    assert response.status_code == 201, response.json()
+    listed = {a["name"]: a["url"] for a in response.json()["attachments"]}
+    pdf = client_as(people.citizen_a).get(listed["x.html"])
+    assert pdf.status_code == 200
+    assert pdf["Content-Disposition"] == 'attachment; filename="x.pdf"'
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf["X-Content-Type-Options"] == "nosniff"
+    assert pdf["Cache-Control"] == "private, no-store"
+    assert b"".join(pdf.streaming_content) == PDF
+    png = client_as(people.citizen_a).get(listed["Giấy khai sinh.html"])
+    assert png["Content-Type"] == "image/png"
+    assert png["Content-Disposition"] == (
+        "attachment; filename=\"Giay khai sinh.png\"; filename*=UTF-8''Gi%E1%BA%A5y%20khai%20sinh.png"
+    )
 
 
 def test_default_size_limit_is_ten_megabytes():

@@ -82,7 +82,7 @@ LOGOUT_REDIRECT_URL = "map"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.get("DJANGO_STATIC_ROOT") or BASE_DIR / "var" / "staticfiles"
-MEDIA_ROOT = BASE_DIR / "var" / "media"  # public files only (procedure forms)
+MEDIA_ROOT = BASE_DIR / "var" / "media"  # procedure forms (served one by one) and import files, never as a folder
 MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {

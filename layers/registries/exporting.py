@@ -5,12 +5,18 @@ Features stream from a server-side cursor in batches into one Arrow stream
 that GDAL (pyogrio.write_arrow) writes; no whole layer is held in Python.
 Properties are typed by the layer's schema (dates as dates, integers as
 integers), so a file imported, exported and imported again is unchanged.
-CSV carries the geometry as WKT, plus lon/lat columns for point layers."""
+CSV carries the geometry as WKT, plus lon/lat columns for point layers; GDAL
+writes it, then one streaming pass copies it row by row into the file
+served, UTF-8 with a BOM and every cell through spreadsheet_cell (a text
+such as `=HYPERLINK(...)` comes out as `'=HYPERLINK(...)`, see
+gisportal/spreadsheets.py), so a spreadsheet never runs what a registry holds."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +27,13 @@ import shapely
 from django.contrib.gis.db.models.functions import AsWKB
 from django.db.models import CharField, Func, QuerySet
 
+from gisportal.spreadsheets import CSV_CONTENT_TYPE, SafeCsvWriter
+
 from ..models import FieldType, Layer
 
 BATCH_SIZE = 10_000
+# A WKT cell of a large polygon is far beyond the csv module's default 128 KB.
+CSV_FIELD_MAX_CHARS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -36,7 +46,7 @@ class ExportFormat:
 EXPORT_FORMATS = {
     "gpkg": ExportFormat("GPKG", ".gpkg", "application/geopackage+sqlite3"),
     "geojson": ExportFormat("GeoJSON", ".geojson", "application/geo+json"),
-    "csv": ExportFormat("CSV", ".csv", "text/csv"),
+    "csv": ExportFormat("CSV", ".csv", CSV_CONTENT_TYPE),
 }
 ARROW_TYPES = {
     FieldType.STRING: pa.string(),
@@ -109,9 +119,11 @@ def layer_export(*, layer: Layer, path: Path, format: str, features_queryset: Qu
         options["layer_options"] = {"RFC7946": "NO", "WRITE_NAME": "NO"}
     reader = pa.RecordBatchReader.from_batches(schema, batches())
     path.unlink(missing_ok=True)
+    # GDAL's CSV driver writes a file (not a folder) only for a name in .csv.
+    written_by_gdal = path.with_name(f".{path.stem}-{secrets.token_hex(6)}.csv") if format == "csv" else path
     pyogrio.write_arrow(
         reader,
-        str(path),
+        str(written_by_gdal),
         layer=layer.slug,
         driver=spec.driver,
         geometry_name="geometry",
@@ -119,7 +131,21 @@ def layer_export(*, layer: Layer, path: Path, format: str, features_queryset: Qu
         crs="EPSG:4326",
         **options,
     )
+    if format == "csv":
+        try:
+            _copy_for_spreadsheets(source=written_by_gdal, target=path)
+        finally:
+            written_by_gdal.unlink(missing_ok=True)
     return written[0]
+
+
+def _copy_for_spreadsheets(*, source: Path, target: Path) -> None:
+    """GDAL's CSV, row by row, as UTF-8 with a BOM and neutralised cells;
+    memory holds one row at a time."""
+    if csv.field_size_limit() < CSV_FIELD_MAX_CHARS:
+        csv.field_size_limit(CSV_FIELD_MAX_CHARS)
+    with source.open(encoding="utf-8", newline="") as rows, target.open("w", encoding="utf-8-sig", newline="") as out:
+        SafeCsvWriter(out).writerows(csv.reader(rows))
 
 
 def _geometry_type(*, layer: Layer, features: QuerySet) -> tuple[str, tuple | None]:

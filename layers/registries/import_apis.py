@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,6 +20,8 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import QueryParams, message
+from gisportal.downloads import download_response
+from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from ..models import ImportJob
 from .exporting import EXPORT_FORMATS, layer_export
@@ -140,9 +142,7 @@ class ImportJobErrorsApi(APIView):
         path = Path(settings.MEDIA_ROOT) / job.error_report_path if job.error_report_path else None
         if path is None or not path.is_file():
             raise Http404
-        return FileResponse(
-            path.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv", content_type="text/csv"
-        )
+        return download_response(path.open("rb"), filename=f"import-{job.pk}-errors.csv", content_type=CSV_CONTENT_TYPE)
 
 
 class LayerExportApi(APIView):
@@ -198,6 +198,4 @@ class LayerExportApi(APIView):
         finally:
             # The open handle keeps the bytes readable after the folder is gone.
             shutil.rmtree(folder, ignore_errors=True)
-        return FileResponse(
-            handle, as_attachment=True, filename=f"{layer.slug}{spec.extension}", content_type=spec.content_type
-        )
+        return download_response(handle, filename=f"{layer.slug}{spec.extension}", content_type=spec.content_type)

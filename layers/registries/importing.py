@@ -30,12 +30,10 @@ Decisions (also in the error report's wording):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
 import uuid
-import zipfile
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -54,6 +52,8 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from gisportal.api import message
+from gisportal.spreadsheets import SafeCsvWriter
+from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
 
 from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
 from .services import layer_touch
@@ -201,34 +201,11 @@ def _check_size(path: Path) -> None:
 
 def _check_zip(path: Path) -> str:
     """The one .shp inside a zip that is safe to open: no bomb, no paths out."""
+    limits = ZipLimits(max_entries=ZIP_MAX_ENTRIES, max_total_bytes=ZIP_MAX_UNCOMPRESSED_BYTES, max_ratio=ZIP_MAX_RATIO)
     try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.infolist()
-    except (zipfile.BadZipFile, OSError) as error:
-        raise _refuse("Tệp zip bị hỏng.", "The zip file is broken.") from error
-    if len(entries) > ZIP_MAX_ENTRIES:
-        raise _refuse(
-            f"Tệp zip có quá nhiều mục (tối đa {ZIP_MAX_ENTRIES}).",
-            f"The zip has too many entries (at most {ZIP_MAX_ENTRIES}).",
-        )
-    total = 0
-    for entry in entries:
-        name = entry.filename
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
-            raise _refuse(
-                f"Tệp zip chứa đường dẫn không an toàn: {name!r}.", f"The zip holds an unsafe path: {name!r}."
-            )
-        total += entry.file_size
-        if entry.file_size > ZIP_MAX_RATIO * max(entry.compress_size, 1) and entry.file_size > 1024 * 1024:
-            raise _refuse(
-                f"Tệp zip bị nén bất thường ({name}: tỉ lệ nén trên {ZIP_MAX_RATIO}), nghi là bom zip.",
-                f"Suspicious compression in the zip ({name}: ratio above {ZIP_MAX_RATIO}); looks like a zip bomb.",
-            )
-    if total > ZIP_MAX_UNCOMPRESSED_BYTES:
-        raise _refuse(
-            "Tệp zip khi giải nén vượt quá 2 GB.", "The zip would expand to more than 2 GB; looks like a zip bomb."
-        )
+        entries = zip_check(path, limits=limits)
+    except ZipRefused as refused:
+        raise ImportRefused(str(refused)) from refused
     names = [e.filename for e in entries if not e.is_dir() and not e.filename.startswith("__MACOSX/")]
     shapefiles = [n for n in names if n.lower().endswith(".shp")]
     if len(shapefiles) != 1:
@@ -895,7 +872,8 @@ class _Staging:
 
 
 class _Report:
-    """The CSV of rejected, repaired and flagged rows, opened on first use."""
+    """The CSV of rejected, repaired and flagged rows, opened on first use:
+    UTF-8 with a BOM, every cell through spreadsheet_cell."""
 
     def __init__(self, job: ImportJob):
         self.relative = f"imports/job-{job.pk}-{uuid.uuid4().hex[:12]}-errors.csv"
@@ -909,7 +887,7 @@ class _Report:
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            self._writer = csv.writer(self._handle)
+            self._writer = SafeCsvWriter(self._handle)
             self._writer.writerow(["row", "outcome", "reason", "attributes"])
         for row, outcome, reason, raw in entries:
             self._writer.writerow([row, outcome, reason, json.dumps(raw, ensure_ascii=False, default=str)])

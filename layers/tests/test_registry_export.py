@@ -1,6 +1,7 @@
 """Registry export: what was imported comes back out equal to the source, in
 every export format; selections by bbox and property; the API and command."""
 
+import csv
 import io
 from pathlib import Path
 
@@ -160,3 +161,39 @@ def test_export_api_public_layer_bbox_and_bad_parameters(api, tmp_path):
     assert response.status_code == 400
     assert set(response.json()) == {"format", "bbox", "beds", "colour"}
     assert all(" / " in messages[0] for messages in response.json().values())
+
+
+# Texts a spreadsheet would evaluate if a CSV cell started with them.
+HOSTILE_TEXTS = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_export_neutralises_formulas_keeps_numbers_and_vietnamese(api, tmp_path):
+    layer = make_layer("exp-api-formula", visibility=Visibility.PUBLIC)
+    sample = sample_points(len(HOSTILE_TEXTS) + 1)
+    for properties, text in zip(sample.properties, [*HOSTILE_TEXTS, "Trạm y tế xã Đình Tổ"], strict=True):
+        properties["name"] = text
+    sample.properties[0]["rating"] = -12.5
+    imported(layer, write_gpkg(sample, tmp_path / "formula.gpkg"))
+
+    response = api.get(f"/api/v1/layers/{layer.slug}/export/", {"format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="exp-api-formula.csv"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    data = b"".join(response.streaming_content)
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    by_name = {row["name"]: row for row in rows}
+    assert set(by_name) == {"'" + text for text in HOSTILE_TEXTS} | {"Trạm y tế xã Đình Tổ"}
+    assert by_name["'" + HOSTILE_TEXTS[0]]["rating"] == "-12.5"  # a number stays a number
+    # Nothing else in the file starts a formula either (WKT, lon/lat, dates).
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "@", "\t", "\r")), row
+            assert not value.startswith("-") or float(value) < 0, row
+    # The file still imports, into the same values (with the quotes it now has).
+    again = make_layer("exp-api-formula-again")
+    path = tmp_path / "again.csv"
+    path.write_bytes(data)
+    imported(again, path)
+    assert again.features.count() == len(rows)

@@ -522,6 +522,37 @@ def test_job_status_and_error_report_through_the_api(callers, client_as, tmp_pat
     assert owner.get("/api/v1/imports/999999999/").status_code == 404
 
 
+def test_error_report_is_utf8_csv_that_no_spreadsheet_runs(callers, client_as, tmp_path, media):
+    """Rejected rows whose values are formulas: the report names them inside
+    its JSON cell, and no cell of the file starts a formula."""
+    hostile = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    path = write_csv(sample_points(14), tmp_path / "formula.csv")
+    lines = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    beds = lines[0].index("beds")
+    for line, text in zip(lines[1:], hostile, strict=False):
+        line[0] = text
+        line[beds] = f"{text} giường"  # not an integer: the row is rejected
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(lines)
+    path.write_text(buffer.getvalue(), "utf-8")
+    job = run_import(make_layer("imp-formula"), path, user=callers["owner-official"])
+    assert (job.status, job.rows_imported, job.rows_rejected) == ("succeeded", 8, 6), job.message
+
+    report = client_as(callers["owner-official"]).get(f"/api/v1/imports/{job.pk}/errors.csv")
+    assert report.status_code == 200
+    assert report["Content-Type"] == "text/csv; charset=utf-8"
+    assert report["X-Content-Type-Options"] == "nosniff"
+    data = b"".join(report.streaming_content)
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["row", "outcome", "reason", "attributes"]
+    read = [text.replace("\r", "\n") for text in hostile]  # GDAL's CSV reader turns CR in a cell into LF
+    assert [json.loads(row[3])["name"] for row in rows[1:]] == read
+    assert [json.loads(row[3])["beds"] for row in rows[1:]] == [f"{text} giường" for text in read]
+    assert all(row[1] == "rejected" and "beds" in row[2] for row in rows[1:])
+    assert not [cell for row in rows for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
 # --- the management command ----------------------------------------------------------
 
 

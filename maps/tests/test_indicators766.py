@@ -172,6 +172,38 @@ def test_csv_and_xlsx_exports(history, official, client_as):
     assert {line[0]: int(line[2]) for line in lines[1:]} == {row["key"]: row["received"] for row in rows}
 
 
+HOSTILE_NAMES = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.mark.django_db
+def test_exports_neutralise_formulas_in_names(official, client_as):
+    """Agencies named like formulas (every agency is a row of group_by=agency,
+    dossiers or not) come out as text in CSV and XLSX; Vietnamese names too."""
+    for i, name in enumerate(HOSTILE_NAMES):
+        Agency.objects.create(code=f"h10-formula-{i}", name=name, kind=Agency.Kind.DEPARTMENT)
+    client = client_as(official)
+    params = {"group_by": "agency", "from": "2025-01-01", "to": "2025-06-30"}
+    expected = {f"h10-formula-{i}": "'" + name for i, name in enumerate(HOSTILE_NAMES)}
+    expected["so-tp"] = Agency.objects.get(code="so-tp").name  # Vietnamese, unchanged
+
+    response = client.get(URL, {**params, "format": "csv"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response.content.startswith("\ufeff".encode())
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    labels = {line[0]: line[1] for line in lines[1:]}
+    assert {code: labels[code] for code in expected} == expected
+    assert not [cell for line in lines for cell in line if cell.startswith(("=", "+", "@", "\t", "\r"))]
+
+    xlsx = client.get(URL, {**params, "format": "xlsx"})
+    assert xlsx["X-Content-Type-Options"] == "nosniff"
+    cells = {row[0].value: row[1] for row in load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(min_row=2)}
+    assert {code: cells[code].value for code in expected} == expected
+    assert {cells[code].data_type for code in expected} == {"s"}  # text, not a formula
+    received = cells["so-tp"].offset(column=1)
+    assert received.data_type == "n" and received.value == 0  # numbers stay numbers
+
+
 @pytest.mark.parametrize(
     ("params", "names"),
     [
