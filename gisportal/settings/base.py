@@ -95,7 +95,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["gisportal.throttling.PublicLookupThrottle"],
-    "NUM_PROXIES": int(env.get("NUM_PROXIES", "0")) or None,
     # `format` is a parameter of our exports, not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -111,8 +110,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Public look-ups (nearest, lists, dossier lookup) are limited per client IP.
-# Behind a proxy, set NUM_PROXIES so the client address is the real one.
+# Who the client is (gisportal.clientip.client_ip, for rate limits and the
+# sign-in lockout): REMOTE_ADDR, unless REMOTE_ADDR is one of these proxies
+# (IPs or CIDR networks, comma-separated); then the right-most address of
+# X-Forwarded-For that is not itself a trusted proxy. Behind nginx on the same
+# host: TRUSTED_PROXIES=127.0.0.1,::1. None by default: a client's own
+# X-Forwarded-For is never believed.
+TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
+
+# Public look-ups (nearest, lists, dossier lookup) are limited per client.
 PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "300/min")
 CACHES = {
     "default": (
