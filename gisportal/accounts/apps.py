@@ -11,4 +11,6 @@ class AccountsConfig(AppConfig):
 
         from gisportal.clientip import trusted_proxies_check
 
+        from . import schema  # noqa: F401  (registers the OpenAPI token scheme)
+
         checks.register(trusted_proxies_check, checks.Tags.security)
