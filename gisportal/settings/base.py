@@ -152,6 +152,9 @@ AXES_RESET_ON_SUCCESS = False
 # API tokens (django-rest-knox, model accounts.ApiToken): only a hash is
 # stored; each lives API_TOKEN_TTL_HOURS from sign-in and dies on logout.
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations create its default token table even when the model
+# is swapped for ours; without them nothing of knox needs a table.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=int(env.get("API_TOKEN_TTL_HOURS", "10"))),
     "AUTH_HEADER_PREFIX": "Token",
