@@ -7,6 +7,7 @@ the lockout (gisportal.accounts.lockout) is answered 429 by axes' middleware
 in place of this view's answer."""
 
 from django.contrib.auth import authenticate
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -32,17 +33,25 @@ _REQUIRED = {
 }
 
 
+class _Text(serializers.CharField):
+    """A required text field whose every refusal is bilingual (DRF's own NUL
+    check speaks English only)."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        limit = message(f"Tối đa {max_length} ký tự.", f"At most {max_length} characters.")
+        super().__init__(max_length=max_length, error_messages={**_REQUIRED, "max_length": limit}, **kwargs)
+        nul = message("Không được chứa ký tự NUL.", "Null characters are not allowed.")
+        self.validators = [
+            ProhibitNullCharactersValidator(nul)
+            if isinstance(validator, ProhibitNullCharactersValidator)
+            else validator
+            for validator in self.validators
+        ]
+
+
 class SignInSerializer(serializers.Serializer):
-    username = serializers.CharField(
-        max_length=150,
-        error_messages={**_REQUIRED, "max_length": message("Tối đa 150 ký tự.", "At most 150 characters.")},
-    )
-    password = serializers.CharField(
-        max_length=4096,
-        trim_whitespace=False,
-        style={"input_type": "password"},
-        error_messages={**_REQUIRED, "max_length": message("Tối đa 4096 ký tự.", "At most 4096 characters.")},
-    )
+    username = _Text(max_length=150)
+    password = _Text(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):

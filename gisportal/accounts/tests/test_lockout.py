@@ -143,7 +143,11 @@ def test_a_wrong_password_below_the_limit_is_a_plain_bilingual_400(api, make_use
         "non_field_errors": ["Sai tên đăng nhập hoặc mật khẩu. / Wrong user name or password."],
     }
     missing = api.post(TOKEN, {"username": "typo"}, format="json", REMOTE_ADDR="203.0.113.40")
-    assert missing.status_code == 400 and "This field is required." in missing.json()["password"][0]
+    assert missing.status_code == 400
+    assert missing.json() == {"password": ["Trường này là bắt buộc. / This field is required."]}
+    for body, field in (({"username": "ty\x00po", "password": "x"}, "username"), ({"username": ["typo"]}, "username")):
+        refused = api.post(TOKEN, body, format="json", REMOTE_ADDR="203.0.113.40")
+        assert refused.status_code == 400 and " / " in refused.json()[field][0], refused.json()
     assert _token_sign_in(api, "typo", STRONG_PASSWORD, "203.0.113.40").status_code == 200
 
 
