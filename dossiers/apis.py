@@ -13,12 +13,13 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message, page_links
 from gisportal.downloads import download_response
@@ -54,7 +55,7 @@ class DossierApiView(APIView):
     """Maps the domain errors of the services to HTTP answers."""
 
     # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes: list = []
 

@@ -10,11 +10,12 @@ import datetime as dt
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.api import IsOfficial, QueryParams, default_period
 from gisportal.downloads import content_disposition
 from gisportal.spreadsheets import csv_bytes
@@ -55,7 +56,7 @@ def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
 
 class DossierIndicatorsApi(APIView):
     # Token first, so an anonymous caller gets 401 with WWW-Authenticate.
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsOfficial]
     renderer_classes = [JSONRenderer, IndicatorsCsvRenderer]
     throttle_classes: list = []

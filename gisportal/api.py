@@ -8,13 +8,14 @@ from typing import Any
 
 from django.utils.dateparse import parse_date
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
 
 
@@ -213,7 +214,7 @@ class OfficialApiView(APIView):
     WWW-Authenticate. Other formats (?format=csv|xlsx, tiles) are built as
     plain HttpResponses by the views themselves."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [IsOfficial]
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []

@@ -2,7 +2,6 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
@@ -17,7 +16,7 @@ urlpatterns = [
     path("api/schema/", SpectacularJSONAPIView.as_view(), name="schema"),
     path("api/schema.yaml", SpectacularAPIView.as_view(), name="schema-yaml"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/", include("gisportal.accounts.api_urls")),
     path("api/v1/", include("layers.urls")),
     path("api/v1/", include("layers.registries.query_urls")),
     path("api/v1/", include("layers.registries.import_urls")),

@@ -58,3 +58,28 @@ def test_production_collects_static_files(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "static" / "staticfiles.json").is_file()
+
+
+def test_production_refuses_the_retired_num_proxies():
+    result = _check_deploy(
+        {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+            "NUM_PROXIES": "1",
+        }
+    )
+    assert result.returncode != 0
+    assert "set TRUSTED_PROXIES" in result.stderr
+
+
+def test_production_check_names_a_bad_trusted_proxy():
+    result = _check_deploy(
+        {
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "dichvucong.bacninh.example",
+            "CACHE_URL": "redis://127.0.0.1:6379/1",
+            "TRUSTED_PROXIES": "127.0.0.1,nginx",
+        }
+    )
+    assert result.returncode != 0
+    assert "gisportal.E001" in result.stderr and "'nginx'" in result.stderr

@@ -5,3 +5,12 @@ class AccountsConfig(AppConfig):
     name = "gisportal.accounts"
     label = "accounts"
     verbose_name = "Accounts, agencies and roles"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from gisportal.clientip import trusted_proxies_check
+
+        from . import schema  # noqa: F401  (registers the OpenAPI token scheme)
+
+        checks.register(trusted_proxies_check, checks.Tags.security)

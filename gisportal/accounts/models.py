@@ -5,6 +5,8 @@ depend on this module, never the other way round."""
 
 from django.conf import settings
 from django.db import models
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS
 
 from .validators import validate_citizen_id
 
@@ -78,3 +80,21 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role})"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (django-rest-knox, `KNOX_TOKEN_MODEL`): only a hash of
+    the token is stored. A number as key, so its owner can name it in
+    `DELETE /api/v1/auth/tokens/{id}/` without handling the hash; where it was
+    asked for, so its owner can tell their tokens apart."""
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.user} #{self.pk}"

@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass
 
-from .models import OFFICIAL_ROLES, Role
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import OFFICIAL_ROLES, ApiToken, Role
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,9 @@ def actor_for(user) -> Actor:
         is_superuser=user.is_superuser,
         service_point_id=profile.service_point_id if profile else None,
     )
+
+
+def api_tokens_of(*, user) -> QuerySet[ApiToken]:
+    """`user`'s API tokens that still work, newest first. An expired token
+    is refused before it is deleted, so it is not listed either."""
+    return ApiToken.objects.filter(user=user).filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))

@@ -1,10 +1,12 @@
-"""Writes of accounts: agencies and officials."""
+"""Writes of accounts: agencies, officials, citizens and API tokens."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
-from .models import Agency, Profile, Role
+from .models import Agency, ApiToken, Profile, Role
 from .validators import citizen_id_problem
 
 
@@ -51,6 +53,32 @@ def citizen_register(*, username: str, password: str, full_name: str, email: str
     user = users.create_user(username=username, password=password, email=email)
     Profile.objects.create(user=user, role=Role.CITIZEN, full_name=full_name, phone=phone, id_number=id_number)
     return user
+
+
+@transaction.atomic
+def api_token_create(*, user, ip_address: str | None = None, user_agent: str = "") -> tuple[ApiToken, str]:
+    """A sign-in to the API: a new token (valid `REST_KNOX["TOKEN_TTL"]`) and
+    the token text, which exists only in this answer (knox keeps a hash).
+    The user's expired tokens are deleted on the way."""
+    ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
+    instance, token = ApiToken.objects.create(user=user, ip_address=ip_address, user_agent=user_agent[:200])
+    update_last_login(None, user)
+    return instance, token
+
+
+@transaction.atomic
+def api_token_revoke(*, user, token_id: int) -> bool:
+    """Deletes one of `user`'s own tokens; False when `user` has no token
+    with that id (someone else's token is not theirs to see)."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    return deleted > 0
+
+
+@transaction.atomic
+def api_tokens_revoke_all(*, user) -> int:
+    """Signs `user` out of the API everywhere: every token of theirs dies."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted
 
 
 DEMO_AGENCIES = [

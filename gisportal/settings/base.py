@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from . import env
 
 BASE_DIR = env.BASE_DIR
@@ -16,7 +18,8 @@ INSTALLED_APPS = [
     "django.contrib.gis",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "rest_framework_gis",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -37,6 +40,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into its 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# The lockout backend first: a locked account or client is refused before
+# any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "gisportal.urls"
@@ -90,12 +102,11 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "gisportal.accounts.authentication.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "EXCEPTION_HANDLER": "gisportal.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["gisportal.throttling.PublicLookupThrottle"],
-    "NUM_PROXIES": int(env.get("NUM_PROXIES", "0")) or None,
     # `format` is a parameter of our exports, not DRF's renderer switch.
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -111,8 +122,46 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# Public look-ups (nearest, lists, dossier lookup) are limited per client IP.
-# Behind a proxy, set NUM_PROXIES so the client address is the real one.
+# Who the client is (gisportal.clientip.client_ip, for rate limits and the
+# sign-in lockout): REMOTE_ADDR, unless REMOTE_ADDR is one of these proxies
+# (IPs or CIDR networks, comma-separated); then the right-most address of
+# X-Forwarded-For that is not itself a trusted proxy. Behind nginx on the same
+# host: TRUSTED_PROXIES=127.0.0.1,::1. None by default: a client's own
+# X-Forwarded-For is never believed.
+TRUSTED_PROXIES = env.get_list("TRUSTED_PROXIES")
+
+# Sign-in lockout (django-axes; the rules are in gisportal/accounts/lockout.py).
+# Failed sign-ins on /accounts/login/ and POST /api/v1/auth/token/ count per
+# account (from any client) and per client (to any account); reaching either
+# limit refuses sign-in with 429 until SIGNIN_COOLOFF_MINUTES have passed
+# since the last failure. Each failure leaves an axes AccessFailureLog row.
+AXES_HANDLER = "gisportal.accounts.lockout.PortalLockoutHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = int(env.get("SIGNIN_ACCOUNT_FAILURE_LIMIT", "10"))
+SIGNIN_CLIENT_FAILURE_LIMIT = int(env.get("SIGNIN_CLIENT_FAILURE_LIMIT", "50"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(env.get("SIGNIN_COOLOFF_MINUTES", "15")))
+AXES_CLIENT_IP_CALLABLE = "gisportal.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "gisportal.accounts.lockout.lockout_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Logs and attempt rows name the account and address (passwords are always masked).
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+# Never: it deletes the failures of the client address too, so one good
+# account would wipe the count of guesses at others (lockout.py).
+AXES_RESET_ON_SUCCESS = False
+
+# API tokens (django-rest-knox, model accounts.ApiToken): only a hash is
+# stored; each lives API_TOKEN_TTL_HOURS from sign-in and dies on logout.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations create its default token table even when the model
+# is swapped for ours; without them nothing of knox needs a table.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(env.get("API_TOKEN_TTL_HOURS", "10"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
+# Public look-ups (nearest, lists, dossier lookup) are limited per client.
 PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "300/min")
 CACHES = {
     "default": (

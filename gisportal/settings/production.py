@@ -10,6 +10,15 @@ if not env.get("CACHE_URL"):  # noqa: F405
     # Rate limits and tile caches must be shared by every web process.
     raise ImproperlyConfigured("CACHE_URL (redis://...) must be set in the environment")
 
+if env.get("NUM_PROXIES"):  # noqa: F405
+    # NUM_PROXIES counted hops in X-Forwarded-For, which any client can
+    # write; left unread, every client would look like the proxy and share
+    # one rate limit and one sign-in lockout.
+    raise ImproperlyConfigured(
+        "NUM_PROXIES is no longer read: set TRUSTED_PROXIES to the proxies' addresses (e.g. 127.0.0.1,::1 "
+        "for nginx on this host), then unset NUM_PROXIES"
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.get_bool("DJANGO_SECURE_SSL_REDIRECT", True)  # noqa: F405
 SECURE_HSTS_SECONDS = int(env.get("DJANGO_HSTS_SECONDS", "31536000"))  # noqa: F405

@@ -23,11 +23,12 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import BadParameters, QueryParams, message, page_links
 
@@ -51,7 +52,7 @@ POLYGON_TYPES = frozenset({GeometryType.POLYGON, GeometryType.MULTIPOLYGON})
 class RegistryApiView(APIView):
     # Token first: an anonymous write is then told to authenticate (401 with
     # WWW-Authenticate) rather than refused (403).
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
     permission_classes: list = []
 
 

@@ -93,12 +93,12 @@ def test_hidden_layers_are_left_out_of_the_openapi_document(caller):
 
 
 def test_token_authentication_works_for_the_ogc_api(make_user, api):
-    from rest_framework.authtoken.models import Token
+    from gisportal.accounts.services import api_token_create
 
     user = make_user("vis-token", role="processing_officer", agency="so-xd")
-    token = Token.objects.create(user=user)
+    _, token = api_token_create(user=user)
     assert api.get("/ogc/collections/construction-permits").status_code == 404
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api.get("/ogc/collections/construction-permits").status_code == 200
 
 
