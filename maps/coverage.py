@@ -321,7 +321,7 @@ frame AS MATERIALIZED (
 cells AS MATERIALIZED (
     -- Each point's Voronoi cell, brought back to lon/lat: neighbouring cells
     -- share their vertices, so they still tile the plane.
-    SELECT pts.code, pts.name, ST_Transform(v.g, 4326) AS g
+    SELECT pts.code, pts.name, v.g AS mg, ST_Transform(v.g, 4326) AS g
       FROM (SELECT (ST_Dump(CASE WHEN (SELECT count(*) FROM pts) > 1
                                  THEN ST_VoronoiPolygons((SELECT ST_Collect(g) FROM pts), 0, frame.g)
                                  ELSE frame.g END)).geom AS g
@@ -331,27 +331,28 @@ cells AS MATERIALIZED (
 outline_pieces AS MATERIALIZED (
     SELECT ST_Subdivide(g, 256) AS g FROM outline
 ),
-catchment AS MATERIALIZED (
+cut AS MATERIALIZED (
     -- Cut piece by piece: the whole outline in one overlay costs twice as
     -- much, and ST_ClipByBox2D lost whole cells of the 2019 outline (NULL).
-    SELECT cells.code, cells.name,
-           COALESCE(ST_Union(ST_Intersection(cells.g, op.g)), ST_GeomFromText('POLYGON EMPTY', 4326)) AS g
-      FROM cells LEFT JOIN outline_pieces op ON ST_Intersects(cells.g, op.g)
-     GROUP BY cells.code, cells.name
+    -- The pieces (at most 256 vertices) also serve the dossier count, which
+    -- walks the location index once per piece.
+    SELECT cells.code, ST_Intersection(cells.g, op.g) AS g
+      FROM cells JOIN outline_pieces op ON ST_Intersects(cells.g, op.g)
 ),
-pieces AS MATERIALIZED (
-    -- Small pieces so the dossier count walks the location index.
-    SELECT code, ST_Subdivide(g, 64) AS g FROM catchment
+catchment AS MATERIALIZED (
+    SELECT cells.code, cells.name, cells.mg, COALESCE(ST_Union(cut.g), ST_GeomFromText('POLYGON EMPTY', 4326)) AS g
+      FROM cells LEFT JOIN cut ON cut.code = cells.code
+     GROUP BY cells.code, cells.name, cells.mg
 ),
 counts AS MATERIALIZED (
     -- Each dossier once: one on the edge of two pieces or two catchments
     -- goes to the first catchment by code.
     SELECT code, count(*) AS dossiers FROM (
-        SELECT DISTINCT ON (d.id) d.id, pieces.code
-          FROM pieces JOIN dossiers_dossier d ON ST_Intersects(d.location, pieces.g)
+        SELECT DISTINCT ON (d.id) d.id, cut.code
+          FROM cut JOIN dossiers_dossier d ON ST_Intersects(d.location, cut.g)
          WHERE (%(date_from)s::date IS NULL OR d.received_at >= %(date_from)s::date)
            AND (%(date_to)s::date IS NULL OR d.received_at < %(date_to)s::date + 1)
-         ORDER BY d.id, pieces.code
+         ORDER BY d.id, cut.code
     ) AS located
      GROUP BY code
 ),
@@ -359,16 +360,15 @@ communes AS MATERIALIZED (
     SELECT population, ST_Area(ST_Transform(geom, {METRIC_SRID})) AS area, ST_Transform(geom, {METRIC_SRID}) AS g
       FROM layers_administrativeunit
      WHERE level = 'commune' AND era = %(era)s AND population IS NOT NULL
-),
-metric AS MATERIALIZED (
-    SELECT code, name, g, ST_Transform(g, {METRIC_SRID}) AS mg FROM catchment
 )
+-- A commune lies inside the outline, so its part in the catchment is its
+-- part in the (simpler) Voronoi cell.
 SELECT k.code, k.name, ST_AsGeoJSON(k.g, 6) AS geojson,
        ST_Area(k.g::geography) AS area_m2,
        (SELECT COALESCE(SUM(cm.population * ST_Area(ST_Intersection(cm.g, k.mg)) / NULLIF(cm.area, 0)), 0)
           FROM communes cm WHERE ST_Intersects(cm.g, k.mg)) AS population,
        COALESCE(counts.dossiers, 0) AS dossiers
-  FROM metric k LEFT JOIN counts ON counts.code = k.code
+  FROM catchment k LEFT JOIN counts ON counts.code = k.code
  ORDER BY k.code
 """
 
