@@ -1,9 +1,12 @@
 """Working days and working hours, for deadlines.
 
 A day is a working day unless it is a Saturday, a Sunday or a Vietnamese
-public holiday (`holidays`, country VN, lunar Tết included), except where an
-administrator's `CalendarException` says otherwise (a moved day off, a
-make-up working Saturday). Receipt rule: a dossier received on a working day
+public holiday (`holidays`, country VN, lunar Tết included). The days the
+government swaps (a weekday off in exchange for a make-up working Saturday,
+e.g. Friday 2 May 2025 for Saturday 26 April 2025) come from `holidays` too:
+it lists the weekday as a day off and the Saturday among its
+`weekend_workdays`. An administrator's `CalendarException` overrides all of
+this (a swap `holidays` does not know yet, a local decision). Receipt rule: a dossier received on a working day
 within working hours counts from that day; one received outside them counts
 from the start of the next working day. It is due at the end of the N-th
 working day after that day."""
@@ -35,9 +38,11 @@ def _public_holidays() -> holidays.HolidayBase:
 _HOLIDAYS_LOCK = threading.Lock()
 
 
-def _is_public_holiday(day: dt.date) -> bool:
+def _is_public_working_day(day: dt.date) -> bool:
+    """Monday to Friday unless a public holiday or a swapped day off, and the
+    make-up working Saturdays the government declared."""
     with _HOLIDAYS_LOCK:
-        return day in _public_holidays()
+        return _public_holidays().is_working_day(day)
 
 
 def _clock(value: str) -> dt.time:
@@ -55,7 +60,7 @@ class WorkingCalendar:
         kind = self.exceptions.get(day)
         if kind is not None:
             return kind == CalendarException.Kind.WORKING_DAY
-        return day.weekday() < 5 and not _is_public_holiday(day)
+        return _is_public_working_day(day)
 
     def next_working_day(self, day: dt.date) -> dt.date:
         """The first working day strictly after `day`."""

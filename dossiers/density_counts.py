@@ -20,7 +20,7 @@ dossiers."""
 
 import datetime as dt
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import H3_RESOLUTIONS, Dossier, Status
@@ -158,11 +158,13 @@ _KEY_SQL = {
 
 def density_rebuild() -> int:
     """Recomputes every DensityCount and DensityDayCount row from the dossiers
-    (after COPY loads or a change of STATUS_KEYS); returns the number of
-    DensityCount rows."""
+    (after COPY loads or a change of STATUS_KEYS; `manage.py density_rebuild`);
+    returns the number of DensityCount rows. Submissions wait for it (the
+    tables are locked against writes) instead of adding to rows it replaces."""
     params = {"tz": timezone.get_current_timezone_name(), "statuses": list(STATUS_KEYS)}
     total = 0
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE dossiers_densitycount, dossiers_densitydaycount IN EXCLUSIVE MODE")
         cursor.execute("DELETE FROM dossiers_densitycount")
         cursor.execute("DELETE FROM dossiers_densitydaycount")
         for area, (column, dimensions) in AREAS.items():

@@ -4,7 +4,7 @@ loads. The indicator API reads only these rows."""
 
 import datetime as dt
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import Channel, DailyStat, Dossier
@@ -75,7 +75,9 @@ _DIMENSION_COLUMNS = {
 
 
 def stats_rebuild() -> int:
-    """Recomputes every DailyStat row from the dossiers (after COPY loads)."""
+    """Recomputes every DailyStat row from the dossiers (after COPY loads;
+    `manage.py stats_rebuild`). Receipts and finishes wait for it (the table
+    is locked against writes) instead of adding to rows it replaces."""
     tz = timezone.get_current_timezone_name()
     parts = []
     for dimension, (received_column, finished_column) in _DIMENSION_COLUMNS.items():
@@ -92,7 +94,8 @@ def stats_rebuild() -> int:
                 FROM dossiers_dossier WHERE finished_at IS NOT NULL"""
         )
     measures = ", ".join(f"sum({m})" for m in _MEASURES)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE dossiers_dailystat IN EXCLUSIVE MODE")
         cursor.execute("DELETE FROM dossiers_dailystat")
         cursor.execute(
             f"INSERT INTO dossiers_dailystat (day, dimension, key, {', '.join(_MEASURES)}) "

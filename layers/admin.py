@@ -1,6 +1,7 @@
 from django.contrib.gis import admin
 
-from .models import AdministrativeUnit, FeatureChange, ImportJob, Layer, ServicePoint, UnitSuccession
+from .models import AdministrativeUnit, Feature, FeatureChange, ImportJob, Layer, ServicePoint, UnitSuccession
+from .registries.removal import layer_delete, layer_removal_summary
 from .widgets import OfflineOSMWidget
 
 
@@ -35,13 +36,48 @@ class ServicePointAdmin(admin.GISModelAdmin):
 @admin.register(Layer)
 class LayerAdmin(admin.ModelAdmin):
     """Layers are described here; their features change only through imports,
-    the API and the map, which record every change."""
+    the API and the map, which record every change.
+
+    Deleting a layer deletes its features, import jobs and change history
+    with it (`layer_delete`). Django's own confirmation would list every
+    feature (100,000 parcels) and refuse, since the history is read-only
+    here: it shows their counts instead, and the deletion is recorded in
+    LogEntry and the audit log."""
 
     list_display = ("slug", "title", "owner", "geometry_type", "visibility", "feature_count", "version", "updated_at")
     list_filter = ("visibility", "geometry_type", "owner")
     search_fields = ("slug", "title")
     filter_horizontal = ("editors",)
     readonly_fields = ("version", "feature_count", "extent", "created_at", "updated_at")
+
+    def get_deleted_objects(self, objs, request):
+        summaries = [layer_removal_summary(layer) for layer in objs]
+        listed = []
+        for s in summaries:
+            listed += [
+                f"{Layer._meta.verbose_name}: {s.title} ({s.slug})",
+                [
+                    f"{s.features:,} {Feature._meta.verbose_name_plural}",
+                    f"{s.import_jobs:,} {ImportJob._meta.verbose_name_plural} "
+                    "(tệp tải lên và báo cáo lỗi / uploads and error reports)",
+                    f"{s.changes:,} {FeatureChange._meta.verbose_name_plural}",
+                ],
+            ]
+        counts = {
+            Layer._meta.verbose_name_plural: len(summaries),
+            Feature._meta.verbose_name_plural: sum(s.features for s in summaries),
+            ImportJob._meta.verbose_name_plural: sum(s.import_jobs for s in summaries),
+            FeatureChange._meta.verbose_name_plural: sum(s.changes for s in summaries),
+        }
+        # Whoever may delete the layer may delete what belongs to it; nothing protects a layer.
+        return listed, counts, set(), []
+
+    def delete_model(self, request, obj):
+        layer_delete(layer=obj, acting_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for layer in queryset:
+            layer_delete(layer=layer, acting_user=request.user)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

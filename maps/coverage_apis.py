@@ -151,9 +151,7 @@ class CoverageSuggestApi(_CoverageBase):
             {
                 **values,
                 "count": count,
-                "method": "Greedy: candidate sites are ST_PointOnSurface of every commune of the era; each step "
-                "adds the site whose buffer covers the most still-uncovered population. gain_population is "
-                "measured by recomputing the coverage with the site added. " + coverage.METHOD,
+                "method": coverage.suggest_method(values["radius_m"]),
                 **data,
             }
         )

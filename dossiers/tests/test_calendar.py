@@ -58,6 +58,55 @@ def test_due_dates(received, days, expected, why):
     assert due(received, days) == expected, why
 
 
+# Days the government swapped: a weekday off in exchange for a make-up
+# working Saturday, for civil servants (who run the one-stop desks). Written
+# out by hand from the decisions, which the `holidays` package (0.109,
+# holidays/countries/vietnam.py, VietnamStaticHolidays) lists with its sources:
+# - 2024: Official Dispatch 2450/VPCP-KGVX of 12 April 2024: Monday 29/4 off,
+#   Saturday 4/5/2024 worked (30/4 Tuesday, 1/5 Wednesday are holidays).
+# - 2025: Announcement 6150/TB-BLĐTBXH (Prime Minister's agreement, Official
+#   Dispatch 8726/VPCP-KGVX of 26 November 2024): Friday 2/5 off, Saturday
+#   26/4/2025 worked (30/4 Wednesday, 1/5 Thursday are holidays).
+# - 2026: National Day: Monday 31/8 off, Saturday 22/8/2026 worked (1/9
+#   Tuesday and 2/9 Wednesday are holidays).
+@pytest.mark.parametrize(
+    ("received", "days", "expected", "why"),
+    [
+        (local(2024, 5, 3, 10), 1, local(2024, 5, 4, 17), "Friday 3/5/2024, N=1: the make-up Saturday"),
+        (local(2024, 5, 4, 10), 0, local(2024, 5, 4, 17), "received on the make-up Saturday counts from it"),
+        (local(2024, 4, 26, 10), 1, local(2024, 5, 2, 17), "over the swapped Monday 29/4/2024 and 30/4-1/5"),
+        (local(2025, 4, 25, 10), 1, local(2025, 4, 26, 17), "Friday 25/4/2025, N=1: Saturday 26/4"),
+        (local(2025, 4, 25, 10), 2, local(2025, 4, 28, 17), "Friday 25/4/2025, N=2: Monday 28/4"),
+        (local(2025, 4, 26, 9), 1, local(2025, 4, 28, 17), "received on Saturday 26/4/2025 in hours"),
+        (local(2025, 4, 29, 10), 1, local(2025, 5, 5, 17), "30/4, 1/5 and the swapped Friday 2/5/2025 are off"),
+        (local(2025, 4, 24, 10), 5, local(2025, 5, 5, 17), "Thursday 24/4/2025 + 5: Fri, Sat 26/4, Mon, Tue, Mon 5/5"),
+        (local(2026, 8, 21, 10), 1, local(2026, 8, 22, 17), "Friday 21/8/2026, N=1: Saturday 22/8"),
+        (local(2026, 8, 22, 18), 1, local(2026, 8, 25, 17), "Saturday 22/8/2026 after hours counts from Monday"),
+        (local(2026, 8, 27, 10), 2, local(2026, 9, 3, 17), "Thursday 27/8/2026 + 2: Friday, then Thursday 3/9"),
+    ],
+)
+def test_government_swapped_days(received, days, expected, why):
+    assert due(received, days) == expected, why
+
+
+def test_swapped_days_in_counts_of_working_days():
+    calendar = working_calendar()
+    # 22/8/2026 (Saturday) and 24-28/8 are worked; 31/8, 1/9 and 2/9 are not.
+    assert calendar.working_days_between(dt.date(2026, 8, 21), dt.date(2026, 8, 28)) == 6
+    assert calendar.working_days_between(dt.date(2026, 8, 28), dt.date(2026, 9, 3)) == 1
+    assert calendar.is_working_day(dt.date(2025, 4, 26)) and not calendar.is_working_day(dt.date(2025, 5, 2))
+    assert not calendar.is_working_day(dt.date(2025, 4, 19)), "an ordinary Saturday stays off"
+
+
+def test_administrator_overrides_a_swapped_day():
+    # A province may keep its desks closed on the make-up Saturday, or open on
+    # the swapped weekday: the exception wins over the `holidays` data.
+    CalendarException.objects.create(date=dt.date(2025, 4, 26), kind="day_off", note="không làm bù")
+    CalendarException.objects.create(date=dt.date(2025, 5, 2), kind="working_day", note="trực")
+    assert due(local(2025, 4, 25, 10), 1) == local(2025, 4, 28, 17)
+    assert due(local(2025, 4, 29, 10), 1) == local(2025, 5, 2, 17)
+
+
 def test_due_date_is_end_of_working_day_in_local_time():
     due_at = due(local(2026, 3, 6, 10), 1)
     assert due_at.astimezone(dt.UTC) == dt.datetime(2026, 3, 9, 10, 0, tzinfo=dt.UTC)  # 17:00 at UTC+7

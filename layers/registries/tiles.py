@@ -21,16 +21,20 @@ How a tile is made:
 
 An empty tile is answered with 204 No Content (no body)."""
 
+import fnmatch
 import logging
 import math
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from redis.exceptions import RedisError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -290,6 +294,35 @@ def tile_cache_key(*, layer: Layer, tile: TileAddress) -> str:
     # The version moves with every change of the layer's features
     # (layer_touch), so an old tile is never served after an edit.
     return f"tile:{TILE_FORMAT}:{layer.slug}:{layer.pk}:v{layer.version}:{tile.z}/{tile.x}/{tile.y}"
+
+
+def tile_cache_purge(*, slug: str, layer_id: int) -> int:
+    """Drops every cached tile of a layer (all versions), e.g. once it is
+    deleted; returns how many. Django's cache has no delete-by-pattern, so
+    this asks the backend: Redis by SCAN, the local-memory cache by its keys.
+    Whatever is missed (another backend, Redis unreachable) can never be
+    served again, since the keys carry the layer's id, and expires by itself."""
+    pattern = f"tile:*:{slug}:{layer_id}:*"
+    backend = caches["default"]
+    made_pattern = backend.make_key(pattern)
+    if isinstance(backend, RedisCache):
+        try:
+            client = backend._cache.get_client(write=True)
+            keys = list(client.scan_iter(match=made_pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+        except RedisError as error:
+            logger.warning("cached tiles of layer %s left to expire: %s", slug, error)
+            return 0
+        return len(keys)
+    if isinstance(backend, LocMemCache):
+        prefix = backend.make_key("")
+        keys = [key for key in list(backend._cache) if fnmatch.fnmatchcase(key, made_pattern)]
+        for key in keys:
+            backend.delete(key.removeprefix(prefix))
+        return len(keys)
+    logger.info("cached tiles of layer %s left to expire (cache backend %s)", slug, type(backend).__name__)
+    return 0
 
 
 def tile_get(*, layer: Layer, tile: TileAddress) -> bytes:

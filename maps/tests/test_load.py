@@ -39,13 +39,14 @@ def official(make_user):
 
 
 def _independent_working_days(date_from: dt.date, date_to: dt.date) -> int:
-    """numpy busday_count with the VN public holidays and the calendar exceptions."""
+    """numpy busday_count with the VN public holidays, the make-up Saturdays the
+    government declared (holidays' weekend_workdays) and the calendar exceptions."""
     vn = holidays.country_holidays("VN", years=range(date_from.year, date_to.year + 1))
     exceptions = dict(CalendarException.objects.values_list("date", "kind"))
     off = [d for d in vn if d not in exceptions] + [d for d, k in exceptions.items() if k == "day_off"]
     count = int(np.busday_count(date_from, date_to + dt.timedelta(days=1), holidays=off))
-    extra = [d for d, k in exceptions.items() if k == "working_day" and date_from <= d <= date_to and d.weekday() >= 5]
-    return count + len(extra)
+    worked = {d for d, k in exceptions.items() if k == "working_day"} | (set(vn.weekend_workdays) - set(exceptions))
+    return count + sum(1 for d in worked if date_from <= d <= date_to and d.weekday() >= 5)
 
 
 def test_working_days_against_numpy_and_hand_count(db):
@@ -53,7 +54,7 @@ def test_working_days_against_numpy_and_hand_count(db):
     if not CalendarException.objects.filter(date__range=(dt.date(2025, 3, 10), dt.date(2025, 3, 23))).exists():
         assert working_days_count(date_from=dt.date(2025, 3, 10), date_to=dt.date(2025, 3, 23)) == 10
     for first, last in [
-        (dt.date(2025, 1, 1), dt.date(2025, 12, 31)),  # Tết, 30 April, 1 May, 2 September
+        (dt.date(2025, 1, 1), dt.date(2025, 12, 31)),  # Tết, 30 April, 1 May, 2 September; Saturday 26 April worked
         (dt.date(2024, 6, 3), dt.date(2024, 9, 30)),
         (dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
     ]:

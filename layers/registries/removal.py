@@ -1,0 +1,91 @@
+"""Deleting a registry layer with everything that hangs on it: its features,
+import jobs and change history (one cascade in one transaction), then, once
+that is committed, the files of its imports (uploads still waiting, error
+reports) and its cached tiles. The deletion itself is recorded in the audit
+log (and, from the admin, in Django's LogEntry), since the change history it
+removes can no longer tell."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from ..models import Feature, FeatureChange, ImportJob, Layer
+from .importing import import_file_path
+from .tiles import tile_cache_purge
+
+audit = logging.getLogger("gisportal.audit")
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerRemoval:
+    slug: str
+    title: str
+    features: int
+    import_jobs: int
+    changes: int
+
+
+def layer_removal_summary(layer: Layer) -> LayerRemoval:
+    """What deleting the layer takes with it (three counts)."""
+    return LayerRemoval(
+        slug=layer.slug,
+        title=layer.title,
+        features=Feature.objects.filter(layer=layer).count(),
+        import_jobs=ImportJob.objects.filter(layer=layer).count(),
+        changes=FeatureChange.objects.filter(layer=layer).count(),
+    )
+
+
+def _import_files(jobs) -> list[Path]:
+    """The files of these jobs that the portal stored under MEDIA_ROOT/imports
+    (never a file a management command imported from elsewhere)."""
+    imports_dir = (Path(settings.MEDIA_ROOT) / "imports").resolve()
+    paths = []
+    for job in jobs:
+        paths.append(import_file_path(job))
+        if job.error_report_path:
+            paths.append(Path(settings.MEDIA_ROOT) / job.error_report_path)
+    return [path for path in paths if path.resolve().parent == imports_dir]
+
+
+def _leftovers_remove(*, files: list[Path], slug: str, layer_id: int) -> None:
+    removed = 0
+    for path in files:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass  # an upload is removed once its import ends
+        except OSError as error:
+            logger.warning("file of deleted layer %s left behind: %s (%s)", slug, path, error)
+    tiles = tile_cache_purge(slug=slug, layer_id=layer_id)
+    logger.info("deleted layer %s: %d files and %d cached tiles removed", slug, removed, tiles)
+
+
+def layer_delete(*, layer: Layer, acting_user) -> LayerRemoval:
+    """Deletes the layer, its features, import jobs and changes in one
+    transaction; its files and cached tiles go once that is committed."""
+    with transaction.atomic():
+        locked = Layer.objects.select_for_update().get(pk=layer.pk)
+        removal = layer_removal_summary(locked)
+        files = _import_files(ImportJob.objects.filter(layer=locked))
+        layer_id = locked.pk
+        # The cascade deletes features, jobs and changes with one statement each.
+        locked.delete()
+        transaction.on_commit(lambda: _leftovers_remove(files=files, slug=removal.slug, layer_id=layer_id))
+        transaction.on_commit(
+            lambda: audit.info(
+                "layer deleted slug=%s id=%s features=%d import_jobs=%d changes=%d user=%s",
+                removal.slug,
+                layer_id,
+                removal.features,
+                removal.import_jobs,
+                removal.changes,
+                getattr(acting_user, "pk", None),
+            )
+        )
+    return removal
