@@ -144,7 +144,7 @@ CACHES = {"default": env.cache(CACHE_URL)}
 OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "10"))
 OUTBOX_STALE_AFTER_S = float(env.get("OUTBOX_STALE_AFTER_S", "60"))
 OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "3"))
-OUTBOX_REPUBLISH_AFTER_S = float(env.get("OUTBOX_REPUBLISH_AFTER_S", "600"))
+OUTBOX_REPUBLISH_AFTER_S = float(env.get("OUTBOX_REPUBLISH_AFTER_S", "300"))
 OUTBOX_SWEEP_EVERY_S = float(env.get("OUTBOX_SWEEP_EVERY_S", "15"))
 # Celery beat (`celery -A gisportal beat`, or a worker with -B) sends the sweep.
 CELERY_BEAT_SCHEDULE = {
