@@ -57,6 +57,7 @@ QUEUED, RUNNING, FAILED = "queued", "running", "failed"
 # unpublished row to it (and to a command that claims its own job at once).
 PUBLISH_GRACE_S = 2.0
 SWEEP_BATCH = 200
+PUBLISH_FAIL_FAST = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 BROKER_UNREACHABLE = (
     kombu.exceptions.OperationalError,
     redis.exceptions.ConnectionError,
@@ -102,14 +103,18 @@ def outbox_models() -> list[type[OutboxJob]]:
 def outbox_publish_on_commit(row: OutboxJob) -> None:
     """Send the row's task once the current transaction commits."""
     model, pk = type(row), row.pk
-    transaction.on_commit(lambda: outbox_publish(model, pk))
+    # robust: whatever happens here, the committed row stays for the sweep.
+    transaction.on_commit(lambda: outbox_publish(model, pk), robust=True)
 
 
 def outbox_publish(model: type[OutboxJob], pk: int) -> bool:
     """Send the task for row `pk`; False (and a warning) when the broker is
     unreachable, in which case the row waits for the sweep."""
     try:
-        app.send_task(model.outbox_task, args=[pk], retry=False)
+        # A connection of its own that gives up after one quick retry: Celery's
+        # pooled one retries for seconds, which a web request must not wait.
+        with app.connection_for_write(transport_options=PUBLISH_FAIL_FAST) as connection:
+            app.send_task(model.outbox_task, args=[pk], retry=False, connection=connection)
     except BROKER_UNREACHABLE as error:
         logger.warning(
             "outbox: the task queue is unreachable (%s); %s %s stays queued until it is back", error, model.__name__, pk
@@ -250,7 +255,7 @@ def _give_up(row: OutboxJob, now: datetime) -> None:
     row.save(update_fields=["status", "message", "finished_at", "heartbeat_at"])
     if row.outbox_on_give_up:
         clean_up = import_string(row.outbox_on_give_up)
-        transaction.on_commit(lambda: clean_up(row))
+        transaction.on_commit(lambda: clean_up(row), robust=True)
 
 
 def _publish_pending(model: type[OutboxJob]) -> int:
