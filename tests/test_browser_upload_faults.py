@@ -66,6 +66,14 @@ def test_the_job_api_says_queued_waiting_for_the_worker_until_published(editor, 
     assert body["published"] is True
     assert body["state_message"] == "Đang xếp hàng, chờ tiến trình xử lý. / Queued, waiting for the worker."
 
+    ImportJob.objects.filter(pk=job.pk).update(attempts=1)  # requeued after its worker died
+    body = client_as(editor["user"]).get(f"/api/v1/imports/{job.pk}/").json()
+    assert (body["attempts"], body["max_attempts"]) == (1, settings.OUTBOX_MAX_ATTEMPTS)
+    assert (
+        f"the last run was interrupted; it will run again (attempt 2 of {settings.OUTBOX_MAX_ATTEMPTS})"
+        in (body["state_message"])
+    )
+
 
 def test_the_page_waits_for_the_queue_then_shows_the_failure_and_stops_polling(
     editor, browser, server_without_redis, django_db_blocker, tmp_path
