@@ -7,6 +7,8 @@ from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import Q
 from django.db.models.functions import Cast
 
+from gisportal.outbox import OutboxJob
+
 
 class Era(models.TextChoices):
     # Named after the map in force: three levels until 30 Jun 2025, two after.
@@ -220,7 +222,18 @@ class FeatureChange(models.Model):
         ordering = ["-at"]
 
 
-class ImportJob(models.Model):
+class ImportJob(OutboxJob):
+    """A registry import, run by a Celery worker through the outbox
+    (gisportal/outbox.py): published on commit, claimed, kept alive by
+    heartbeats, requeued or failed by the sweep if its worker dies."""
+
+    outbox_task = "layers.tasks.import_layer_task"
+    outbox_gave_up_note = (
+        "Lớp dữ liệu không thay đổi; hãy tải tệp lên lại.",
+        "The layer is unchanged; upload the file again.",
+    )
+    outbox_on_give_up = "layers.registries.importing.import_job_files_discard"
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Đang chờ / Queued"
         RUNNING = "running", "Đang chạy / Running"
@@ -251,7 +264,7 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(OutboxJob.Meta):
         ordering = ["-created_at"]
 
     @property

@@ -1,20 +1,13 @@
 """Celery tasks of the spatial foundation: thin and idempotent."""
 
 from celery import shared_task
-from django.utils import timezone
 
-from .models import ImportJob
-from .registries.importing import layer_import
+from .registries.importing import import_job_run
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def import_layer_task(job_id: int) -> None:
-    # Claiming the job with a conditional update makes a redelivered or
-    # duplicated message a no-op: only the first worker moves it off `queued`.
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return
-    job = ImportJob.objects.select_related("layer").get(pk=job_id)
-    layer_import(job=job)
+    # The claim is a conditional update: a duplicate message, or one for a job
+    # that has ended, changes nothing; one for a job whose worker died (no
+    # heartbeat for OUTBOX_STALE_AFTER_S) starts it again.
+    import_job_run(job_id=job_id)

@@ -291,6 +291,11 @@ def _upload_strings() -> dict[str, str]:
     return {
         "uploading": _("Uploading the file… {percent}%"),
         "queued": _("Waiting for the import to start…"),
+        "queuedWaiting": _(
+            "Queued, waiting for the worker: the task queue cannot be reached right now. "
+            "The import starts by itself once it is back."
+        ),
+        "requeued": _("The worker stopped during the import; it will run again (attempt {attempt} of {max})."),
         "running": _("Importing: {done} of {total} rows…"),
         "runningUnknown": _("Importing: {done} rows so far…"),
         "succeeded": _("Import finished: {message}"),

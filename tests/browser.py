@@ -8,11 +8,17 @@ while Playwright's sync API runs, Django refuses database access in this
 thread."""
 
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
 from django.test import Client
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
@@ -92,3 +98,58 @@ def session_key_for(user) -> str:
 
 def session_delete(session_key: str) -> None:
     SessionStore(session_key=session_key).delete()
+
+
+def in_database(django_db_blocker, work: Callable[[], Any]) -> Any:
+    """ORM work while Playwright's event loop holds this thread: in another
+    thread, whose connection is closed afterwards."""
+
+    def run():
+        with django_db_blocker.unblock():
+            try:
+                return work()
+            finally:
+                connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
+
+
+@contextmanager
+def registry_editor(django_db_blocker, *, title: str, schema: list[dict], attribution: str = "") -> Iterator[dict]:
+    """A health-department official and an internal point layer of that
+    department, committed (the server and the worker are other processes),
+    with a logged-in session: {"user", "layer", "session"}; all removed
+    afterwards, with the files of the layer's import jobs."""
+    from gisportal.accounts.models import Agency
+    from gisportal.accounts.services import user_ensure
+    from layers.registries.services import layer_create_or_update
+
+    suffix = uuid.uuid4().hex[:8]
+    with django_db_blocker.unblock():
+        agency = Agency.objects.get(code="so-y-te")
+        user = user_ensure(
+            username=f"browser-yte-{suffix}", password="x-Strong-pass-1", role="processing_officer", agency=agency
+        )
+        layer = layer_create_or_update(
+            slug=f"browser-clinics-{suffix}",
+            title=title,
+            owner=agency,
+            geometry_type="Point",
+            schema=schema,
+            visibility="internal",
+            attribution=attribution,
+        )
+        session_key = session_key_for(user)
+    try:
+        yield {"user": user, "layer": layer, "session": session_key}
+    finally:
+        with django_db_blocker.unblock():
+            session_delete(session_key)
+            # Error reports, and the upload of a job that never ran (the import removes its own).
+            for job in layer.imports.all():
+                for stored in (job.error_report_path, job.stored_path):
+                    if stored and not Path(stored).is_absolute():
+                        (Path(settings.MEDIA_ROOT) / stored).unlink(missing_ok=True)
+            layer.delete()  # its features, changes and import jobs go with it
+            user.delete()

@@ -5,7 +5,6 @@ root conftest, so every app's tests share one server per session."""
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,10 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.processes import CELERY, celery_worker_command, stop
+from tests.processes import CELERY, PrivateRedis, celery_worker_command, free_port, kill_group, stop
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 30
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _database_url(settings_dict: dict) -> str:
@@ -57,7 +50,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> 
     raise RuntimeError(f"the server did not answer {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()}")
 
 
-def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
+def process_env(django_db_blocker, **extra: str) -> dict[str, str]:
     """The environment of a process (server, worker) on the test database."""
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
@@ -76,10 +69,11 @@ def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def _runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`manage.py runserver` on a free port with `env`, its log in `log_dir`;
-    yields its base URL once it serves the map page, stops it on exit."""
-    port = _free_port()
+def runserver(env: dict[str, str], log_dir: Path, *, ready_path: str = "/map/") -> Iterator[str]:
+    """`manage.py runserver` on a free port with `env`, its log in `log_dir`
+    (`server.log`); yields its base URL once it answers `ready_path` with 200,
+    stops it on exit."""
+    port = free_port()
     log_path = log_dir / "server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -91,7 +85,7 @@ def _runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(f"{base_url}/map/", process, log_path)
+        _wait_until_serving(f"{base_url}{ready_path}", process, log_path)
         yield base_url
     finally:
         stop(process)
@@ -104,8 +98,8 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     The test database must outlive the server: this fixture depends on
     django_db_setup, so pytest tears it down (and stops the server, closing
     its connections) before the database is dropped."""
-    env = _test_database_env(django_db_blocker)
-    with _runserver(env, tmp_path_factory.mktemp("live_server")) as base_url:
+    env = process_env(django_db_blocker)
+    with runserver(env, tmp_path_factory.mktemp("live_server")) as base_url:
         yield base_url
 
 
@@ -138,33 +132,64 @@ def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> 
 @pytest.fixture(scope="module")
 def queue_live_server_url(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url) -> Iterator[str]:
     """Like live_server_url, but its tasks go to the private broker."""
-    env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
-    with _runserver(env, tmp_path_factory.mktemp("queue_live_server")) as base_url:
+    env = process_env(django_db_blocker, REDIS_URL=private_broker_url)
+    with runserver(env, tmp_path_factory.mktemp("queue_live_server")) as base_url:
         yield base_url
 
 
-@pytest.fixture(scope="module")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url):
-    """A Celery worker (solo pool) on the private broker and the test
-    database; its log is at `process.log_path`."""
-    env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
-    log_path = tmp_path_factory.mktemp("celery_worker") / "worker.log"
-    # Messages left by an earlier, interrupted run go first; purging from the
-    # worker (--purge) would race with the first task a test sends.
+def purge_broker(env: dict[str, str]) -> None:
+    """Drop messages left on the broker of `env` by an earlier, interrupted
+    run; purging from the worker (--purge) would race with the first task a
+    test sends."""
     subprocess.run(
         [str(CELERY), "-A", "gisportal", "purge", "-f"], cwd=PROJECT_ROOT, env=env, capture_output=True, check=True
     )
-    with log_path.open("w") as log:
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log_dir: Path, *, beat: bool = False) -> Iterator[subprocess.Popen]:
+    """A Celery worker (solo pool) with `env`, in a session of its own so that
+    `kill_group` kills it with its embedded beat (`beat`: the outbox sweep);
+    yields it once ready (its log at `process.log_path`), stops it on exit."""
+    log_path = log_dir / "worker.log"
+    with log_path.open("a") as log:
         process = subprocess.Popen(
-            celery_worker_command(loglevel="INFO"),
+            celery_worker_command(loglevel="INFO", beat_schedule=log_dir / "celerybeat-schedule" if beat else None),
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     process.log_path = log_path
     try:
         _wait_for_log_line(process, log_path, " ready.")
         yield process
     finally:
-        stop(process)
+        if process.poll() is None:
+            stop(process)
+        kill_group(process)  # an embedded beat left behind
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url):
+    """A Celery worker (solo pool) on the private broker and the test
+    database; its log is at `process.log_path`."""
+    env = process_env(django_db_blocker, REDIS_URL=private_broker_url)
+    purge_broker(env)
+    with celery_worker(env, tmp_path_factory.mktemp("celery_worker")) as process:
+        yield process
+
+
+@pytest.fixture
+def private_redis(tmp_path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own, started; the test may stop it and
+    start it again (on the same port)."""
+    if not PrivateRedis.available():
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

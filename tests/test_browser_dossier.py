@@ -12,20 +12,17 @@ ours alone) and the citizen are committed here and removed afterwards, with
 the dossier and the indicator counts it added."""
 
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 from playwright.sync_api import Browser, expect
 from pyproj import Geod
 from shapely import wkb
 from shapely.geometry import Point as ShapelyPoint
 
-from tests.browser import chromium, new_page, session_delete, session_key_for
+from tests.browser import chromium, in_database, new_page, session_delete, session_key_for
 
 pytestmark = pytest.mark.browser
 
@@ -45,21 +42,6 @@ TOLERANCE_M = 10.0
 GEOD = Geod(ellps="WGS84")
 
 expect.set_options(timeout=15_000)
-
-
-def _in_database(django_db_blocker, work: Callable[[], Any]) -> Any:
-    """ORM work while Playwright's event loop holds this thread: in another
-    thread, whose connection is closed afterwards."""
-
-    def run():
-        with django_db_blocker.unblock():
-            try:
-                return work()
-            finally:
-                connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 def _commune_containing(lon: float, lat: float) -> str:
@@ -233,7 +215,7 @@ def test_a_citizen_submits_online_and_anyone_looks_the_dossier_up(
     page.screenshot(path=str(DOSSIER_SCREENSHOT), full_page=True)
     assert errors == []
 
-    stored = _in_database(
+    stored = in_database(
         django_db_blocker,
         lambda: list(
             Dossier.objects.filter(procedure=procedure).values_list(
@@ -303,7 +285,7 @@ def test_the_worklist_is_cards_on_a_phone_and_its_buttons_move_the_dossier(
         )
         return dossier.code
 
-    code = _in_database(django_db_blocker, submitted)
+    code = in_database(django_db_blocker, submitted)
     page, errors = new_page(
         browser,
         live_server_url,
@@ -328,7 +310,7 @@ def test_the_worklist_is_cards_on_a_phone_and_its_buttons_move_the_dossier(
     row.get_by_role("button", name="Chuyển cơ quan xử lý").click()
     expect(page.locator(".notice--success")).to_contain_text(code)
     assert "status=received" in page.url  # back to the same filtered list
-    status = _in_database(django_db_blocker, lambda: Dossier.objects.get(code=code).status)
+    status = in_database(django_db_blocker, lambda: Dossier.objects.get(code=code).status)
     assert status == "assigned"
     expect(page.locator(f'#worklist tr[data-code="{code}"]')).to_have_count(0)  # no longer "received"
     assert errors == []

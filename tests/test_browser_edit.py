@@ -8,17 +8,14 @@ the official. A citizen gets no edit buttons. Positions are checked against
 pyproj's geodesic distance from where the test clicked."""
 
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connections
 from playwright.sync_api import Browser, Page, expect
 from pyproj import Geod
 
-from tests.browser import chromium, new_page, session_delete, session_key_for
+from tests.browser import chromium, in_database, new_page, session_delete, session_key_for
 
 pytestmark = pytest.mark.browser
 
@@ -49,23 +46,6 @@ TOLERANCE_M = 5.0
 GEOD = Geod(ellps="WGS84")
 
 expect.set_options(timeout=10_000)
-
-
-def _in_database(django_db_blocker, work: Callable[[], Any]) -> Any:
-    """Run ORM code while Playwright's event loop holds this thread (Django
-    refuses database access in a thread running an event loop): in another
-    thread, whose connection is closed afterwards so the test database can
-    be dropped at the end."""
-
-    def run():
-        with django_db_blocker.unblock():
-            try:
-                return work()
-            finally:
-                connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(run).result()
 
 
 @pytest.fixture(scope="module")
@@ -227,10 +207,10 @@ def test_an_official_edits_moves_adds_and_deletes_features_on_the_map(
     expect(page.locator(f'#edit-help li[data-editable="{layer.slug}"]')).to_be_visible()
 
     def feature(feature_id: int) -> Feature | None:
-        return _in_database(django_db_blocker, lambda: Feature.objects.filter(pk=feature_id).first())
+        return in_database(django_db_blocker, lambda: Feature.objects.filter(pk=feature_id).first())
 
     def changes() -> list[tuple[str, int | None, int | None]]:
-        return _in_database(
+        return in_database(
             django_db_blocker,
             lambda: list(
                 FeatureChange.objects.filter(layer=layer).order_by("at").values_list("action", "feature_id", "user_id")
@@ -456,7 +436,7 @@ def test_refusals_by_the_api_are_shown_in_the_form(setup, browser, live_server_u
 
         Profile.objects.filter(user=demoted).update(agency=Agency.objects.get(code=code))
 
-    _in_database(django_db_blocker, lambda: set_agency("so-gddt"))
+    in_database(django_db_blocker, lambda: set_agency("so-gddt"))
     panel.locator('input[name="beds"]').fill("99")
     with page.expect_response(lambda r: r.request.method == "PATCH") as refused:
         panel.locator('button[type="submit"]').click()
@@ -471,13 +451,13 @@ def test_refusals_by_the_api_are_shown_in_the_form(setup, browser, live_server_u
         Feature.objects.filter(pk=spare).delete()
         layer_touch(layer)
 
-    _in_database(django_db_blocker, delete_spare)
+    in_database(django_db_blocker, delete_spare)
     with page.expect_response(lambda r: r.request.method == "PATCH") as missing:
         panel.locator('button[type="submit"]').click()
     assert missing.value.status == 404
     expect(message).to_have_text("Đối tượng này không còn nữa, hoặc bạn không còn được xem lớp dữ liệu của nó.")
     assert (
-        _in_database(django_db_blocker, lambda: FeatureChange.objects.filter(layer=layer, user=demoted).exists())
+        in_database(django_db_blocker, lambda: FeatureChange.objects.filter(layer=layer, user=demoted).exists())
         is False
     )
     _wait_for_tiles(page, layer.slug)  # the layer is drawn again, without the deleted feature

@@ -7,15 +7,13 @@ with its attribution, and a click on a point opens its properties."""
 
 import json
 import random
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Browser, expect
 
-from tests.browser import chromium, new_page, session_delete, session_key_for
+from tests.browser import chromium, new_page, registry_editor
 
 pytestmark = pytest.mark.browser
 
@@ -37,41 +35,10 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="module")
 def editor(django_db_setup, django_db_blocker) -> Iterator[dict]:
-    """A health-department official and an internal layer of that department,
-    committed (the server and the worker are other processes), with a
-    logged-in session; all removed afterwards."""
-    from gisportal.accounts.models import Agency
-    from gisportal.accounts.services import user_ensure
-    from layers.registries.services import layer_create_or_update
-
-    suffix = uuid.uuid4().hex[:8]
-    with django_db_blocker.unblock():
-        agency = Agency.objects.get(code="so-y-te")
-        user = user_ensure(
-            username=f"browser-yte-{suffix}", password="x-Strong-pass-1", role="processing_officer", agency=agency
-        )
-        layer = layer_create_or_update(
-            slug=f"browser-clinics-{suffix}",
-            title="Trạm y tế thử nghiệm / Test clinics",
-            owner=agency,
-            geometry_type="Point",
-            schema=SCHEMA,
-            visibility="internal",
-            attribution=ATTRIBUTION,
-        )
-        session_key = session_key_for(user)
-    try:
-        yield {"user": user, "layer": layer, "session": session_key}
-    finally:
-        with django_db_blocker.unblock():
-            session_delete(session_key)
-            # Error reports, and the upload of a job that never ran (the import removes its own).
-            for job in layer.imports.all():
-                for stored in (job.error_report_path, job.stored_path):
-                    if stored and not Path(stored).is_absolute():
-                        (Path(settings.MEDIA_ROOT) / stored).unlink(missing_ok=True)
-            layer.delete()  # its features, changes and import jobs go with it
-            user.delete()
+    with registry_editor(
+        django_db_blocker, title="Trạm y tế thử nghiệm / Test clinics", schema=SCHEMA, attribution=ATTRIBUTION
+    ) as made:
+        yield made
 
 
 @pytest.fixture(scope="module")

@@ -83,3 +83,27 @@ def test_production_check_names_a_bad_trusted_proxy():
     )
     assert result.returncode != 0
     assert "gisportal.E001" in result.stderr and "'nginx'" in result.stderr
+
+def test_production_needs_no_cache_url_its_cache_is_the_brokers_redis_one_database_up():
+    """README: DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS are enough; the
+    shared cache defaults to REDIS_URL's server, one database up, through the
+    fail-open backend."""
+    env = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "dichvucong.bacninh.example",
+        "REDIS_URL": "redis://10.1.2.3:6380/2",
+        "CACHE_URL": "",
+    }
+    checked = _check_deploy(env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.CACHES)"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "gisportal.settings.production", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "'BACKEND': 'gisportal.cache.FailOpenRedisCache'" in shown.stdout
+    assert "'LOCATION': 'redis://10.1.2.3:6380/3'" in shown.stdout

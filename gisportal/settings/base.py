@@ -163,13 +163,6 @@ REST_KNOX = {
 
 # Public look-ups (nearest, lists, dossier lookup) are limited per client.
 PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "300/min")
-CACHES = {
-    "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env.get("CACHE_URL")}
-        if env.get("CACHE_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
-}
 
 CELERY_BROKER_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = None
@@ -177,6 +170,40 @@ CELERY_TASK_ALWAYS_EAGER = env.get_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_DEFAULT_QUEUE = env.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker outlives a Redis outage of any length, and a task that does not
+# need Redis while it runs (an import) is not cancelled when Redis blinks.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_IMPORTS = ["gisportal.tasks"]
+
+# The shared cache (rate limits, tiles, counts): CACHE_URL, by default the
+# broker's Redis one database up (REDIS_URL /0 -> /1). It fails open: while
+# Redis is unreachable each process uses a memory cache (gisportal/cache.py).
+CACHE_URL = env.get("CACHE_URL") or env.redis_next_database(CELERY_BROKER_URL)
+CACHES = {"default": env.cache(CACHE_URL)}
+
+# Background work described by a row (gisportal/outbox.py). A worker stamps
+# its job every OUTBOX_HEARTBEAT_S; a running job silent for
+# OUTBOX_STALE_AFTER_S is returned to the queue, or failed once it has been
+# started OUTBOX_MAX_ATTEMPTS times. A queued job whose message never reached
+# the broker is published by the sweep; one published OUTBOX_REPUBLISH_AFTER_S
+# ago and still queued (the message was lost) is published again.
+OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "10"))
+OUTBOX_STALE_AFTER_S = float(env.get("OUTBOX_STALE_AFTER_S", "60"))
+OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "3"))
+OUTBOX_REPUBLISH_AFTER_S = float(env.get("OUTBOX_REPUBLISH_AFTER_S", "300"))
+OUTBOX_SWEEP_EVERY_S = float(env.get("OUTBOX_SWEEP_EVERY_S", "15"))
+# Celery beat (`celery -A gisportal beat`, or a worker with -B) sends the sweep.
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "gisportal.tasks.outbox_sweep_task",
+        "schedule": OUTBOX_SWEEP_EVERY_S,
+        # Sweeps that wait behind a long task are dropped, not run in a row.
+        "options": {"expires": OUTBOX_SWEEP_EVERY_S},
+    }
+}
 
 # Uploads: where files wait for their import job, and the limits checked
 # before any byte is parsed.

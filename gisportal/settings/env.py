@@ -6,6 +6,7 @@ Values come from the process environment; a `.env` file at the project root
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -57,3 +58,32 @@ def database(default_url: str) -> dict:
     # extensions, so the application role needs no superuser rights.
     config["TEST"] = {"TEMPLATE": get("DATABASE_TEST_TEMPLATE", "template_postgis")}
     return config
+
+
+def redis_next_database(url: str | None) -> str | None:
+    """The same Redis server as `url`, one database up (/0 -> /1, /15 -> /0):
+    the default cache beside the broker, never in the broker's own database
+    (clearing the cache flushes its database). None unless `url` is Redis."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        return None
+    current = parts.path.strip("/")
+    database = (int(current) + 1) % 16 if current.isdigit() else 1
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def cache(url: str | None) -> dict:
+    """The default cache: Redis at `url` through `gisportal.cache.FailOpenRedisCache`
+    (a per-process memory cache stands in while Redis is unreachable), or a
+    per-process memory cache when there is no URL."""
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    return {
+        "BACKEND": "gisportal.cache.FailOpenRedisCache",
+        "LOCATION": url,
+        # A Redis that does not answer costs a request at most this long,
+        # once every few seconds (the backend then skips it for a while).
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+    }

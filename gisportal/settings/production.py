@@ -6,9 +6,10 @@ DEBUG = False
 if not SECRET_KEY:  # noqa: F405
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in the environment")
 
-if not env.get("CACHE_URL"):  # noqa: F405
-    # Rate limits and tile caches must be shared by every web process.
-    raise ImproperlyConfigured("CACHE_URL (redis://...) must be set in the environment")
+if not CACHE_URL:  # noqa: F405
+    # Rate limits and tile caches must be shared by every web process; the
+    # default (REDIS_URL one database up) exists only when the broker is Redis.
+    raise ImproperlyConfigured("CACHE_URL (redis://...) must be set when REDIS_URL is not a Redis URL")
 
 if env.get("NUM_PROXIES"):  # noqa: F405
     # NUM_PROXIES counted hops in X-Forwarded-For, which any client can

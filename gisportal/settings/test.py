@@ -5,6 +5,18 @@ SECRET_KEY = "insecure-test-key"
 ALLOWED_HOSTS = ["*"]
 # Tests hammer the API from one address; the throttle test lowers this.
 PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "100000/min")  # noqa: F405
+# A memory cache per process unless a test's server is given CACHE_URL: test
+# runs at once must not share rate-limit counters.
+CACHE_URL = env.get("CACHE_URL")  # noqa: F405
+CACHES = {"default": env.cache(CACHE_URL)}  # noqa: F405
+# Short outbox intervals, so that fault tests take seconds (their workers and
+# beat read these from the environment like any process).
+OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "0.25"))  # noqa: F405
+OUTBOX_STALE_AFTER_S = float(env.get("OUTBOX_STALE_AFTER_S", "3"))  # noqa: F405
+OUTBOX_SWEEP_EVERY_S = float(env.get("OUTBOX_SWEEP_EVERY_S", "0.5"))  # noqa: F405
+CELERY_BEAT_SCHEDULE["outbox-sweep"].update(  # noqa: F405
+    schedule=OUTBOX_SWEEP_EVERY_S, options={"expires": OUTBOX_SWEEP_EVERY_S}
+)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

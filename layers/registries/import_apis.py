@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import QueryParams, message
 from gisportal.downloads import download_response
+from gisportal.outbox import outbox_state_message
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from ..models import ImportJob
@@ -48,8 +49,15 @@ def _job_json(request, job: ImportJob) -> dict:
         "rows_rejected": job.rows_rejected,
         "rows_flagged": job.rows_flagged,
         "message": job.message,
+        # Where a queued or running job stands, e.g. "queued, waiting for the
+        # worker" while the task queue is unreachable (gisportal/outbox.py).
+        "state_message": outbox_state_message(job),
+        "published": job.published_at is not None,
+        "attempts": job.attempts,
+        "max_attempts": settings.OUTBOX_MAX_ATTEMPTS,
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
+        "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "links": {
             "self": request.build_absolute_uri(reverse("import-job-detail", args=[job.pk])),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import uuid
 import zoneinfo
@@ -52,11 +53,14 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from gisportal.api import message
+from gisportal.outbox import outbox_claim, outbox_heartbeat, outbox_owns, outbox_publish_on_commit
 from gisportal.spreadsheets import SafeCsvWriter
 from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
 
 from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
 from .services import layer_touch
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50_000
 ZIP_MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
@@ -898,24 +902,49 @@ class _Report:
         self._handle.close()
         return self.relative
 
+    def discard(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
 
-def _job_update(job: ImportJob, **values) -> None:
+
+class _Superseded(Exception):
+    """This run was given up on (its worker looked dead) and the job requeued
+    or failed; another run owns it now, so this one must change nothing."""
+
+
+def _job_update(job: ImportJob, *, starting: bool = False, **values) -> bool:
     """Progress is committed as it happens (outside the swap transaction) so
-    the web page can show it while the import runs."""
+    the web page can show it while the import runs. Only the run that owns the
+    job writes: its attempt, still running (or, `starting`, still queued);
+    False when the job has been requeued, failed or claimed again since."""
     for name, value in values.items():
         setattr(job, name, value)
-    ImportJob.objects.filter(pk=job.pk).update(**values)
+    statuses = [ImportJob.Status.RUNNING, ImportJob.Status.QUEUED] if starting else [ImportJob.Status.RUNNING]
+    return bool(ImportJob.objects.filter(pk=job.pk, attempts=job.attempts, status__in=statuses).update(**values))
+
+
+def _job_ended_by(job: ImportJob) -> bool:
+    """Whether this run brought the job to its end (succeeded or failed)."""
+    ended = (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED)
+    try:
+        return ImportJob.objects.filter(pk=job.pk, attempts=job.attempts, status__in=ended).exists()
+    except DatabaseError:
+        return False  # cannot tell: keep the upload for a retry
 
 
 def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJob:
     """Run one import job to its end: `succeeded` with the layer swapped, or
     `failed` with the layer untouched and the reason in `job.message`.
     Refusals of the file are returned as a failed job; anything unexpected
-    (the database going away) marks the job failed and is raised."""
+    (the database going away) marks the job failed and is raised. A worker
+    runs a job through `import_job_run` (claim and heartbeats); a worker
+    killed half-way leaves the layer as it was and the upload in place for
+    the next attempt."""
     if job.status not in (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING):
         return job
-    _job_update(
+    started = _job_update(
         job,
+        starting=True,
         status=ImportJob.Status.RUNNING,
         started_at=job.started_at or timezone.now(),
         rows_done=0,
@@ -925,11 +954,17 @@ def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJ
         rows_flagged=0,
         message="",
     )
+    if not started:
+        return job  # another attempt owns the job already
+    import_job_reports_discard(job)  # left by an interrupted attempt
     layer = Layer.objects.get(pk=job.layer_id)
     report = _Report(job)
     staging = _Staging(job=job, fields=[f for f in layer.schema if f.get("name")])
     try:
         _run(job=job, layer=layer, staging=staging, report=report, progress=progress)
+    except _Superseded:
+        report.discard()
+        logger.warning("import job %s: attempt %s was superseded; it changed nothing", job.pk, job.attempts)
     except ImportRefused as refusal:
         _job_update(
             job,
@@ -952,7 +987,8 @@ def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJ
     finally:
         report.close()
         staging.drop()
-        import_upload_discard(job)
+        if _job_ended_by(job):
+            import_upload_discard(job)
     return job
 
 
@@ -1030,7 +1066,12 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
     )
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
+        # The job row is locked after the layer, so it keeps its heartbeats
+        # while waiting for another swap; a run whose worker was taken for
+        # dead meanwhile (its job requeued or failed) must not swap.
         Layer.objects.select_for_update().filter(pk=layer.pk).first()
+        if not outbox_owns(job):
+            raise _Superseded
         if job.mode == ImportJob.Mode.REPLACE:
             with connection.cursor() as cursor:
                 cursor.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer.pk])
@@ -1101,10 +1142,21 @@ def import_job_create(
             mode=mode,
         )
         if enqueue:
-            from ..tasks import import_layer_task  # tasks import this module
-
-            transaction.on_commit(lambda: import_layer_task.delay(job.pk))
+            # Sent once committed; if the broker is unreachable the job stays
+            # queued and unpublished, and the outbox sweep sends it later.
+            outbox_publish_on_commit(job)
     return job
+
+
+def import_job_run(*, job_id: int, progress: Progress | None = None) -> ImportJob | None:
+    """Claim the job and import it with heartbeats: what the worker's task and
+    the management command do. None when there is nothing to run (the job has
+    ended, or a live worker is on it)."""
+    job = outbox_claim(ImportJob, job_id)
+    if job is None:
+        return None
+    with outbox_heartbeat(job):
+        return layer_import(job=job, progress=progress)
 
 
 def import_upload_discard(job: ImportJob) -> None:
@@ -1113,3 +1165,19 @@ def import_upload_discard(job: ImportJob) -> None:
     imports_dir = (Path(settings.MEDIA_ROOT) / "imports").resolve()
     if path.resolve().parent == imports_dir and path.is_file():
         path.unlink()
+
+
+def import_job_reports_discard(job: ImportJob) -> None:
+    """Remove error reports of the job's interrupted attempts (all but the one
+    the job points to)."""
+    kept = job.error_report_path
+    for path in (Path(settings.MEDIA_ROOT) / "imports").glob(f"job-{job.pk}-*-errors.csv"):
+        if f"imports/{path.name}" != kept:
+            path.unlink(missing_ok=True)
+
+
+def import_job_files_discard(job: ImportJob) -> None:
+    """The clean-up of a job the outbox gave up on: its upload and the partial
+    reports of its interrupted attempts."""
+    import_upload_discard(job)
+    import_job_reports_discard(job)

@@ -108,7 +108,15 @@
     progress.dataset.status = job.status;
     if (job.status === "queued") {
       setProgress(0.1);
-      setStatus(text.queued);
+      if (job.published === false) {
+        // The task queue is down: the job waits in the database and starts
+        // by itself once the queue is back (the outbox sweep sends it).
+        setStatus(text.queuedWaiting);
+      } else if (job.attempts) {
+        setStatus(fill(text.requeued, { attempt: job.attempts + 1, max: job.max_attempts }));
+      } else {
+        setStatus(text.queued);
+      }
     } else if (job.status === "running") {
       setProgress(job.progress === null ? null : 0.1 + 0.9 * job.progress);
       const done = integerFormat.format(job.rows_done || 0);

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from layers.models import ImportJob, Layer
-from layers.registries.importing import ImportRefused, import_job_create, layer_import
+from layers.registries.importing import ImportRefused, import_job_create, import_job_run
 
 
 class Command(BaseCommand):
@@ -46,7 +46,12 @@ class Command(BaseCommand):
                 bar.total = total
                 bar.update(done - bar.n)
 
-            job = layer_import(job=job, progress=progress)
+            # Claimed with heartbeats like a worker's job: if this process dies,
+            # the outbox sweep hands the job to a worker.
+            ran = import_job_run(job_id=job.pk, progress=progress)
+        if ran is None:
+            raise CommandError(f"Công việc {job.pk} đã được tiến trình khác nhận / job {job.pk} was taken by a worker")
+        job = ran
 
         counts = (
             f"imported {job.rows_imported}, repaired {job.rows_repaired}, rejected {job.rows_rejected}, "

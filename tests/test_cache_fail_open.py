@@ -1,0 +1,93 @@
+"""Public reads keep working while Redis is down: the shared cache (rate
+limits, tiles, counts) falls back to a per-process memory cache, with one
+logged warning, and returns to Redis when it answers again."""
+
+import logging
+import secrets
+import time
+
+import pytest
+import redis
+import requests
+
+from gisportal.cache import FailOpenRedisCache
+from gisportal.settings import env
+from tests.live import process_env, runserver
+from tests.processes import free_port
+
+NEAREST = "/api/v1/service-points/nearest/?lon=106.07&lat=21.18"
+
+
+def redis_cache(url: str) -> FailOpenRedisCache:
+    """The cache exactly as the settings make it for `url`."""
+    params = env.cache(url)
+    assert params["BACKEND"] == "gisportal.cache.FailOpenRedisCache"
+    return FailOpenRedisCache(params["LOCATION"], params)
+
+
+def test_the_cache_uses_memory_while_redis_is_down_and_redis_again_once_it_is_back(private_redis, caplog):
+    url = private_redis.url(1)
+    server = redis.Redis.from_url(url)
+    cache = redis_cache(url)
+    cache.retry_after_s = 0.2
+    cache.set("before", "in redis", 60)
+    assert server.exists(cache.make_key("before")) == 1
+
+    private_redis.stop()
+    with caplog.at_level(logging.WARNING, logger="gisportal.cache"):
+        assert cache.get("before") is None  # that copy is in Redis, out of reach
+        cache.set("during", 1, 60)
+        assert cache.incr("during") == 2
+        assert cache.get_many(["during", "other"]) == {"during": 2}
+        assert cache.add("during", 5) is False
+        # DRF's throttle: a list of request times under the client's key.
+        cache.set("throttle_public_lookup_10.0.0.1", [time.time()], 60)
+        assert len(cache.get("throttle_public_lookup_10.0.0.1")) == 1
+    unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(unreachable) == 1, [r.getMessage() for r in caplog.records]
+    assert unreachable[0].levelno == logging.WARNING
+
+    private_redis.start()  # empty again: no persistence
+    time.sleep(0.3)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gisportal.cache"):
+        cache.set("after", "in redis again", 60)
+    assert server.exists(cache.make_key("after")) == 1
+    assert any("answers again" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.django_db
+def test_public_reads_answer_under_production_settings_with_redis_down(django_db_blocker, tmp_path):
+    """The production cache on a Redis that does not listen: nearest, units and
+    the dossier lookup answer as usual, and the rate limit still holds (counted
+    per process meanwhile)."""
+    nobody = free_port()
+    environment = process_env(
+        django_db_blocker,
+        DJANGO_SETTINGS_MODULE="gisportal.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="0",  # plain HTTP to the test server, no TLS proxy
+        REDIS_URL=f"redis://127.0.0.1:{nobody}/0",
+        CACHE_URL=f"redis://127.0.0.1:{nobody}/1",
+        PUBLIC_LOOKUP_RATE="30/min",
+    )
+    with runserver(environment, tmp_path, ready_path=NEAREST) as base_url:
+        nearest = requests.get(f"{base_url}{NEAREST}&limit=3", timeout=10)
+        assert nearest.status_code == 200, nearest.text[:2000]
+        assert len(nearest.json()["features"]) == 3
+        units = requests.get(f"{base_url}/api/v1/admin-units/?level=province&era=2025", timeout=10)
+        assert units.status_code == 200, units.text[:2000]
+        assert [f["properties"]["code"] for f in units.json()["features"]] == ["24"]
+        unit = requests.get(f"{base_url}/api/v1/admin-units/24/?era=2025", timeout=10)
+        assert unit.status_code == 200, unit.text[:2000]
+        # The lookup's answer for a code that exists nowhere (the rate limit ran first).
+        lookup = requests.get(f"{base_url}/api/v1/dossiers/lookup/?code=000.00.13.H04-200101-9999", timeout=10)
+        assert lookup.status_code == 404, lookup.text[:2000]
+        assert lookup.headers["Content-Type"].startswith("application/json")
+
+        statuses = [requests.get(f"{base_url}{NEAREST}", timeout=10).status_code for _ in range(30)]
+        assert 429 in statuses and set(statuses) == {200, 429}, statuses
+    log = (tmp_path / "server.log").read_text()
+    assert log.count(f"cache: Redis at redis://127.0.0.1:{nobody}/1 is unreachable") == 1, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
