@@ -31,7 +31,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _database_url(settings_dict: dict) -> str:
+def database_url_of(settings_dict: dict) -> str:
     """A DATABASE_URL for the same server as `settings_dict`, which after
     django_db_setup names the test database."""
     user = quote(settings_dict.get("USER") or "", safe="")
@@ -65,7 +65,7 @@ def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
         # test asks for the database; otherwise this would be the real one.
         # Never serve (or load demo data into) a developer's database.
         assert name.startswith("test_"), f"not a test database: {name} (collect a test that uses `db`)"
-        database_url = _database_url(connection.settings_dict)
+        database_url = database_url_of(connection.settings_dict)
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
@@ -76,7 +76,7 @@ def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def _runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+def runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
     """`manage.py runserver` on a free port with `env`, its log in `log_dir`;
     yields its base URL once it serves the map page, stops it on exit."""
     port = _free_port()
@@ -105,7 +105,7 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
     django_db_setup, so pytest tears it down (and stops the server, closing
     its connections) before the database is dropped."""
     env = _test_database_env(django_db_blocker)
-    with _runserver(env, tmp_path_factory.mktemp("live_server")) as base_url:
+    with runserver(env, tmp_path_factory.mktemp("live_server")) as base_url:
         yield base_url
 
 
@@ -139,7 +139,7 @@ def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> 
 def queue_live_server_url(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url) -> Iterator[str]:
     """Like live_server_url, but its tasks go to the private broker."""
     env = _test_database_env(django_db_blocker, REDIS_URL=private_broker_url)
-    with _runserver(env, tmp_path_factory.mktemp("queue_live_server")) as base_url:
+    with runserver(env, tmp_path_factory.mktemp("queue_live_server")) as base_url:
         yield base_url
 
 

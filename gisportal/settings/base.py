@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "gisportal.accounts",
+    "gisportal.operations",
     "layers",
     "dossiers",
     "maps",
@@ -83,7 +84,8 @@ LOGOUT_REDIRECT_URL = "map"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.get("DJANGO_STATIC_ROOT") or BASE_DIR / "var" / "staticfiles"
-MEDIA_ROOT = BASE_DIR / "var" / "media"  # public files only (procedure forms)
+# Procedure forms, registry uploads waiting for their import job, import error reports.
+MEDIA_ROOT = env.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "var" / "media"
 MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {
