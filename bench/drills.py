@@ -50,11 +50,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from common import ROOT, conninfo_from_url, drop_database, ensure_database, exit_on_sigterm, say, url_with_db
+from common import (
+    ROOT,
+    conninfo_from_url,
+    drop_database,
+    ensure_database,
+    exit_on_sigterm,
+    free_port,
+    say,
+    url_with_db,
+)
 
 # `common` put the project on sys.path.
-from tests.clusters import PrivateCluster, PrivateRedis, free_port, private_cluster_unavailable  # noqa: E402
-from tests.processes import CELERY, celery_worker_command  # noqa: E402
+from tests.clusters import PrivateCluster, private_cluster_unavailable  # noqa: E402
+from tests.processes import CELERY, PrivateRedis, celery_worker_command  # noqa: E402
 
 DRILLS = ("redis", "worker", "postgres")
 MARKER = "bench/drills.py scratch database"
@@ -236,7 +245,9 @@ class Stack:
         )
         return f"{database}, redis on {self.redis.port}, gunicorn at {self.base_url}, files in {self.workdir}"
 
-    def stop(self) -> None:
+    def stop(self, *, keep_logs: bool = False) -> None:
+        """Stops what it started; the database is dropped unless --keep, the
+        scratch folder (logs) kept with --keep or `keep_logs`."""
         for child in self.children.values():
             child.stop()
         self.redis.stop()
@@ -245,9 +256,12 @@ class Stack:
         connections.close_all()
         if self.cluster is not None:
             self.cluster.destroy()
-        if self.server_db is not None and not self.args.keep:
-            drop_database(self.server_db[0], self.server_db[1], marker=MARKER)
-        if self.args.keep:
+        if self.server_db is not None:
+            if self.args.keep:
+                say(f"kept the database {self.server_db[1]}")
+            else:
+                drop_database(self.server_db[0], self.server_db[1], marker=MARKER)
+        if self.args.keep or keep_logs:
             say(f"kept {self.workdir}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -472,14 +486,18 @@ def fault(stack: Stack, drill: str) -> dict:
     return {"fault": drill, "fault_s": round(time.monotonic() - started, 1), **note}
 
 
-def settle(settle_s: float) -> float | None:
-    """Waits until no drill job is queued or running; the seconds it took, or None."""
+def settle(settle_s: float, *, created_from) -> float | None:
+    """Waits until no job of this drill is queued or running; the seconds it
+    took, or None."""
     from layers.models import ImportJob
 
     started = time.monotonic()
+    open_jobs = ImportJob.objects.filter(
+        layer__slug=LAYER, created_at__gte=created_from, status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]
+    )
     while time.monotonic() - started < settle_s:
         _fresh_connection()
-        if not ImportJob.objects.filter(layer__slug=LAYER, status__in=["queued", "running"]).exists():
+        if not open_jobs.exists():
             return round(time.monotonic() - started, 1)
         time.sleep(0.5)
     return None
@@ -502,7 +520,7 @@ def run_drill(stack: Stack, drill: str, csv: bytes) -> dict:
         time.sleep(args.after_s)
     finally:
         traffic.stop()
-    settled = settle(args.settle_s)
+    settled = settle(args.settle_s, created_from=began_at)
     _fresh_connection()
     dossiers = dossiers_reconcile(accepted=traffic.accepted, note_prefix=NOTE_PREFIX, key_prefix=f"{drill}-")
     jobs = import_jobs_reconcile(layer_slug=LAYER, created_from=began_at, job_ids=traffic.job_ids)
@@ -589,7 +607,7 @@ def main() -> int:
     )
     parser.add_argument("--settle-s", type=float, default=60.0, help="wait this long for import jobs to end")
     parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the scratch folder (logs) and database")
+    parser.add_argument("--keep", action="store_true", help="keep the logs, and the database on a named server")
     args = parser.parse_args()
     drills = [d.strip() for d in args.drills.split(",") if d.strip()]
     unknown = set(drills) - set(DRILLS)
@@ -615,10 +633,10 @@ def main() -> int:
             results[drill] = run_drill(stack, drill, csv)
             print_drill(drill, results[drill])
     finally:
-        if args.keep or any(r["faults_found"] for r in results.values()):
-            args.keep = True
+        keep_logs = args.keep or any(r["faults_found"] for r in results.values())
+        if keep_logs:
             say("logs: " + ", ".join(str(c.log_path) for c in stack.children.values()))
-        stack.stop()
+        stack.stop(keep_logs=keep_logs)
     summary = {
         "drills": results,
         "skipped": skipped,

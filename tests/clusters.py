@@ -1,31 +1,24 @@
-"""Servers of our own, for the tests and drills that stop and restart them:
-a private PostgreSQL cluster and a private redis-server, on free loopback
-ports. The shared servers on 5432 and 6379 are never touched.
+"""A PostgreSQL cluster of our own, for the tests and drills that stop and
+restart the database: on a free loopback port, never the shared server on
+5432 (a private redis-server is `tests.processes.PrivateRedis`).
 
 PostgreSQL refuses to run as root, so as root the cluster is created and
-run as the `postgres` user (`su`); as anyone else, as that user."""
+run as the `postgres` user (`su`); otherwise as the user running the test."""
 
 import os
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
+from tests.processes import free_port
+
 EXTENSIONS = ("postgis", "unaccent", "pg_trgm", "btree_gist")
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def postgres_bindir() -> Path | None:
@@ -162,62 +155,3 @@ class PrivateCluster:
             for extension in extensions:
                 conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
         return self.url(name)
-
-
-class PrivateRedis:
-    """redis-server on a free loopback port, its files in `workdir`. With
-    `persistent` it keeps an append-only file, so a stop and start loses no
-    queued message (as a broker in production should); without, a stop
-    empties it."""
-
-    def __init__(self, workdir: Path, *, persistent: bool = True, port: int | None = None):
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.persistent = persistent
-        self.port = port or free_port()
-        self.process: subprocess.Popen | None = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self) -> None:
-        command = [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.workdir),
-            "--save",
-            "",
-            "--appendonly",
-            "yes" if self.persistent else "no",
-            "--logfile",
-            str(self.workdir / "redis.log"),
-        ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self.answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start: {(self.workdir / 'redis.log').read_text()[-2000:]}")
-            time.sleep(0.05)
-
-    def answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
-                probe.sendall(b"PING\r\n")
-                return probe.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """SIGTERM: Redis writes its append-only file and exits."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.process = None

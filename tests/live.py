@@ -5,7 +5,6 @@ root conftest, so every app's tests share one server per session."""
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -19,19 +18,13 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.processes import CELERY, celery_worker_command, stop
+from tests.processes import CELERY, celery_worker_command, free_port, stop
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 30
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url_of(settings_dict: dict) -> str:
+def _database_url(settings_dict: dict) -> str:
     """A DATABASE_URL for the same server as `settings_dict`, which after
     django_db_setup names the test database."""
     user = quote(settings_dict.get("USER") or "", safe="")
@@ -65,7 +58,7 @@ def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
         # test asks for the database; otherwise this would be the real one.
         # Never serve (or load demo data into) a developer's database.
         assert name.startswith("test_"), f"not a test database: {name} (collect a test that uses `db`)"
-        database_url = database_url_of(connection.settings_dict)
+        database_url = _database_url(connection.settings_dict)
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
@@ -76,10 +69,11 @@ def _test_database_env(django_db_blocker, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """`manage.py runserver` on a free port with `env`, its log in `log_dir`;
-    yields its base URL once it serves the map page, stops it on exit."""
-    port = _free_port()
+def runserver(env: dict[str, str], log_dir: Path, *, ready_path: str = "/map/") -> Iterator[str]:
+    """`manage.py runserver` on a free port with `env`, its log in `log_dir`
+    (`server.log`); yields its base URL once it answers `ready_path` with 200,
+    stops it on exit."""
+    port = free_port()
     log_path = log_dir / "server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -91,7 +85,7 @@ def runserver(env: dict[str, str], log_dir: Path) -> Iterator[str]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(f"{base_url}/map/", process, log_path)
+        _wait_until_serving(f"{base_url}{ready_path}", process, log_path)
         yield base_url
     finally:
         stop(process)

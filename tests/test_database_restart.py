@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.clusters import PrivateCluster, free_port, private_cluster_unavailable
-from tests.processes import stop
+from tests.clusters import PrivateCluster, private_cluster_unavailable
+from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.skipif(private_cluster_unavailable() is not None, reason=str(private_cluster_unavailable()))
 
@@ -55,14 +55,9 @@ def _gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
     Yields the base URL once it serves a static file (no database needed)."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gisportal.settings.test", "DATABASE_URL": database_url}
+    command = [str(GUNICORN), "gisportal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(GUNICORN), "gisportal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -72,8 +67,8 @@ def _gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
         yield base
     finally:
         stop(process)
-        log = log_path.read_text()
-        assert "Traceback" not in log, log
+    log = log_path.read_text()
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,40 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 
+def online_submit(user, *, key: str, files: dict[str, bytes], note: str = "", idempotent: bool = True):
+    """A citizen's online submission at CENTRE-MAIN through the service, with
+    attachments (name -> bytes) and `key` as its idempotency key."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from dossiers.attachments import attachments_check
+    from dossiers.services import Submission, dossier_submit
+
+    checked, problems = attachments_check([SimpleUploadedFile(name, content) for name, content in files.items()])
+    assert not problems, problems
+    dossier, _ = dossier_submit(
+        submission=Submission(
+            procedure_code=PROCEDURE,
+            applicant_name="Nguyễn Văn Sao Lưu",
+            applicant_id_number="027095001234",
+            applicant_address="Số 1 đường Lý Thái Tổ, Bắc Ninh",
+            channel=2,
+            receiving_point_code="CENTRE-MAIN",
+            lon=106.07,
+            lat=21.18,
+            note=note,
+            files=checked,
+        ),
+        acting_user=user,
+        idempotency_key=key if idempotent else None,
+    )
+    return dossier
+
+
 def seed() -> list[str]:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    from dossiers.attachments import attachments_check
     from dossiers.demo_history import dossier_history_generate
-    from dossiers.services import Submission, dossier_submit
     from gisportal.accounts.models import Role
     from gisportal.accounts.services import user_ensure
     from layers.models import Layer
@@ -35,29 +62,8 @@ def seed() -> list[str]:
     citizen = user_ensure(username=CITIZEN, password=PASSWORD, role=Role.CITIZEN)
     codes = []
     for i in range(3):
-        files, problems = attachments_check(
-            [
-                SimpleUploadedFile(f"don-{i}.pdf", PDF + str(i).encode()),
-                SimpleUploadedFile(f"anh-{i}.png", PNG + str(i).encode()),
-            ]
-        )
-        assert not problems, problems
-        dossier, _ = dossier_submit(
-            submission=Submission(
-                procedure_code=PROCEDURE,
-                applicant_name=f"Nguyễn Văn Sao Lưu {i}",
-                applicant_id_number="027095001234",
-                applicant_address="Số 1 đường Lý Thái Tổ, Bắc Ninh",
-                channel=2,
-                receiving_point_code="CENTRE-MAIN",
-                lon=106.07,
-                lat=21.18,
-                files=files,
-            ),
-            acting_user=citizen,
-            idempotency_key=f"backup-{i}",
-        )
-        codes.append(dossier.code)
+        files = {f"don-{i}.pdf": PDF + str(i).encode(), f"anh-{i}.png": PNG + str(i).encode()}
+        codes.append(online_submit(citizen, key=f"backup-{i}", files=files).code)
     import_job_create(
         layer=Layer.objects.get(slug="hospitals"),
         acting_user=None,

@@ -24,7 +24,7 @@ from psycopg import sql
 
 from gisportal.operations.backup import BackupError, backup_create, backup_restore
 from gisportal.operations.tests import backup_source
-from tests.live import database_url_of, runserver
+from tests.live import _database_url, runserver
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # Not for the test database's rows: marking the tests makes pytest-django
@@ -94,7 +94,7 @@ def source(databases, tmp_path_factory):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
-        "DATABASE_URL": database_url_of(databases["source"]),
+        "DATABASE_URL": _database_url(databases["source"]),
         "DJANGO_MEDIA_ROOT": str(folders["MEDIA_ROOT"]),
         "DOSSIER_FILES_ROOT": str(folders["DOSSIER_FILES_ROOT"]),
     }
@@ -149,7 +149,7 @@ def test_the_restored_portal_looks_up_dossiers_and_serves_their_files(source, re
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "gisportal.settings.test",
-        "DATABASE_URL": database_url_of(restored["database"]),
+        "DATABASE_URL": _database_url(restored["database"]),
         "DJANGO_MEDIA_ROOT": str(restored["folders"]["MEDIA_ROOT"]),
         "DOSSIER_FILES_ROOT": str(restored["folders"]["DOSSIER_FILES_ROOT"]),
     }

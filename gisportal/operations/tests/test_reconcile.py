@@ -6,17 +6,15 @@ a counter off by one), and nothing when all is well."""
 import datetime as dt
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
 from django.utils import timezone
 
-from dossiers.attachments import attachment_path, attachments_check
+from dossiers.attachments import attachment_path
 from dossiers.models import DailyStat, DensityCount, Dossier
-from dossiers.services import Submission, dossier_submit
 from gisportal.accounts.models import Role
 from gisportal.accounts.services import user_ensure
 from gisportal.operations.reconcile import counters_reconcile, dossiers_reconcile, import_jobs_reconcile
-from gisportal.operations.tests.backup_source import PDF, PROCEDURE
+from gisportal.operations.tests.backup_source import PDF, online_submit
 from layers.models import Feature, ImportJob, Layer
 
 PREFIX = "drill:"
@@ -33,25 +31,9 @@ def private_files(settings, tmp_path):
 
 
 def _submit(user, key: str, *, idempotent: bool = True) -> Dossier:
-    files, problems = attachments_check([SimpleUploadedFile(f"{key}.pdf", PDF + key.encode())])
-    assert not problems
-    dossier, _ = dossier_submit(
-        submission=Submission(
-            procedure_code=PROCEDURE,
-            applicant_name="Trần Thị Diễn Tập",
-            applicant_id_number="027095001234",
-            applicant_address="Số 2 đường Ngô Gia Tự, Bắc Ninh",
-            channel=2,
-            receiving_point_code="CENTRE-MAIN",
-            lon=106.07,
-            lat=21.18,
-            note=PREFIX + key,
-            files=files,
-        ),
-        acting_user=user,
-        idempotency_key=key if idempotent else None,
+    return online_submit(
+        user, key=key, files={f"{key}.pdf": PDF + key.encode()}, note=PREFIX + key, idempotent=idempotent
     )
-    return dossier
 
 
 def test_all_well_reports_nothing(citizen):
