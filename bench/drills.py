@@ -455,11 +455,20 @@ def _fresh_connection() -> None:
     close_old_connections()
 
 
-def _running_job() -> bool:
+def _job_in_first_half() -> int | None:
+    """The id of a drill job that is running and not half done, if any: a kill
+    then surely lands in the middle of the import, not after its commit."""
+    from django.db.models import F, Q
+
     from layers.models import ImportJob
 
     _fresh_connection()
-    return ImportJob.objects.filter(layer__slug=LAYER, status=ImportJob.Status.RUNNING).exists()
+    return (
+        ImportJob.objects.filter(layer__slug=LAYER, status=ImportJob.Status.RUNNING)
+        .filter(Q(rows_total__isnull=True) | Q(rows_done__lt=F("rows_total") / 2))
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def fault(stack: Stack, drill: str) -> dict:
@@ -473,10 +482,16 @@ def fault(stack: Stack, drill: str) -> dict:
         stack.redis.start()
     elif drill == "worker":
         deadline = time.monotonic() + 30
-        while not _running_job() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        note["job_running_at_kill"] = _running_job()
+        job = _job_in_first_half()
+        while job is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            job = _job_in_first_half()
         stack.children["worker"].kill()
+        note["job_running_at_kill"] = job is not None
+        if job is not None:
+            from layers.models import ImportJob
+
+            note["killed_job_status_after_kill"] = ImportJob.objects.get(pk=job).status
         time.sleep(2)
         stack.children["worker"].start()
     elif drill == "postgres":
