@@ -54,13 +54,15 @@ def kill_group(process: subprocess.Popen) -> None:
 
 
 class PrivateRedis:
-    """A redis-server of the test's own on a free port, without persistence,
-    that the test may stop and start again on the same port (never the shared
-    server on 6379)."""
+    """A redis-server of the test's own on a free port, that the test may stop
+    and start again on the same port (never the shared server on 6379). With
+    `persistent` it keeps an append-only file, so a stop and start loses no
+    queued message, as a production broker should; without, a stop empties it."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, persistent: bool = False):
         self.port = free_port()
         self.folder = folder
+        self.persistent = persistent
         self.process: subprocess.Popen | None = None
 
     @staticmethod
@@ -71,13 +73,15 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        log = (self.folder / "redis.log").open("a")
-        self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", str(self.folder)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        appendonly = "yes" if self.persistent else "no"
+        with (self.folder / "redis.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+                + ["--appendonly", appendonly, "--dir", str(self.folder)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -85,6 +89,7 @@ class PrivateRedis:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """SIGTERM: Redis writes its append-only file (if any) and exits."""
         if self.process is not None:
             stop(self.process)
             self.process = None

@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "gisportal.accounts",
+    "gisportal.operations",
     "layers",
     "dossiers",
     "maps",
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "gisportal.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "gisportal.middleware.VietnameseFirstLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +96,9 @@ LOGOUT_REDIRECT_URL = "map"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.get("DJANGO_STATIC_ROOT") or BASE_DIR / "var" / "staticfiles"
-MEDIA_ROOT = BASE_DIR / "var" / "media"  # procedure forms (served one by one) and import files, never as a folder
+# Procedure forms (served one by one, never as a folder), registry uploads waiting for
+# their import job, import error reports.
+MEDIA_ROOT = env.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "var" / "media"
 MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {

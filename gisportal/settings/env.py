@@ -47,13 +47,20 @@ def get_list(name: str, default: str = "") -> list[str]:
 
 def database(default_url: str) -> dict:
     url = get("DATABASE_URL", default_url)
-    config = dj_database_url.parse(url, conn_max_age=60)
+    # Connections persist for a minute, and each request checks the one it
+    # reuses before the first query (CONN_HEALTH_CHECKS): after a database
+    # restart a stale connection is replaced instead of failing the request.
+    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     config["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     # Web requests are short: JIT compilation cost ~30 ms on spatial pages that
     # run in 5-20 ms (290 of 650 ms for a busy z8 tile, since PostGIS functions
     # carry high planner costs), and a parallel worker added ~10 ms to a third
     # of bbox pages. Long analytical queries may SET LOCAL them back.
     config.setdefault("OPTIONS", {})["options"] = "-c jit=off -c max_parallel_workers_per_gather=0"
+    # A database that does not answer (host down, packets dropped) must cost a
+    # request a few seconds, not the operating system's minutes-long TCP
+    # timeout: the request then gets a 503 (gisportal.middleware).
+    config["OPTIONS"].setdefault("connect_timeout", int(get("DATABASE_CONNECT_TIMEOUT", "3") or "3"))
     # Test databases are cloned from a template that already has the
     # extensions, so the application role needs no superuser rights.
     config["TEST"] = {"TEMPLATE": get("DATABASE_TEST_TEMPLATE", "template_postgis")}
