@@ -14,13 +14,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message, page_links
+from gisportal.unstorable import MultiPartParser
 
 from .attachments import attachment_path, attachments_check
 from .calendar import working_calendar

@@ -16,6 +16,9 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from gisportal.accounts.selectors import actor_for
+from gisportal.messages import message
+
+__all__ = ["message"]  # the bilingual message format, imported from here by every app
 
 
 class BadParameters(APIException):
@@ -26,10 +29,6 @@ class BadParameters(APIException):
 
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(detail=errors)
-
-
-def message(vi: str, en: str) -> str:
-    return f"{vi} / {en}"
 
 
 def exception_handler(exc, context):
