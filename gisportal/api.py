@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
@@ -45,6 +47,45 @@ def exception_handler(exc, context):
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": response.data["detail"]}
     return response
+
+
+# --- parameters as the schema declares them ------------------------------------------
+# The same bounds as the QueryParams call that reads each one, so that the
+# schema and the server agree (a value outside them is a 400).
+
+
+def integer_parameter(
+    name: str, *, low: int, high: int, default: int | None = None, description: str = ""
+) -> OpenApiParameter:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return OpenApiParameter(name, schema, description=description or f"{low}-{high}")
+
+
+def number_parameter(
+    name: str, *, low: float, high: float, required: bool = False, description: str = ""
+) -> OpenApiParameter:
+    schema = {"type": "number", "minimum": low, "maximum": high}
+    return OpenApiParameter(name, schema, required=required, description=description)
+
+
+def date_parameter(name: str, *, description: str = "") -> OpenApiParameter:
+    """YYYY-MM-DD (a calendar date; years 0001-9999)."""
+    return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
+
+
+# Four numbers separated by commas: what QueryParams.bbox reads. Whether
+# min <= max is a rule between the numbers that a pattern cannot say.
+BBOX_PATTERN = r"^ *-?[0-9]+(\.[0-9]+)?( *, *-?[0-9]+(\.[0-9]+)?){3} *$"
+
+
+def bbox_parameter(name: str = "bbox") -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        {"type": "string", "pattern": BBOX_PATTERN},
+        description="minLon,minLat,maxLon,maxLat (WGS84 degrees, min <= max)",
+    )
 
 
 class QueryParams:

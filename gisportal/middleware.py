@@ -4,7 +4,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, QueryDict
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.html import escape
@@ -49,22 +49,24 @@ BODY_TOO_LARGE_MESSAGE = message("Nội dung yêu cầu quá lớn.", "The reque
 _SUSPECT_JSON_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2})")
 
 
-def _json_problems(value, path: str, found: list[str]) -> list[str]:
-    """Dotted paths (`applicant.name`, `features.0.properties.x`) of every
-    string, or object key, that cannot be stored."""
+def _json_problems(value, name: str, found: list[str]) -> list[str]:
+    """The names of the fields whose string (or object key) cannot be stored:
+    the key of the innermost object holding it, the way the APIs name a field
+    in their 400s (`applicant_name`, a feature property's own name); "body"
+    for a bare string."""
     if isinstance(value, str):
         if unstorable(value):
-            found.append(path or "body")
+            found.append(name)
     elif isinstance(value, dict):
         for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if unstorable(str(key)):
-                found.append(printable_name(child))
+            key = str(key)
+            if unstorable(key):
+                found.append(printable_name(key))
             else:
-                _json_problems(item, child, found)
+                _json_problems(item, key, found)
     elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _json_problems(item, f"{path}.{index}" if path else str(index), found)
+        for item in value:
+            _json_problems(item, name, found)
     return found
 
 
@@ -85,9 +87,11 @@ def _body_problems(request) -> list[str]:
         if _SUSPECT_JSON_ESCAPE.search(body):
             # Not JSON: the view's parser answers with its own 400.
             with contextlib.suppress(ValueError):
-                _json_problems(json.loads(body), "", found)
+                _json_problems(json.loads(body), "body", found)
     else:
-        found += unstorable_fields(request.POST)
+        # Parsed here: Django fills request.POST for POST only, and DRF's
+        # FormParser also reads PUT and PATCH bodies.
+        found += unstorable_fields(QueryDict(body, encoding=request.encoding))
     return found
 
 

@@ -88,7 +88,7 @@ MEDIA_ROOT = BASE_DIR / "var" / "media"  # public files only (procedure forms)
 MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gisportal.schema.PortalAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's three, with the multipart one refusing text PostgreSQL cannot store.
     "DEFAULT_PARSER_CLASSES": [
@@ -117,6 +117,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema documents the API, not itself.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Error components and schema-wide rules (gisportal/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gisportal.schema.postprocess"],
 }
 
 # Public look-ups (nearest, lists, dossier lookup) are limited per client IP.

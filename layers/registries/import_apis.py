@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import Actor, actor_for
-from gisportal.api import QueryParams, message
+from gisportal.api import QueryParams, bbox_parameter, message
 
 from ..models import ImportJob
 from .exporting import EXPORT_FORMATS, layer_export
@@ -73,6 +73,7 @@ def _job_for(*, actor: Actor, job_id: int) -> ImportJob:
 
 class LayerImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    login_required_methods = ("POST",)  # for the schema: anonymous callers get 401
 
     @extend_schema(
         request={
@@ -157,9 +158,9 @@ class LayerExportApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="Default gpkg."),
-            OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
+            bbox_parameter(),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, spec.content_type): OpenApiTypes.BINARY for spec in EXPORT_FORMATS.values()},
         summary="Export a layer, or the features in a bbox or matching property values, as a file",
         description="Any other query parameter named like a field of the layer's schema filters on equality.",
         operation_id="layer_export",
