@@ -86,13 +86,20 @@ def run_caller(args, name: str, token: str | None, out_dir: Path) -> dict:
     ]
     if args.max_time:
         command += ["--max-time", str(args.max_time)]
+    if args.phases:
+        command += ["--phases", args.phases]
     for pattern in args.include_path_regex or []:
         command += ["--include-path-regex", pattern]
     if token:
         command += ["--header", f"Authorization: Token {token}"]
+    if args.close_connections:
+        # Django's development server cannot read a chunked request body and
+        # takes what is left of it for the next request on the connection.
+        command += ["--header", "Connection: close"]
     started = time.monotonic()
     with log.open("w") as output:
-        subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, check=False)
+        # Run in the report folder: schemathesis keeps a cache of its finds in `.schemathesis/`.
+        subprocess.run(command, stdout=output, stderr=subprocess.STDOUT, cwd=out_dir, check=False)
     elapsed = time.monotonic() - started
     data = json.loads(report.read_text()) if report.exists() else {}
     entries = json.loads(har.read_text())["log"]["entries"] if har.exists() else []
@@ -125,8 +132,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--max-time", type=int, default=0, help="seconds per caller (0: no limit)")
+    parser.add_argument("--phases", help="schemathesis phases (default: all of examples,coverage,fuzzing,stateful)")
     parser.add_argument("--include-path-regex", action="append", help="only these operations (repeatable)")
     parser.add_argument("--out", type=Path, help="folder for the reports (default: a temporary one)")
+    parser.add_argument(
+        "--close-connections", action="store_true", help="one connection per request (for `manage.py runserver`)"
+    )
     args = parser.parse_args()
 
     out_dir = args.out or Path(tempfile.mkdtemp(prefix="schemathesis-"))

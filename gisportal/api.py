@@ -96,12 +96,16 @@ class QueryParams:
         self.errors: dict[str, list[str]] = {}
 
     def raw(self, name: str) -> str | None:
-        """The parameter stripped, or None when absent or blank."""
+        """The parameter stripped, or None when absent or empty (`?to=` is
+        "not sent", as the schema's allowEmptyValue says). Only white space
+        is no value at all: a 400 naming it."""
         value = self.query.get(name)
         if value is None:
             return None
-        value = value.strip()
-        return value or None
+        stripped = value.strip()
+        if value and not stripped and name not in self.errors:
+            self.fail(name, "Chỉ có khoảng trắng.", "Only white space: leave it out or give a value.")
+        return stripped or None
 
     def fail(self, name: str, vi: str, en: str) -> None:
         self.errors.setdefault(name, []).append(message(vi, en))
