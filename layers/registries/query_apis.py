@@ -286,6 +286,7 @@ FEATURE_QUERY_PARAMETERS = [
 
 class LayerFeaturesApi(RegistryApiView):
     login_required_methods = ("POST",)  # for the schema: _require_login answers 401
+
     @extend_schema(
         parameters=FEATURE_QUERY_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
@@ -394,6 +395,7 @@ def _feature_id(raw: str) -> int:
 
 class LayerFeatureDetailApi(RegistryApiView):
     login_required_methods = ("PATCH", "DELETE")  # for the schema: _require_login answers 401
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One feature", operation_id="registry_feature_get")
     def get(self, request, slug: str, feature_id: str):
         layer = _visible_layer(request, slug)
