@@ -90,6 +90,8 @@ def run_caller(args, name: str, token: str | None, out_dir: Path) -> dict:
         command += ["--phases", args.phases]
     for pattern in args.include_path_regex or []:
         command += ["--include-path-regex", pattern]
+    for path in args.exclude_path or []:
+        command += ["--exclude-path", path]
     if token:
         command += ["--header", f"Authorization: Token {token}"]
     if args.close_connections:
@@ -134,6 +136,7 @@ def main() -> int:
     parser.add_argument("--max-time", type=int, default=0, help="seconds per caller (0: no limit)")
     parser.add_argument("--phases", help="schemathesis phases (default: all of examples,coverage,fuzzing,stateful)")
     parser.add_argument("--include-path-regex", action="append", help="only these operations (repeatable)")
+    parser.add_argument("--exclude-path", action="append", help="leave this path out (repeatable)")
     parser.add_argument("--out", type=Path, help="folder for the reports (default: a temporary one)")
     parser.add_argument(
         "--close-connections", action="store_true", help="one connection per request (for `manage.py runserver`)"

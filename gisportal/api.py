@@ -3,6 +3,7 @@ each bad parameter, the error format, and paging links."""
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,15 +76,22 @@ def date_parameter(name: str, *, description: str = "") -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
 
 
-# Four numbers separated by commas: what QueryParams.bbox reads. Whether
-# min <= max is a rule between the numbers that a pattern cannot say.
-BBOX_PATTERN = r"^ *-?[0-9]+(\.[0-9]+)?( *, *-?[0-9]+(\.[0-9]+)?){3} *$"
+# A decimal number as comma-separated parameters (bbox, LON,LAT) write it:
+# QueryParams reads exactly this, and the schema declares it as a pattern.
+DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_DECIMAL_PART = re.compile(rf" *{DECIMAL} *")
+
+
+def numbers_pattern(count: int) -> str:
+    """`count` decimals separated by commas, spaces allowed around them."""
+    return rf"^ *{DECIMAL} *(?:, *{DECIMAL} *){{{count - 1}}}$"
 
 
 def bbox_parameter(name: str = "bbox") -> OpenApiParameter:
+    # Whether min <= max is a rule between the numbers that a pattern cannot say.
     return OpenApiParameter(
         name,
-        {"type": "string", "pattern": BBOX_PATTERN},
+        {"type": "string", "pattern": numbers_pattern(4)},
         description="minLon,minLat,maxLon,maxLat (WGS84 degrees, min <= max)",
     )
 
@@ -169,6 +177,8 @@ class QueryParams:
         if raw is None:
             return None
         parts = raw.split(",")
+        if not all(_DECIMAL_PART.fullmatch(p) for p in parts):
+            return []
         try:
             values = [float(p) for p in parts]
         except ValueError:

@@ -79,8 +79,8 @@ def _body_problems(request) -> list[str]:
     is_json = content_type == "application/json" or content_type.endswith("+json")
     if not (is_json or content_type == "application/x-www-form-urlencoded"):
         return []
-    if not int(request.META.get("CONTENT_LENGTH") or 0):
-        return []
+    if request.META.get("CONTENT_LENGTH") in (None, "", "0"):
+        return []  # no body (or a chunked one, which Django's request does not read either)
     body = request.body  # RequestDataTooBig past DATA_UPLOAD_MAX_MEMORY_SIZE
     found: list[str] = []
     if is_json:
@@ -127,7 +127,7 @@ class UnstorableInputMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         """Multipart forms posted to pages: their CSRF check reads request.POST
         before the view anyway. The API's (CSRF-exempt) multipart bodies are
-        checked by `gisportal.api.MultiPartParser` once the caller is known."""
+        checked by `gisportal.unstorable.MultiPartParser` once the caller is known."""
         if request.method != "POST" or request.content_type != "multipart/form-data":
             return None
         if getattr(view_func, "csrf_exempt", False):

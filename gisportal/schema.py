@@ -3,7 +3,8 @@ operation at once (`REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]`), rather than
 each view copying the same error responses:
 
 - every operation may answer 400 with the portal's error shapes (a NUL in a
-  path or query parameter is refused before any view runs), 404 when it has
+  path or query parameter is refused before any view runs), 414 from the web
+  server for an overlong URL, 404 when it has
   path parameters or looks something up, 401 and 403 when it reads
   credentials, 429 when it is rate-limited;
 - security per operation: a public operation declares `{}` (no credentials)
@@ -51,6 +52,14 @@ NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
+
+
+# Answered by the HTTP server in front of Django (gunicorn, nginx), not by the
+# portal: a request line longer than it reads (gunicorn: 4,094 bytes).
+URI_TOO_LONG = {
+    "description": "The URL is longer than the web server reads; answered by the server, in HTML.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 def error_response(code: str) -> dict:
@@ -107,6 +116,7 @@ class PortalAutoSchema(AutoSchema):
                     for media, spec in declared["content"].items()
                 }
             responses[code] = body
+        responses["414"] = URI_TOO_LONG
         return dict(sorted(responses.items()))
 
 

@@ -7,15 +7,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from gisportal.api import PublicApiView, QueryParams, bbox_parameter, integer_parameter, number_parameter, page_links
+from gisportal.api import (
+    PublicApiView,
+    QueryParams,
+    bbox_parameter,
+    integer_parameter,
+    number_parameter,
+    numbers_pattern,
+    page_links,
+)
 
 from . import selectors
 from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
 
 MAX_PAGE = 10_000
 MAX_OFFSET = 10**9
-# Two numbers, what QueryParams.lon_lat reads (their ranges it checks itself).
-LON_LAT_PATTERN = r"^ *-?[0-9]+(\.[0-9]+)? *, *-?[0-9]+(\.[0-9]+)? *$"
 
 
 def _unit_properties(unit: AdministrativeUnit) -> dict:
@@ -59,7 +65,7 @@ UNIT_PARAMETERS = [
     OpenApiParameter("era", str, enum=Era.values, description="Only units of this era (with no `on`: all its units)."),
     OpenApiParameter(
         "contains",
-        {"type": "string", "pattern": LON_LAT_PATTERN},
+        {"type": "string", "pattern": numbers_pattern(2)},
         description="LON,LAT: only units containing this point.",
     ),
     OpenApiParameter("geometry", str, enum=["full", "simplified"], description="Simplified outlines (~50 m) for maps."),
