@@ -63,9 +63,9 @@ URI_TOO_LONG = {
 
 
 def error_response(code: str) -> dict:
-    # A 400 or 404 names the offending parameter when there is one (an unknown
-    # slip kind, an unknown unit code); the others carry one message.
-    schema = {"anyOf": [FIELD_ERRORS, ERROR]} if code in ("400", "404") else ERROR
+    # A 400, 404 or 413 names the offending parameter when there is one (an
+    # unknown slip kind, an oversized `file`); the others carry one message.
+    schema = {"anyOf": [FIELD_ERRORS, ERROR]} if code in ("400", "404", "413") else ERROR
     response = {"description": _ERROR_DESCRIPTIONS[code], "content": _json(schema)}
     if code == "429":
         response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
@@ -109,7 +109,7 @@ class PortalAutoSchema(AutoSchema):
         for code in codes:
             declared = responses.get(code)
             body = error_response(code)
-            if declared and code in ("409", "413") and declared.get("content"):
+            if declared and code == "409" and declared.get("content"):
                 # A richer body of the view's own (e.g. the allowed actions of a refused move).
                 body["content"] = {
                     media: {"schema": {"allOf": [ERROR, spec.get("schema", {})]}}

@@ -86,7 +86,7 @@ class LayerImportApi(APIView):
                 "required": ["file"],
             }
         },
-        responses={202: OpenApiTypes.OBJECT},
+        responses={202: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
         summary="Upload a GeoPackage, zipped Shapefile, GeoJSON, KML or CSV into a layer (runs as a job)",
         operation_id="layer_import_create",
     )
