@@ -19,9 +19,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from gisportal.accounts.selectors import actor_for
-from gisportal.messages import message
-
-__all__ = ["message"]  # the bilingual message format, imported from here by every app
+from gisportal.messages import message  # the bilingual format; the apps import it from here
 
 
 class BadParameters(APIException):

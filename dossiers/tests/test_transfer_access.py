@@ -11,13 +11,13 @@ procedure) to so-y-te, walked over the workflow table:
 - administrators read only."""
 
 import pytest
-from django.forms.models import model_to_dict
 
-from dossiers.models import Apology, Dossier, DossierEvent
+from dossiers.models import DossierEvent
 from dossiers.workflow import TRANSITIONS, transitions_from
 from gisportal.accounts.models import Role
 
 from .conftest import PATHS, TRANSFER_AGENCY, local
+from .test_access import _snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -58,16 +58,6 @@ def _body(action: str) -> dict:
     # A note and an agency (so-tp, the one it came from) on every call: a
     # refusal is then never the 400 of a missing note or agency.
     return {"action": action, "note": f"ghi chú {action}", "agency": "so-tp"}
-
-
-def _snapshot(dossier) -> dict:
-    row = Dossier.objects.get(pk=dossier.pk)
-    return {
-        **model_to_dict(row),
-        "updated_at": row.updated_at,
-        "events": DossierEvent.objects.filter(dossier=row).count(),
-        "apologies": Apology.objects.filter(dossier=row).count(),
-    }
 
 
 @pytest.fixture
