@@ -14,15 +14,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams, message, page_links
+from gisportal.api import QueryParams, integer_parameter, message, page_links
 from gisportal.downloads import download_response
+from gisportal.unstorable import MultiPartParser
 
 from .attachments import attachment_download_name, attachment_path, attachments_check
 from .calendar import working_calendar
@@ -48,6 +49,8 @@ _TEXT_FIELDS = {
     "delivery_address": (300, False),
     "note": (4000, False),
 }
+MAX_PAGE = 500
+MAX_OFFSET = 10_000_000
 _NESTED_APPLICANT = {"name", "id_number", "address", "phone", "email", "commune"}
 
 
@@ -173,8 +176,8 @@ class DossierListApi(DossierApiView):
         parameters=[
             OpenApiParameter("status", str, enum=Status.values),
             OpenApiParameter("due", str, enum=["soon", "late"]),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
+            integer_parameter("limit", low=1, high=MAX_PAGE, default=50),
+            integer_parameter("offset", low=0, high=MAX_OFFSET, default=0),
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Worklist (officials) or own dossiers (citizens)",
@@ -184,8 +187,8 @@ class DossierListApi(DossierApiView):
         params = QueryParams(request.query_params)
         status_filter = params.choice("status", Status.values)
         due = params.choice("due", ["soon", "late"])
-        limit = params.integer("limit", default=50, low=1, high=500)
-        offset = params.integer("offset", default=0, low=0, high=10_000_000)
+        limit = params.integer("limit", default=50, low=1, high=MAX_PAGE)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         dossiers = worklist(user=request.user, status=status_filter, due=due)
         total = dossiers.count()
@@ -199,7 +202,14 @@ class DossierListApi(DossierApiView):
         )
 
     @extend_schema(
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": 100},
+                OpenApiParameter.HEADER,
+                description="Same key and body: the same dossier (200); same key, another body: 422.",
+            )
+        ],
         request=OpenApiTypes.OBJECT,
         responses={
             201: OpenApiTypes.OBJECT,

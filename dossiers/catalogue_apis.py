@@ -7,13 +7,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from gisportal.accounts.models import Agency
-from gisportal.api import PublicApiView, QueryParams, message, page_links
+from gisportal.api import PublicApiView, QueryParams, integer_parameter, message, page_links
 
 from . import catalogue
 from .models import AdministrativeLevel, OnlineLevel, Procedure, Sector
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+MAX_OFFSET = 10**6
 MAX_QUERY_LENGTH = 200
 
 
@@ -68,8 +69,8 @@ LIST_PARAMETERS = [
     OpenApiParameter("agency", str, description="Implementing agency code, e.g. ubnd-xa, so-tp."),
     OpenApiParameter("level", str, enum=AdministrativeLevel.values),
     OpenApiParameter("online_level", str, enum=OnlineLevel.values),
-    OpenApiParameter("limit", int, description=f"Page size, 1-{MAX_PAGE} (default {DEFAULT_PAGE})."),
-    OpenApiParameter("offset", int),
+    integer_parameter("limit", low=1, high=MAX_PAGE, default=DEFAULT_PAGE, description="Page size."),
+    integer_parameter("offset", low=0, high=MAX_OFFSET, default=0),
 ]
 
 
@@ -88,7 +89,7 @@ class ProcedureListApi(PublicApiView):
         level = params.choice("level", AdministrativeLevel.values)
         online_level = params.choice("online_level", OnlineLevel.values)
         limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=10**6)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
 
         procedures = catalogue.procedures_search(

@@ -72,7 +72,14 @@ class DossierLookupApi(PublicApiView):
     """GET /api/v1/dossiers/lookup/?code=..."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("code", str, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "code",
+                {"type": "string", "pattern": "^ *" + CODE_PATTERN.pattern + " *$"},
+                required=True,
+                description="A dossier code, e.g. 000.00.13.H04-260427-0001 (letters in either case).",
+            )
+        ],
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
         summary="Public lookup of a dossier by code (no personal data)",
         operation_id="dossiers_lookup",

@@ -9,7 +9,21 @@ Who sees a dossier:
 - a processing officer or leader of the agency now handling it, or of the
   agency that owns the procedure;
 - an administrator (to read; administrators make no transitions).
-Missing and forbidden look the same: a 404."""
+Missing and forbidden look the same: a 404.
+
+Who may act on a dossier it sees (`dossier_may_act`, the one door that the
+services, the API, the pages and the apology all ask): reading is one right,
+acting another.
+- its applicant, for the citizen moves of the workflow table;
+- a desk officer of the service point that received it (or, with no point,
+  of the agency handling it): the same dossiers a desk officer sees;
+- a processing officer or leader of the agency now handling it
+  (`dossier.agency`) only: after a transfer the agency that owns the
+  procedure still reads the dossier but no longer acts on it;
+- administrators read only.
+Which moves (`dossier_actions`) is then the workflow table for the caller's
+role and the dossier's status; a caller who sees a dossier but may not act
+on it gets a 409 with no allowed action, and nothing changes."""
 
 import datetime as dt
 
@@ -20,6 +34,7 @@ from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import Actor, actor_for
 
 from .models import OPEN_STATUSES, Dossier, Procedure
+from .workflow import Transition, transitions_from
 
 
 def dossiers_visible_to(actor: Actor) -> QuerySet[Dossier]:
@@ -37,6 +52,45 @@ def dossiers_visible_to(actor: Actor) -> QuerySet[Dossier]:
         owned = list(Procedure.objects.filter(agency_id=actor.agency_id).values_list("pk", flat=True))
         return dossiers.filter(Q(agency_id=actor.agency_id) | Q(procedure_id__in=owned))
     return dossiers.filter(applicant_id=actor.user_id)
+
+
+def dossier_may_act(actor: Actor, dossier: Dossier) -> bool:
+    """Whether `actor` may take any move on `dossier` (that they may see).
+    Desk officers act where they see (the scope of `dossiers_visible_to`);
+    officials of the processing side act only for the agency handling it now."""
+    if actor.is_anonymous or actor.is_administrator:
+        return False
+    if actor.role == Role.DESK_OFFICER:
+        if actor.service_point_id:
+            return dossier.receiving_point_id == actor.service_point_id
+        return dossier.agency_id == actor.agency_id
+    if actor.role in (Role.PROCESSING_OFFICER, Role.LEADER):
+        return actor.agency_id is not None and dossier.agency_id == actor.agency_id
+    if actor.role == Role.CITIZEN:
+        return dossier.applicant_id == actor.user_id
+    return False
+
+
+def dossier_actions(actor: Actor, dossier: Dossier) -> list[Transition]:
+    """The moves `actor` may take on `dossier` now: none unless they may act
+    on it, else the workflow table's moves for their role from its status."""
+    if not dossier_may_act(actor, dossier):
+        return []
+    return transitions_from(dossier.status, actor.role)
+
+
+_APOLOGY_ROLES = frozenset({Role.DESK_OFFICER, Role.PROCESSING_OFFICER, Role.LEADER})
+
+
+def dossier_may_apologize(actor: Actor, dossier: Dossier, *, at: dt.datetime) -> bool:
+    """Circular 01/2018 form 4: an official who may act on an open dossier
+    past its due date writes the apology and the new date."""
+    return (
+        actor.role in _APOLOGY_ROLES
+        and dossier_may_act(actor, dossier)
+        and dossier.status in OPEN_STATUSES
+        and dossier.due_at < at
+    )
 
 
 def dossier_get_for_user(*, user, code: str, for_update: bool = False) -> Dossier:

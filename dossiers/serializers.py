@@ -8,7 +8,7 @@ from django.utils import timezone
 from gisportal.accounts.selectors import Actor
 
 from .models import Channel, Dossier, DossierEvent, Status, mask_id_number
-from .workflow import transitions_from
+from .selectors import dossier_actions
 
 SLIP_KINDS = ("receipt", "supplement", "refusal", "apology", "control")
 
@@ -109,8 +109,7 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
         ],
         "allowed_actions": [
             {"action": t.action, "label": t.label, "note_required": t.note_required, "needs_agency": t.needs_agency}
-            for t in transitions_from(dossier.status, actor.role)
-            if actor.role != "citizen" or own
+            for t in dossier_actions(actor, dossier)
         ],
         "slips": {kind: reverse("api-dossier-slip", args=[dossier.code, kind]) for kind in SLIP_KINDS},
         "lookup_url": lookup_url(dossier.code),

@@ -31,7 +31,6 @@ from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .models import (
     FINISHED_STATUSES,
     H3_RESOLUTIONS,
-    OPEN_STATUSES,
     Apology,
     Attachment,
     Channel,
@@ -43,8 +42,8 @@ from .models import (
     Status,
     Timeliness,
 )
-from .selectors import dossier_get_for_user
-from .workflow import BY_ACTION, transitions_from
+from .selectors import dossier_actions, dossier_get_for_user, dossier_may_act, dossier_may_apologize
+from .workflow import BY_ACTION
 
 # --- codes -------------------------------------------------------------------
 
@@ -461,9 +460,9 @@ def dossier_transition(
 ) -> Dossier:
     """Applies one move of the workflow table. Dossier.DoesNotExist when the
     caller may not see the dossier (404); DossierInputError for a bad action,
-    missing note or agency (400); TransitionNotAllowed (409) when the table
-    does not allow it from this state for this role, or a citizen acts on a
-    dossier that is not theirs."""
+    missing note or agency (400); TransitionNotAllowed (409) when the caller
+    may read the dossier but not act on it (`selectors.dossier_may_act`), or
+    the table does not allow the move from this state for this role."""
     transition = BY_ACTION.get(action)
     if transition is None:
         raise DossierInputError.one(
@@ -480,12 +479,13 @@ def dossier_transition(
     at = at or timezone.now()
     with transaction.atomic():
         dossier = dossier_get_for_user(user=acting_user, code=code, for_update=True)
-        owner_ok = actor.role != Role.CITIZEN or dossier.applicant_id == actor.user_id
-        if dossier.status not in transition.sources or actor.role not in transition.roles or not owner_ok:
+        if not dossier_may_act(actor, dossier):
+            raise TransitionNotAllowed.read_only(action=action, status=dossier.status, handled_by=dossier.agency.name)
+        if dossier.status not in transition.sources or actor.role not in transition.roles:
             raise TransitionNotAllowed(
                 action=action,
                 status=dossier.status,
-                allowed=[t.action for t in transitions_from(dossier.status, actor.role)],
+                allowed=[t.action for t in dossier_actions(actor, dossier)],
             )
         to_agency = _target_agency(transition, dossier, agency_code)
         from_status = dossier.status
@@ -527,9 +527,6 @@ def dossier_transition(
     return dossier
 
 
-_APOLOGY_ROLES = frozenset({Role.DESK_OFFICER, Role.PROCESSING_OFFICER, Role.LEADER})
-
-
 def dossier_apologize(
     *, code: str, acting_user, reason: str, new_due_at: dt.datetime, at: dt.datetime | None = None
 ) -> Apology:
@@ -546,7 +543,11 @@ def dossier_apologize(
         )
     with transaction.atomic():
         dossier = dossier_get_for_user(user=acting_user, code=code, for_update=True)
-        if actor.role not in _APOLOGY_ROLES or dossier.status not in OPEN_STATUSES or dossier.due_at >= at:
+        if not dossier_may_act(actor, dossier):
+            raise TransitionNotAllowed.read_only(
+                action="apologize", status=dossier.status, handled_by=dossier.agency.name
+            )
+        if not dossier_may_apologize(actor, dossier, at=at):
             raise TransitionNotAllowed(action="apologize", status=dossier.status, allowed=[])
         apology = Apology.objects.create(
             dossier=dossier, reason=reason, new_due_at=new_due_at, created_by=acting_user, created_at=at

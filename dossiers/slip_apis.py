@@ -6,7 +6,7 @@ import logging
 import time
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -33,7 +33,8 @@ class DossierSlipApi(DossierApiView):
         return renderer, renderer.media_type
 
     @extend_schema(
-        responses={200: OpenApiTypes.BINARY, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(SLIP_KINDS))],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 404: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         summary="A Circular 01/2018 slip as PDF",
         operation_id="dossiers_slip",
     )

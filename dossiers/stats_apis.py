@@ -62,6 +62,10 @@ class DossierIndicatorsApi(APIView):
     throttle_classes: list = []
 
     def perform_content_negotiation(self, request, force=False):
+        # Only the figures of a GET have a CSV form: an OPTIONS answer (DRF's
+        # metadata) is JSON whatever was asked for.
+        if request.method not in ("GET", "HEAD"):
+            return JSONRenderer(), JSONRenderer.media_type
         if request.query_params.get("format") == "csv":
             renderer = IndicatorsCsvRenderer()
             return renderer, renderer.media_type

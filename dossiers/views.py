@@ -33,18 +33,15 @@ from .attachments import ALLOWED_DESCRIPTION, attachments_check
 from .calendar import working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .forms import SubmitForm
-from .models import OPEN_STATUSES, Channel, Dossier, Procedure, Status
-from .selectors import dossier_get_for_user, worklist
+from .models import Channel, Dossier, Procedure, Status
+from .selectors import dossier_actions, dossier_get_for_user, dossier_may_apologize, worklist
 from .serializers import dossier_detail
 from .services import Submission, dossier_apologize, dossier_submit, dossier_transition, submission_channel
-from .workflow import transitions_from
 
 audit = logging.getLogger("gisportal.audit")
 
 PAGE_SIZE = 25
 ATTACHMENT_ACCEPT = ".pdf,.png,.jpg,.jpeg,.docx"
-# Officials who may write an apology for a late dossier (the service decides again).
-_APOLOGY_ROLES = frozenset({Role.DESK_OFFICER, Role.PROCESSING_OFFICER, Role.LEADER})
 # Badge colour groups of the status labels.
 _STATUS_TONES = {
     Status.WAITING_SUPPLEMENT: "waiting",
@@ -69,7 +66,7 @@ def _status(status: str) -> dict:
     return {"key": status, "label": _in_language(Status(status).label), "tone": _STATUS_TONES.get(status, "open")}
 
 
-def _actions(status: str, role: str | None) -> list[dict]:
+def _actions(actor: Actor, dossier: Dossier) -> list[dict]:
     return [
         {
             "action": t.action,
@@ -77,7 +74,7 @@ def _actions(status: str, role: str | None) -> list[dict]:
             "note_required": t.note_required,
             "needs_agency": t.needs_agency,
         }
-        for t in transitions_from(status, role)
+        for t in dossier_actions(actor, dossier)
     ]
 
 
@@ -93,7 +90,7 @@ def _row(dossier: Dossier, *, actor: Actor, now) -> dict:
         "appointment_at": dossier.appointment_at,
         "is_late": dossier.is_open and dossier.due_at < now,
         "timeliness": _in_language(dossier.get_timeliness_display()) if dossier.timeliness else "",
-        "actions": _actions(dossier.status, actor.role) if actor.is_official else [],
+        "actions": _actions(actor, dossier) if actor.is_official else [],
         "url": reverse("dossier-page", args=[dossier.code]),
     }
 
@@ -370,7 +367,7 @@ def _render_dossier(request, dossier: Dossier, *, status: int = 200, refused: st
         "actions": [{**action, "label": _in_language(action["label"])} for action in detail["allowed_actions"]],
         "agencies": list(Agency.objects.exclude(pk=dossier.agency_id).only("code", "name")) if needs_agency else [],
         "apologies": apologies,
-        "can_apologize": actor.role in _APOLOGY_ROLES and dossier.status in OPEN_STATUSES and dossier.due_at < now,
+        "can_apologize": dossier_may_apologize(actor, dossier, at=now),
         "slips": _slips(dossier, detail, has_apology=bool(apologies)),
         "lookup_page": reverse("dossier-lookup-page") + "?code=" + dossier.code,
         "refused": refused,
@@ -433,11 +430,15 @@ def dossier_apology(request, code: str):
         dossier_apologize(code=code, acting_user=request.user, reason=reason, new_due_at=working_calendar().end_of(day))
     except Dossier.DoesNotExist as missing:
         raise Http404 from missing
-    except TransitionNotAllowed:
+    except TransitionNotAllowed as refused:
         dossier = _visible_or_404(request.user, code)
-        text = message(
-            "Chỉ xin lỗi, hẹn lại cho hồ sơ đang xử lý đã quá hạn.",
-            "Only an open dossier past its due date gets an apology.",
+        text = (
+            str(refused)
+            if refused.read_only
+            else message(
+                "Chỉ xin lỗi, hẹn lại cho hồ sơ đang xử lý đã quá hạn.",
+                "Only an open dossier past its due date gets an apology.",
+            )
         )
         return _render_dossier(request, dossier, status=409, refused=text, posted=posted)
     except DossierInputError as problem:

@@ -3,10 +3,13 @@ each bad parameter, the error format, and paging links."""
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import APIException, NotAuthenticated, PermissionDenied, Throttled
@@ -17,6 +20,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
+from gisportal.messages import message  # the bilingual format; the apps import it from here
 
 
 class BadParameters(APIException):
@@ -27,10 +31,6 @@ class BadParameters(APIException):
 
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(detail=errors)
-
-
-def message(vi: str, en: str) -> str:
-    return f"{vi} / {en}"
 
 
 def exception_handler(exc, context):
@@ -49,6 +49,52 @@ def exception_handler(exc, context):
     return response
 
 
+# --- parameters as the schema declares them ------------------------------------------
+# The same bounds as the QueryParams call that reads each one, so that the
+# schema and the server agree (a value outside them is a 400).
+
+
+def integer_parameter(
+    name: str, *, low: int, high: int, default: int | None = None, description: str = ""
+) -> OpenApiParameter:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return OpenApiParameter(name, schema, description=description or f"{low}-{high}")
+
+
+def number_parameter(
+    name: str, *, low: float, high: float, required: bool = False, description: str = ""
+) -> OpenApiParameter:
+    schema = {"type": "number", "minimum": low, "maximum": high}
+    return OpenApiParameter(name, schema, required=required, description=description)
+
+
+def date_parameter(name: str, *, description: str = "") -> OpenApiParameter:
+    """YYYY-MM-DD (a calendar date; years 0001-9999)."""
+    return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
+
+
+# A decimal number as comma-separated parameters (bbox, LON,LAT) write it:
+# QueryParams reads exactly this, and the schema declares it as a pattern.
+DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_DECIMAL_PART = re.compile(rf" *{DECIMAL} *")
+
+
+def numbers_pattern(count: int) -> str:
+    """`count` decimals separated by commas, spaces allowed around them."""
+    return rf"^ *{DECIMAL} *(?:, *{DECIMAL} *){{{count - 1}}}$"
+
+
+def bbox_parameter(name: str = "bbox") -> OpenApiParameter:
+    # Whether min <= max is a rule between the numbers that a pattern cannot say.
+    return OpenApiParameter(
+        name,
+        {"type": "string", "pattern": numbers_pattern(4)},
+        description="minLon,minLat,maxLon,maxLat (WGS84 degrees, min <= max)",
+    )
+
+
 class QueryParams:
     """Reads query parameters, collecting every problem before failing once."""
 
@@ -57,12 +103,16 @@ class QueryParams:
         self.errors: dict[str, list[str]] = {}
 
     def raw(self, name: str) -> str | None:
-        """The parameter stripped, or None when absent or blank."""
+        """The parameter stripped, or None when absent or empty (`?to=` is
+        "not sent", as the schema's allowEmptyValue says). Only white space
+        is no value at all: a 400 naming it."""
         value = self.query.get(name)
         if value is None:
             return None
-        value = value.strip()
-        return value or None
+        stripped = value.strip()
+        if value and not stripped and name not in self.errors:
+            self.fail(name, "Chỉ có khoảng trắng.", "Only white space: leave it out or give a value.")
+        return stripped or None
 
     def fail(self, name: str, vi: str, en: str) -> None:
         self.errors.setdefault(name, []).append(message(vi, en))
@@ -126,6 +176,8 @@ class QueryParams:
         if raw is None:
             return None
         parts = raw.split(",")
+        if not all(_DECIMAL_PART.fullmatch(p) for p in parts):
+            return []
         try:
             values = [float(p) for p in parts]
         except ValueError:

@@ -39,6 +39,12 @@ urlpatterns = [
     path("", include("maps.urls")),
 ]
 
+# JSON error answers on the API paths (gisportal/error_pages.py).
+handler400 = "gisportal.error_pages.bad_request"
+handler403 = "gisportal.error_pages.permission_denied"
+handler404 = "gisportal.error_pages.page_not_found"
+handler500 = "gisportal.error_pages.server_error"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

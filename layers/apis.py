@@ -7,12 +7,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from gisportal.api import PublicApiView, QueryParams, page_links
+from gisportal.api import (
+    PublicApiView,
+    QueryParams,
+    bbox_parameter,
+    integer_parameter,
+    number_parameter,
+    numbers_pattern,
+    page_links,
+)
 
 from . import selectors
 from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
 
 MAX_PAGE = 10_000
+MAX_OFFSET = 10**9
 
 
 def _unit_properties(unit: AdministrativeUnit) -> dict:
@@ -54,10 +63,14 @@ UNIT_PARAMETERS = [
     OpenApiParameter("level", str, enum=UnitLevel.values),
     OpenApiParameter("on", OpenApiTypes.DATE, description="Units in force on this day (default today)."),
     OpenApiParameter("era", str, enum=Era.values, description="Only units of this era (with no `on`: all its units)."),
-    OpenApiParameter("contains", str, description="LON,LAT: only units containing this point."),
+    OpenApiParameter(
+        "contains",
+        {"type": "string", "pattern": numbers_pattern(2)},
+        description="LON,LAT: only units containing this point.",
+    ),
     OpenApiParameter("geometry", str, enum=["full", "simplified"], description="Simplified outlines (~50 m) for maps."),
-    OpenApiParameter("limit", int, description="Page size, 1-10000 (default 100)."),
-    OpenApiParameter("offset", int),
+    integer_parameter("limit", low=1, high=MAX_PAGE, default=100, description="Page size."),
+    integer_parameter("offset", low=0, high=MAX_OFFSET, default=0),
 ]
 
 
@@ -76,7 +89,7 @@ class AdminUnitListApi(PublicApiView):
         contains = params.lon_lat("contains")
         geometry = params.choice("geometry", ["full", "simplified"], default="full")
         limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=10**9)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
 
         units = selectors.unit_list(on=on, level=level, era=era, contains=contains, simplified=geometry == "simplified")
@@ -129,9 +142,9 @@ class ServicePointListApi(PublicApiView):
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str, enum=KIND_CHOICES),
-            OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
-            OpenApiParameter("limit", int, description="1-10000, default 100"),
-            OpenApiParameter("offset", int),
+            bbox_parameter(),
+            integer_parameter("limit", low=1, high=MAX_PAGE, default=100),
+            integer_parameter("offset", low=0, high=MAX_OFFSET, default=0),
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Service points (GeoJSON), paged with a `next` link",
@@ -142,7 +155,7 @@ class ServicePointListApi(PublicApiView):
         kind = params.choice("kind", KIND_CHOICES, default="any")
         bbox = params.bbox("bbox")
         limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=10**9)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
 
         points = selectors.service_point_list(kind=None if kind == "any" else kind, bbox=bbox)
@@ -178,10 +191,10 @@ class ServicePointListApi(PublicApiView):
 class ServicePointNearestApi(PublicApiView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("lon", float, required=True),
-            OpenApiParameter("lat", float, required=True),
+            number_parameter("lon", low=-180, high=180, required=True),
+            number_parameter("lat", low=-90, high=90, required=True),
             OpenApiParameter("kind", str, enum=KIND_CHOICES, description="Default any"),
-            OpenApiParameter("limit", int, description="1-50, default 5"),
+            integer_parameter("limit", low=1, high=50, default=5),
         ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Nearest service points by geodesic distance (metres, WGS84)",

@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from gisportal.api import PublicApiView, QueryParams
+from gisportal.api import PublicApiView, QueryParams, date_parameter, integer_parameter, number_parameter
 from gisportal.throttling import PublicLookupThrottle
 
 from . import coverage
@@ -26,8 +26,10 @@ DEFAULT_RADIUS_M = 2000.0
 ERAS = ("2019", "2025")
 
 _KIND = OpenApiParameter("kind", str, enum=list(coverage.KINDS), description="default post_office")
-_RADIUS = OpenApiParameter("radius_m", float, description="50-50000 metres, default 2000")
-_ON = OpenApiParameter("on", OpenApiTypes.DATE, description="the map in force that day (2025 communes from 2025-07-01)")
+_RADIUS = number_parameter(
+    "radius_m", low=coverage.RADIUS_MIN_M, high=coverage.RADIUS_MAX_M, description="metres, default 2000"
+)
+_ON = date_parameter("on", description="the map in force that day (2025 communes from 2025-07-01)")
 _ERA = OpenApiParameter("era", str, enum=list(ERAS), description="alternative to `on`")
 
 
@@ -134,7 +136,7 @@ class CatchmentsApi(_CoverageBase):
 
 class CoverageSuggestApi(_CoverageBase):
     @extend_schema(
-        parameters=[_KIND, _RADIUS, _ON, _ERA, OpenApiParameter("count", int, description="1-5, default 1")],
+        parameters=[_KIND, _RADIUS, _ON, _ERA, integer_parameter("count", low=1, high=coverage.SUGGEST_MAX, default=1)],
         responses={200: OpenApiTypes.OBJECT},
         summary="Greedy suggestion of new service-point sites covering the most uncovered population",
         operation_id="analytics_coverage_suggest",

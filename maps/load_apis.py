@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import BadParameters, OfficialApiView, QueryParams, default_period
+from gisportal.api import BadParameters, OfficialApiView, QueryParams, default_period, number_parameter
 from gisportal.downloads import download_response
 from gisportal.spreadsheets import CSV_CONTENT_TYPE, csv_bytes, xlsx_row
 from layers.models import ServicePointKind
@@ -96,7 +96,7 @@ class AccessibilityApi(OfficialApiView):
         summary="Two-step floating catchment accessibility per commune (counters per 10,000 inhabitants)",
         parameters=[
             _KIND,
-            OpenApiParameter("radius_m", OpenApiTypes.NUMBER, description="Catchment radius d0, 100–100000 m."),
+            number_parameter("radius_m", low=100, high=100_000, description="Catchment radius d0 in metres."),
             OpenApiParameter("on", OpenApiTypes.DATE, description="Communes in force that day (default today)."),
         ],
         responses={200: OpenApiTypes.OBJECT},
@@ -133,7 +133,11 @@ class Indicators766Api(OfficialApiView):
             *_PERIOD_PARAMETERS,
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), description="Default json."),
         ],
-        responses={200: OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_TYPE): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request):
         group_by, date_from, date_to, output = indicator_params(request.query_params)

@@ -57,16 +57,27 @@ class People:
     processor: object  # processing officer of so-tp
     leader: object  # leader of so-tp
     processor_other: object  # processing officer of so-y-te
+    leader_other: object  # leader of so-y-te
+    processor_commune: object  # processing officer of the commune desk's people's committee
+    leader_commune: object  # its leader
     administrator: object
 
-    def by_role(self) -> dict[str, object]:
+    def by_role(self, dossier=None) -> dict[str, object]:
         """The user who acts in each role on a dossier received at CENTRE-MAIN
-        for a so-tp procedure (the "right official" of each role)."""
+        for a so-tp procedure (the "right official" of each role). Processing
+        officers and leaders act only for the agency handling the dossier:
+        once `dossier` is with so-y-te (transferred there) or the commune's
+        people's committee (a commune-level procedure), theirs."""
+        agency = dossier.agency.code if dossier is not None else "so-tp"
+        processor, leader = {
+            TRANSFER_AGENCY: (self.processor_other, self.leader_other),
+            COMMITTEE: (self.processor_commune, self.leader_commune),
+        }.get(agency, (self.processor, self.leader))
         return {
             Role.CITIZEN: self.citizen_a,
             Role.DESK_OFFICER: self.desk_main,
-            Role.PROCESSING_OFFICER: self.processor,
-            Role.LEADER: self.leader,
+            Role.PROCESSING_OFFICER: processor,
+            Role.LEADER: leader,
             Role.ADMINISTRATOR: self.administrator,
         }
 
@@ -117,13 +128,16 @@ def _user(username: str, role: str, *, agency: Agency | None = None, point=None,
     return user
 
 
+COMMITTEE = "h4-ubnd-test"
+
+
 @pytest.fixture
 def people(db, points) -> People:
     agencies = {a.code: a for a in Agency.objects.all()}
     # The commune desk works for its commune's people's committee, which the
     # demo does not create: one of our own, governing the desk's commune.
     committee = Agency.objects.create(
-        code="h4-ubnd-test",
+        code=COMMITTEE,
         name=f"UBND {points.desk.admin_unit.name} (thử)",
         kind=Agency.Kind.PEOPLES_COMMITTEE,
         admin_unit_code=points.desk.admin_unit.code,
@@ -137,6 +151,9 @@ def people(db, points) -> People:
         processor=_user("h4_processor_tp", Role.PROCESSING_OFFICER, agency=agencies["so-tp"]),
         leader=_user("h4_leader_tp", Role.LEADER, agency=agencies["so-tp"]),
         processor_other=_user("h4_processor_yte", Role.PROCESSING_OFFICER, agency=agencies["so-y-te"]),
+        leader_other=_user("h4_leader_yte", Role.LEADER, agency=agencies["so-y-te"]),
+        processor_commune=_user("h4_processor_ubnd", Role.PROCESSING_OFFICER, agency=committee),
+        leader_commune=_user("h4_leader_ubnd", Role.LEADER, agency=committee),
         administrator=_user("h4_admin", Role.ADMINISTRATOR),
     )
 
@@ -197,8 +214,8 @@ def api_payload(catalogue, points):
 
 # Legal paths from "received" to every state of the workflow: (action, role)
 # steps, each taken by the right user of that role (People.by_role). The
-# transfer goes to so-y-te; the so-tp officials still see the dossier
-# because so-tp owns the procedure.
+# transfer goes to so-y-te, whose officials act from then on; the so-tp
+# officials still see the dossier (so-tp owns the procedure) but no longer act.
 PATHS: dict[str, list[tuple[str, str]]] = {
     "received": [],
     "assigned": [("assign", Role.DESK_OFFICER)],
@@ -236,18 +253,17 @@ TRANSFER_AGENCY = "so-y-te"
 def drive(people):
     """drive(dossier, state) walks the dossier to `state` through the legal
     transitions of PATHS (service calls, a note on each step) and returns
-    it reloaded."""
+    it reloaded; `path=` walks another list of steps that ends in `state`."""
     from dossiers.models import Dossier
     from dossiers.services import dossier_transition
 
-    users = people.by_role()
-
-    def walk(dossier, state: str):
-        for action, role in PATHS[state]:
+    def walk(dossier, state: str, *, path: list[tuple[str, str]] | None = None):
+        for action, role in PATHS[state] if path is None else path:
+            dossier.refresh_from_db()
             dossier_transition(
                 code=dossier.code,
                 action=action,
-                acting_user=users[role],
+                acting_user=people.by_role(dossier)[role],
                 note=f"bước {action}",
                 agency_code=TRANSFER_AGENCY if action == "transfer" else None,
             )

@@ -171,6 +171,9 @@ def test_no_query_string_causes_a_server_error(api, data):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(code=st.text(min_size=1, max_size=100))
 def test_no_procedure_code_causes_a_server_error(api, client, code):
-    assert api.get(f"{LIST}{quote(code, safe='')}/").status_code in (200, 404)
-    assert client.get(f"/procedures/{quote(code, safe='')}/").status_code in (200, 404)
-    assert client.get("/procedures/", {"q": code, "sector": code, "page": code}).status_code == 200
+    # A NUL is refused as such before any view (gisportal.unstorable): 400.
+    found = (400,) if "\x00" in code else (200, 404)
+    assert api.get(f"{LIST}{quote(code, safe='')}/").status_code in found
+    assert client.get(f"/procedures/{quote(code, safe='')}/").status_code in found
+    listed = client.get("/procedures/", {"q": code, "sector": code, "page": code}).status_code
+    assert listed == (400 if "\x00" in code else 200)

@@ -36,9 +36,9 @@ def test_transfer_keeps_receipt_with_the_first_agency_and_rebuild_agrees(submit,
     first, second = catalogue.main.agency, Agency.objects.get(code=TRANSFER_AGENCY)
     assert dossier.agency == second and dossier.receiving_agency == first
     for action, user in (
-        ("start", people.processor),
-        ("approve", people.leader),
-        ("mark_result_ready", people.processor),
+        ("start", people.processor_other),
+        ("approve", people.leader_other),
+        ("mark_result_ready", people.processor_other),
     ):
         dossier_transition(code=dossier.code, action=action, acting_user=user)
     today = timezone.localdate()

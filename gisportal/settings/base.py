@@ -33,6 +33,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL and other characters PostgreSQL cannot store: a 400 before any view.
+    "gisportal.middleware.UnstorableInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "gisportal.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -102,8 +104,14 @@ MEDIA_ROOT = env.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "var" / "media"
 MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "gisportal.schema.PortalAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, with the multipart one refusing text PostgreSQL cannot store.
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "gisportal.unstorable.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "gisportal.accounts.authentication.ApiTokenAuthentication",
@@ -124,6 +132,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema documents the API, not itself.
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Error components and schema-wide rules (gisportal/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gisportal.schema.postprocess"],
 }
 
 # Who the client is (gisportal.clientip.client_ip, for rate limits and the

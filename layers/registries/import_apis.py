@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import Actor, actor_for
-from gisportal.api import QueryParams, message
+from gisportal.api import QueryParams, bbox_parameter, message
 from gisportal.downloads import download_response
 from gisportal.outbox import outbox_state_message
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
@@ -83,6 +83,7 @@ def _job_for(*, actor: Actor, job_id: int) -> ImportJob:
 
 class LayerImportApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
+    login_required_methods = ("POST",)  # for the schema: anonymous callers get 401
 
     @extend_schema(
         request={
@@ -95,7 +96,7 @@ class LayerImportApi(APIView):
                 "required": ["file"],
             }
         },
-        responses={202: OpenApiTypes.OBJECT},
+        responses={202: OpenApiTypes.OBJECT, 413: OpenApiTypes.OBJECT},
         summary="Upload a GeoPackage, zipped Shapefile, GeoJSON, KML or CSV into a layer (runs as a job)",
         operation_id="layer_import_create",
     )
@@ -165,9 +166,9 @@ class LayerExportApi(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="Default gpkg."),
-            OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
+            bbox_parameter(),
         ],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, spec.content_type): OpenApiTypes.BINARY for spec in EXPORT_FORMATS.values()},
         summary="Export a layer, or the features in a bbox or matching property values, as a file",
         description="Any other query parameter named like a field of the layer's schema filters on equality.",
         operation_id="layer_export",

@@ -30,7 +30,15 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import Actor, actor_for
-from gisportal.api import BadParameters, QueryParams, message, page_links
+from gisportal.api import (
+    BadParameters,
+    QueryParams,
+    bbox_parameter,
+    integer_parameter,
+    message,
+    number_parameter,
+    page_links,
+)
 
 from ..models import AdministrativeUnit, Era, Feature, GeometryType, Layer, UnitLevel
 from . import editing
@@ -40,6 +48,7 @@ from .selectors import layer_get_for_user, layers_editable_ids, layers_visible_t
 MAX_PAGE = 10_000
 DEFAULT_PAGE = 100
 MAX_WITHIN_M = 50_000
+MAX_OFFSET = 10**9
 # Degrees of latitude per metre are largest at the equator (110,574 m per
 # degree); a degree of longitude is at least 111,320 m x cos(latitude).
 METRES_PER_DEGREE_LAT_MIN = 110_574.0
@@ -261,18 +270,24 @@ def _feature_collection(request, rows: list[str], *, limit: int, offset: int, ex
 
 
 FEATURE_QUERY_PARAMETERS = [
-    OpenApiParameter("lon", float, description="With lat and within_m: features within that many metres"),
-    OpenApiParameter("lat", float),
-    OpenApiParameter("within_m", float, description=f"Metres, geodesic (WGS84), up to {MAX_WITHIN_M}"),
-    OpenApiParameter("admin_unit", str, description="Unit code: features intersecting its outline"),
+    number_parameter("lon", low=-180, high=180, description="With lat and within_m: features within that many metres"),
+    number_parameter("lat", low=-90, high=90),
+    number_parameter("within_m", low=0, high=MAX_WITHIN_M, description="Metres, geodesic (WGS84)"),
+    OpenApiParameter(
+        "admin_unit",
+        {"type": "string", "pattern": "^ *[0-9A-Za-z]{1,10} *$"},
+        description="Unit code: features intersecting its outline",
+    ),
     OpenApiParameter("era", str, enum=Era.values, description="Era of admin_unit (default 2025)"),
-    OpenApiParameter("bbox", str, description="minLon,minLat,maxLon,maxLat"),
-    OpenApiParameter("limit", int, description=f"1-{MAX_PAGE}, default {DEFAULT_PAGE}"),
-    OpenApiParameter("offset", int),
+    bbox_parameter(),
+    integer_parameter("limit", low=1, high=MAX_PAGE, default=DEFAULT_PAGE),
+    integer_parameter("offset", low=0, high=MAX_OFFSET, default=0),
 ]
 
 
 class LayerFeaturesApi(RegistryApiView):
+    login_required_methods = ("POST",)  # for the schema: _require_login answers 401
+
     @extend_schema(
         parameters=FEATURE_QUERY_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
@@ -288,7 +303,7 @@ class LayerFeaturesApi(RegistryApiView):
         era = params.choice("era", Era.values, default=Era.POST_2025)
         bbox = params.bbox("bbox")
         limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=10**9)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         near = {"lon": lon, "lat": lat, "within_m": within_m}
         sent = {name for name in near if params.raw(name) is not None}
         if sent and sent != set(near):
@@ -380,6 +395,8 @@ def _feature_id(raw: str) -> int:
 
 
 class LayerFeatureDetailApi(RegistryApiView):
+    login_required_methods = ("PATCH", "DELETE")  # for the schema: _require_login answers 401
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One feature", operation_id="registry_feature_get")
     def get(self, request, slug: str, feature_id: str):
         layer = _visible_layer(request, slug)
@@ -434,7 +451,7 @@ class LayerFeaturesIntersectingApi(RegistryApiView):
     def post(self, request, slug: str):
         params = QueryParams(request.GET)
         limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=10**9)
+        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         layer = _visible_layer(request, slug)
         data = request.data
