@@ -28,6 +28,7 @@ from . import density_counts, stats
 from .attachments import CheckedFile, attachment_write, attachments_remove
 from .calendar import WorkingCalendar, working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
+from .events import DossierChanged, dossier_changed_emit
 from .models import (
     FINISHED_STATUSES,
     H3_RESOLUTIONS,
@@ -83,14 +84,17 @@ def _event(
     at: dt.datetime,
     note: str = "",
     to_agency: Agency | None = None,
+    actor_name: str | None = None,
 ) -> DossierEvent:
-    return DossierEvent.objects.create(
+    """Writes the event row and announces it (`events`) in the same
+    transaction: subscribers' rows commit or roll back with it."""
+    event = DossierEvent.objects.create(
         dossier=dossier,
         action=action,
         from_status=from_status,
         to_status=dossier.status,
         actor=user,
-        actor_name=_actor_name(user),
+        actor_name=actor_name or _actor_name(user),
         actor_role=actor.role or "",
         actor_agency_id=actor.agency_id,
         actor_point_id=actor.service_point_id,
@@ -98,6 +102,8 @@ def _event(
         note=note,
         at=at,
     )
+    dossier_changed_emit(DossierChanged.of(event, code=dossier.code))
+    return event
 
 
 # --- submission --------------------------------------------------------------
@@ -564,3 +570,43 @@ def dossier_apologize(
             note=f"{reason} — hẹn lại / new date {timezone.localtime(new_due_at):%d/%m/%Y}",
         )
     return apology
+
+
+# --- steps recorded by other apps -------------------------------------------------
+
+# Actions other apps record on a dossier: `<app>_<step>`, e.g. `payment_paid`,
+# `shipment_delivered`. Workflow actions are refused here: a status changes
+# only through `dossier_transition`.
+_RECORDED_ACTION = re.compile(r"[a-z][a-z0-9]*_[a-z0-9_]+")
+
+
+def dossier_record_event(
+    *,
+    dossier_id: int,
+    action: str,
+    note: str = "",
+    acting_user=None,
+    actor_name: str | None = None,
+    at: dt.datetime | None = None,
+) -> DossierEvent:
+    """Records a step that does not change the status (a fee paid, a parcel
+    handed over) as an event on the dossier, with who did it: `acting_user`,
+    or for a system (a payment gateway, the carrier) `actor_name`.
+
+    The caller (another app's service) has already decided the caller may do
+    this; the dossier row is locked so the event orders with transitions."""
+    if not _RECORDED_ACTION.fullmatch(action) or action in BY_ACTION or len(action) > 30:
+        raise ValueError(f"not a recordable action: {action!r}")
+    actor = actor_for(acting_user)
+    with transaction.atomic():
+        dossier = Dossier.objects.select_for_update(of=("self",)).get(pk=dossier_id)
+        return _event(
+            dossier,
+            action=action,
+            from_status=dossier.status,
+            user=acting_user,
+            actor=actor,
+            at=at or timezone.now(),
+            note=note,
+            actor_name=actor_name,
+        )
