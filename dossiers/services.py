@@ -494,42 +494,92 @@ def dossier_transition(
                 allowed=[t.action for t in dossier_actions(actor, dossier)],
             )
         to_agency = _target_agency(transition, dossier, agency_code)
-        from_status = dossier.status
-        calendar = working_calendar()
-        changed = ["status", "updated_at"]
-        if transition.target == Status.WAITING_SUPPLEMENT:
-            dossier.paused_at, dossier.supplement_count = at, dossier.supplement_count + 1
-            changed += ["paused_at", "supplement_count"]
-        elif from_status == Status.WAITING_SUPPLEMENT and dossier.paused_at is not None:
-            lost = calendar.paused_working_days(dossier.paused_at, at)
-            dossier.due_at = calendar.end_of(calendar.add_working_days(timezone.localtime(dossier.due_at).date(), lost))
-            dossier.paused_working_days += lost
-            dossier.paused_at = None
-            changed += ["due_at", "paused_working_days", "paused_at"]
-        if transition.needs_agency:
-            dossier.agency = to_agency
-            changed.append("agency")
-        dossier.status = transition.target
-        if transition.target in FINISHED_STATUSES and dossier.finished_at is None:
-            _classify(dossier, calendar, at)
-            changed += ["timeliness", "finished_at", "processing_working_days"]
-        if transition.target == Status.RESULT_RETURNED:
-            dossier.returned_at = at
-            changed.append("returned_at")
-        dossier.save(update_fields=changed)
-        _event(
-            dossier,
-            action=action,
-            from_status=from_status,
-            user=acting_user,
-            actor=actor,
-            at=at,
-            note=note,
-            to_agency=to_agency,
-        )
-        if "finished_at" in changed:
-            stats.count_finished(dossier)
-        density_counts.density_count_status(dossier, from_status=from_status)
+        _apply(dossier, transition, user=acting_user, actor=actor, at=at, note=note, to_agency=to_agency)
+    return dossier
+
+
+def _finishes(dossier: Dossier, target: str) -> bool:
+    """Whether reaching `target` finishes the dossier (and classifies it).
+    A result sent by post is finished on the day it is delivered, not when it
+    is ready (Decision 45/2016: the post returns it on the agency's behalf)."""
+    if target == Status.RESULT_READY and dossier.result_delivery == Delivery.POST:
+        return False
+    return target in FINISHED_STATUSES
+
+
+def _apply(
+    dossier: Dossier,
+    transition,
+    *,
+    user,
+    actor: Actor,
+    at: dt.datetime,
+    note: str,
+    to_agency: Agency | None = None,
+    actor_name: str | None = None,
+) -> None:
+    """Moves a locked dossier along `transition` and writes its event, with
+    the clock, classification and counters that go with the move."""
+    from_status = dossier.status
+    calendar = working_calendar()
+    changed = ["status", "updated_at"]
+    if transition.target == Status.WAITING_SUPPLEMENT:
+        dossier.paused_at, dossier.supplement_count = at, dossier.supplement_count + 1
+        changed += ["paused_at", "supplement_count"]
+    elif from_status == Status.WAITING_SUPPLEMENT and dossier.paused_at is not None:
+        lost = calendar.paused_working_days(dossier.paused_at, at)
+        dossier.due_at = calendar.end_of(calendar.add_working_days(timezone.localtime(dossier.due_at).date(), lost))
+        dossier.paused_working_days += lost
+        dossier.paused_at = None
+        changed += ["due_at", "paused_working_days", "paused_at"]
+    if transition.needs_agency:
+        dossier.agency = to_agency
+        changed.append("agency")
+    dossier.status = transition.target
+    if _finishes(dossier, transition.target) and dossier.finished_at is None:
+        _classify(dossier, calendar, at)
+        changed += ["timeliness", "finished_at", "processing_working_days"]
+    if transition.target == Status.RESULT_RETURNED:
+        dossier.returned_at = at
+        changed.append("returned_at")
+    dossier.save(update_fields=changed)
+    _event(
+        dossier,
+        action=transition.action,
+        from_status=from_status,
+        user=user,
+        actor=actor,
+        at=at,
+        note=note,
+        to_agency=to_agency,
+        actor_name=actor_name,
+    )
+    if "finished_at" in changed:
+        stats.count_finished(dossier)
+    density_counts.density_count_status(dossier, from_status=from_status)
+
+
+SYSTEM_ACTOR = Actor(user_id=None, role="system", agency_id=None)
+
+
+def dossier_transition_by_system(
+    *, dossier_id: int, action: str, actor_name: str, note: str = "", at: dt.datetime | None = None
+) -> Dossier:
+    """A move made on the word of a system rather than a person, for the
+    transitions the workflow table marks `by_system` (the carrier reporting
+    a result delivered by post). `actor_name` names that system on the event
+    (e.g. "Bưu điện / Vietnam Post"); `at` is when it happened, which may be
+    before the report arrived (the dossier is finished on the delivery date).
+    The calling app has checked the system's word (a signed callback)."""
+    transition = BY_ACTION.get(action)
+    if transition is None or not transition.by_system:
+        raise ValueError(f"not a system transition: {action!r}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        dossier = Dossier.objects.select_for_update(of=("self",)).select_related("agency").get(pk=dossier_id)
+        if dossier.status not in transition.sources:
+            raise TransitionNotAllowed(action=action, status=dossier.status, allowed=[])
+        _apply(dossier, transition, user=None, actor=SYSTEM_ACTOR, at=at, note=note, actor_name=actor_name)
     return dossier
 
 

@@ -23,6 +23,9 @@ class Transition:
     label: str
     note_required: bool = False
     needs_agency: bool = False  # a transfer names the agency that takes over
+    # A system may make this move on its own word (services.dossier_transition_by_system):
+    # the carrier's signed report that a result was delivered by post.
+    by_system: bool = False
 
 
 def _t(action, sources, target, roles, label, **flags) -> Transition:
@@ -69,7 +72,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         note_required=True,
     ),
     _t("mark_result_ready", [Status.APPROVED], Status.RESULT_READY, [PROCESSOR, DESK], "Có kết quả / Result ready"),
-    _t("return_result", [Status.RESULT_READY], Status.RESULT_RETURNED, [DESK], "Trả kết quả / Return the result"),
+    _t(
+        "return_result",
+        [Status.RESULT_READY],
+        Status.RESULT_RETURNED,
+        [DESK],
+        "Trả kết quả / Return the result",
+        by_system=True,
+    ),
     _t(
         "withdraw",
         _CANCELLABLE,

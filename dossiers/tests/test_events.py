@@ -72,3 +72,48 @@ def test_workflow_actions_and_odd_names_cannot_be_recorded(submit, action):
     with pytest.raises(ValueError):
         dossier_record_event(dossier_id=dossier.pk, action=action)
     assert DossierEvent.objects.filter(dossier=dossier).count() == 1
+
+
+def test_a_system_returns_a_result_on_the_day_it_was_delivered(submit, drive, heard):
+    from dossiers.services import dossier_transition_by_system
+    from dossiers.tests.conftest import local
+
+    dossier = drive(submit(result_delivery="post", delivery_address="Số 2 Ngô Gia Tự, Bắc Ninh"), "result_ready")
+    assert dossier.finished_at is None  # a result sent by post is not finished when ready
+    delivered = local(2030, 1, 7, 15, 30)  # reported later than it happened
+    dossier_transition_by_system(
+        dossier_id=dossier.pk, action="return_result", actor_name="Bưu điện / Vietnam Post", at=delivered
+    )
+    dossier.refresh_from_db()
+    assert (dossier.status, dossier.returned_at, dossier.finished_at) == ("result_returned", delivered, delivered)
+    event = DossierEvent.objects.filter(dossier=dossier).latest("id")
+    assert (event.actor_id, event.actor_name, event.actor_role) == (None, "Bưu điện / Vietnam Post", "system")
+    assert heard[-1][0].action == "return_result"
+    assert dossier.timeliness == "late"  # classified on the delivery date, years after the due date
+
+
+def test_a_result_collected_at_the_desk_is_finished_when_ready(submit, drive):
+    dossier = drive(submit(), "result_ready")
+    assert dossier.finished_at is not None and dossier.timeliness
+
+
+@pytest.mark.parametrize("action", ["approve", "withdraw", "no_such_action"])
+def test_a_system_may_only_make_the_moves_the_table_gives_it(submit, drive, action):
+    from dossiers.services import dossier_transition_by_system
+
+    dossier = drive(submit(), "processing")
+    with pytest.raises(ValueError):
+        dossier_transition_by_system(dossier_id=dossier.pk, action=action, actor_name="x")
+    assert Dossier.objects.get(pk=dossier.pk).status == "processing"
+
+
+def test_a_system_move_from_the_wrong_state_is_refused_and_changes_nothing(submit, drive):
+    from dossiers.errors import TransitionNotAllowed
+    from dossiers.services import dossier_transition_by_system
+
+    dossier = drive(submit(), "approved")
+    before = DossierEvent.objects.filter(dossier=dossier).count()
+    with pytest.raises(TransitionNotAllowed):
+        dossier_transition_by_system(dossier_id=dossier.pk, action="return_result", actor_name="x")
+    assert Dossier.objects.get(pk=dossier.pk).status == "approved"
+    assert DossierEvent.objects.filter(dossier=dossier).count() == before
