@@ -117,6 +117,14 @@ def worklist(*, user, status: str | None = None, due: str | None = None, now: dt
     return dossiers.order_by("due_at" if due else "-received_at", "id")
 
 
+def dossier_get_by_id(*, dossier_id: int) -> Dossier:
+    """A dossier by id, with what messages about it name (procedure, points,
+    agency), for parts of the portal that act on the dossier's own events
+    (`dossiers.events` subscribers), never on a caller's request: a caller's
+    access goes through `dossier_get_for_user`."""
+    return Dossier.objects.select_related("procedure", "receiving_point", "agency", "applicant").get(pk=dossier_id)
+
+
 def dossier_public_lookup(*, code: str) -> Dossier | None:
     """A dossier by its code for the public lookup: callers show only
     non-personal fields (procedure, status, dates, steps)."""

@@ -26,7 +26,10 @@ never reach the broker or may be lost with it.
 A concrete model has `status` with a `Status` enum holding QUEUED, RUNNING
 and FAILED ("queued", "running", "failed"; its other values are final),
 `message` and `finished_at` fields, and names its Celery task (called with
-the row's primary key) in `outbox_task`.
+the row's primary key) in `outbox_task`. It may hold queued rows back until
+a moment (`outbox_not_before_field`, a retry with backoff) and give its rows
+more or fewer starts than OUTBOX_MAX_ATTEMPTS (`outbox_max_attempts_setting`);
+`gisportal.delivery` builds messages to the outside world on both.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ BROKER_UNREACHABLE = (
 )
 
 
+def outbox_index(name: str) -> models.Index:
+    """The index of the sweep and the claims: the rows still to do. A model
+    whose default name (app_class_outbox) is over 30 characters names its own."""
+    return models.Index(fields=["status", "queued_at"], name=name, condition=Q(status__in=[QUEUED, RUNNING]))
+
+
 class OutboxJob(models.Model):
     """Abstract: the outbox and heartbeat fields of a job row."""
 
@@ -74,6 +83,11 @@ class OutboxJob(models.Model):
     outbox_gave_up_note: ClassVar[tuple[str, str]] = ("", "")
     # Dotted path of a function(row) called once a given-up row is committed.
     outbox_on_give_up: ClassVar[str | None] = None
+    # A DateTimeField holding a row back until a moment (a retry with
+    # backoff): a queued row is neither claimed nor published before it.
+    outbox_not_before_field: ClassVar[str | None] = None
+    # The setting that says how many starts a row gets (default OUTBOX_MAX_ATTEMPTS).
+    outbox_max_attempts_setting: ClassVar[str] = "OUTBOX_MAX_ATTEMPTS"
 
     queued_at = models.DateTimeField(default=timezone.now, help_text="When it last entered the queue.")
     published_at = models.DateTimeField(
@@ -84,17 +98,24 @@ class OutboxJob(models.Model):
 
     class Meta:
         abstract = True
-        indexes = [
-            models.Index(
-                fields=["status", "queued_at"],
-                name="%(app_label)s_%(class)s_outbox",
-                condition=Q(status__in=[QUEUED, RUNNING]),
-            )
-        ]
+        indexes = [outbox_index("%(app_label)s_%(class)s_outbox")]
 
 
 def outbox_models() -> list[type[OutboxJob]]:
     return [model for model in apps.get_models() if issubclass(model, OutboxJob)]
+
+
+def outbox_max_attempts(model: type[OutboxJob]) -> int:
+    """How many times a worker may start a row of `model`."""
+    return int(getattr(settings, model.outbox_max_attempts_setting))
+
+
+def _due(model: type[OutboxJob], now: datetime) -> Q:
+    """Rows not held back (`outbox_not_before_field`) at `now`."""
+    field = model.outbox_not_before_field
+    if field is None:
+        return Q()
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now})
 
 
 # --- publish ------------------------------------------------------------------------
@@ -136,7 +157,8 @@ def outbox_claim(model: type[OutboxJob], pk: int) -> OutboxJob | None:
     """The row, now running for this worker (attempts + 1), or None when there
     is nothing to start: it is done, failed, or another worker is alive on it."""
     now = timezone.now()
-    claimable = Q(status=QUEUED) | (_stale_running(now) & Q(attempts__lt=settings.OUTBOX_MAX_ATTEMPTS))
+    queued = Q(status=QUEUED) & _due(model, now)
+    claimable = queued | (_stale_running(now) & Q(attempts__lt=outbox_max_attempts(model)))
     with transaction.atomic():
         row = model.objects.select_for_update(skip_locked=True).filter(claimable, pk=pk).first()
         if row is None:
@@ -221,7 +243,7 @@ def _reap(model: type[OutboxJob]) -> tuple[int, int]:
             model.objects.select_for_update(skip_locked=True).filter(_stale_running(now)).order_by("pk")[:SWEEP_BATCH]
         )
         for row in stale:
-            if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            if row.attempts >= outbox_max_attempts(model):
                 _give_up(row, now)
                 failed += 1
             else:
@@ -242,7 +264,7 @@ def _requeue(row: OutboxJob, now: datetime) -> None:
 def _give_up(row: OutboxJob, now: datetime) -> None:
     logger.warning("outbox: %s %s stopped beating %s times; failed", type(row).__name__, row.pk, row.attempts)
     vi_note, en_note = row.outbox_gave_up_note
-    limit = max(row.attempts, settings.OUTBOX_MAX_ATTEMPTS)
+    limit = max(row.attempts, outbox_max_attempts(type(row)))
     row.status = FAILED
     row.message = message(
         f"Tiến trình xử lý công việc này đã dừng đột ngột (lần {row.attempts}/{limit}); công việc bị hủy. "
@@ -262,7 +284,11 @@ def _publish_pending(model: type[OutboxJob]) -> int:
     now = timezone.now()
     never = Q(published_at__isnull=True, queued_at__lt=now - timedelta(seconds=PUBLISH_GRACE_S))
     lost = Q(published_at__lt=now - timedelta(seconds=settings.OUTBOX_REPUBLISH_AFTER_S))
-    due = model.objects.filter(never | lost, status=QUEUED).order_by("queued_at").values_list("pk", flat=True)
+    due = (
+        model.objects.filter(never | lost, _due(model, now), status=QUEUED)
+        .order_by("queued_at")
+        .values_list("pk", flat=True)
+    )
     published = 0
     for pk in due[:SWEEP_BATCH]:
         if not outbox_publish(model, pk):
@@ -286,9 +312,9 @@ def outbox_state_message(row: OutboxJob) -> str:
     if row.status == QUEUED and row.attempts:
         return message(
             f"Đang xếp hàng, chờ tiến trình xử lý: lần chạy trước bị gián đoạn, sẽ chạy lại "
-            f"(lần {row.attempts + 1}/{settings.OUTBOX_MAX_ATTEMPTS}).",
+            f"(lần {row.attempts + 1}/{outbox_max_attempts(type(row))}).",
             f"Queued, waiting for the worker: the last run was interrupted; it will run again "
-            f"(attempt {row.attempts + 1} of {settings.OUTBOX_MAX_ATTEMPTS}).",
+            f"(attempt {row.attempts + 1} of {outbox_max_attempts(type(row))}).",
         )
     if row.status == QUEUED:
         return message("Đang xếp hàng, chờ tiến trình xử lý.", "Queued, waiting for the worker.")

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 from maps import coverage_urls, density_urls, load_urls
+from notifications import urls as notification_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -37,7 +38,14 @@ urlpatterns = [
     path("tiles/", include(density_urls.tile_urlpatterns)),
     path("", include(density_urls.page_urlpatterns)),
     path("", include("maps.urls")),
+    path("api/v1/", include(notification_urls.api_urlpatterns)),
+    path("", include(notification_urls.page_urlpatterns)),
+    path("", include("chatbot.urls")),
 ]
+
+if settings.ZALO_SANDBOX_ENABLED:
+    # The local stand-in for Zalo's OA platform (chatbot/sandbox).
+    urlpatterns.append(path("sandbox/zalo/", include("chatbot.sandbox.urls")))
 
 # JSON error answers on the API paths (gisportal/error_pages.py).
 handler400 = "gisportal.error_pages.bad_request"

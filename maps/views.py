@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from gisportal.accounts.selectors import actor_for
+from gisportal.api import QueryParams
 from layers.models import GeometryType, ImportJob, Layer
 from layers.registries.selectors import layers_editable_ids, layers_visible_to
 from layers.registries.tiles import TILEJSON_MAX_ZOOM
@@ -230,6 +231,14 @@ def _focus_bounds(registries: list[dict], shown: list[str]) -> list[list[float]]
     ]
 
 
+def _near(request) -> list[float] | None:
+    """?near=LON,LAT: a point to search the nearest service points from
+    when the page opens (links from the Zalo chat); ignored when malformed."""
+    params = QueryParams(request.GET)
+    point = params.lon_lat("near")
+    return None if params.errors or point is None else [point[0], point[1]]
+
+
 def _map_config(request) -> dict:
     registries, shown = _registries(request)
     return {
@@ -248,6 +257,7 @@ def _map_config(request) -> dict:
         "registries": registries,
         "shownRegistries": shown,
         "focusBounds": _focus_bounds(registries, shown),
+        "near": _near(request),
         "editing": _editing(request, registries),
         "strings": _strings(),
     }

@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "layers",
     "dossiers",
     "maps",
+    "notifications",
+    "chatbot",
+    "chatbot.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +72,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context.unread_notifications",
             ],
         },
     },
@@ -255,3 +259,57 @@ DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10")
 
 # The public address printed in QR codes on slips (lookup links).
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Messages to the outside world (gisportal/delivery.py) -----------------------------
+# An e-mail or a Zalo message that fails is tried again after
+# DELIVERY_RETRY_BASE_S × 4^(attempt − 1) seconds (at most DELIVERY_RETRY_MAX_S),
+# and given up (visible in the admin, with its last error) after
+# DELIVERY_MAX_ATTEMPTS starts.
+DELIVERY_MAX_ATTEMPTS = int(env.get("DELIVERY_MAX_ATTEMPTS", "6"))
+DELIVERY_RETRY_BASE_S = float(env.get("DELIVERY_RETRY_BASE_S", "30"))
+DELIVERY_RETRY_MAX_S = float(env.get("DELIVERY_RETRY_MAX_S", "3600"))
+
+# --- E-mail (notifications) ------------------------------------------------------------
+# SMTP when EMAIL_HOST is set; otherwise each message is written as a file under
+# EMAIL_FILE_PATH (var/mail), so that nothing leaves a development machine.
+EMAIL_HOST = env.get("EMAIL_HOST", "")
+EMAIL_PORT = int(env.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(env.get("EMAIL_TIMEOUT", "10"))
+EMAIL_BACKEND = env.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = env.get("EMAIL_FILE_PATH") or BASE_DIR / "var" / "mail"
+DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "Cổng dịch vụ công Bắc Ninh <thongbao@dichvucong.localhost>")
+
+# --- Zalo Official Account (chatbot/) --------------------------------------------------
+# Defaults: the project's own sandbox OA (chatbot/sandbox, /sandbox/zalo/), so the
+# whole chat flow runs offline. For the real OA set ZALO_APP_ID, ZALO_APP_SECRET_KEY,
+# ZALO_OA_ID, ZALO_OA_SECRET_KEY, ZALO_REFRESH_TOKEN (and ZALO_ACCESS_TOKEN if you
+# have a fresh one), ZALO_API_BASE_URL=https://openapi.zalo.me and
+# ZALO_OAUTH_BASE_URL=https://oauth.zaloapp.com. Tokens refreshed later are kept in
+# the database (refresh tokens are single-use).
+ZALO_SANDBOX_ENABLED = env.get_bool("ZALO_SANDBOX_ENABLED", True)
+ZALO_APP_ID = env.get("ZALO_APP_ID", "sandbox-app")
+ZALO_APP_SECRET_KEY = env.get("ZALO_APP_SECRET_KEY", "sandbox-app-secret")
+ZALO_OA_ID = env.get("ZALO_OA_ID", "sandbox-oa")
+# Signs the webhook (X-ZEvent-Signature); empty: the webhook refuses everything (503).
+ZALO_OA_SECRET_KEY = env.get("ZALO_OA_SECRET_KEY", "sandbox-oa-secret")
+ZALO_API_BASE_URL = env.get("ZALO_API_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/zalo/openapi")
+ZALO_OAUTH_BASE_URL = env.get("ZALO_OAUTH_BASE_URL", f"{PUBLIC_BASE_URL}/sandbox/zalo/oauth")
+ZALO_ACCESS_TOKEN = env.get("ZALO_ACCESS_TOKEN", "")
+ZALO_REFRESH_TOKEN = env.get("ZALO_REFRESH_TOKEN", "sandbox-initial-refresh-token")
+ZALO_HTTP_TIMEOUT_S = float(env.get("ZALO_HTTP_TIMEOUT_S", "10"))
+# A webhook whose timestamp is further than this from now is refused (a replay window).
+ZALO_WEBHOOK_MAX_AGE_S = float(env.get("ZALO_WEBHOOK_MAX_AGE_S", "300"))
+# The sandbox OA: how long after a user's last message the OA may answer them
+# (Zalo: 7 days, error -230 after), how long its access tokens live (Zalo: 25 h),
+# and where it sends its signed events (default: /zalo/webhook/ on its own host).
+ZALO_SANDBOX_REPLY_WINDOW_S = float(env.get("ZALO_SANDBOX_REPLY_WINDOW_S", str(7 * 24 * 3600)))
+ZALO_SANDBOX_TOKEN_TTL_S = float(env.get("ZALO_SANDBOX_TOKEN_TTL_S", "90000"))
+ZALO_SANDBOX_WEBHOOK_URL = env.get("ZALO_SANDBOX_WEBHOOK_URL", "")

@@ -33,3 +33,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 LOGGING["root"]["level"] = "INFO"  # noqa: F405
+
+# The Zalo sandbox OA is for development and integrators: off unless asked for,
+# and without it no default secret or sandbox address is trusted. Without
+# ZALO_OA_SECRET_KEY the webhook answers 503 and nothing is sent to Zalo.
+ZALO_SANDBOX_ENABLED = env.get_bool("ZALO_SANDBOX_ENABLED", False)  # noqa: F405
+if not ZALO_SANDBOX_ENABLED:
+    ZALO_OA_SECRET_KEY = env.get("ZALO_OA_SECRET_KEY", "")  # noqa: F405
+    ZALO_APP_SECRET_KEY = env.get("ZALO_APP_SECRET_KEY", "")  # noqa: F405
+    ZALO_REFRESH_TOKEN = env.get("ZALO_REFRESH_TOKEN", "")  # noqa: F405
+    ZALO_API_BASE_URL = env.get("ZALO_API_BASE_URL", "https://openapi.zalo.me")  # noqa: F405
+    ZALO_OAUTH_BASE_URL = env.get("ZALO_OAUTH_BASE_URL", "https://oauth.zaloapp.com")  # noqa: F405

@@ -614,6 +614,12 @@
   }
   addOptionalBaseMap();
   const checkedEra = document.querySelector('input[name="era"]:checked');
-  showEra(checkedEra ? checkedEra.value : config.defaultEra);
+  // A link may name a point to search from (?near=LON,LAT, e.g. from the
+  // Zalo chat): its nearest service points once the boundaries are drawn.
+  showEra(checkedEra ? checkedEra.value : config.defaultEra).then(() => {
+    if (config.near) {
+      findNearest(L.latLng(config.near[1], config.near[0]));
+    }
+  });
   loadServicePoints();
 })();

@@ -1,0 +1,259 @@
+"""What the OA answers a follower: one function per thing they can ask, in
+Vietnamese (accents optional) or English.
+
+- a dossier code (with or without "tra cứu"): the public lookup's fields;
+- a shared location (`user_send_location`), or "gần nhất" first: the nearest
+  service points with geodesic distances and a map link;
+- "English" / "Tiếng Việt": the language of the answers and notifications;
+- follow: a welcome; unfollow: no more messages;
+- anything else: what the OA can do.
+
+`conversation_handle` runs in the worker, inside the transaction that marks
+the event done, and returns the replies (Zalo `message` objects); it writes
+only the follower's own rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from dossiers.lookup import CODE_PATTERN, public_view
+from dossiers.selectors import dossier_public_lookup
+
+from .models import ChatUser, ZaloEvent
+from .nearest import HelpPoint, help_nearby
+from .text import fold, has_phrase
+
+# Loose: a code typed in lower case or with spaces around its dashes.
+_CODE_IN_TEXT = re.compile(r"[0-9a-z]{3}\.[0-9a-z]{2}\.[0-9a-z]{2}\.[a-z][0-9a-z]{2}\s*-\s*\d{6}\s*-\s*\d{4,6}")
+LOOKUPS_PER_10_MIN = 30
+NEAREST_LIMIT = 5
+FAR_M = 50_000
+
+HELP_WORDS = ("help", "huong dan", "tro giup", "menu", "hi", "hello", "xin chao", "chao", "bat dau", "start")
+NEAREST_WORDS = ("gan nhat", "gan day", "gan toi", "o dau", "nearest", "nearby", "where")
+ENGLISH_WORDS = ("english", "tieng anh")
+VIETNAMESE_WORDS = ("tieng viet", "vietnamese")
+
+_ON_TIME = {
+    "early": ("Xong trước hạn", "Finished early"),
+    "on_time": ("Xong đúng hạn", "Finished on time"),
+    "late": ("Quá hạn", "Late"),
+    "in_time": ("Trong hạn", "Within its deadline"),
+    "closed": ("Đã kết thúc", "Closed"),
+}
+
+
+@dataclass
+class Turn:
+    chat_user: ChatUser
+    event: ZaloEvent
+    replies: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        return self.chat_user.language or "vi"
+
+    def words(self, vi: str, en: str) -> str:
+        return en if self.language == "en" else vi
+
+    def say(self, vi: str, en: str) -> None:
+        self.replies.append({"text": self.words(vi, en)})
+
+
+def _moment(iso: str | None) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y %H:%M") if iso else "—"
+
+
+def _half(label: str, language: str) -> str:
+    vi, _, en = label.partition(" / ")
+    return en if language == "en" and en else vi
+
+
+def find_code(text: str) -> str | None:
+    """A dossier code in a message, upper-cased, or None."""
+    match = _CODE_IN_TEXT.search(fold(text))
+    if match is None:
+        return None
+    code = re.sub(r"\s+", "", match.group(0)).upper()
+    return code if CODE_PATTERN.fullmatch(code) else None
+
+
+def _lookup_allowed(chat_user: ChatUser) -> bool:
+    """At most LOOKUPS_PER_10_MIN lookups per follower (codes are not secrets,
+    but trying them one after another should not be free)."""
+    key = f"zalo-lookups:{chat_user.pk}"
+    cache.add(key, 0, timeout=600)
+    try:
+        return cache.incr(key) <= LOOKUPS_PER_10_MIN
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=600)
+        return True
+
+
+def reply_lookup(turn: Turn, code: str) -> None:
+    if not _lookup_allowed(turn.chat_user):
+        turn.say(
+            "Bạn đã tra cứu nhiều lần; vui lòng thử lại sau ít phút.", "Too many lookups; try again in a few minutes."
+        )
+        return
+    dossier = dossier_public_lookup(code=code)
+    if dossier is None:
+        turn.say(
+            f"Không tìm thấy hồ sơ {code}. Mã hồ sơ in trên giấy tiếp nhận, dạng 000.00.13.H04-260427-0001.",
+            f"No dossier {code}. The code is printed on your receipt, like 000.00.13.H04-260427-0001.",
+        )
+        return
+    view = public_view(dossier)
+    language = turn.language
+    lines = [
+        turn.words(f"Hồ sơ {view['code']}", f"Dossier {view['code']}"),
+        turn.words("Thủ tục: ", "Procedure: ") + view["procedure"]["name"],
+        turn.words("Trạng thái: ", "Status: ") + _half(view["status_label"], language),
+        turn.words("Tiếp nhận: ", "Received: ") + _moment(view["received_at"]),
+        turn.words("Hẹn trả kết quả: ", "Result due: ") + _moment(view["due_at"]),
+    ]
+    if view["appointment_at"]:
+        lines.append(turn.words("Hẹn lại: ", "New date: ") + _moment(view["appointment_at"]))
+    if view["finished_at"]:
+        lines.append(turn.words("Hoàn thành: ", "Finished: ") + _moment(view["finished_at"]))
+    vi_state, en_state = _ON_TIME[view["on_time_state"]]
+    lines.append(turn.words("Tiến độ: ", "Progress: ") + turn.words(vi_state, en_state))
+    link = f"{settings.PUBLIC_BASE_URL}{reverse('dossier-lookup-page')}?code={view['code']}"
+    lines.append(turn.words("Chi tiết: ", "Details: ") + link)
+    turn.replies.append({"text": "\n".join(lines)})
+
+
+def map_link(*, lon: float, lat: float) -> str:
+    """The portal's map, searching the nearest points from (lon, lat)."""
+    return f"{settings.PUBLIC_BASE_URL}{reverse('map')}?near={lon:.6f},{lat:.6f}"
+
+
+def format_metres(distance_m: float) -> str:
+    """1234.4 → "1.234 m" (Vietnamese thousands separator)."""
+    return f"{round(distance_m):,}".replace(",", ".") + " m"
+
+
+def _point_element(turn: Turn, rank: int, point: HelpPoint, link: str) -> dict[str, Any]:
+    details = [format_metres(point.distance_m), point.address]
+    if point.opening_hours:
+        details.append(point.opening_hours)
+    return {
+        "title": f"{rank}. {point.name}",
+        "subtitle": " · ".join(part for part in details if part),
+        "default_action": {"type": "oa.open.url", "url": link},
+    }
+
+
+def reply_nearest(turn: Turn, *, lon: float, lat: float) -> None:
+    points = help_nearby(lon=lon, lat=lat, limit=NEAREST_LIMIT)
+    if not points or points[0].distance_m > FAR_M:
+        turn.say(
+            "Không có điểm tiếp nhận hồ sơ nào trong vòng 50 km quanh vị trí bạn gửi.",
+            "There is no service point within 50 km of the location you shared.",
+        )
+        return
+    link = map_link(lon=lon, lat=lat)
+    turn.replies.append(
+        {
+            "attachment": {
+                "type": "template",
+                "payload": {
+                    "template_type": "list",
+                    "elements": [_point_element(turn, rank, point, link) for rank, point in enumerate(points, 1)],
+                    "buttons": [
+                        {
+                            "title": turn.words("Xem trên bản đồ", "See them on the map"),
+                            "type": "oa.open.url",
+                            "payload": {"url": link},
+                        }
+                    ],
+                },
+            }
+        }
+    )
+
+
+def reply_help(turn: Turn) -> None:
+    turn.say(
+        "Cổng dịch vụ công Bắc Ninh trên Zalo. Bạn có thể:\n"
+        "• gửi mã hồ sơ (ví dụ 000.00.13.H04-260427-0001) để tra cứu;\n"
+        "• chia sẻ vị trí để tìm nơi nộp hồ sơ gần nhất;\n"
+        '• gõ "English" to chat in English.',
+        "Bắc Ninh public service portal on Zalo. You can:\n"
+        "• send a dossier code (e.g. 000.00.13.H04-260427-0001) to look it up;\n"
+        "• share your location to find the nearest place to submit a dossier;\n"
+        '• type "Tiếng Việt" để trò chuyện bằng tiếng Việt.',
+    )
+
+
+def shared_location(payload: dict[str, Any]) -> tuple[float, float] | None:
+    """(lon, lat) of a `user_send_location` event:
+    message.attachments[0].payload.coordinates.latitude/longitude."""
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    for attachment in message.get("attachments") or []:
+        body = attachment.get("payload") if isinstance(attachment, dict) else None
+        coordinates = body.get("coordinates") if isinstance(body, dict) else None
+        if not isinstance(coordinates, dict):
+            continue
+        try:
+            lat, lon = float(coordinates["latitude"]), float(coordinates["longitude"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            return lon, lat
+    return None
+
+
+def _on_text(turn: Turn, text: str) -> None:
+    folded = fold(text)
+    code = find_code(text)
+    if has_phrase(folded, ENGLISH_WORDS):
+        turn.chat_user.language = "en"
+    elif has_phrase(folded, VIETNAMESE_WORDS):
+        turn.chat_user.language = "vi"
+    if has_phrase(folded, ENGLISH_WORDS + VIETNAMESE_WORDS):
+        turn.say("Từ giờ tôi trả lời bằng tiếng Việt.", "From now on I answer in English.")
+        return
+    if code is not None:
+        reply_lookup(turn, code)
+        return
+    if has_phrase(folded, NEAREST_WORDS):
+        turn.say(
+            'Hãy chia sẻ vị trí của bạn (nút "Vị trí" trong Zalo) để tìm nơi nộp hồ sơ gần nhất.',
+            'Share your location (the "Location" button in Zalo) to find the nearest place to submit a dossier.',
+        )
+        return
+    reply_help(turn)
+
+
+def conversation_handle(event: ZaloEvent, chat_user: ChatUser) -> list[dict[str, Any]]:
+    """The replies to one event (possibly none); updates `chat_user` in memory."""
+    turn = Turn(chat_user=chat_user, event=event)
+    name = event.event_name
+    if name == "follow":
+        chat_user.followed = True
+        reply_help(turn)
+    elif name == "unfollow":
+        chat_user.followed = False
+    elif name == "user_send_location":
+        location = shared_location(event.payload)
+        if location is None:
+            turn.say("Không đọc được vị trí bạn gửi.", "The location could not be read.")
+        else:
+            reply_nearest(turn, lon=location[0], lat=location[1])
+    elif name == "user_send_text":
+        message = event.payload.get("message")
+        _on_text(turn, str(message.get("text") or "") if isinstance(message, dict) else "")
+    elif name.startswith("user_send_"):
+        reply_help(turn)
+    if name.startswith("user_send_") or name == "follow":
+        chat_user.last_message_at = timezone.now()
+    return turn.replies
