@@ -41,7 +41,7 @@ def settings_page(request):
             return render(
                 request,
                 "notifications/settings.html",
-                {"preference": preference, "languages": Language.choices, "error": True},
+                {"preference": preference, "language_choices": Language.choices, "error": True},
                 status=400,
             )
         notification_preferences_update(
@@ -53,4 +53,6 @@ def settings_page(request):
         )
         messages.success(request, _("Your notification settings are saved."))
         return redirect("notification-settings")
-    return render(request, "notifications/settings.html", {"preference": preference, "languages": Language.choices})
+    return render(
+        request, "notifications/settings.html", {"preference": preference, "language_choices": Language.choices}
+    )

@@ -2,7 +2,7 @@
 port): the portal's mail goes to it over real SMTP. It keeps every message
 it accepted, and can refuse the first ones with a temporary error (451) or
 keep the connection waiting after receiving one (a server that took the
-message but whose answer never came back)."""
+message but whose answer never came back), and refuse some addresses (550)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,13 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 (aiosmtpd's name)
+        if address in self.sink.refuse_recipients:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
         sink = self.sink
         with sink.lock:
             sink.attempts += 1
@@ -46,6 +52,7 @@ class SmtpSink:
         self.attempts = 0
         self.refuse_next = 0
         self.stall_next_s = 0.0
+        self.refuse_recipients: set[str] = set()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> SmtpSink:
