@@ -22,11 +22,14 @@ pytestmark = pytest.mark.django_db
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
 
 
+def smtp_to(port: int, timeout_s: float = 5):
+    return override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=port, EMAIL_TIMEOUT=timeout_s)
+
+
 @pytest.fixture
 def sink():
-    with SmtpSink() as running:
-        with override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=running.port, EMAIL_TIMEOUT=5):
-            yield running
+    with SmtpSink() as running, smtp_to(running.port):
+        yield running
 
 
 @pytest.fixture
@@ -84,7 +87,7 @@ def test_a_server_that_stays_down_fails_the_row_which_administrators_see_and_sen
     queued, people, client, django_capture_on_commit_callbacks
 ):
     closed = free_port()  # nothing listens there
-    with override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=closed, EMAIL_TIMEOUT=2):
+    with smtp_to(closed, timeout_s=2):
         first = notification_send(notification_id=queued.pk)
         assert (first.status, first.attempts) == ("queued", 1)
         Notification.objects.filter(pk=queued.pk).update(retry_at=timezone.now())
@@ -109,7 +112,6 @@ def test_a_server_that_stays_down_fails_the_row_which_administrators_see_and_sen
     again = Notification.objects.get(pk=queued.pk)
     assert (again.status, again.attempts, again.retry_at, again.published_at) == ("queued", 0, None, None)
     assert len(published) == 1
-    with SmtpSink() as sink:
-        with override_settings(EMAIL_BACKEND=SMTP, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port):
-            assert notification_send(notification_id=queued.pk).status == "sent"
+    with SmtpSink() as sink, smtp_to(sink.port):
+        assert notification_send(notification_id=queued.pk).status == "sent"
         assert len(sink.wait_for(1)) == 1
