@@ -1,7 +1,8 @@
 """A client of Zalo's OA API: the consultation message (`POST
 /v3.0/oa/message/cs`, header `access_token`), the recent conversation with a
 user (`GET /v2.0/oa/conversation`) and the OAuth token refresh (`POST
-/v4/oa/access_token`, header `secret_key`). The base URLs are settings: the
+/v4/oa/access_token`, header `secret_key`); each header is also sent
+dash-spelled (`zalo_headers`). The base URLs are settings: the
 sandbox OA by default, openapi.zalo.me and oauth.zaloapp.com for the real one.
 
 Zalo answers HTTP 200 with `{"error": <code>, "message": ...}`; a code other
@@ -50,6 +51,14 @@ def _answer(response: requests.Response) -> dict[str, Any]:
     return data
 
 
+def zalo_headers(name: str, value: str) -> dict[str, str]:
+    """Zalo's header (`access_token`, `secret_key`) and its dash-spelled twin.
+    Web servers drop header names with underscores (Django's runserver,
+    gunicorn, nginx by default, against header spoofing), so the sandbox OA,
+    served by Django, reads the twin; Zalo reads its own and ignores the other."""
+    return {name: value, name.replace("_", "-").title(): value}
+
+
 def _request(method: str, url: str, **kwargs) -> dict[str, Any]:
     try:
         response = requests.request(method, url, timeout=settings.ZALO_HTTP_TIMEOUT_S, **kwargs)
@@ -64,7 +73,7 @@ class ZaloClient:
         self.base_url = (base_url or settings.ZALO_API_BASE_URL).rstrip("/")
 
     def _call(self, method: str, path: str, **kwargs) -> dict[str, Any]:
-        headers = {"access_token": self.access_token}
+        headers = zalo_headers("access_token", self.access_token)
         return _request(method, f"{self.base_url}{path}", headers=headers, **kwargs)
 
     def send(self, *, user_id: str, message: dict[str, Any]) -> str:
@@ -84,7 +93,7 @@ def zalo_oauth_refresh(refresh_token: str) -> dict[str, Any]:
     """A new token pair: {"access_token", "refresh_token", "expires_in"}."""
     url = f"{settings.ZALO_OAUTH_BASE_URL.rstrip('/')}/v4/oa/access_token"
     form = {"refresh_token": refresh_token, "app_id": settings.ZALO_APP_ID, "grant_type": "refresh_token"}
-    data = _request("POST", url, headers={"secret_key": settings.ZALO_APP_SECRET_KEY}, data=form)
+    data = _request("POST", url, headers=zalo_headers("secret_key", settings.ZALO_APP_SECRET_KEY), data=form)
     if not data.get("access_token") or not data.get("refresh_token"):
         raise ZaloApiError(-1, "the token answer has no access_token or refresh_token")
     return data

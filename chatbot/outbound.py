@@ -17,7 +17,7 @@ from .tokens import zalo_access_token, zalo_token_ready, zalo_token_refresh
 # How far back (besides the row's own age) an earlier copy is looked for, for
 # a clock of Zalo's a little behind ours.
 CLOCK_SKEW_S = 60
-CONVERSATION_DEPTH = 20
+CONVERSATION_DEPTH = 10  # the most Zalo answers at once
 
 
 def message_text(message: dict[str, Any]) -> str:

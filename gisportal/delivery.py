@@ -157,7 +157,7 @@ def _record_failure(row: DeliveryJob, failure: DeliveryFailed) -> None:
             return
         delay = delivery_delay_s(row.attempts)
         logger.warning(
-            "delivery: %s %s failed (attempt %s), again in %.0f s: %s",
+            "delivery: %s %s failed (attempt %s), again in %.1f s: %s",
             model.__name__,
             row.pk,
             row.attempts,

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -66,6 +67,25 @@ def process_env(django_db_blocker, **extra: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
+
+
+@contextmanager
+def own_connection(*, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A psycopg connection of its own to the test database, outside the
+    test's transaction: what it commits, the server, the workers and the
+    test itself see at once (READ COMMITTED)."""
+    db = connection.settings_dict
+    params = {"dbname": db["NAME"], "user": db["USER"], "password": db["PASSWORD"], "host": db["HOST"]}
+    with psycopg.connect(
+        **{k: v for k, v in params.items() if v}, port=db["PORT"] or None, autocommit=autocommit
+    ) as own:
+        yield own
+
+
+def commit_sql(sql: str, params=()) -> None:
+    """Runs one statement and commits it, whatever the test's transaction."""
+    with own_connection(autocommit=True) as own:
+        own.execute(sql, params)
 
 
 @contextmanager

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 import shapely
@@ -32,7 +31,7 @@ from layers.models import Feature, FeatureChange, ImportJob, Layer
 from layers.registries.importing import import_job_create, layer_import
 from layers.tests.fixtures_registry import assert_same_features, make_layer, sample_points, write_csv, write_gpkg
 from tests.browser import session_delete, session_key_for
-from tests.live import celery_worker, process_env, purge_broker, runserver
+from tests.live import celery_worker, own_connection, process_env, purge_broker, runserver
 from tests.processes import kill_group
 
 pytestmark = pytest.mark.django_db
@@ -211,9 +210,7 @@ def give_up_case(django_db_setup, django_db_blocker, tmp_path_factory):
 def layer_locked(layer: Layer) -> Iterator[None]:
     """Holds the layer's row lock in a connection of its own: an import stages
     every row, then waits at its swap, in the middle of its work."""
-    db = connection.settings_dict
-    params = {"dbname": db["NAME"], "user": db["USER"], "password": db["PASSWORD"], "host": db["HOST"]}
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, port=db["PORT"] or None) as holder:
+    with own_connection() as holder:
         holder.execute("SELECT id FROM layers_layer WHERE id = %s FOR UPDATE", [layer.pk])
         yield
         holder.rollback()

@@ -53,6 +53,13 @@ def _api(view):
     return wrapped
 
 
+def _access_token(request) -> str | None:
+    """Zalo's `access_token` header. Django's runserver and gunicorn drop
+    header names with underscores, so it arrives dash-spelled (what the
+    portal's client also sends), or as Zalo's older `?access_token=`."""
+    return request.headers.get("Access-Token") or request.GET.get("access_token")
+
+
 @_api
 @require_POST
 def message_cs(request):
@@ -60,20 +67,20 @@ def message_cs(request):
         body = json.loads(request.body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         body = None
-    return sandbox_send(access_token=request.headers.get("access_token"), body=body)
+    return sandbox_send(access_token=_access_token(request), body=body)
 
 
 @_api
 @require_GET
 def conversation(request):
-    return sandbox_conversation(access_token=request.headers.get("access_token"), query=request.GET.get("data"))
+    return sandbox_conversation(access_token=_access_token(request), query=request.GET.get("data"))
 
 
 @_api
 @require_POST
 def oauth_access_token(request):
     return sandbox_refresh(
-        secret_key=request.headers.get("secret_key", ""),
+        secret_key=request.headers.get("Secret-Key", ""),  # `secret_key`, see _access_token
         app_id=request.POST.get("app_id", ""),
         grant_type=request.POST.get("grant_type", ""),
         refresh_token=request.POST.get("refresh_token", ""),
