@@ -280,9 +280,7 @@ EMAIL_USE_TLS = env.get_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env.get_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = float(env.get("EMAIL_TIMEOUT", "10"))
 EMAIL_BACKEND = env.get("EMAIL_BACKEND") or (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.filebased.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend"
 )
 EMAIL_FILE_PATH = env.get("EMAIL_FILE_PATH") or BASE_DIR / "var" / "mail"
 DEFAULT_FROM_EMAIL = env.get("DEFAULT_FROM_EMAIL", "Cổng dịch vụ công Bắc Ninh <thongbao@dichvucong.localhost>")
