@@ -1,0 +1,86 @@
+"""Dossiers committed for end-to-end tests (the server and the workers are
+other processes and see only committed rows), made and moved through the
+dossier services, and removed afterwards with everything they caused: their
+events and notifications, the code counters and the indicator counts
+(rebuilt), the accounts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from gisportal.accounts.models import Agency, Profile
+from gisportal.accounts.services import user_ensure
+
+PASSWORD = "x-Strong-pass-1"
+CITIZEN_ID = "027095001234"
+
+
+@dataclass
+class Committed:
+    citizen: object
+    desk: object
+    dossiers: list = field(default_factory=list)
+
+    def submit(self, **fields):
+        from dossiers.models import Procedure
+        from dossiers.services import Submission, dossier_submit
+
+        procedure = Procedure.objects.filter(is_active=True, level="province").order_by("code").first()
+        values = {
+            "procedure_code": procedure.code,
+            "applicant_name": "Nguyễn Văn Thử",
+            "applicant_id_number": CITIZEN_ID,
+            "applicant_address": "Số 1 đường Lý Thái Tổ, Bắc Ninh",
+            "channel": 2,
+            "receiving_point_code": "CENTRE-MAIN",
+            **fields,
+        }
+        dossier, _ = dossier_submit(submission=Submission(**values), acting_user=self.citizen)
+        self.dossiers.append(dossier)
+        return dossier
+
+    def move(self, dossier, action: str, note: str = "bước thử"):
+        from dossiers.services import dossier_transition
+
+        return dossier_transition(code=dossier.code, action=action, acting_user=self.desk, note=note)
+
+
+@contextmanager
+def committed_dossiers(django_db_blocker, *, email: str = "") -> Iterator[Committed]:
+    """A citizen (with `email`) and a desk officer of CENTRE-MAIN, committed;
+    `submit()` and `move()` commit too. All removed on exit."""
+    from dossiers import density_counts, stats
+    from dossiers.models import CodeCounter, Dossier
+
+    suffix = uuid.uuid4().hex[:8]
+    with django_db_blocker.unblock():
+        counters = list(CodeCounter.objects.all())
+        citizen = user_ensure(username=f"e2e-citizen-{suffix}", password=PASSWORD, role="citizen")
+        citizen.email = email
+        citizen.save(update_fields=["email"])
+        Profile.objects.filter(user=citizen).update(id_number=CITIZEN_ID, full_name="Nguyễn Văn Thử")
+        from layers.models import ServicePoint
+
+        desk = user_ensure(
+            username=f"e2e-desk-{suffix}",
+            password=PASSWORD,
+            role="desk_officer",
+            agency=Agency.objects.get(code="ttpvhcc"),
+            service_point=ServicePoint.objects.get(code="CENTRE-MAIN"),
+        )
+        citizen.refresh_from_db()
+    made = Committed(citizen=citizen, desk=desk)
+    try:
+        yield made
+    finally:
+        with django_db_blocker.unblock():
+            Dossier.objects.filter(pk__in=[d.pk for d in made.dossiers]).delete()
+            CodeCounter.objects.all().delete()
+            CodeCounter.objects.bulk_create(counters)
+            stats.stats_rebuild()
+            density_counts.density_rebuild()
+            citizen.delete()
+            desk.delete()
