@@ -26,7 +26,7 @@ from gisportal.accounts.services import user_ensure
 from tests.browser import session_delete, session_key_for
 from tests.live import celery_worker, process_env, purge_broker
 
-from .signing import location_event, sign, text_event
+from .signing import sign, text_event
 
 pytestmark = pytest.mark.django_db
 
