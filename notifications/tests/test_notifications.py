@@ -9,6 +9,7 @@ from dossiers.events import DossierChanged
 from dossiers.models import DossierEvent
 from dossiers.services import dossier_apologize, dossier_record_event, dossier_transition
 from dossiers.tests.conftest import local
+from gisportal import outbox
 from notifications.models import Notification, NotificationPreference
 from notifications.services import notifications_on_dossier_change
 
@@ -103,22 +104,45 @@ def test_the_late_dossier_apology_and_other_apps_steps_are_told(submit, people):
     assert f"Hồ sơ {dossier.code} — thanh toán phí, lệ phí: Đã nộp 50.000 đồng" in payment.body
 
 
-def test_a_transition_rolled_back_leaves_no_row_and_sends_nothing(submit, people, django_capture_on_commit_callbacks):
+@pytest.fixture
+def published(monkeypatch) -> list[tuple[str, int]]:
+    """Every task the outbox publishes (model, row id), instead of the broker."""
+    sent: list[tuple[str, int]] = []
+
+    def record(model, pk) -> bool:
+        sent.append((model.__name__, pk))
+        return True
+
+    monkeypatch.setattr(outbox, "outbox_publish", record)
+    return sent
+
+
+def test_a_transition_rolled_back_leaves_no_row_and_sends_nothing(
+    submit, people, published, django_capture_on_commit_callbacks
+):
     dossier = submit(applicant_email=EMAIL)
     before = Notification.objects.count()
-    with django_capture_on_commit_callbacks() as sent, pytest.raises(RuntimeError), transaction.atomic():
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
         dossier_transition(code=dossier.code, action="refuse", acting_user=people.desk_main, note="thiếu giấy tờ")
         assert Notification.objects.count() == before + 2  # written inside the change...
         raise RuntimeError("the request failed after the transition")
     assert Notification.objects.count() == before  # ...and gone with it
-    assert sent == []  # nothing was to be published
+    assert published == []
 
 
-def test_a_committed_transition_publishes_its_messages_on_commit(submit, people, django_capture_on_commit_callbacks):
+def test_messages_are_published_only_once_the_change_commits(
+    submit, people, published, django_capture_on_commit_callbacks
+):
     dossier = submit(applicant_email=EMAIL)
-    with django_capture_on_commit_callbacks() as sent:
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         dossier_transition(code=dossier.code, action="refuse", acting_user=people.desk_main, note="thiếu giấy tờ")
-    assert len(sent) == 1  # the e-mail; the inbox row is delivered by being committed
+        assert published == []  # not while the change may still roll back
+    email = Notification.objects.get(dossier=dossier, action="refuse", channel="email")
+    assert published == [("Notification", email.pk)]  # the inbox row is delivered by being committed
 
 
 def test_an_event_is_told_once_per_channel_even_if_announced_twice(submit):
