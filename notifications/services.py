@@ -72,7 +72,7 @@ def notifications_on_dossier_change(change: DossierChanged) -> list[Notification
             user_id=recipient.user_id,
             language=recipient.language,
             subject=composed.subject,
-            body=composed.short if recipient.channel == Channel.ZALO else composed.body,
+            body=composed.body if recipient.channel == Channel.EMAIL else composed.short,
             link=composed.link,
             created_at=change.at,
         )
