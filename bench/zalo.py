@@ -34,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psycopg  # noqa: E402
+import redis  # noqa: E402
 from common import (  # noqa: E402
-    ROOT,
     Server,
     conninfo_from_url,
     exit_on_sigterm,
@@ -44,9 +45,6 @@ from common import (  # noqa: E402
     scratch_database,
     summarize,
 )
-
-import psycopg  # noqa: E402
-import redis  # noqa: E402
 
 MARKER = "bench/zalo.py scratch database"
 APP_ID = "bench-app"
@@ -148,7 +146,9 @@ def main() -> int:
     settings_module = "gisportal.settings.production"
     main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="zalo_bench")
     say(f"bench database {bench_db!r}")
-    prepare_database(main_url, bench_db, marker=MARKER, recreate=args.recreate, settings_module="gisportal.settings.test")
+    # Migrated with the test settings: the production ones need the secrets the server gets.
+    migrate_with = "gisportal.settings.test"
+    prepare_database(main_url, bench_db, marker=MARKER, recreate=args.recreate, settings_module=migrate_with)
     conninfo = conninfo_from_url(main_url, bench_db)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("TRUNCATE chatbot_zaloevent CASCADE")
