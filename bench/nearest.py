@@ -151,13 +151,37 @@ def copy_chunks(n: int, seed: int, chunk_rows: int = 50_000):
         yield "".join(lines).encode()
 
 
+def truncate_points(conn) -> None:
+    """Empties the points table. Other tables point at it (a desk officer's
+    `accounts_profile.service_point`, dossiers and their events), so a plain
+    TRUNCATE is refused even when they are empty; CASCADE empties them too,
+    which is only done when every table referring to it is empty already (a
+    fresh bench database is: the bench writes no profiles or dossiers)."""
+    referring = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = %s::regclass AND conrelid <> confrelid ORDER BY 1",
+            [TABLE],
+        )
+    ]
+    filled = [
+        name
+        for name in referring
+        if conn.execute(pgsql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(pgsql.Identifier(name))).fetchone()[0]
+    ]
+    if filled:
+        sys.exit(f"{', '.join(filled)} refer to {TABLE} and hold rows: this is not a bench database of ours")
+    conn.execute(f"TRUNCATE {TABLE} RESTART IDENTITY CASCADE")
+
+
 def load_points(conninfo: str, n: int, seed: int) -> dict:
     """TRUNCATE, drop secondary indexes, COPY (FREEZE), rebuild them, ANALYZE."""
     timings = {}
     with psycopg.connect(conninfo) as conn:
         t0 = time.perf_counter()
         conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute(f"TRUNCATE {TABLE} RESTART IDENTITY")
+        truncate_points(conn)
         indexes = conn.execute(
             """
             SELECT i.relname, pg_get_indexdef(i.oid)
