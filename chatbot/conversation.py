@@ -3,7 +3,8 @@ Vietnamese (accents optional) or English.
 
 - a dossier code (with or without "tra cứu"): the public lookup's fields;
 - a shared location (`user_send_location`), or "gần nhất" first: the nearest
-  service points with geodesic distances and a map link;
+  service points, open ones first, with geodesic distances, opening state,
+  the estimated wait and a map link;
 - "English" / "Tiếng Việt": the language of the answers and notifications;
 - follow: a welcome; unfollow: no more messages;
 - anything else: what the OA can do.
@@ -141,10 +142,32 @@ def format_metres(distance_m: float) -> str:
     return f"{round(distance_m):,}".replace(",", ".") + " m"
 
 
+def _hhmm(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    local = timezone.localtime(moment)
+    same_day = local.date() == timezone.localdate()
+    return f"{local:%H:%M}" if same_day else f"{local:%H:%M %d/%m}"
+
+
+def opening_words(turn: Turn, point: HelpPoint) -> str:
+    """ "Đang mở, đóng lúc 17:00" / "Đang đóng, mở lúc 07:30 05/01"."""
+    if point.open_now is None:
+        return turn.words("Chưa rõ giờ mở cửa", "Opening hours unknown")
+    if point.open_now:
+        closes = _hhmm(point.closes_at)
+        return turn.words(f"Đang mở, đóng lúc {closes}", f"Open, closes at {closes}")
+    opens = _hhmm(point.opens_at)
+    return turn.words(f"Đang đóng, mở lúc {opens}", f"Closed, opens at {opens}")
+
+
 def _point_element(turn: Turn, rank: int, point: HelpPoint, link: str) -> dict[str, Any]:
-    details = [format_metres(point.distance_m), point.address]
-    if point.opening_hours:
-        details.append(point.opening_hours)
+    details = [format_metres(point.distance_m), opening_words(turn, point)]
+    if point.open_now:
+        details.append(
+            turn.words(f"chờ khoảng {point.estimated_wait_min} phút", f"about {point.estimated_wait_min} min wait")
+        )
+    details.append(point.address)
     return {
         "title": f"{rank}. {point.name}",
         "subtitle": " · ".join(part for part in details if part),

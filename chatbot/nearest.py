@@ -1,15 +1,15 @@
-"""Where a follower who shared a location can get help: the nearest service
-points by geodesic metres.
-
-Today `layers.selectors.service_points_nearest` (any kind). When
-`maps.nearest.nearest_help` (opening hours, load, procedure) is on main, it
-replaces the call below; `HelpPoint` is what the conversation needs of it."""
+"""Where a follower who shared a location can get help now: the nearest
+service points by geodesic metres, those open now first, with when they
+open or close and the estimated wait (`maps.nearest.nearest_help`, the same
+answer as the nearest API and the map page). `HelpPoint` is what the
+conversation needs of it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-from layers.selectors import service_points_nearest
+from maps.nearest import nearest_help
 
 
 @dataclass(frozen=True)
@@ -17,22 +17,29 @@ class HelpPoint:
     code: str
     name: str
     address: str
-    opening_hours: str
     lon: float
     lat: float
     distance_m: float
+    open_now: bool | None  # None: hours unknown
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    estimated_wait_min: int
 
 
 def help_nearby(*, lon: float, lat: float, limit: int) -> list[HelpPoint]:
+    answer = nearest_help(lon=lon, lat=lat, limit=limit)
     return [
         HelpPoint(
-            code=point.code,
-            name=point.name,
-            address=point.address,
-            opening_hours=point.opening_hours,
-            lon=point.lon,
-            lat=point.lat,
-            distance_m=point.distance_m,
+            code=item.point.code,
+            name=item.point.name,
+            address=item.point.address,
+            lon=item.point.lon,
+            lat=item.point.lat,
+            distance_m=item.point.distance_m,
+            open_now=item.opening.open_now,
+            opens_at=item.opening.opens_at,
+            closes_at=item.opening.closes_at,
+            estimated_wait_min=item.estimated_wait_min,
         )
-        for point in service_points_nearest(lon=lon, lat=lat, kind=None, limit=limit)
+        for item in answer.points
     ]

