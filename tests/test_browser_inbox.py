@@ -2,7 +2,8 @@
 Playwright), against the project's own server: a citizen whose dossier was
 received and then refused sees both notifications and the unread count in
 the menu, marks them read, and chooses English and no e-mail; the inbox is
-then English."""
+then English. And the map link the Zalo chat sends (`/map/?near=LON,LAT`)
+opens the map with the nearest points of that spot listed."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,4 +77,12 @@ def test_the_inbox_on_a_phone(told, browser, live_server_url, django_db_blocker)
     page.goto(f"{live_server_url}/inbox/?lang=en")
     expect(page.locator("h1")).to_have_text("Notifications")
     expect(page.locator("#inbox-summary")).to_contain_text("0 unread")
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_the_map_link_of_the_chat_opens_the_map_searching_from_the_point(browser, live_server_url):
+    page, errors = new_page(browser, live_server_url, ignore_failed_loads_outside=live_server_url, **PHONE)
+    page.goto(f"{live_server_url}/map/?near=106.076300,21.186100")
+    expect(page.locator("#nearest-list .nearest-item")).to_have_count(5, timeout=20_000)
     assert errors == []

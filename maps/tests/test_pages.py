@@ -124,3 +124,19 @@ def test_compiled_vietnamese_catalogue_matches_the_po_file():
     messages_in_po = len(re.findall(r"^msgid ", po_text, re.M))  # the header counts in both
     assert len(catalogue._catalog) == messages_in_po
     assert catalogue.gettext("Nearest service points") == "Điểm phục vụ gần nhất"
+
+
+@pytest.mark.parametrize(
+    ("query", "near"),
+    [
+        ("?near=106.0763,21.1861", [106.0763, 21.1861]),  # a link from the Zalo chat
+        ("?near=106.0763", None),
+        ("?near=200,21", None),
+        ("?near=abc,def", None),
+        ("", None),
+    ],
+)
+def test_a_link_may_name_a_point_to_search_the_nearest_from(client, query, near):
+    page = client.get(f"/map/{query}")
+    assert page.status_code == 200  # a malformed point is ignored, not an error
+    assert _map_config(page.content.decode())["near"] == near
