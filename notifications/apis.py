@@ -80,6 +80,10 @@ class NotificationApiView(APIView):
     throttle_classes: list = []
 
 
+def _unknown_fields(data: Mapping, known: set[str]) -> dict[str, list[str]]:
+    return {name: [message("Trường không được hỗ trợ.", "Unknown field.")] for name in sorted(set(data) - known)}
+
+
 def _object(request) -> Mapping:
     try:
         data = request.data
@@ -161,8 +165,7 @@ class InboxReadApi(NotificationApiView):
     )
     def post(self, request):
         data = _object(request)
-        unknown = sorted(set(data) - {"ids"})
-        errors = {name: [message("Trường không được hỗ trợ.", "Unknown field.")] for name in unknown}
+        errors = _unknown_fields(data, {"ids"})
         ids = data.get("ids")
         valid = ids is None or (
             isinstance(ids, list)
@@ -197,10 +200,7 @@ class PreferencesApi(NotificationApiView):
     )
     def patch(self, request):
         data = _object(request)
-        errors = {
-            name: [message("Trường không được hỗ trợ.", "Unknown field.")]
-            for name in sorted(set(data) - {*PREFERENCE_FLAGS, "language"})
-        }
+        errors = _unknown_fields(data, {*PREFERENCE_FLAGS, "language"})
         changes = {}
         for name in PREFERENCE_FLAGS:
             if name in data:

@@ -48,11 +48,26 @@ class Committed:
         return dossier_transition(code=dossier.code, action=action, acting_user=self.desk, note=note)
 
 
+def dossiers_remove(dossiers, counters: list) -> None:
+    """Removes committed `dossiers` (a queryset) with their attachments'
+    files, puts the code counters back as they were (`counters`, read before)
+    and recounts the indicators and density counts."""
+    from dossiers import density_counts, stats
+    from dossiers.attachments import attachments_remove
+    from dossiers.models import Attachment, CodeCounter
+
+    attachments_remove(list(Attachment.objects.filter(dossier__in=dossiers).values_list("stored_name", flat=True)))
+    dossiers.delete()
+    CodeCounter.objects.all().delete()
+    CodeCounter.objects.bulk_create(counters)
+    stats.stats_rebuild()
+    density_counts.density_rebuild()
+
+
 @contextmanager
 def committed_dossiers(django_db_blocker, *, email: str = "") -> Iterator[Committed]:
     """A citizen (with `email`) and a desk officer of CENTRE-MAIN, committed;
     `submit()` and `move()` commit too. All removed on exit."""
-    from dossiers import density_counts, stats
     from dossiers.models import CodeCounter, Dossier
 
     suffix = uuid.uuid4().hex[:8]
@@ -77,10 +92,6 @@ def committed_dossiers(django_db_blocker, *, email: str = "") -> Iterator[Commit
         yield made
     finally:
         with django_db_blocker.unblock():
-            Dossier.objects.filter(pk__in=[d.pk for d in made.dossiers]).delete()
-            CodeCounter.objects.all().delete()
-            CodeCounter.objects.bulk_create(counters)
-            stats.stats_rebuild()
-            density_counts.density_rebuild()
+            dossiers_remove(Dossier.objects.filter(pk__in=[d.pk for d in made.dossiers]), counters)
             citizen.delete()
             desk.delete()

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -49,6 +49,20 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log_path: Path) -> 
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.2)  # not listening yet
     raise RuntimeError(f"the server did not answer {url} within {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()}")
+
+
+WAIT_TIMEOUT_S = 40
+
+
+def wait_for(what: str, check: Callable[[], object], *, timeout_s: float = WAIT_TIMEOUT_S, logs: tuple[Path, ...] = ()):
+    """check()'s first truthy value, polled; fails naming `what` and the logs' tails."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+            pytest.fail(f"not within {timeout_s} s: {what}\n{tails}")
+        time.sleep(0.1)
+    return value
 
 
 def process_env(django_db_blocker, **extra: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ the end; the tests poll in READ COMMITTED, so they see the workers' commits."""
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,25 +31,13 @@ from layers.models import Feature, FeatureChange, ImportJob, Layer
 from layers.registries.importing import import_job_create, layer_import
 from layers.tests.fixtures_registry import assert_same_features, make_layer, sample_points, write_csv, write_gpkg
 from tests.browser import session_delete, session_key_for
-from tests.live import celery_worker, own_connection, process_env, purge_broker, runserver
+from tests.live import celery_worker, own_connection, process_env, purge_broker, runserver, wait_for
 from tests.processes import kill_group
 
 pytestmark = pytest.mark.django_db
 
-TIMEOUT_S = 40
 WAITING_EN = "Queued, waiting for the worker"
 WAITING_VI = "Đang xếp hàng, chờ tiến trình xử lý"
-
-
-def wait_for(what: str, check: Callable[[], object], *, timeout_s: float = TIMEOUT_S, logs: tuple[Path, ...] = ()):
-    """check()'s first truthy value, polled; fails naming `what` and the logs' tails."""
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-            pytest.fail(f"not within {timeout_s} s: {what}\n{tails}")
-        time.sleep(0.1)
-    return value
 
 
 def job_files(job: ImportJob) -> list[Path]:

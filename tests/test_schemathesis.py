@@ -28,12 +28,11 @@ PASSWORD = "x-Strong-pass-1"
 def callers(django_db_setup, django_db_blocker):
     from django.db.models import Max
 
-    from dossiers import density_counts, stats
-    from dossiers.attachments import attachments_remove
-    from dossiers.models import Attachment, CodeCounter, Dossier
+    from dossiers.models import CodeCounter, Dossier
     from gisportal.accounts.models import Agency
     from gisportal.accounts.services import user_ensure
     from layers.models import Feature
+    from tests.committed_dossiers import dossiers_remove
 
     suffix = uuid.uuid4().hex[:8]
     with django_db_blocker.unblock():
@@ -48,15 +47,7 @@ def callers(django_db_setup, django_db_blocker):
         yield {"citizen": citizen.username, "official": official.username}
     finally:
         with django_db_blocker.unblock():
-            written = Dossier.objects.filter(pk__gt=last_dossier)
-            attachments_remove(
-                list(Attachment.objects.filter(dossier__in=written).values_list("stored_name", flat=True))
-            )
-            written.delete()
-            CodeCounter.objects.all().delete()
-            CodeCounter.objects.bulk_create(counters)
-            stats.stats_rebuild()
-            density_counts.density_rebuild()
+            dossiers_remove(Dossier.objects.filter(pk__gt=last_dossier), counters)
             citizen.delete()
             official.delete()
             # An official of so-tp edits no registry layer: none was touched.

@@ -84,6 +84,7 @@ def test_production_check_names_a_bad_trusted_proxy():
     assert result.returncode != 0
     assert "gisportal.E001" in result.stderr and "'nginx'" in result.stderr
 
+
 def test_production_needs_no_cache_url_its_cache_is_the_brokers_redis_one_database_up():
     """README: DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS are enough; the
     shared cache defaults to REDIS_URL's server, one database up, through the

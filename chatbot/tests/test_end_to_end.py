@@ -24,23 +24,11 @@ from chatbot.sandbox.models import SandboxFollower, SandboxMessage, SandboxToken
 from chatbot.sandbox.services import sandbox_token_pair
 from gisportal.accounts.services import user_ensure
 from tests.browser import session_delete, session_key_for
-from tests.live import celery_worker, process_env, purge_broker
+from tests.live import celery_worker, process_env, purge_broker, wait_for
 
 from .signing import sign, text_event
 
 pytestmark = pytest.mark.django_db
-
-TIMEOUT_S = 40
-
-
-def wait_for(what: str, check, *, worker=None, timeout_s: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            log = worker.log_path.read_text()[-4000:] if worker is not None else ""
-            pytest.fail(f"not within {timeout_s} s: {what}\n{log}")
-        time.sleep(0.1)
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +107,7 @@ def test_the_webhook_answers_at_once_with_no_worker_and_the_work_is_done_later(o
         wait_for(
             "the answer in the follower's conversation",
             lambda: OutboundMessage.objects.filter(event=event, status="sent").exists(),
-            worker=worker,
+            logs=(worker.log_path,),
         )
     assert ZaloEvent.objects.get(pk=event.pk).status == "done"
     [reply] = oa_texts(follower)
@@ -140,10 +128,10 @@ def test_an_integrator_acts_as_a_follower_on_the_sandbox_pages(oa, tmp_path):
         assert created.status_code == 200 and "Trần Thị Thử" in created.text
         follower = SandboxFollower.objects.get(display_name="Trần Thị Thử", pk__gt=oa["follower"].pk)
         act = f"{base}/sandbox/zalo/followers/{follower.user_id}/act/"
-        wait_for("the welcome", lambda: oa_texts(follower), worker=worker)
+        wait_for("the welcome", lambda: oa_texts(follower), logs=(worker.log_path,))
         shared = http.post(act, data={"kind": "location", "lat": "21.1861", "lon": "106.0763"}, timeout=10)
         assert shared.status_code == 200
-        wait_for("the nearest points", lambda: len(oa_texts(follower)) == 2, worker=worker)
+        wait_for("the nearest points", lambda: len(oa_texts(follower)) == 2, logs=(worker.log_path,))
     page = http.get(f"{base}/sandbox/zalo/followers/{follower.user_id}/", timeout=10).text
     webhook_answers = list(
         SandboxMessage.objects.filter(follower=follower, direction="user").values_list("webhook_status", flat=True)

@@ -8,7 +8,6 @@ again with the same Message-ID and finds the Zalo message already in the
 conversation, so the citizen gets one e-mail (one identity) and one Zalo
 message; each (event, channel) has one row."""
 
-import time
 import uuid
 
 import pytest
@@ -21,7 +20,7 @@ from gisportal.celery import app
 from notifications.models import Notification
 from tests.browser import in_database
 from tests.committed_dossiers import committed_dossiers
-from tests.live import celery_worker, commit_sql, process_env, purge_broker
+from tests.live import celery_worker, commit_sql, process_env, purge_broker, wait_for
 from tests.processes import kill_group
 from tests.smtp_sink import SmtpSink
 
@@ -29,18 +28,7 @@ from tests.smtp_sink import SmtpSink
 # the test's own writes are committed from another thread (`in_database`).
 pytestmark = pytest.mark.django_db
 
-TIMEOUT_S = 40
 EMAIL = "thu.nghiem@example.org"
-
-
-def wait_for(what: str, check, *, worker=None, timeout_s: float = TIMEOUT_S):
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            log = worker.log_path.read_text()[-4000:] if worker is not None else ""
-            pytest.fail(f"not within {timeout_s} s: {what}\n{log}")
-        time.sleep(0.1)
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +96,17 @@ def test_an_e_mail_whose_worker_is_killed_mid_send_is_sent_again_with_the_same_m
     dossier = in_database(django_db_blocker, lambda: made.submit(applicant_email=EMAIL))  # committed, published
     with celery_worker(stack["env"], folder(tmp_path, "killed"), beat=True) as worker:
         sink.wait_for(1)
-        running = wait_for("the row to be running", lambda: notification(dossier, "receive", "email"), worker=worker)
+        running = wait_for(
+            "the row to be running", lambda: notification(dossier, "receive", "email"), logs=(worker.log_path,)
+        )
         assert (running.status, running.attempts) == ("running", 1)
         kill_group(worker)
     assert notification(dossier, "receive", "email").status == "running"  # left by the dead worker
 
     with celery_worker(stack["env"], folder(tmp_path, "next"), beat=True) as worker:
-        done = wait_for("the reaped e-mail to be sent", lambda: sent(dossier, "receive", "email"), worker=worker)
+        done = wait_for(
+            "the reaped e-mail to be sent", lambda: sent(dossier, "receive", "email"), logs=(worker.log_path,)
+        )
         assert "stopped beating during attempt 1; queued again" in worker.log_path.read_text()
     assert done.attempts == 2
     copies = [mail for mail in sink.messages if mail["To"] == EMAIL]
@@ -139,13 +131,15 @@ def test_a_zalo_message_whose_worker_is_killed_mid_send_is_not_sent_twice(stack,
         return list(SandboxMessage.objects.filter(follower=follower, direction="oa"))
 
     with celery_worker(stack["env"], folder(tmp_path, "killed"), beat=True) as worker:
-        [first] = wait_for("the sandbox to record the message", recorded, worker=worker)
+        [first] = wait_for("the sandbox to record the message", recorded, logs=(worker.log_path,))
         kill_group(worker)
     commit_sql("UPDATE zalo_sandbox_sandboxsettings SET latency_s = 0 WHERE id = 1")
     assert notification(dossier, "refuse", "zalo").status == "running"
 
     with celery_worker(stack["env"], folder(tmp_path, "next"), beat=True) as worker:
-        done = wait_for("the reaped Zalo row to be sent", lambda: sent(dossier, "refuse", "zalo"), worker=worker)
+        done = wait_for(
+            "the reaped Zalo row to be sent", lambda: sent(dossier, "refuse", "zalo"), logs=(worker.log_path,)
+        )
     assert done.attempts == 2
     assert recorded() == [first]  # found in the conversation, not sent again
     assert done.external_id == first.message_id
