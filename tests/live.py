@@ -205,6 +205,38 @@ def celery_worker(env: dict[str, str], log_dir: Path, *, beat: bool = False) -> 
         kill_group(process)  # an embedded beat left behind
 
 
+class WorkerHolder:
+    """A Celery worker (with beat) that a test module's tests share: started
+    when a test first needs one (`start`), SIGKILLed with its beat by a test
+    (`kill`, a machine dying) and started afresh by the next `start`; stopped
+    at the end (`stop`). Each worker logs to a folder of its own."""
+
+    def __init__(self, env: dict[str, str], folder: Path):
+        self.env, self.folder = env, folder
+        self.process: subprocess.Popen | None = None
+        self._context = None
+        self._started = 0
+
+    def start(self) -> subprocess.Popen:
+        if self.process is None:
+            self._started += 1
+            log_dir = self.folder / f"worker-{self._started}"
+            log_dir.mkdir()
+            self._context = celery_worker(self.env, log_dir, beat=True)
+            self.process = self._context.__enter__()
+        return self.process
+
+    def kill(self) -> None:
+        if self.process is not None:
+            kill_group(self.process)
+            self.stop()
+
+    def stop(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+        self.process = self._context = None
+
+
 @pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, private_broker_url):
     """A Celery worker (solo pool) on the private broker and the test

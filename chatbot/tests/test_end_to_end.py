@@ -24,7 +24,7 @@ from chatbot.sandbox.models import SandboxFollower, SandboxMessage, SandboxToken
 from chatbot.sandbox.services import sandbox_token_pair
 from gisportal.accounts.services import user_ensure
 from tests.browser import session_delete, session_key_for
-from tests.live import celery_worker, process_env, purge_broker, wait_for
+from tests.live import WorkerHolder, process_env, purge_broker, wait_for
 
 from .signing import sign, text_event
 
@@ -71,6 +71,15 @@ def oa(queue_live_server_url, django_db_blocker, private_broker_url):
             admin.delete()
 
 
+@pytest.fixture(scope="module")
+def worker(oa, tmp_path_factory):
+    """One worker for the module, started when a test first needs it: the
+    first test checks the webhook with none running."""
+    holder = WorkerHolder(oa["env"], tmp_path_factory.mktemp("zalo_worker"))
+    yield holder
+    holder.stop()
+
+
 def post_event(base: str, body: bytes, signature: str) -> requests.Response:
     return requests.post(
         f"{base}/zalo/webhook/",
@@ -86,7 +95,7 @@ def oa_texts(follower) -> list[str]:
     )
 
 
-def test_the_webhook_answers_at_once_with_no_worker_and_the_work_is_done_later(oa, tmp_path):
+def test_the_webhook_answers_at_once_with_no_worker_and_the_work_is_done_later(oa, worker):
     base, follower = oa["base"], oa["follower"]
     body, signature = sign(text_event(follower.user_id, "tra cứu 000.00.13.H04-991231-9999"))
     started = time.monotonic()
@@ -103,18 +112,19 @@ def test_the_webhook_answers_at_once_with_no_worker_and_the_work_is_done_later(o
     assert post_event(base, body, signature).status_code == 409
     assert ZaloEvent.objects.count() == count
 
-    with celery_worker(oa["env"], tmp_path, beat=True) as worker:
-        wait_for(
-            "the answer in the follower's conversation",
-            lambda: OutboundMessage.objects.filter(event=event, status="sent").exists(),
-            logs=(worker.log_path,),
-        )
+    assert worker.process is None  # nothing has run it yet
+    running = worker.start()
+    wait_for(
+        "the answer in the follower's conversation",
+        lambda: OutboundMessage.objects.filter(event=event, status="sent").exists(),
+        logs=(running.log_path,),
+    )
     assert ZaloEvent.objects.get(pk=event.pk).status == "done"
     [reply] = oa_texts(follower)
     assert reply.startswith("Không tìm thấy hồ sơ 000.00.13.H04-991231-9999")
 
 
-def test_an_integrator_acts_as_a_follower_on_the_sandbox_pages(oa, tmp_path):
+def test_an_integrator_acts_as_a_follower_on_the_sandbox_pages(oa, worker):
     base = oa["base"]
     http = requests.Session()
     http.cookies.set(settings.SESSION_COOKIE_NAME, oa["session"])
@@ -123,20 +133,23 @@ def test_an_integrator_acts_as_a_follower_on_the_sandbox_pages(oa, tmp_path):
     http.headers["X-CSRFToken"] = http.cookies[settings.CSRF_COOKIE_NAME]
     http.headers["Referer"] = f"{base}/sandbox/zalo/"
 
-    with celery_worker(oa["env"], tmp_path, beat=True) as worker:
-        created = http.post(f"{base}/sandbox/zalo/followers/", data={"display_name": "Trần Thị Thử"}, timeout=10)
-        assert created.status_code == 200 and "Trần Thị Thử" in created.text
-        follower = SandboxFollower.objects.get(display_name="Trần Thị Thử", pk__gt=oa["follower"].pk)
-        act = f"{base}/sandbox/zalo/followers/{follower.user_id}/act/"
-        wait_for("the welcome", lambda: oa_texts(follower), logs=(worker.log_path,))
-        shared = http.post(act, data={"kind": "location", "lat": "21.1861", "lon": "106.0763"}, timeout=10)
-        assert shared.status_code == 200
-        wait_for("the nearest points", lambda: len(oa_texts(follower)) == 2, logs=(worker.log_path,))
-    page = http.get(f"{base}/sandbox/zalo/followers/{follower.user_id}/", timeout=10).text
-    webhook_answers = list(
-        SandboxMessage.objects.filter(follower=follower, direction="user").values_list("webhook_status", flat=True)
+    logs = (worker.start().log_path,)
+    created = http.post(f"{base}/sandbox/zalo/followers/", data={"display_name": "Trần Thị Thử"}, timeout=30)
+    assert created.status_code == 200 and "Trần Thị Thử" in created.text
+    follower = SandboxFollower.objects.get(display_name="Trần Thị Thử", pk__gt=oa["follower"].pk)
+    act = f"{base}/sandbox/zalo/followers/{follower.user_id}/act/"
+    wait_for("the welcome", lambda: oa_texts(follower), logs=logs)
+    shared = http.post(act, data={"kind": "location", "lat": "21.1861", "lon": "106.0763"}, timeout=30)
+    assert shared.status_code == 200
+    # The sandbox posted the signed events to the webhook before answering the page.
+    posted = list(
+        SandboxMessage.objects.filter(follower=follower, direction="user")
+        .order_by("at")
+        .values_list("event_name", "webhook_status", "webhook_answer")
     )
-    assert webhook_answers == [200, 200]  # follow, location: signed and accepted
+    assert [(name, status) for name, status, _ in posted] == [("follow", 200), ("user_send_location", 200)], posted
+    wait_for("the nearest points", lambda: len(oa_texts(follower)) == 2, logs=logs)
+    page = http.get(f"{base}/sandbox/zalo/followers/{follower.user_id}/", timeout=10).text
     assert "Cổng dịch vụ công Bắc Ninh trên Zalo" in page
     distances = re.findall(r"<small>([\d.]+) m", page)
     assert len(distances) == 5

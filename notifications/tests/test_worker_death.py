@@ -20,8 +20,7 @@ from gisportal.celery import app
 from notifications.models import Notification
 from tests.browser import in_database
 from tests.committed_dossiers import committed_dossiers
-from tests.live import celery_worker, commit_sql, process_env, purge_broker, wait_for
-from tests.processes import kill_group
+from tests.live import WorkerHolder, commit_sql, process_env, purge_broker, wait_for
 from tests.smtp_sink import SmtpSink
 
 # Reads in the test's transaction see the workers' commits (READ COMMITTED);
@@ -73,10 +72,13 @@ def stack(live_server_url, django_db_setup, django_db_blocker, private_broker_ur
                 commit_sql("UPDATE zalo_sandbox_sandboxsettings SET latency_s = 0 WHERE id = 1")
 
 
-def folder(parent, name: str):
-    path = parent / name
-    path.mkdir()
-    return path
+@pytest.fixture(scope="module")
+def workers(stack, tmp_path_factory):
+    """The module's workers: each test kills one mid-send and the next one
+    started finishes the work (three starts for the two tests)."""
+    holder = WorkerHolder(stack["env"], tmp_path_factory.mktemp("notification_workers"))
+    yield holder
+    holder.stop()
 
 
 def notification(dossier, action: str, channel: str) -> Notification | None:
@@ -89,25 +91,21 @@ def sent(dossier, action: str, channel: str) -> Notification | None:
 
 
 def test_an_e_mail_whose_worker_is_killed_mid_send_is_sent_again_with_the_same_message_id(
-    stack, django_db_blocker, tmp_path
+    stack, workers, django_db_blocker
 ):
     sink, made = stack["sink"], stack["made"]
     sink.stall_next_s = 60  # takes the message, holds its answer back
     dossier = in_database(django_db_blocker, lambda: made.submit(applicant_email=EMAIL))  # committed, published
-    with celery_worker(stack["env"], folder(tmp_path, "killed"), beat=True) as worker:
-        sink.wait_for(1)
-        running = wait_for(
-            "the row to be running", lambda: notification(dossier, "receive", "email"), logs=(worker.log_path,)
-        )
-        assert (running.status, running.attempts) == ("running", 1)
-        kill_group(worker)
+    logs = (workers.start().log_path,)
+    sink.wait_for(1)
+    running = wait_for("the row to be running", lambda: notification(dossier, "receive", "email"), logs=logs)
+    assert (running.status, running.attempts) == ("running", 1)
+    workers.kill()
     assert notification(dossier, "receive", "email").status == "running"  # left by the dead worker
 
-    with celery_worker(stack["env"], folder(tmp_path, "next"), beat=True) as worker:
-        done = wait_for(
-            "the reaped e-mail to be sent", lambda: sent(dossier, "receive", "email"), logs=(worker.log_path,)
-        )
-        assert "stopped beating during attempt 1; queued again" in worker.log_path.read_text()
+    logs = (workers.start().log_path,)
+    done = wait_for("the reaped e-mail to be sent", lambda: sent(dossier, "receive", "email"), logs=logs)
+    assert "stopped beating during attempt 1; queued again" in logs[0].read_text()
     assert done.attempts == 2
     copies = [mail for mail in sink.messages if mail["To"] == EMAIL]
     assert len(copies) == 2  # the server got it twice...
@@ -115,7 +113,7 @@ def test_an_e_mail_whose_worker_is_killed_mid_send_is_sent_again_with_the_same_m
     assert Notification.objects.filter(dossier=dossier, action="receive", channel="email").count() == 1
 
 
-def test_a_zalo_message_whose_worker_is_killed_mid_send_is_not_sent_twice(stack, django_db_blocker, tmp_path):
+def test_a_zalo_message_whose_worker_is_killed_mid_send_is_not_sent_twice(stack, workers, django_db_blocker):
     made, follower = stack["made"], stack["follower"]
 
     def linked_dossier():
@@ -130,16 +128,14 @@ def test_a_zalo_message_whose_worker_is_killed_mid_send_is_not_sent_twice(stack,
     def recorded() -> list[SandboxMessage]:
         return list(SandboxMessage.objects.filter(follower=follower, direction="oa"))
 
-    with celery_worker(stack["env"], folder(tmp_path, "killed"), beat=True) as worker:
-        [first] = wait_for("the sandbox to record the message", recorded, logs=(worker.log_path,))
-        kill_group(worker)
+    logs = (workers.start().log_path,)
+    [first] = wait_for("the sandbox to record the message", recorded, logs=logs)
+    workers.kill()
     commit_sql("UPDATE zalo_sandbox_sandboxsettings SET latency_s = 0 WHERE id = 1")
     assert notification(dossier, "refuse", "zalo").status == "running"
 
-    with celery_worker(stack["env"], folder(tmp_path, "next"), beat=True) as worker:
-        done = wait_for(
-            "the reaped Zalo row to be sent", lambda: sent(dossier, "refuse", "zalo"), logs=(worker.log_path,)
-        )
+    logs = (workers.start().log_path,)
+    done = wait_for("the reaped Zalo row to be sent", lambda: sent(dossier, "refuse", "zalo"), logs=logs)
     assert done.attempts == 2
     assert recorded() == [first]  # found in the conversation, not sent again
     assert done.external_id == first.message_id
