@@ -71,7 +71,7 @@ def _vi(label: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _qr_png_data_uri(data: str) -> str:
+def qr_png_data_uri(data: str) -> str:
     """The QR code as a PNG data URI: one pixel per module (printed with
     crisp edges), so the PDF stays small and any phone reads it."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=4)
@@ -82,7 +82,7 @@ def _qr_png_data_uri(data: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _issuer_lines(dossier: Dossier) -> tuple[str, str]:
+def issuer_lines(dossier: Dossier) -> tuple[str, str]:
     """The two lines of the upper-left header: the governing body, then the
     receiving unit (the service point that received the dossier)."""
     point = dossier.receiving_point
@@ -167,7 +167,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
     has nothing to say yet."""
     form = FORMS[kind]
     events = list(dossier.events.select_related("actor_agency", "actor_point", "to_agency"))
-    issuer_parent, issuer_unit = _issuer_lines(dossier)
+    issuer_parent, issuer_unit = issuer_lines(dossier)
     context = {
         "form": form,
         "kind": kind,
@@ -187,7 +187,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
         desk = received is not None and received.actor_role != Role.CITIZEN
         context["receiver_name"] = received.actor_name if desk else ""
         context["lookup_url"] = lookup_url(dossier.code)
-        context["qr_data_uri"] = _qr_png_data_uri(context["lookup_url"])
+        context["qr_data_uri"] = qr_png_data_uri(context["lookup_url"])
     elif kind == "supplement":
         event = _last_event(events, "request_supplement")
         if event is None:
