@@ -1,5 +1,5 @@
 """Payment references: `LP` + 10 digits + 2 check digits (ISO 7064 MOD
-97-10, as in IBANs), e.g. `LP000000012389`. Letters and digits only, so a
+97-10, as in IBANs), e.g. `LP000000012320`. Letters and digits only, so a
 bank keeps them intact in a transfer's memo; the check digits catch a
 mistyped reference before it matches someone else's request."""
 

@@ -503,7 +503,9 @@ def _ipn_decide(row: GatewayTransaction, result: vnpay.GatewayResult) -> tuple[s
             Settlement(
                 method=Method.VNPAY,
                 amount_vnd=order.amount_vnd,
-                at=result.pay_date if result.pay_date and result.pay_date <= at else at,
+                # When the gateway took the money (to the second), never
+                # before the request nor after now.
+                at=min(max(result.pay_date or at, request.created_at), at),
                 external_reference=result.transaction_no,
                 order=order,
                 gateway_transaction=row,
