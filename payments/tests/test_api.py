@@ -110,9 +110,15 @@ def test_receipts_and_payment_slips(client_as, people, fee_dossier, tmp_path):
     (payload,) = qr_codes_on_first_page(slip.content, tmp_path)
     assert payload.startswith("000201010212") and reference in payload  # the VietQR transfer code
     assert client_as(people.citizen_b).get(slip_url).status_code == 404
-    receipt = client_as(people.desk_main).post(
-        f"/api/v1/dossiers/{fee_dossier.code}/payment/counter/", {"method": "cash", "amount_vnd": FEE}, format="json"
-    ).json()
+    receipt = (
+        client_as(people.desk_main)
+        .post(
+            f"/api/v1/dossiers/{fee_dossier.code}/payment/counter/",
+            {"method": "cash", "amount_vnd": FEE},
+            format="json",
+        )
+        .json()
+    )
     assert client_as(people.citizen_a).get(slip_url).status_code == 409  # nothing left to pay
     expected = {"anonymous": 401, "applicant": 200, "other_citizen": 404, "desk": 200, "other_desk": 404,
                 "owning_agency": 200, "other_agency": 404, "administrator": 200}  # fmt: skip
@@ -132,9 +138,13 @@ def test_receipts_and_payment_slips(client_as, people, fee_dossier, tmp_path):
 def test_the_receipt_qr_code_opens_a_check_page_without_personal_data(client, client_as, people, fee_dossier):
     from payments.receipts import receipt_check_url
 
-    payment = client_as(people.desk_main).post(
-        f"/api/v1/dossiers/{fee_dossier.code}/payment/counter/", {"method": "pos", "amount_vnd": FEE}, format="json"
-    ).json()
+    payment = (
+        client_as(people.desk_main)
+        .post(
+            f"/api/v1/dossiers/{fee_dossier.code}/payment/counter/", {"method": "pos", "amount_vnd": FEE}, format="json"
+        )
+        .json()
+    )
     url = receipt_check_url(payment["receipt_number"]).split("8000", 1)[1]
     page = client.get(url)
     assert page.status_code == 200 and fee_dossier.code.encode() in page.content
@@ -168,12 +178,16 @@ def test_bank_lines_and_reconciliation(client_as, people, fee_dossier, submit):
     ).encode()
     upload = io.BytesIO(csv)
     upload.name = "statement.csv"
-    response = client_as(people.desk_main).post("/api/v1/payments/bank-lines/import/", {"file": upload}, format="multipart")
+    response = client_as(people.desk_main).post(
+        "/api/v1/payments/bank-lines/import/", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["by_status"] == {"unmatched": 1, "mismatch": 1}
     bad = io.BytesIO(b"bank_reference,value_date,amount_vnd,memo\nFT9,2026-07-15,abc,x\n")
     bad.name = "bad.csv"
-    response = client_as(people.desk_main).post("/api/v1/payments/bank-lines/import/", {"file": bad}, format="multipart")
+    response = client_as(people.desk_main).post(
+        "/api/v1/payments/bank-lines/import/", {"file": bad}, format="multipart"
+    )
     assert response.status_code == 400 and list(response.json()) == ["line 2: amount_vnd"]
     assert BankStatementLine.objects.count() == 3
     recon = "/api/v1/payments/reconciliation/?from=2026-07-15&to=2026-07-15"
