@@ -7,10 +7,14 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The dossier core announces its changes; it never imports payments.
+        from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
         from dossiers.events import dossier_changes_subscribe
         from dossiers.extensions import dossier_section_register
 
-        from . import sections, services
+        from . import demo, sections, services
 
         dossier_changes_subscribe(services.on_dossier_changed)
         dossier_section_register(sections.PAYMENT_SECTION)
+        demo_history_part_register(
+            DemoHistoryPart(name="payments", delete=demo.payments_demo_delete, generate=demo.payments_demo_generate)
+        )

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from dossiers.tests.test_slips import pdf_text, qr_codes_on_first_page
 from dossiers.models import DossierEvent
+from dossiers.tests.test_slips import pdf_text, qr_codes_on_first_page
 from payments.models import BankStatementLine, Payment, PaymentRequest, RequestStatus
 
 from .conftest import FEE
