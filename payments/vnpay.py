@@ -105,8 +105,8 @@ def signature_valid(params: Mapping[str, str], secret: str) -> bool:
     signature of `secret`. Compared in constant time, case-insensitively
     (VNPay's examples send upper- or lowercase hex)."""
     given = str(params.get("vnp_SecureHash") or "").lower()
-    if not given:
-        return False
+    if not given or not given.isascii():
+        return False  # compare_digest refuses non-ASCII text
     return hmac.compare_digest(given, sign(secret, canonical_string(params)))
 
 
@@ -327,7 +327,7 @@ def refund_call(order: RefundOrder, *, api_url: str, tmn_code: str, secret: str,
         response_code=answer.get("vnp_ResponseCode", ""),
         message=answer.get("vnp_Message", ""),
         transaction_no=answer.get("vnp_TransactionNo", ""),
-        signature_valid=bool(given) and hmac.compare_digest(given, expected),
+        signature_valid=bool(given) and given.isascii() and hmac.compare_digest(given, expected),
         raw=raw,
     )
 

@@ -78,6 +78,7 @@ def test_a_return_is_verified_as_received_and_any_change_breaks_it():
         assert not vnpay.signature_valid({**signed, name: value}, SECRET), name
     assert not vnpay.signature_valid(signed, SECRET + "x")
     assert not vnpay.signature_valid({k: v for k, v in signed.items() if k != "vnp_SecureHash"}, SECRET)
+    assert not vnpay.signature_valid({**signed, "vnp_SecureHash": "é" * 128}, SECRET)  # not a 500
     result = vnpay.read_result(signed)
     assert (result.amount_vnd, result.succeeded) == (50_000, False)
 
