@@ -4,6 +4,8 @@ gateway refund again."""
 
 from django.contrib import admin, messages
 
+from layers.admin import ReadOnlyAdmin
+
 from .errors import PaymentConflict
 from .models import (
     BankStatementLine,
@@ -16,17 +18,6 @@ from .models import (
     SandboxTransaction,
 )
 from .services import refund_retry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(PaymentRequest)

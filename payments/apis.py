@@ -34,7 +34,7 @@ from gisportal.api import (
     date_parameter,
     integer_parameter,
     message,
-    page_links,
+    paged,
 )
 from gisportal.clientip import client_ip
 from gisportal.downloads import download_response
@@ -49,6 +49,7 @@ from .selectors import bank_lines_visible_to, receipt_get_for_user
 from .serializers import dossier_payment, payment_json
 from .services import (
     BankLineInput,
+    OnlineStart,
     bank_lines_record,
     online_payment_start,
     payment_record_counter,
@@ -96,6 +97,19 @@ def origin(request) -> str:
     return f"{request.scheme}://{request.get_host()}"
 
 
+def online_payment_start_for(request, *, code: str, locale: str) -> OnlineStart:
+    """`online_payment_start` for the caller of `request` (the API and the page)."""
+    gateway, return_url = gateway_urls(request)
+    return online_payment_start(
+        code=code,
+        acting_user=request.user,
+        ip_address=client_ip(request),
+        gateway_url=gateway,
+        return_url=return_url,
+        locale=locale,
+    )
+
+
 def gateway_urls(request) -> tuple[str, str]:
     """(payment URL of the gateway, our return URL): from the settings, or
     the portal's own sandbox and pages at the address this request came to."""
@@ -138,15 +152,7 @@ class OnlinePaymentStartApi(PaymentApiView):
         locale = data.get("locale") or "vn"
         if locale not in ("vn", "en"):
             raise PaymentInputError.one("locale", "Chọn vn hoặc en.", "Use vn or en.")
-        gateway, return_url = gateway_urls(request)
-        started = online_payment_start(
-            code=code,
-            acting_user=request.user,
-            ip_address=client_ip(request),
-            gateway_url=gateway,
-            return_url=return_url,
-            locale=locale,
-        )
+        started = online_payment_start_for(request, code=code, locale=locale)
         order = started.order
         return Response(
             {
@@ -376,15 +382,7 @@ class BankLinesApi(PaymentApiView):
         lines = bank_lines_visible_to(actor_for(request.user))
         if status_filter:
             lines = lines.filter(status=status_filter)
-        total = lines.count()
-        page = list(lines[offset : offset + limit])
-        return Response(
-            {
-                "count": total,
-                **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
-                "results": [_line_json(line) for line in page],
-            }
-        )
+        return Response(paged(request, lines, offset=offset, limit=limit, serialize=_line_json))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

@@ -28,7 +28,7 @@ from .apis import (
     CSV_MAX_BYTES,
     bank_line_input,
     bank_lines_from_csv,
-    gateway_urls,
+    online_payment_start_for,
     reconciliation_file,
     reconciliation_params,
 )
@@ -36,7 +36,7 @@ from .errors import PaymentConflict, PaymentForbidden, PaymentInputError
 from .models import BankStatementLine, RequestStatus
 from .receipts import receipt_token_valid
 from .selectors import bank_lines_visible_to, receipt_public
-from .services import bank_lines_record, online_payment_start, payment_record_counter, vnpay_return_record
+from .services import bank_lines_record, payment_record_counter, vnpay_return_record
 from .words import vnd
 
 audit = logging.getLogger("gisportal.audit")
@@ -74,16 +74,8 @@ def _visible(user, code: str) -> Dossier:
 @require_POST
 def pay_online(request, code: str):
     """The panel's "Pay online" button: a new order, then the gateway."""
-    gateway, return_url = gateway_urls(request)
     try:
-        started = online_payment_start(
-            code=code,
-            acting_user=request.user,
-            ip_address=client_ip(request),
-            gateway_url=gateway,
-            return_url=return_url,
-            locale="en" if get_language() == "en" else "vn",
-        )
+        started = online_payment_start_for(request, code=code, locale="en" if get_language() == "en" else "vn")
     except Dossier.DoesNotExist as missing:
         raise Http404 from missing
     except PaymentForbidden as refused:
