@@ -24,8 +24,10 @@ numbers into codes, names, addresses and timestamps inside PostgreSQL. The
 foreign keys of both tables are dropped for the load and put back from their
 catalog definitions (one validating join each, instead of a trigger lookup
 per row); after a TRUNCATE the other indexes are rebuilt once at the end.
-Then the code counters, `stats.stats_rebuild()`, the indicator table
-rewritten in (dimension, day) order, and `density_counts.density_rebuild()`."""
+Then the code counters, the share of other apps (`DemoHistoryPart`: the
+payments of the fee-bearing dossiers, ...), `stats.stats_rebuild()`, the
+indicator table rewritten in (dimension, day) order, and
+`density_counts.density_rebuild()`."""
 
 import datetime as dt
 import itertools
@@ -921,9 +923,16 @@ class DemoHistoryPart:
     name: str
     delete: Callable
     generate: Callable
+    # () -> bool: whether the demo history already has the app's rows (a
+    # history loaded before the app existed has not: load_demo regenerates it).
+    present: Callable[[], bool] = lambda: True
 
 
 _parts: dict[str, DemoHistoryPart] = {}
+
+
+def demo_history_parts_present() -> bool:
+    return all(part.present() for part in _parts.values())
 
 
 def demo_history_part_register(part: DemoHistoryPart) -> DemoHistoryPart:

@@ -16,5 +16,10 @@ class PaymentsConfig(AppConfig):
         dossier_changes_subscribe(services.on_dossier_changed)
         dossier_section_register(sections.PAYMENT_SECTION)
         demo_history_part_register(
-            DemoHistoryPart(name="payments", delete=demo.payments_demo_delete, generate=demo.payments_demo_generate)
+            DemoHistoryPart(
+                name="payments",
+                delete=demo.payments_demo_delete,
+                generate=demo.payments_demo_generate,
+                present=demo.payments_demo_present,
+            )
         )

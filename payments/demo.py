@@ -196,6 +196,16 @@ WHERE r.is_demo AND r.status = 'expired'
 """.format(paid_status=_STATUS_AT.format(at="p.paid_at"), expired_status=_STATUS_AT.format(at="r.closed_at"))
 
 
+def payments_demo_present() -> bool:
+    """Whether the demo history has its payments (or has no fee to pay)."""
+    from dossiers.models import Dossier
+
+    from .models import PaymentRequest
+
+    fee_dossiers = Dossier.objects.filter(is_demo=True, fee_vnd__gt=0)
+    return not fee_dossiers.exists() or PaymentRequest.objects.filter(is_demo=True).exists()
+
+
 def payments_demo_generate(cursor, *, with_events: bool = True) -> None:
     parameters = {
         "tz": timezone.get_current_timezone_name(),

@@ -12,6 +12,7 @@ Who may do what on a dossier's fee (`payment_actions`):
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -34,11 +35,16 @@ def payment_requests_of(dossier: Dossier) -> list[PaymentRequest]:
     )
 
 
+def online_payment_available() -> bool:
+    """A gateway is configured (VNPAY_PAYMENT_URL), or the sandbox is on."""
+    return bool(settings.VNPAY_PAYMENT_URL) or settings.VNPAY_SANDBOX_ENABLED
+
+
 def payment_actions(actor: Actor, dossier: Dossier, request: PaymentRequest | None) -> list[str]:
     if request is None or not request.is_open:
         return []
     if actor.role == Role.CITIZEN and dossier.applicant_id == actor.user_id:
-        return ["pay_online"]
+        return ["pay_online"] if online_payment_available() else []
     if actor.role == Role.DESK_OFFICER and dossier_may_act(actor, dossier):
         return ["record_counter"]
     return []

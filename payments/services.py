@@ -53,6 +53,7 @@ from .models import (
     RequestStatus,
 )
 from .references import reference_in_memo, reference_next, reference_valid
+from .selectors import online_payment_available
 from .states import MOVES, REFUND_DONE_ACTION, REFUND_FAILED_ACTION, REQUESTED_ACTION
 from .words import vnd
 
@@ -375,6 +376,8 @@ def online_payment_start(
         raise PaymentForbidden(
             "Chỉ người nộp hồ sơ thanh toán trực tuyến.", "Only the applicant pays online for a dossier."
         )
+    if not online_payment_available():
+        raise PaymentConflict("Chưa cấu hình cổng thanh toán trực tuyến.", "No online payment gateway is configured.")
     with transaction.atomic():
         request = _locked_request(dossier_id=dossier.pk, status__in=OPEN_STATUSES)
         if request is None or request.due_at <= at:
