@@ -45,34 +45,26 @@ def count_paid(payment: Payment, dossier: Dossier) -> None:
         )
 
 
-_KEY_COLUMNS = {
-    "all": "0",
-    "agency": "coalesce(d.receiving_agency_id, d.agency_id)",
-    "service_point": "d.receiving_point_id",
-    "commune": "coalesce(d.applicant_commune_id, 0)",
-}
-
-
 def payment_counts_rebuild() -> int:
     """Recounts every row from the payments (after COPY loads); settlements
-    wait for it instead of adding to rows it replaces."""
+    wait for it instead of adding to rows it replaces. One pass over the
+    payments and their dossiers, each fact counted under the four keys."""
     tz = timezone.get_current_timezone_name()
     online = ", ".join(f"'{method}'" for method in ONLINE_METHODS)
-    parts = [
-        f"""SELECT (p.paid_at AT TIME ZONE %(tz)s)::date AS day, '{dimension}' AS dimension, {column} AS key,
-                   (p.method IN ({online}))::int AS online
-            FROM payments_payment p
-            JOIN payments_paymentrequest r ON r.id = p.request_id
-            JOIN dossiers_dossier d ON d.id = r.dossier_id"""
-        for dimension, column in _KEY_COLUMNS.items()
-    ]
+    facts = f"""SELECT (p.paid_at AT TIME ZONE %(tz)s)::date AS day, (p.method IN ({online}))::int AS online,
+                       coalesce(d.receiving_agency_id, d.agency_id) AS agency, d.receiving_point_id AS point,
+                       coalesce(d.applicant_commune_id, 0) AS commune
+                FROM payments_payment p
+                JOIN payments_paymentrequest r ON r.id = p.request_id
+                JOIN dossiers_dossier d ON d.id = r.dossier_id"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE payments_paymentcount IN EXCLUSIVE MODE")
         cursor.execute("DELETE FROM payments_paymentcount")
         cursor.execute(
             "INSERT INTO payments_paymentcount (day, dimension, key, paid, paid_online) "
-            f"SELECT day, dimension, key, count(*), sum(online) FROM ({' UNION ALL '.join(parts)}) AS facts "
-            "GROUP BY day, dimension, key",
+            f"SELECT f.day, k.dimension, k.key, count(*), sum(f.online) FROM ({facts}) AS f "
+            "CROSS JOIN LATERAL (VALUES ('all', 0::bigint), ('agency', f.agency), ('service_point', f.point), "
+            "('commune', f.commune)) AS k(dimension, key) GROUP BY f.day, k.dimension, k.key",
             {"tz": tz},
         )
         return cursor.rowcount
