@@ -32,3 +32,16 @@ def dossier_section_register(section: DossierSection) -> DossierSection:
 
 def dossier_sections() -> tuple[DossierSection, ...]:
     return tuple(_sections.values())
+
+
+# Names of the steps other apps record (`dossier_record_event`), "Vietnamese /
+# English", for the process control slip and the timeline.
+_step_labels: dict[str, str] = {}
+
+
+def dossier_step_labels_register(labels: dict[str, str]) -> None:
+    _step_labels.update(labels)
+
+
+def dossier_step_label(action: str) -> str | None:
+    return _step_labels.get(action)

@@ -22,6 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
+from .extensions import dossier_step_label
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -105,6 +106,15 @@ def _step_result(event: DossierEvent, dossier: Dossier) -> tuple[str, bool]:
     return (_vi(Timeliness.LATE.label) if late else "Trong hạn"), late
 
 
+def _step_name(action: str) -> str:
+    """A step that is not a move of the workflow: the dossier's own
+    (receive, apologize) or one another app recorded (a fee paid)."""
+    if action in _ACTION_NAMES:
+        return _ACTION_NAMES[action]
+    label = dossier_step_label(action)
+    return _vi(label) if label else action
+
+
 def _office(event: DossierEvent) -> str:
     if event.actor_point is not None:
         return event.actor_point.name
@@ -129,7 +139,7 @@ def _control_rows(dossier: Dossier, events: list[DossierEvent]) -> list[dict]:
         result, late = _step_result(event, dossier)
         rows.append(
             {
-                "step": _vi(transition.label) if transition else _ACTION_NAMES.get(event.action, event.action),
+                "step": _vi(transition.label) if transition else _step_name(event.action),
                 "actor": event.actor_name,
                 "role": _vi(Role(event.actor_role).label) if event.actor_role in Role.values else "",
                 "office": _office(event),

@@ -9,12 +9,13 @@ class PaymentsConfig(AppConfig):
         # The dossier core announces its changes; it never imports payments.
         from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
         from dossiers.events import dossier_changes_subscribe
-        from dossiers.extensions import dossier_section_register
+        from dossiers.extensions import dossier_section_register, dossier_step_labels_register
 
-        from . import demo, sections, services
+        from . import demo, sections, services, states
 
         dossier_changes_subscribe(services.on_dossier_changed)
         dossier_section_register(sections.PAYMENT_SECTION)
+        dossier_step_labels_register(states.STEP_LABELS)
         demo_history_part_register(
             DemoHistoryPart(
                 name="payments",

@@ -46,3 +46,14 @@ REQUESTED_ACTION = "payment_requested"
 # Steps of a refund that change no state of the request.
 REFUND_DONE_ACTION = "payment_refund_done"
 REFUND_FAILED_ACTION = "payment_refund_failed"
+
+# How the control slip and the timeline name these steps.
+STEP_LABELS = {
+    REQUESTED_ACTION: "Yêu cầu nộp phí, lệ phí / Fee requested",
+    "payment_failed": "Thanh toán không thành công / Payment failed",
+    "payment_paid": "Nộp phí, lệ phí / Fee paid",
+    "payment_expired": "Hết hạn nộp phí / Fee request expired",
+    "payment_refunded": "Hoàn phí, lệ phí / Fee refunded",
+    REFUND_DONE_ACTION: "Đã hoàn tiền / Refund made",
+    REFUND_FAILED_ACTION: "Hoàn tiền không thành công / Refund failed",
+}
