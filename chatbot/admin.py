@@ -21,7 +21,7 @@ class ZaloEventAdmin(admin.ModelAdmin):
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(DeliveryAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "chat_user", "status", "attempts", "retry_at", "sent_at", "message")
+    list_display = ("created_at", "chat_user", "status", "attempts", "queued_at", "sent_at", "message")
     search_fields = ("chat_user__zalo_user_id",)
     list_select_related = ("chat_user",)
     readonly_fields = [f.name for f in OutboundMessage._meta.fields]

@@ -19,10 +19,12 @@ A run (`delivery_run`):
    (e-mail: the Message-ID derived from the row, which receivers
    de-duplicate).
 
-A send that fails raises `DeliveryFailed`: the row returns to the queue, held
-back until now + DELIVERY_RETRY_BASE_S × 4^(attempts − 1) (at most
-DELIVERY_RETRY_MAX_S), and the sweep publishes it when due; a permanent
-failure, or the DELIVERY_MAX_ATTEMPTS-th, fails it with the error kept for
+A send that fails raises `DeliveryFailed`: the row returns to the queue to be
+tried again after the outbox's backoff (`outbox_retry_later`,
+`outbox_backoff_s`: OUTBOX_RETRY_BASE_S doubled per failure, at most
+OUTBOX_RETRY_MAX_S; a message arriving early claims nothing and the sweep
+publishes the row when due); a permanent failure, or the
+DELIVERY_MAX_ATTEMPTS-th start, fails it with the error kept for
 administrators, who may queue it again (`delivery_retry`). A failure that
 can be repaired at once (`repair`, e.g. an expired access token) is repaired
 outside the transaction and sent again within the same attempt.
@@ -32,14 +34,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from gisportal.outbox import OutboxJob, outbox_claim, outbox_heartbeat, outbox_max_attempts, outbox_owns
-from gisportal.outbox import outbox_publish_on_commit as _publish_on_commit
+from gisportal.outbox import (
+    OutboxJob,
+    outbox_backoff_s,
+    outbox_claim_when_due,
+    outbox_heartbeat,
+    outbox_max_attempts,
+    outbox_owns,
+    outbox_publish_on_commit,
+    outbox_retry_later,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +55,6 @@ logger = logging.getLogger(__name__)
 class DeliveryJob(OutboxJob):
     """Abstract: a message to send, with its outcome."""
 
-    outbox_not_before_field = "retry_at"
     outbox_max_attempts_setting = "DELIVERY_MAX_ATTEMPTS"
     outbox_gave_up_note = (
         "Chưa gửi được; quản trị viên có thể gửi lại.",
@@ -62,7 +69,6 @@ class DeliveryJob(OutboxJob):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now)
-    retry_at = models.DateTimeField(null=True, blank=True, help_text="Held back until then (backoff after a failure).")
     sent_at = models.DateTimeField(null=True, blank=True)
     external_id = models.CharField(
         max_length=200, blank=True, help_text="The channel's id of what was sent: e-mail Message-ID, Zalo message_id."
@@ -89,17 +95,12 @@ class DeliveryFailed(Exception):
 Send = Callable[[DeliveryJob], str]
 
 
-def delivery_delay_s(attempts: int) -> float:
-    """Seconds to hold a row back after its `attempts`-th failed start."""
-    return min(settings.DELIVERY_RETRY_BASE_S * 4 ** max(attempts - 1, 0), settings.DELIVERY_RETRY_MAX_S)
-
-
 def delivery_run(
     model: type[DeliveryJob], pk: int, *, send: Send, prepare: Callable[[DeliveryJob], None] | None = None
 ) -> DeliveryJob | None:
     """Claim row `pk` and send it (see the module's docstring); the row as it
     ended, or None when there was nothing to run."""
-    row = outbox_claim(model, pk)
+    row = outbox_claim_when_due(model, pk)
     if row is None:
         return None
     with outbox_heartbeat(row):
@@ -135,7 +136,6 @@ def _send_and_mark(row: DeliveryJob, send: Send) -> None:
             finished_at=now,
             external_id=(external_id or "")[:200],
             message="",
-            retry_at=None,
             heartbeat_at=None,
         )
 
@@ -155,24 +155,14 @@ def _record_failure(row: DeliveryJob, failure: DeliveryFailed) -> None:
                 status=DeliveryJob.Status.FAILED, message=reason, finished_at=now, heartbeat_at=None
             )
             return
-        delay = delivery_delay_s(row.attempts)
+        delay = outbox_backoff_s(row.attempts)
         logger.warning(
             "delivery: %s %s failed (attempt %s), again in %.1f s: %s",
-            model.__name__,
-            row.pk,
-            row.attempts,
-            delay,
-            reason,
+            *(model.__name__, row.pk, row.attempts, delay, reason),
         )
-        # Not published now: the sweep publishes it once `retry_at` has passed.
-        model.objects.filter(pk=row.pk).update(
-            status=DeliveryJob.Status.QUEUED,
-            message=reason,
-            retry_at=now + timedelta(seconds=delay),
-            queued_at=now,
-            published_at=None,
-            heartbeat_at=None,
-        )
+        # Not published now: the sweep publishes it once the delay has passed.
+        row.message = reason
+        outbox_retry_later(row, delay_s=delay, fields=("message",))
 
 
 def delivery_retry(rows: Iterable[DeliveryJob]) -> int:
@@ -188,13 +178,12 @@ def delivery_retry(rows: Iterable[DeliveryJob]) -> int:
             ).update(
                 status=DeliveryJob.Status.QUEUED,
                 attempts=0,
-                retry_at=None,
                 queued_at=now,
                 published_at=None,
                 finished_at=None,
                 heartbeat_at=None,
             )
             if changed:
-                _publish_on_commit(row)
+                outbox_publish_on_commit(row)
                 queued += 1
     return queued

@@ -1,5 +1,5 @@
 """What the admin shows of a message to the outside world (gisportal.delivery):
-its state, attempts, when it is due again and its last error, with an
+its state, attempts, when it is due (again) and its last error, with an
 action to send failed ones again. One mixin for every model built on it."""
 
 from django.contrib import admin, messages
@@ -8,7 +8,6 @@ from .delivery import delivery_retry
 
 
 class DeliveryAdminMixin:
-    delivery_fields = ("status", "attempts", "retry_at", "sent_at", "external_id", "message")
     list_filter = ("status",)
     actions = ["send_again"]
 

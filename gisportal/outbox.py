@@ -26,10 +26,9 @@ never reach the broker or may be lost with it.
 A concrete model has `status` with a `Status` enum holding QUEUED, RUNNING
 and FAILED ("queued", "running", "failed"; its other values are final),
 `message` and `finished_at` fields, and names its Celery task (called with
-the row's primary key) in `outbox_task`. It may hold queued rows back until
-a moment (`outbox_not_before_field`, a retry with backoff) and give its rows
-more or fewer starts than OUTBOX_MAX_ATTEMPTS (`outbox_max_attempts_setting`);
-`gisportal.delivery` builds messages to the outside world on both.
+the row's primary key) in `outbox_task`. It may give its rows more or fewer
+starts than OUTBOX_MAX_ATTEMPTS (`outbox_max_attempts_setting`): rows that are
+also retried after failures (`outbox_retry_later`) count those starts too.
 """
 
 from __future__ import annotations
@@ -83,9 +82,6 @@ class OutboxJob(models.Model):
     outbox_gave_up_note: ClassVar[tuple[str, str]] = ("", "")
     # Dotted path of a function(row) called once a given-up row is committed.
     outbox_on_give_up: ClassVar[str | None] = None
-    # A DateTimeField holding a row back until a moment (a retry with
-    # backoff): a queued row is neither claimed nor published before it.
-    outbox_not_before_field: ClassVar[str | None] = None
     # The setting that says how many starts a row gets (default OUTBOX_MAX_ATTEMPTS).
     outbox_max_attempts_setting: ClassVar[str] = "OUTBOX_MAX_ATTEMPTS"
 
@@ -108,14 +104,6 @@ def outbox_models() -> list[type[OutboxJob]]:
 def outbox_max_attempts(model: type[OutboxJob]) -> int:
     """How many times a worker may start a row of `model`."""
     return int(getattr(settings, model.outbox_max_attempts_setting))
-
-
-def _due(model: type[OutboxJob], now: datetime) -> Q:
-    """Rows not held back (`outbox_not_before_field`) at `now`."""
-    field = model.outbox_not_before_field
-    if field is None:
-        return Q()
-    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now})
 
 
 # --- publish ------------------------------------------------------------------------
@@ -157,8 +145,7 @@ def outbox_claim(model: type[OutboxJob], pk: int) -> OutboxJob | None:
     """The row, now running for this worker (attempts + 1), or None when there
     is nothing to start: it is done, failed, or another worker is alive on it."""
     now = timezone.now()
-    queued = Q(status=QUEUED) & _due(model, now)
-    claimable = queued | (_stale_running(now) & Q(attempts__lt=outbox_max_attempts(model)))
+    claimable = Q(status=QUEUED) | (_stale_running(now) & Q(attempts__lt=outbox_max_attempts(model)))
     with transaction.atomic():
         row = model.objects.select_for_update(skip_locked=True).filter(claimable, pk=pk).first()
         if row is None:
@@ -290,11 +277,7 @@ def _publish_pending(model: type[OutboxJob]) -> int:
     now = timezone.now()
     never = Q(published_at__isnull=True, queued_at__lt=now - timedelta(seconds=PUBLISH_GRACE_S))
     lost = Q(published_at__lt=now - timedelta(seconds=settings.OUTBOX_REPUBLISH_AFTER_S))
-    due = (
-        model.objects.filter(never | lost, _due(model, now), status=QUEUED)
-        .order_by("queued_at")
-        .values_list("pk", flat=True)
-    )
+    due = model.objects.filter(never | lost, status=QUEUED).order_by("queued_at").values_list("pk", flat=True)
     published = 0
     for pk in due[:SWEEP_BATCH]:
         if not outbox_publish(model, pk):

@@ -14,7 +14,7 @@ class NotificationAdmin(DeliveryAdminMixin, admin.ModelAdmin):
         "action",
         "status",
         "attempts",
-        "retry_at",
+        "queued_at",
         "sent_at",
         "message",
     )

@@ -318,13 +318,10 @@ DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10")
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Messages to the outside world (gisportal/delivery.py) -----------------------------
-# An e-mail or a Zalo message that fails is tried again after
-# DELIVERY_RETRY_BASE_S × 4^(attempt − 1) seconds (at most DELIVERY_RETRY_MAX_S),
-# and given up (visible in the admin, with its last error) after
-# DELIVERY_MAX_ATTEMPTS starts.
+# An e-mail or a Zalo message that fails is tried again after the outbox's backoff
+# (OUTBOX_RETRY_BASE_S doubled per failure, at most OUTBOX_RETRY_MAX_S) and given up
+# (visible in the admin, with its last error) after DELIVERY_MAX_ATTEMPTS starts.
 DELIVERY_MAX_ATTEMPTS = int(env.get("DELIVERY_MAX_ATTEMPTS", "6"))
-DELIVERY_RETRY_BASE_S = float(env.get("DELIVERY_RETRY_BASE_S", "30"))
-DELIVERY_RETRY_MAX_S = float(env.get("DELIVERY_RETRY_MAX_S", "3600"))
 
 # --- E-mail (notifications) ------------------------------------------------------------
 # SMTP when EMAIL_HOST is set; otherwise each message is written as a file under

@@ -21,9 +21,6 @@ VNPAY_SANDBOX_IPN_REPEAT_S = float(env.get("VNPAY_SANDBOX_IPN_REPEAT_S", "1"))  
 CELERY_BEAT_SCHEDULE["outbox-sweep"].update(  # noqa: F405
     schedule=OUTBOX_SWEEP_EVERY_S, options={"expires": OUTBOX_SWEEP_EVERY_S}
 )
-# Failed deliveries come back within seconds.
-DELIVERY_RETRY_BASE_S = float(env.get("DELIVERY_RETRY_BASE_S", "0.3"))  # noqa: F405
-DELIVERY_RETRY_MAX_S = float(env.get("DELIVERY_RETRY_MAX_S", "2"))  # noqa: F405
 # No mail leaves a test process unless a test gives it an SMTP server (its own sink).
 if not EMAIL_HOST:  # noqa: F405
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
