@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dossiers.events import DossierChanged
+from dossiers.extensions import dossier_step_label
 from dossiers.models import Delivery, Dossier, Status
 
 # Events a citizen is told about. Steps other apps record on a dossier
@@ -155,6 +156,13 @@ def notification_compose(*, change: DossierChanged, dossier: Dossier, language: 
     }
     state = _half(Status(change.to_status).label, language)
     happened = _HAPPENED[key].get(language).format(**fields).strip()
+    step = dossier_step_label(change.action) if key in NOTIFIED_PREFIXES else None
+    if step is not None:
+        # The step's own name, as the app that records it registered it ("Fee paid").
+        what = _half(step, language)
+        happened = f"{'Dossier' if language == 'en' else 'Hồ sơ'} {dossier.code} — {what}" + (
+            f": {note}" if note else "."
+        )
     next_key = (
         "mark_result_ready_post" if key == "mark_result_ready" and dossier.result_delivery == Delivery.POST else key
     )

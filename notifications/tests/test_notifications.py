@@ -94,14 +94,17 @@ def test_the_late_dossier_apology_and_other_apps_steps_are_told(submit, people):
         at=local(2026, 4, 14, 9),
     )
     dossier_record_event(dossier_id=dossier.pk, action="payment_paid", note="Đã nộp 50.000 đồng", actor_name="VNPay")
-    dossier_record_event(dossier_id=dossier.pk, action="shipment_delivered", note="Đã giao", actor_name="Bưu điện")
+    dossier_record_event(dossier_id=dossier.pk, action="shipment_z9test", note="Đã giao", actor_name="Bưu điện")
     dossier_record_event(dossier_id=dossier.pk, action="audit_viewed", note="internal", actor_name="Hệ thống")
     told = [action for action, channel in rows(dossier) if channel == "email"]
-    assert told == ["receive", "apologize", "payment_paid", "shipment_delivered"]
+    assert told == ["receive", "apologize", "payment_paid", "shipment_z9test"]
     apology = Notification.objects.get(dossier=dossier, action="apologize", channel="email")
     assert "Cơ quan xin lỗi và hẹn lại ngày trả kết quả: 20/04/2026 17:00" in apology.body
     payment = Notification.objects.get(dossier=dossier, action="payment_paid", channel="email")
-    assert f"Hồ sơ {dossier.code} — thanh toán phí, lệ phí: Đã nộp 50.000 đồng" in payment.body
+    # Named as the payments app names its steps; a step no app named, generically.
+    assert f"Hồ sơ {dossier.code} — Nộp phí, lệ phí: Đã nộp 50.000 đồng" in payment.body
+    shipment = Notification.objects.get(dossier=dossier, action="shipment_z9test", channel="email")
+    assert f"Hồ sơ {dossier.code} — bưu chính: Đã giao" in shipment.body
 
 
 @pytest.fixture
