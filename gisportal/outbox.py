@@ -47,8 +47,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from gisportal.api import message
 from gisportal.celery import app
+from gisportal.messages import message
 
 logger = logging.getLogger(__name__)
 

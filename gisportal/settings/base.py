@@ -255,3 +255,21 @@ DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10")
 
 # The public address printed in QR codes on slips (lookup links).
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# SMS (phone verification codes, gisportal/accounts/sms.py): the backend
+# class, as for Django's e-mail. The default is the local sandbox, which
+# delivers into a table (admin; /accounts/sms-sandbox/?phone=…); a gateway is
+# configuration: SMS_BACKEND=gisportal.accounts.sms.HttpJsonSmsBackend and
+# SMS_HTTP_URL, SMS_HTTP_TOKEN, SMS_SENDER.
+SMS_BACKEND = env.get("SMS_BACKEND", "gisportal.accounts.sms.SandboxSmsBackend")
+SMS_HTTP_URL = env.get("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env.get("SMS_HTTP_TOKEN", "")
+SMS_SENDER = env.get("SMS_SENDER", "BACNINH-DVC")
+SMS_HTTP_TIMEOUT_S = float(env.get("SMS_HTTP_TIMEOUT_S", "10"))
+# Verification codes (gisportal/accounts/phone.py): lifetime, wrong tries
+# allowed, and how often a phone, and whoever asks, may get one.
+PHONE_CODE_TTL_S = int(env.get("PHONE_CODE_TTL_S", "600"))
+PHONE_CODE_MAX_ATTEMPTS = int(env.get("PHONE_CODE_MAX_ATTEMPTS", "5"))
+PHONE_CODE_RESEND_AFTER_S = int(env.get("PHONE_CODE_RESEND_AFTER_S", "60"))
+PHONE_CODE_PER_PHONE_PER_HOUR = int(env.get("PHONE_CODE_PER_PHONE_PER_HOUR", "5"))
+PHONE_CODE_PER_CLIENT_PER_HOUR = int(env.get("PHONE_CODE_PER_CLIENT_PER_HOUR", "20"))
