@@ -649,7 +649,7 @@ RATING_BODY = {
 
 def _rating(data: Mapping, errors: dict) -> tuple[int | None, str]:
     score = _integer(data, "score")
-    if score is None:
+    if score is None or not 1 <= score <= 5:
         errors.setdefault("score", []).append(
             message("Điểm là số nguyên từ 1 đến 5.", "The score is a whole number from 1 to 5.")
         )

@@ -12,14 +12,23 @@ Definitions (stated here because the decision leaves room):
   indicator of DOMAIN.md).
 - avg_processing_days: working days from receipt to result, averaged over the
   dossiers finished in the period (no full-score threshold: reported only).
-- online_payment, satisfaction: no payments and no ratings are recorded yet,
-  so null with a note."""
+- satisfaction: ratings of 4 or 5 (on 1-5) / all ratings given in the period
+  (by the day they were given), full score from 90 %. The ratings are those
+  applicants give their finished dossiers and reporters give the published
+  answers to their feedback (`feedback.Rating`, one each), counted together.
+  A dossier's rating counts for the agency that handled it, the service point
+  that received it and the applicant's commune (2025 map); a feedback
+  answer's for the agency that answered and the commune of the report (it
+  has no service point). Read with one index-only GROUP BY over the ratings
+  of the period (`feedback.selectors.satisfaction_counts`).
+- online_payment: no payments are recorded yet, so null with a note."""
 
 import datetime as dt
 
 from django.db import connection
 
 from dossiers.models import DailyStat, OnlineLevel, Procedure
+from feedback.selectors import satisfaction_counts
 from gisportal.accounts.models import Agency
 from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint
@@ -75,7 +84,7 @@ INDICATORS: tuple[dict, ...] = (
         "title_vi": "Mức độ hài lòng",
         "title_en": "Satisfaction",
         "threshold": 0.90,
-        "note": message("Chưa có dữ liệu đánh giá.", "No ratings yet."),
+        "note": None,
     },
 )
 
@@ -139,18 +148,20 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
         sums = {row[0]: tuple(int(v or 0) for v in row[1:]) for row in cursor.fetchall()}
     labels = _labels(group_by)
     procedures = _procedure_shares(group_by) if group_by in ("province", "agency") else {}
+    ratings = satisfaction_counts(group_by=group_by, date_from=date_from, date_to=date_to)
     rows = []
-    for key in sorted(set(labels) | set(sums)):
+    for key in sorted(set(labels) | set(sums) | set(ratings)):
         received, online, finished, early, on_time, late, days = sums.get(key, (0,) * 7)
         code, label = labels.get(key, ("" if not key else str(key), UNKNOWN))
         active, full = procedures.get(key, (0, 0))
+        rated, satisfied = ratings.get(key, (0, 0))
         values = {
             "online_procedures": _share(full, active) if group_by in ("province", "agency") else None,
             "online_submission": _share(online, received),
             "on_time": _share(early + on_time, finished),
             "avg_processing_days": round(days / finished, 2) if finished else None,
             "online_payment": None,
-            "satisfaction": None,
+            "satisfaction": _share(satisfied, rated),
         }
         rows.append(
             {
@@ -162,6 +173,8 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
                 "early": early,
                 "on_time": on_time,
                 "late": late,
+                "ratings": rated,
+                "ratings_satisfied": satisfied,
                 "procedures_active": active if procedures else None,
                 "procedures_full_online": full if procedures else None,
                 "indicators": {spec["key"]: _indicator(spec, values[spec["key"]]) for spec in INDICATORS},
@@ -188,6 +201,8 @@ _BASE_COLUMNS = (
     ("early", "Trước hạn"),
     ("on_time", "Đúng hạn"),
     ("late", "Quá hạn"),
+    ("ratings", "Lượt đánh giá"),
+    ("ratings_satisfied", "Đánh giá hài lòng (4-5)"),
 )
 
 
