@@ -5,6 +5,8 @@ other clients (feedback/apis.py)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -222,6 +224,7 @@ def feedback_worklist_page(request):
         "statuses": [_status(s) for s in Status.values],
         "status": status,
         "due": due,
+        "filter_query": urlencode({key: value for key, value in (("status", status), ("due", due)) if value}),
     }
     return render(request, "feedback/worklist.html", context)
 
