@@ -7,7 +7,7 @@ Statuses change only through `feedback.services` following the table in
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GistIndex
-from django.db.models import Q
+from django.db.models import F, Func, Q
 from django.db.models.functions import Cast
 
 from gisportal.accounts.models import Agency, Sector
@@ -135,6 +135,11 @@ class Feedback(models.Model):
             # The public map: a period, then the cell of each point, from the index alone.
             models.Index(
                 fields=["received_at"], include=["public_x", "public_y", "category", "status"], name="feedback_map"
+            ),
+            # ... and, up close, the reports in view (`ST_MakePoint(public_x, public_y) && envelope`).
+            GistIndex(
+                Func(F("public_x"), F("public_y"), function="ST_MakePoint", output_field=models.PointField()),
+                name="feedback_public_point_gist",
             ),
             models.Index(fields=["updated_at"], name="feedback_updated"),
         ]

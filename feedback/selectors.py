@@ -29,7 +29,8 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -293,7 +294,14 @@ def public_position(lon: float, lat: float, *, exact: bool) -> tuple[float, floa
 # points (clustered in the browser by markercluster).
 POINTS_FROM_ZOOM = 14
 MAX_POINTS = 5000
-CLUSTER_PX = 60
+# Clusters are counted per cell of a grid aligned with the web map's tiles,
+# TILE_CELLS × TILE_CELLS cells (64 px) per 256 px tile, and kept in the cache
+# per tile under the data's version: a view is the union of its tiles, the
+# same whatever the exact bbox, and a tile is counted once per change.
+TILE_CELLS = 4
+MAX_TILES = 400
+CLUSTER_CACHE_S = 3600
+_ORIGIN = math.pi * _R
 
 
 @dataclass(frozen=True)
@@ -305,15 +313,13 @@ class MapFilter:
     category_id: int | None = None
     statuses: tuple[str, ...] = ()
 
+    def key(self) -> str:
+        return f"{self.date_from:%Y%m%d}-{self.date_to:%Y%m%d}:{self.category_id or ''}:{','.join(self.statuses)}"
 
-def _where(f: MapFilter) -> tuple[str, dict]:
-    min_x, min_y = mercator(f.bbox[0], f.bbox[1])
-    max_x, max_y = mercator(f.bbox[2], f.bbox[3])
-    sql = (
-        "received_at >= %(start)s AND received_at < %(end)s AND public_x BETWEEN %(x0)s AND %(x1)s "
-        "AND public_y BETWEEN %(y0)s AND %(y1)s"
-    )
-    params = {"start": f.date_from, "end": f.date_to, "x0": min_x, "x1": max_x, "y0": min_y, "y1": max_y}
+
+def _filters(f: MapFilter) -> tuple[str, dict]:
+    sql = "received_at >= %(start)s AND received_at < %(end)s"
+    params: dict = {"start": f.date_from, "end": f.date_to}
     if f.category_id is not None:
         sql += " AND category_id = %(category)s"
         params["category"] = f.category_id
@@ -323,35 +329,101 @@ def _where(f: MapFilter) -> tuple[str, dict]:
     return sql, params
 
 
+def tile_size_m(zoom: int) -> float:
+    return 2 * _ORIGIN / 2**zoom
+
+
 def cluster_cell_m(zoom: int) -> float:
-    return CLUSTER_PX * _WORLD_M / (256 * 2**zoom)
+    return tile_size_m(zoom) / TILE_CELLS
+
+
+def map_tiles(bbox: tuple[float, float, float, float], zoom: int) -> list[tuple[int, int]]:
+    """The (x, y) web-map tiles (y from the top) that a bbox touches."""
+    min_x, min_y = mercator(bbox[0], bbox[1])
+    max_x, max_y = mercator(bbox[2], bbox[3])
+    size, last = tile_size_m(zoom), 2**zoom - 1
+    x0, x1 = (max(0, min(last, int((v + _ORIGIN) // size))) for v in (min_x, max_x))
+    y0, y1 = (max(0, min(last, int((_ORIGIN - v) // size))) for v in (max_y, min_y))
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def feedback_map_version() -> str:
+    """Changes whenever a report is written (every write sets updated_at)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(updated_at), max(id) FROM feedback_feedback")
+        updated, last = cursor.fetchone()
+    return f"{updated.timestamp() if updated else 0:.6f}-{last or 0}"
+
+
+def _count_tiles(f: MapFilter, tiles: list[tuple[int, int]]) -> dict[tuple[int, int], list]:
+    """Per tile: [(sum_x, sum_y, count)] of its non-empty cells, in one query
+    over the tiles' common extent."""
+    size, cell = tile_size_m(f.zoom), cluster_cell_m(f.zoom)
+    xs, ys = [t[0] for t in tiles], [t[1] for t in tiles]
+    where, params = _filters(f)
+    params.update(
+        origin=_ORIGIN,
+        cell=cell,
+        x0=min(xs) * size - _ORIGIN,
+        x1=(max(xs) + 1) * size - _ORIGIN,
+        y0=_ORIGIN - (max(ys) + 1) * size,
+        y1=_ORIGIN - min(ys) * size,
+    )
+    wanted = set(tiles)
+    counted: dict[tuple[int, int], list] = {tile: [] for tile in tiles}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A hash of a few thousand cells, not a sort of every report on disk.
+        cursor.execute("SET LOCAL work_mem = '32MB'")
+        cursor.execute(
+            f"""SELECT floor((public_x + %(origin)s) / %(cell)s)::bigint,
+                       floor((%(origin)s - public_y) / %(cell)s)::bigint,
+                       sum(public_x), sum(public_y), count(*)
+                FROM feedback_feedback
+                WHERE {where} AND public_x >= %(x0)s AND public_x < %(x1)s
+                  AND public_y > %(y0)s AND public_y <= %(y1)s
+                GROUP BY 1, 2""",
+            params,
+        )
+        for i, j, sum_x, sum_y, count in cursor.fetchall():
+            tile = (int(i) // TILE_CELLS, int(j) // TILE_CELLS)
+            if tile in wanted:
+                counted[tile].append((sum_x, sum_y, count))
+    return counted
 
 
 def feedback_map_clusters(f: MapFilter) -> list[tuple[float, float, int]]:
-    """(lon, lat, count) per grid cell of CLUSTER_PX pixels at `zoom`: the
-    mean position of the cell's reports and how many there are."""
-    where, params = _where(f)
-    params["cell"] = cluster_cell_m(f.zoom)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT avg(public_x), avg(public_y), count(*) FROM feedback_feedback WHERE {where}
-                GROUP BY floor(public_x / %(cell)s), floor(public_y / %(cell)s)""",
-            params,
-        )
-        rows = cursor.fetchall()
-    return [(*lonlat(x, y), n) for x, y, n in rows]
+    """(lon, lat, count) per cell (64 px: a quarter of a tile's side) of
+    the tiles the view touches: the mean position of the cell's reports and
+    how many there are. Tiles come from the cache when the data has not
+    changed since they were counted."""
+    tiles = map_tiles(f.bbox, f.zoom)[:MAX_TILES]
+    version = feedback_map_version()
+    keys = {tile: f"feedback:clusters:{f.zoom}:{tile[0]}:{tile[1]}:{f.key()}:{version}" for tile in tiles}
+    cached = cache.get_many(list(keys.values()))
+    cells = {tile: cached[keys[tile]] for tile in tiles if keys[tile] in cached}
+    missing = [tile for tile in tiles if tile not in cells]
+    if missing:
+        counted = _count_tiles(f, missing)
+        cache.set_many({keys[tile]: counted[tile] for tile in missing}, CLUSTER_CACHE_S)
+        cells.update(counted)
+    return [(*lonlat(sx / n, sy / n), n) for tile in tiles for sx, sy, n in cells[tile]]
 
 
 def feedback_map_points(f: MapFilter) -> list[tuple]:
     """(public_id, category code, status, received_at, lon, lat) of the
-    reports in view (public positions), at most MAX_POINTS + 1."""
-    where, params = _where(f)
-    params["limit"] = MAX_POINTS + 1
+    reports in view (public positions), newest first, at most MAX_POINTS + 1.
+    The view is found through the GiST index of the public positions."""
+    where, params = _filters(f)
+    min_x, min_y = mercator(f.bbox[0], f.bbox[1])
+    max_x, max_y = mercator(f.bbox[2], f.bbox[3])
+    params.update(x0=min_x, y0=min_y, x1=max_x, y1=max_y, limit=MAX_POINTS + 1)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT f.public_id, c.code, f.status, f.received_at, f.public_x, f.public_y
-                FROM (SELECT * FROM feedback_feedback WHERE {where} ORDER BY received_at DESC, id DESC
-                      LIMIT %(limit)s) f
+                FROM (SELECT * FROM feedback_feedback
+                      WHERE {where}
+                        AND ST_MakePoint(public_x, public_y) && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s)
+                      ORDER BY received_at DESC, id DESC LIMIT %(limit)s) f
                 JOIN feedback_category c ON c.id = f.category_id""",
             params,
         )
