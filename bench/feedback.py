@@ -147,7 +147,15 @@ def _raw_answer(cursor, f) -> list:
     """The same answer as the API, by hand-written SQL through psycopg:
     sorted report ids up close, sorted cluster counts further out (the cells
     of the tiles the view touches, as the API counts them)."""
-    from feedback.selectors import _ORIGIN, POINTS_FROM_ZOOM, cluster_cell_m, map_tiles, mercator, tile_size_m
+    from feedback.selectors import (
+        _ORIGIN,
+        POINTS_FROM_ZOOM,
+        cluster_cell_m,
+        cluster_zoom,
+        map_tiles,
+        mercator,
+        tile_size_m,
+    )
 
     params = {"start": f.date_from, "end": f.date_to, "category": f.category_id, "statuses": list(f.statuses)}
     filters = (" AND category_id = %(category)s" if f.category_id else "") + (
@@ -157,8 +165,9 @@ def _raw_answer(cursor, f) -> list:
         (x0, y0), (x1, y1) = mercator(f.bbox[0], f.bbox[1]), mercator(f.bbox[2], f.bbox[3])
         cursor.execute(POINT_SQL.format(filters=filters), {**params, "x0": x0, "y0": y0, "x1": x1, "y1": y1})
         return sorted(row[0] for row in cursor.fetchall())
-    tiles = map_tiles(f.bbox, f.zoom)
-    size = tile_size_m(f.zoom)
+    zoom = cluster_zoom(f.bbox, f.zoom)
+    tiles = map_tiles(f.bbox, zoom)
+    size = tile_size_m(zoom)
     xs, ys = [t[0] for t in tiles], [t[1] for t in tiles]
     cursor.execute("SET work_mem = '32MB'")
     cursor.execute(
@@ -166,7 +175,7 @@ def _raw_answer(cursor, f) -> list:
         {
             **params,
             "origin": _ORIGIN,
-            "cell": cluster_cell_m(f.zoom),
+            "cell": cluster_cell_m(zoom),
             "x0": min(xs) * size - _ORIGIN,
             "x1": (max(xs) + 1) * size - _ORIGIN,
             "y0": _ORIGIN - (max(ys) + 1) * size,

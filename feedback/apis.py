@@ -43,7 +43,7 @@ from gisportal.api import (
     message,
     number_parameter,
     numbers_pattern,
-    page_links,
+    page_of,
 )
 from gisportal.clientip import client_ip
 from gisportal.downloads import download_response
@@ -97,7 +97,7 @@ def _handled(exc) -> Response | None:
     if isinstance(exc, RatingNotAllowed):
         return Response({"detail": str(exc)}, status=exc.status_code)
     if isinstance(exc, PhoneCodeThrottled):
-        response = Response({"phone": [str(exc)]}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        response = Response({"detail": str(exc)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         response["Retry-After"] = str(exc.retry_after)
         return response
     if isinstance(exc, PhoneInvalid):
@@ -292,7 +292,9 @@ class NearbyApi(FeedbackPublicView):
 
 class PlaceSearchApi(FeedbackPublicView):
     @extend_schema(
-        parameters=[OpenApiParameter("q", {"type": "string", "maxLength": 300}, required=True)],
+        parameters=[
+            OpenApiParameter("q", {"type": "string", "minLength": 1, "maxLength": 300, "pattern": "\\S"}, required=True)
+        ],
         responses={200: OpenApiTypes.OBJECT},
         summary="Communes (2025 map) found in a typed address, with or without diacritics",
         operation_id="feedback_places",
@@ -488,15 +490,7 @@ class FeedbackListApi(FeedbackApiView):
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         reports = feedback_worklist(user=request.user, status=status_filter, due=due, category=category)
-        total = reports.count()
-        page = list(reports[offset : offset + limit])
-        return Response(
-            {
-                "count": total,
-                **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
-                "results": [feedback_summary(r) for r in page],
-            }
-        )
+        return Response(page_of(request, reports, offset=offset, limit=limit, shape=feedback_summary))
 
     @extend_schema(
         request={"application/json": SUBMIT_BODY, "multipart/form-data": SUBMIT_BODY},

@@ -7,6 +7,7 @@ Statuses change only through `feedback.services` following the table in
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GistIndex
+from django.core.validators import RegexValidator
 from django.db.models import F, Func, Q
 from django.db.models.functions import Cast
 
@@ -294,7 +295,12 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=12, unique=True, help_text="First characters, to tell keys apart.")
     key_hash = models.CharField(max_length=64, unique=True)
     consent_terms_version = models.CharField(max_length=40, help_text="Terms the holder accepted.")
-    rate = models.CharField(max_length=20, default="60/min", help_text="Requests allowed, e.g. 60/min, 1000/day.")
+    rate = models.CharField(
+        max_length=20,
+        default="60/min",
+        validators=[RegexValidator(r"^[1-9][0-9]{0,6}/(s|sec|m|min|h|hour|d|day)$", "e.g. 60/min, 1000/day")],
+        help_text="POST requests allowed, e.g. 60/min, 1000/day.",
+    )
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.core.cache import cache
@@ -337,13 +337,29 @@ def cluster_cell_m(zoom: int) -> float:
     return tile_size_m(zoom) / TILE_CELLS
 
 
-def map_tiles(bbox: tuple[float, float, float, float], zoom: int) -> list[tuple[int, int]]:
-    """The (x, y) web-map tiles (y from the top) that a bbox touches."""
+def _tile_range(bbox: tuple[float, float, float, float], zoom: int) -> tuple[int, int, int, int]:
     min_x, min_y = mercator(bbox[0], bbox[1])
     max_x, max_y = mercator(bbox[2], bbox[3])
     size, last = tile_size_m(zoom), 2**zoom - 1
     x0, x1 = (max(0, min(last, int((v + _ORIGIN) // size))) for v in (min_x, max_x))
     y0, y1 = (max(0, min(last, int((_ORIGIN - v) // size))) for v in (max_y, min_y))
+    return x0, x1, y0, y1
+
+
+def cluster_zoom(bbox: tuple[float, float, float, float], zoom: int) -> int:
+    """`zoom`, or a lower one at which the view touches at most MAX_TILES
+    tiles (a whole-world view asked at zoom 13 is counted as coarser cells)."""
+    while zoom > 0:
+        x0, x1, y0, y1 = _tile_range(bbox, zoom)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= MAX_TILES:
+            break
+        zoom -= 1
+    return zoom
+
+
+def map_tiles(bbox: tuple[float, float, float, float], zoom: int) -> list[tuple[int, int]]:
+    """The (x, y) web-map tiles (y from the top) that a bbox touches."""
+    x0, x1, y0, y1 = _tile_range(bbox, zoom)
     return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
 
 
@@ -396,7 +412,8 @@ def feedback_map_clusters(f: MapFilter) -> list[tuple[float, float, int]]:
     the tiles the view touches: the mean position of the cell's reports and
     how many there are. Tiles come from the cache when the data has not
     changed since they were counted."""
-    tiles = map_tiles(f.bbox, f.zoom)[:MAX_TILES]
+    f = replace(f, zoom=cluster_zoom(f.bbox, f.zoom))
+    tiles = map_tiles(f.bbox, f.zoom)
     version = feedback_map_version()
     keys = {tile: f"feedback:clusters:{f.zoom}:{tile[0]}:{tile[1]}:{f.key()}:{version}" for tile in tiles}
     cached = cache.get_many(list(keys.values()))

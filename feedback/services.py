@@ -48,7 +48,7 @@ from dossiers.selectors import dossier_get_for_user
 from dossiers.services import dossier_record_event
 from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.phone import PhoneInvalid, phone_normalize
-from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.accounts.selectors import Actor, actor_for, user_display_name
 from gisportal.api import message
 
 from . import consent
@@ -290,13 +290,6 @@ def deadlines(calendar: WorkingCalendar, received_at: dt.datetime) -> dict[str, 
     }
 
 
-def _actor_name(user, fallback: str) -> str:
-    if user is None:
-        return fallback
-    profile = getattr(user, "profile", None)
-    return (profile.full_name if profile and profile.full_name else "") or user.get_full_name() or user.username
-
-
 def _event(
     report: Feedback,
     *,
@@ -316,7 +309,7 @@ def _event(
         from_status=from_status,
         to_status=report.status,
         actor=user,
-        actor_name=_actor_name(user, actor_name),
+        actor_name=actor_name if user is None else user_display_name(user),
         actor_role=actor.role or "",
         actor_agency_id=actor.agency_id,
         from_agency=from_agency,

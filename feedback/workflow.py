@@ -20,8 +20,7 @@ acts.
 | close | published | closed | the reporter, leader |
 """
 
-from dataclasses import dataclass
-
+from dossiers.workflow import Transition
 from gisportal.accounts.models import Role
 
 from .models import Status
@@ -29,17 +28,6 @@ from .models import Status
 REPORTER = Role.CITIZEN
 PROCESSOR = Role.PROCESSING_OFFICER
 LEADER = Role.LEADER
-
-
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str
-    roles: frozenset[str]
-    label: str
-    note_required: bool = False
-    needs_agency: bool = False
 
 
 def _t(action, sources, target, roles, label, **flags) -> Transition:

@@ -235,6 +235,18 @@ def page_links(request, *, offset: int, limit: int, returned: int, total: int | 
     }
 
 
+def page_of(request, items, *, offset: int, limit: int, shape) -> dict:
+    """One page of a queryset as the list APIs answer it: `count`, `next`,
+    `previous` and `results` (each item through `shape`)."""
+    total = items.count()
+    page = list(items[offset : offset + limit])
+    return {
+        "count": total,
+        **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
+        "results": [shape(item) for item in page],
+    }
+
+
 class PublicApiView(APIView):
     """A read-only look-up anyone may make: no session or token is read (so
     no per-request session query), JSON only; rate-limited per client."""

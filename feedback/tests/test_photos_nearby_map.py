@@ -139,6 +139,10 @@ def test_the_public_map_gives_points_up_close_and_clusters_further_out(
     ).json()
     assert past["features"] == []
     assert client.get("/api/v1/feedback/map/", {"zoom": 30}).json().keys() == {"bbox", "zoom"}
+    # The whole world up close: counted as coarser cells, at most MAX_TILES tiles.
+    world = client.get("/api/v1/feedback/map/", {"bbox": "-180,-85,180,85", "zoom": 13}).json()
+    assert world["clustered"] is True
+    assert sum(f["properties"]["count"] for f in world["features"]) == Feedback.objects.count()
     # The stored positions are EPSG:3857 metres: Bắc Ninh's centre, checked against pyproj.
     from pyproj import Transformer
 

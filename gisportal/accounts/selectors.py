@@ -47,6 +47,12 @@ def actor_for(user) -> Actor:
     )
 
 
+def user_display_name(user) -> str:
+    """How events name a person: the profile's full name, else Django's, else the user name."""
+    profile = getattr(user, "profile", None)
+    return (profile.full_name if profile and profile.full_name else "") or user.get_full_name() or user.username
+
+
 def api_tokens_of(*, user) -> QuerySet[ApiToken]:
     """`user`'s API tokens that still work, newest first. An expired token
     is refused before it is deleted, so it is not listed either."""
