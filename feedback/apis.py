@@ -418,10 +418,10 @@ def feedback_map(f: MapFilter) -> dict:
                             "id": public_id,
                             "category": category,
                             "status": status_,
-                            "received_at": timezone.localtime(at).date().isoformat(),
+                            "received_at": day,
                         },
                     }
-                    for public_id, category, status_, at, lon, lat in rows
+                    for public_id, category, status_, day, lon, lat in rows
                 ],
             }
     clusters = feedback_map_clusters(f)

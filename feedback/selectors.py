@@ -427,17 +427,21 @@ def feedback_map_clusters(f: MapFilter) -> list[tuple[float, float, int]]:
 
 
 def feedback_map_points(f: MapFilter) -> list[tuple]:
-    """(public_id, category code, status, received_at, lon, lat) of the
-    reports in view (public positions), newest first, at most MAX_POINTS + 1.
-    The view is found through the GiST index of the public positions."""
+    """(public_id, category code, status, local day received as YYYY-MM-DD,
+    lon, lat) of the reports in view (public positions), newest first, at
+    most MAX_POINTS + 1. The view is found through the GiST index of the
+    public positions."""
     where, params = _filters(f)
     min_x, min_y = mercator(f.bbox[0], f.bbox[1])
     max_x, max_y = mercator(f.bbox[2], f.bbox[3])
-    params.update(x0=min_x, y0=min_y, x1=max_x, y1=max_y, limit=MAX_POINTS + 1)
+    params.update(
+        x0=min_x, y0=min_y, x1=max_x, y1=max_y, limit=MAX_POINTS + 1, tz=timezone.get_current_timezone_name()
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT f.public_id, c.code, f.status, f.received_at, f.public_x, f.public_y
-                FROM (SELECT * FROM feedback_feedback
+            f"""SELECT f.public_id, c.code, f.status, to_char(f.received_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD'),
+                       f.public_x, f.public_y
+                FROM (SELECT public_id, category_id, status, received_at, public_x, public_y FROM feedback_feedback
                       WHERE {where}
                         AND ST_MakePoint(public_x, public_y) && ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s)
                       ORDER BY received_at DESC, id DESC LIMIT %(limit)s) f
@@ -445,7 +449,7 @@ def feedback_map_points(f: MapFilter) -> list[tuple]:
             params,
         )
         rows = cursor.fetchall()
-    return [(pid, code, status, at, *lonlat(x, y)) for pid, code, status, at, x, y in rows]
+    return [(pid, code, status, day, *lonlat(x, y)) for pid, code, status, day, x, y in rows]
 
 
 # --- satisfaction (Decision 766) ------------------------------------------------------------
