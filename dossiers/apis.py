@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams, integer_parameter, message, page_of
+from gisportal.api import QueryParams, integer_parameter, message, paged
 from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
@@ -191,7 +191,7 @@ class DossierListApi(DossierApiView):
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         dossiers = worklist(user=request.user, status=status_filter, due=due)
-        return Response(page_of(request, dossiers, offset=offset, limit=limit, shape=dossier_summary))
+        return Response(paged(request, dossiers, offset=offset, limit=limit, serialize=dossier_summary))
 
     @extend_schema(
         parameters=[

@@ -22,6 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
+from .extensions import dossier_step_label
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -71,7 +72,7 @@ def _vi(label: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _qr_png_data_uri(data: str) -> str:
+def qr_png_data_uri(data: str) -> str:
     """The QR code as a PNG data URI: one pixel per module (printed with
     crisp edges), so the PDF stays small and any phone reads it."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=4)
@@ -82,7 +83,7 @@ def _qr_png_data_uri(data: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _issuer_lines(dossier: Dossier) -> tuple[str, str]:
+def issuer_lines(dossier: Dossier) -> tuple[str, str]:
     """The two lines of the upper-left header: the governing body, then the
     receiving unit (the service point that received the dossier)."""
     point = dossier.receiving_point
@@ -103,6 +104,15 @@ def _step_result(event: DossierEvent, dossier: Dossier) -> tuple[str, bool]:
         return _vi(Timeliness(dossier.timeliness).label), dossier.timeliness == Timeliness.LATE
     late = timezone.localtime(event.at).date() > timezone.localtime(dossier.due_at).date()
     return (_vi(Timeliness.LATE.label) if late else "Trong hạn"), late
+
+
+def _step_name(action: str) -> str:
+    """A step that is not a move of the workflow: the dossier's own
+    (receive, apologize) or one another app recorded (a fee paid)."""
+    if action in _ACTION_NAMES:
+        return _ACTION_NAMES[action]
+    label = dossier_step_label(action)
+    return _vi(label) if label else action
 
 
 def _office(event: DossierEvent) -> str:
@@ -129,7 +139,7 @@ def _control_rows(dossier: Dossier, events: list[DossierEvent]) -> list[dict]:
         result, late = _step_result(event, dossier)
         rows.append(
             {
-                "step": _vi(transition.label) if transition else _ACTION_NAMES.get(event.action, event.action),
+                "step": _vi(transition.label) if transition else _step_name(event.action),
                 "actor": event.actor_name,
                 "role": _vi(Role(event.actor_role).label) if event.actor_role in Role.values else "",
                 "office": _office(event),
@@ -167,7 +177,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
     has nothing to say yet."""
     form = FORMS[kind]
     events = list(dossier.events.select_related("actor_agency", "actor_point", "to_agency"))
-    issuer_parent, issuer_unit = _issuer_lines(dossier)
+    issuer_parent, issuer_unit = issuer_lines(dossier)
     context = {
         "form": form,
         "kind": kind,
@@ -187,7 +197,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
         desk = received is not None and received.actor_role != Role.CITIZEN
         context["receiver_name"] = received.actor_name if desk else ""
         context["lookup_url"] = lookup_url(dossier.code)
-        context["qr_data_uri"] = _qr_png_data_uri(context["lookup_url"])
+        context["qr_data_uri"] = qr_png_data_uri(context["lookup_url"])
     elif kind == "supplement":
         event = _last_event(events, "request_supplement")
         if event is None:

@@ -43,7 +43,7 @@ from gisportal.api import (
     message,
     number_parameter,
     numbers_pattern,
-    page_of,
+    paged,
 )
 from gisportal.clientip import client_ip
 from gisportal.downloads import download_response
@@ -490,7 +490,7 @@ class FeedbackListApi(FeedbackApiView):
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         reports = feedback_worklist(user=request.user, status=status_filter, due=due, category=category)
-        return Response(page_of(request, reports, offset=offset, limit=limit, shape=feedback_summary))
+        return Response(paged(request, reports, offset=offset, limit=limit, serialize=feedback_summary))
 
     @extend_schema(
         request={"application/json": SUBMIT_BODY, "multipart/form-data": SUBMIT_BODY},

@@ -434,9 +434,7 @@ def feedback_map_points(f: MapFilter) -> list[tuple]:
     where, params = _filters(f)
     min_x, min_y = mercator(f.bbox[0], f.bbox[1])
     max_x, max_y = mercator(f.bbox[2], f.bbox[3])
-    params.update(
-        x0=min_x, y0=min_y, x1=max_x, y1=max_y, limit=MAX_POINTS + 1, tz=timezone.get_current_timezone_name()
-    )
+    params.update(x0=min_x, y0=min_y, x1=max_x, y1=max_y, limit=MAX_POINTS + 1, tz=timezone.get_current_timezone_name())
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT f.public_id, c.code, f.status, to_char(f.received_at AT TIME ZONE %(tz)s, 'YYYY-MM-DD'),

@@ -151,7 +151,13 @@ def outbox_claim(model: type[OutboxJob], pk: int) -> OutboxJob | None:
         row.status = RUNNING
         row.attempts += 1
         row.heartbeat_at = now
-        row.save(update_fields=["status", "attempts", "heartbeat_at"])
+        changed = ["status", "attempts", "heartbeat_at"]
+        if row.published_at is None:
+            # A worker holds its message, so it reached the broker, even if the
+            # publisher lost the broker's answer and could not record it.
+            row.published_at = now
+            changed.append("published_at")
+        row.save(update_fields=changed)
     return row
 
 
@@ -302,3 +308,35 @@ def outbox_state_message(row: OutboxJob) -> str:
     if row.status == RUNNING:
         return message("Đang chạy.", "Running.")
     return ""
+
+
+# --- calls to the outside world that fail: try again later ---------------------------
+
+
+def outbox_retry_later(row: OutboxJob, *, delay_s: float, fields: tuple[str, ...] = ()) -> None:
+    """Back to the queue, to be sent again in `delay_s` seconds (a gateway or
+    carrier that did not answer). The row waits with `queued_at` in the
+    future and no message: the sweep publishes it once that moment is past.
+    Call it from the run that owns the row (inside the transaction that
+    checked `outbox_owns`); `fields` are other fields the caller changed."""
+    row.status = QUEUED
+    row.queued_at = timezone.now() + timedelta(seconds=max(delay_s, 0.0))
+    row.published_at = None
+    row.heartbeat_at = None
+    row.save(update_fields=["status", "queued_at", "published_at", "heartbeat_at", *fields])
+
+
+def outbox_claim_when_due(model: type[OutboxJob], pk: int) -> OutboxJob | None:
+    """`outbox_claim`, unless the row waits for a later moment (a delayed
+    call, a retry): then its message is forgotten (`published_at` emptied),
+    so that the sweep sends it again when it is due, and None."""
+    waiting = model.objects.filter(pk=pk, status=QUEUED, queued_at__gt=timezone.now())
+    if waiting.update(published_at=None):
+        return None
+    return outbox_claim(model, pk)
+
+
+def outbox_backoff_s(attempt: int) -> float:
+    """Seconds before try `attempt + 1`: OUTBOX_RETRY_BASE_S doubled per
+    failed try, at most OUTBOX_RETRY_MAX_S."""
+    return min(settings.OUTBOX_RETRY_BASE_S * 2 ** max(attempt - 1, 0), settings.OUTBOX_RETRY_MAX_S)

@@ -6,7 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 from feedback import urls as feedback_urls
-from maps import coverage_urls, density_urls, load_urls
+from maps import coverage_urls, density_urls, load_urls, nearest_urls
+from payments import urls as payment_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -19,10 +20,14 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("gisportal.accounts.api_urls")),
     path("api/v1/", include("layers.urls")),
+    path("api/v1/", include(nearest_urls.api_urlpatterns)),
     path("api/v1/", include("layers.registries.query_urls")),
     path("api/v1/", include("layers.registries.import_urls")),
     path("ogc/", include("layers.registries.ogc_urls")),
     path("tiles/", include("layers.registries.tile_urls")),
+    path("api/v1/", include(payment_urls.api_urlpatterns)),
+    path("", include(payment_urls.page_urlpatterns)),
+    path("", include(payment_urls.sandbox_urlpatterns)),
     path("api/v1/", include(dossier_urls.api_urlpatterns)),
     path("", include(dossier_urls.page_urlpatterns)),
     path("", include("dossiers.page_urls")),
