@@ -12,8 +12,9 @@ names, the way Django chooses its e-mail backend.
   token to `SMS_HTTP_URL`, the shape of the brand-name SMS gateways; another
   provider is a subclass named in `SMS_BACKEND`, i.e. configuration.
 
-A failed send (the provider refused or did not answer) is queued again and
-tried up to OUTBOX_MAX_ATTEMPTS times; a message past `expires_at` (a code
+A failed send (the provider refused or did not answer) is queued again for a
+later try (`gisportal.outbox.outbox_retry_later`, backing off) and tried up to
+OUTBOX_MAX_ATTEMPTS times; a message past `expires_at` (a code
 that would arrive dead) is failed instead of sent. The secret is blanked
 when the message is sent, failed or expired."""
 
@@ -29,7 +30,15 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from gisportal.messages import message
-from gisportal.outbox import FAILED, QUEUED, outbox_claim, outbox_owns, outbox_publish_on_commit
+from gisportal.outbox import (
+    FAILED,
+    QUEUED,
+    outbox_backoff_s,
+    outbox_claim_when_due,
+    outbox_owns,
+    outbox_publish_on_commit,
+    outbox_retry_later,
+)
 
 from .models import SandboxSms, SmsMessage
 
@@ -111,7 +120,7 @@ def sms_deliver(pk: int) -> str | None:
     """The worker's job for message `pk`: claim it, send it, record the
     outcome. Returns the final status, or None when there was nothing to
     claim (sent already, or another worker is on it)."""
-    row = outbox_claim(SmsMessage, pk)
+    row = outbox_claim_when_due(SmsMessage, pk)
     if row is None:
         return None
     now = timezone.now()
@@ -150,13 +159,13 @@ def _finish(row: SmsMessage, *, status: str, note: str) -> str | None:
 
 
 def _retry(row: SmsMessage, *, note: str) -> str | None:
-    """Back to the queue, unpublished: the outbox sweep sends it again."""
+    """Back to the queue for a later try (OUTBOX_RETRY_BASE_S doubled per
+    failed try): the outbox sweep sends it again when it is due."""
     with transaction.atomic():
         if not outbox_owns(row):
             return None
-        row.status, row.queued_at, row.published_at, row.heartbeat_at = QUEUED, timezone.now(), None, None
         row.backend, row.message = settings.SMS_BACKEND, note[:500]
-        row.save(update_fields=["status", "queued_at", "published_at", "heartbeat_at", "backend", "message"])
+        outbox_retry_later(row, delay_s=outbox_backoff_s(row.attempts), fields=("backend", "message"))
     return QUEUED
 
 

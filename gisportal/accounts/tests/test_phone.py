@@ -255,10 +255,12 @@ def test_a_gateway_is_configuration_and_its_refusals_are_retried_then_failed(gat
         _age()
         phone_code_send(phone=PHONE, purpose="feedback")
         second = SmsMessage.objects.latest("pk")
-        assert sms_deliver(second.pk) == "queued"  # refused once: back in the queue for the sweep
+        assert sms_deliver(second.pk) == "queued"  # refused once: back in the queue, for later
         second.refresh_from_db()
         assert (second.status, second.published_at, second.attempts) == ("queued", None, 1)
-        assert "503" in second.message and second.secret
+        assert second.queued_at > timezone.now() and "503" in second.message and second.secret
+        assert sms_deliver(second.pk) is None  # a message before it is due sends nothing
+        SmsMessage.objects.filter(pk=second.pk).update(queued_at=timezone.now())
         assert sms_deliver(second.pk) == "failed"  # refused again, the last attempt
         second.refresh_from_db()
         assert (second.status, second.secret) == ("failed", "") and "500" in second.message
