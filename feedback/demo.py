@@ -279,16 +279,29 @@ def _demo_side_rows(cursor, *, now: dt.datetime, ratings: bool) -> None:
         [timezone.get_current_timezone_name()],
     )
     # And 4 % of the finished demo dossiers by their applicants.
-    # Ratings of demo dossiers, and of dossiers no longer there (a replaced demo history).
+    dossier_ratings_demo_delete(cursor)
+    dossier_ratings_demo_generate(cursor)
+
+
+def dossier_ratings_demo_delete(cursor) -> None:
+    """Ratings of demo dossiers, and of dossiers no longer there."""
     cursor.execute(
         """DELETE FROM feedback_rating r WHERE r.dossier_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM dossiers_dossier d WHERE d.id = r.dossier_id AND NOT d.is_demo)"""
     )
+
+
+def dossier_ratings_demo_generate(cursor, *, with_events: bool = False) -> None:
+    """4 % of the finished demo dossiers rated by their applicants, mostly
+    satisfied (a part of the dossier demo history, and of load_demo_feedback).
+    No timeline event is written for them (`with_events` is ignored)."""
     cursor.execute(
         """INSERT INTO feedback_rating (subject, dossier_id, score, comment, rated_at, day, agency_id,
                                        service_point_id, commune_id, rated_by_phone)
            SELECT 'dossier', id, 1 + floor(5 * power(random(), 0.3))::int, '', finished_at,
                   (finished_at AT TIME ZONE %s)::date, agency_id, receiving_point_id, applicant_commune_id, ''
-           FROM dossiers_dossier WHERE is_demo AND finished_at IS NOT NULL AND finished_at <= %s AND random() < 0.04""",
-        [timezone.get_current_timezone_name(), now],
+           FROM dossiers_dossier d
+           WHERE is_demo AND finished_at IS NOT NULL AND finished_at <= now() AND random() < 0.04
+             AND NOT EXISTS (SELECT 1 FROM feedback_rating r WHERE r.dossier_id = d.id)""",
+        [timezone.get_current_timezone_name()],
     )

@@ -22,6 +22,7 @@ api_urlpatterns = [
 ]
 
 page_urlpatterns = [
+    path("dossiers/<str:code>/rating/", views.dossier_rating_page, name="dossier-rating-page"),
     path("feedback/", views.feedback_map_page, name="feedback-map"),
     path("feedback/new/", views.feedback_new_page, name="feedback-new"),
     path("feedback/worklist/", views.feedback_worklist_page, name="feedback-worklist"),

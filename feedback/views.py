@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
+from dossiers.models import Dossier
 from dossiers.views import _in_language
 from gisportal.accounts.models import Agency
 from gisportal.accounts.selectors import actor_for
@@ -26,7 +28,7 @@ from gisportal.api import default_period
 from gisportal.downloads import download_response
 
 from . import consent
-from .errors import FeedbackInputError, FeedbackNotAllowed
+from .errors import FeedbackInputError, FeedbackNotAllowed, RatingNotAllowed
 from .models import Feedback, Photo, Status
 from .photos import photo_path
 from .selectors import (
@@ -38,7 +40,7 @@ from .selectors import (
     feedback_worklist,
 )
 from .serializers import feedback_public
-from .services import feedback_transition
+from .services import dossier_rate, feedback_transition
 
 PAGE_SIZE = 25
 _TONES = {
@@ -279,3 +281,22 @@ def feedback_transition_from_form(request, public_id: str) -> None:
         agency_code=request.POST.get("agency") or None,
         public_text=request.POST.get("public_text") or None,
     )
+
+
+@login_required
+@require_POST
+def dossier_rating_page(request, code: str):
+    """The rating form of the dossier page (`sections.RATING_SECTION`)."""
+    raw = (request.POST.get("score") or "").strip()
+    score = int(raw) if raw.isdigit() and len(raw) < 3 else None
+    try:
+        dossier_rate(code=code, score=score, comment=request.POST.get("comment", ""), acting_user=request.user)
+    except Dossier.DoesNotExist as missing:
+        raise Http404 from missing
+    except FeedbackInputError as problems:
+        messages.error(request, " ".join(m for texts in problems.errors.values() for m in texts))
+    except RatingNotAllowed as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, _("Thank you: your rating was recorded."))
+    return redirect("dossier-page", code=code)

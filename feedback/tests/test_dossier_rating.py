@@ -63,3 +63,21 @@ def test_a_refused_dossier_may_be_rated_too(people, submit, drive):  # noqa: F81
     dossier = drive(submit(), "refused")
     answer = _client(people.citizen_a).post(f"/api/v1/dossiers/{dossier.code}/rating/", {"score": 1}, format="json")
     assert answer.status_code == 201
+
+
+def test_the_dossier_page_and_api_offer_the_rating_to_the_applicant(people, submit, drive, client):  # noqa: F811
+    dossier = drive(submit(), "result_returned")
+    applicant = _client(people.citizen_a).get(f"/api/v1/dossiers/{dossier.code}/").json()
+    assert applicant["rating"]["may_rate"] is True and applicant["rating"]["score"] is None
+    assert _client(people.processor).get(f"/api/v1/dossiers/{dossier.code}/").json()["rating"] is None
+    client.force_login(people.citizen_a)
+    page = client.get(f"/dossiers/{dossier.code}/").content.decode()
+    assert 'id="rating-form"' in page
+    sent = client.post(f"/dossiers/{dossier.code}/rating/", {"score": "4", "comment": "Nhanh."})
+    assert sent.status_code == 302 and Rating.objects.get(dossier_id=dossier.pk).score == 4
+    page = client.get(f"/dossiers/{dossier.code}/").content.decode()
+    assert 'id="rating-given"' in page and 'id="rating-form"' not in page
+    official = _client(people.processor).get(f"/api/v1/dossiers/{dossier.code}/").json()
+    assert official["rating"]["score"] == 4 and official["rating"]["may_rate"] is False
+    client.force_login(people.citizen_b)
+    assert client.post(f"/dossiers/{dossier.code}/rating/", {"score": "5"}).status_code == 404
