@@ -73,7 +73,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, d
 def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         # Everything but the dossier history: tests that need one generate it.
-        call_command("load_demo", dossiers=0, verbosity=0)
+        call_command("load_demo", dossiers=0, feedback=0, verbosity=0)
 
 
 @pytest.fixture

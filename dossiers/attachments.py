@@ -58,19 +58,25 @@ def _clean_name(name: str) -> str:
     return name[-200:] or "file"
 
 
-def attachments_check(files: list) -> tuple[list[CheckedFile], list[str]]:
-    """Reads and checks uploaded files; returns them and the problems found."""
+def attachments_check(
+    files: list,
+    *,
+    max_count: int | None = None,
+    max_bytes: int | None = None,
+    types: frozenset[str] | None = None,
+    described: str = ALLOWED_DESCRIPTION,
+) -> tuple[list[CheckedFile], list[str]]:
+    """Reads and checks uploaded files; returns them and the problems found.
+    Dossier attachments by default (DOSSIER_ATTACHMENT_MAX_COUNT and _BYTES,
+    every accepted type); other uploads (feedback photos) pass their own
+    limits and the content types they accept (`described` names them)."""
     problems: list[str] = []
-    if len(files) > settings.DOSSIER_ATTACHMENT_MAX_COUNT:
-        problems.append(
-            message(
-                f"Tối đa {settings.DOSSIER_ATTACHMENT_MAX_COUNT} tệp đính kèm.",
-                f"At most {settings.DOSSIER_ATTACHMENT_MAX_COUNT} attachments.",
-            )
-        )
+    max_count = settings.DOSSIER_ATTACHMENT_MAX_COUNT if max_count is None else max_count
+    if len(files) > max_count:
+        problems.append(message(f"Tối đa {max_count} tệp đính kèm.", f"At most {max_count} attachments."))
         return [], problems
     checked: list[CheckedFile] = []
-    limit = settings.DOSSIER_ATTACHMENT_MAX_BYTES
+    limit = settings.DOSSIER_ATTACHMENT_MAX_BYTES if max_bytes is None else max_bytes
     for upload in files:
         name = _clean_name(getattr(upload, "name", "file"))
         if upload.size is not None and upload.size > limit:
@@ -88,11 +94,11 @@ def attachments_check(files: list) -> tuple[list[CheckedFile], list[str]]:
         except ZipRefused as refused:
             problems.append(message(f"{name}: {refused.vi}", f"{name}: {refused.en}"))
             continue
-        if sniffed is None:
+        if sniffed is None or (types is not None and sniffed[0] not in types):
             problems.append(
                 message(
-                    f"{name}: loại tệp không được chấp nhận (chỉ {ALLOWED_DESCRIPTION}).",
-                    f"{name}: file type not accepted (only {ALLOWED_DESCRIPTION}).",
+                    f"{name}: loại tệp không được chấp nhận (chỉ {described}).",
+                    f"{name}: file type not accepted (only {described}).",
                 )
             )
             continue

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from gisportal.accounts.models import Agency, Profile, Role
-from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.accounts.selectors import Actor, actor_for, user_display_name
 from gisportal.accounts.validators import citizen_id_problem
 from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
@@ -68,10 +68,7 @@ def dossier_code_next(*, unit_identifier: str, day: dt.date) -> str:
 
 
 def _actor_name(user) -> str:
-    if user is None:
-        return "Hệ thống / System"
-    profile = getattr(user, "profile", None)
-    return (profile.full_name if profile and profile.full_name else "") or user.get_full_name() or user.username
+    return "Hệ thống / System" if user is None else user_display_name(user)
 
 
 def _event(

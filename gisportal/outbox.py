@@ -49,8 +49,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from gisportal.api import message
 from gisportal.celery import app
+from gisportal.messages import message
 
 logger = logging.getLogger(__name__)
 
@@ -118,18 +118,25 @@ def outbox_publish_on_commit(row: OutboxJob) -> None:
 
 def outbox_publish(model: type[OutboxJob], pk: int) -> bool:
     """Send the task for row `pk`; False (and a warning) when the broker is
-    unreachable, in which case the row waits for the sweep."""
+    unreachable, in which case the row waits for the sweep.
+
+    `published_at` is written before the message goes out: a worker that
+    takes the message at once must not find the row locked by this update
+    (its claim skips locked rows, so it would drop the message and the job
+    would wait for the republish)."""
+    published_at = timezone.now()
+    model.objects.filter(pk=pk).update(published_at=published_at)
     try:
         # A connection of its own that gives up after one quick retry: Celery's
         # pooled one retries for seconds, which a web request must not wait.
         with app.connection_for_write(transport_options=PUBLISH_FAIL_FAST) as connection:
             app.send_task(model.outbox_task, args=[pk], retry=False, connection=connection)
     except BROKER_UNREACHABLE as error:
+        model.objects.filter(pk=pk, published_at=published_at).update(published_at=None)
         logger.warning(
             "outbox: the task queue is unreachable (%s); %s %s stays queued until it is back", error, model.__name__, pk
         )
         return False
-    model.objects.filter(pk=pk).update(published_at=timezone.now())
     return True
 
 

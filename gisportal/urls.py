@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
+from feedback import urls as feedback_urls
 from maps import coverage_urls, density_urls, load_urls, nearest_urls
 from notifications import urls as notification_urls
 from payments import urls as payment_urls
@@ -42,6 +43,9 @@ urlpatterns = [
     path("api/v1/", include(density_urls.api_urlpatterns)),
     path("tiles/", include(density_urls.tile_urlpatterns)),
     path("", include(density_urls.page_urlpatterns)),
+    path("api/v1/", include(feedback_urls.api_urlpatterns)),
+    path("", include(feedback_urls.page_urlpatterns)),
+    path("open311/v2/", include("feedback.open311_urls")),
     path("", include("maps.urls")),
     path("api/v1/", include(notification_urls.api_urlpatterns)),
     path("", include(notification_urls.page_urlpatterns)),

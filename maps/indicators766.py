@@ -21,13 +21,22 @@ Definitions (stated here because the decision leaves room):
   commune. Read from the pre-counted rows of `payments.counts`
   (`payments.selectors.online_payment_counts`); null, with a note, where no
   fee was paid in the period.
-- satisfaction: no ratings are recorded yet, so null with a note."""
+- satisfaction: ratings of 4 or 5 (on 1-5) / all ratings given in the period
+  (by the day they were given), full score from 90 %. The ratings are those
+  applicants give their finished dossiers and reporters give the published
+  answers to their feedback (`feedback.Rating`, one each), counted together.
+  A dossier's rating counts for the agency that handled it, the service point
+  that received it and the applicant's commune (2025 map); a feedback
+  answer's for the agency that answered and the commune of the report (it
+  has no service point). Read with one index-only GROUP BY over the ratings
+  of the period (`feedback.selectors.satisfaction_counts`)."""
 
 import datetime as dt
 
 from django.db import connection
 
 from dossiers.models import DailyStat, OnlineLevel, Procedure
+from feedback.selectors import satisfaction_counts
 from gisportal.accounts.models import Agency
 from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint
@@ -84,7 +93,7 @@ INDICATORS: tuple[dict, ...] = (
         "title_vi": "Mức độ hài lòng",
         "title_en": "Satisfaction",
         "threshold": 0.90,
-        "note": message("Chưa có dữ liệu đánh giá.", "No ratings yet."),
+        "note": None,
     },
 )
 
@@ -150,19 +159,21 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
     labels = _labels(group_by)
     procedures = _procedure_shares(group_by) if group_by in ("province", "agency") else {}
     fees = online_payment_counts(group_by=group_by, date_from=date_from, date_to=date_to)
+    ratings = satisfaction_counts(group_by=group_by, date_from=date_from, date_to=date_to)
     rows = []
-    for key in sorted(set(labels) | set(sums) | set(fees)):
+    for key in sorted(set(labels) | set(sums) | set(fees) | set(ratings)):
         received, online, finished, early, on_time, late, days = sums.get(key, (0,) * 7)
         code, label = labels.get(key, ("" if not key else str(key), UNKNOWN))
         active, full = procedures.get(key, (0, 0))
         fees_paid, fees_online = fees.get(key, (0, 0))
+        rated, satisfied = ratings.get(key, (0, 0))
         values = {
             "online_procedures": _share(full, active) if group_by in ("province", "agency") else None,
             "online_submission": _share(online, received),
             "on_time": _share(early + on_time, finished),
             "avg_processing_days": round(days / finished, 2) if finished else None,
             "online_payment": _share(fees_online, fees_paid),
-            "satisfaction": None,
+            "satisfaction": _share(satisfied, rated),
         }
         rows.append(
             {
@@ -174,6 +185,8 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
                 "early": early,
                 "on_time": on_time,
                 "late": late,
+                "ratings": rated,
+                "ratings_satisfied": satisfied,
                 "procedures_active": active if procedures else None,
                 "procedures_full_online": full if procedures else None,
                 "fees_paid": fees_paid,
@@ -204,6 +217,8 @@ _BASE_COLUMNS = (
     ("late", "Quá hạn"),
     ("fees_paid", "Hồ sơ đã nộp phí"),
     ("fees_paid_online", "Nộp phí trực tuyến"),
+    ("ratings", "Lượt đánh giá"),
+    ("ratings_satisfied", "Đánh giá hài lòng (4-5)"),
 )
 
 

@@ -5,8 +5,11 @@ depend on this module, never the other way round."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from knox.models import AbstractAuthToken
 from knox.settings import CONSTANTS
+
+from gisportal.outbox import OutboxJob
 
 from .validators import validate_citizen_id
 
@@ -98,3 +101,88 @@ class ApiToken(AbstractAuthToken):
 
     def __str__(self) -> str:
         return f"{self.user} #{self.pk}"
+
+
+# --- phone verification and SMS ------------------------------------------------------
+
+
+class PhoneCode(models.Model):
+    """A verification code sent to a phone for one purpose (`accounts.phone`).
+    Only an HMAC of the code is stored; the newest code of a phone and purpose
+    is the only one that verifies, until it expires, is used, or has been
+    guessed at PHONE_CODE_MAX_ATTEMPTS times."""
+
+    phone = models.CharField(max_length=16, help_text="E.164, e.g. +84912345678.")
+    purpose = models.CharField(max_length=40)
+    code_hash = models.CharField(max_length=64)
+    client_hash = models.CharField(max_length=64, blank=True, help_text="HMAC of who asked (address, chat id).")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    sms = models.ForeignKey("SmsMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["phone", "purpose", "-created_at"], name="phonecode_phone_purpose"),
+            models.Index(fields=["phone", "created_at"], name="phonecode_phone_created"),
+            models.Index(fields=["client_hash", "created_at"], name="phonecode_client_created"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class SmsMessage(OutboxJob):
+    """A text message to send, through the outbox (`gisportal.outbox`): the
+    row is written with the change that needs it and sent by a worker after
+    commit, through the backend `SMS_BACKEND` names. A verification code
+    travels in `secret` (the body holds `{code}`), which is blanked once the
+    message is sent, failed or expired: administrators never read codes."""
+
+    outbox_task = "gisportal.accounts.tasks.sms_send_task"
+    outbox_gave_up_note = ("Tin nhắn chưa được gửi.", "The message was not sent.")
+    outbox_on_give_up = "gisportal.accounts.sms.sms_secret_forget"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Đang chờ / Queued"
+        RUNNING = "running", "Đang gửi / Sending"
+        SENT = "sent", "Đã gửi / Sent"
+        FAILED = "failed", "Thất bại / Failed"
+
+    phone = models.CharField(max_length=16)
+    body = models.CharField(max_length=480, help_text="The text; `{code}` stands for the secret.")
+    secret = models.CharField(max_length=16, blank=True)
+    kind = models.CharField(max_length=40, blank=True, help_text="What it is for, e.g. the code's purpose.")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Not sent after this moment.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    backend = models.CharField(max_length=200, blank=True)
+    provider_id = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(OutboxJob.Meta):
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"SMS {self.pk} → {self.phone} ({self.status})"
+
+
+class SandboxSms(models.Model):
+    """The inbox of the local SMS sandbox (`SandboxSmsBackend`): what a phone
+    would have received. Written only while the sandbox is the backend."""
+
+    phone = models.CharField(max_length=16, db_index=True)
+    text = models.CharField(max_length=480)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "sandbox SMS"
+        verbose_name_plural = "sandbox SMS inbox"
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.received_at:%Y-%m-%d %H:%M:%S}"

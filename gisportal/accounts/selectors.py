@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import OFFICIAL_ROLES, ApiToken, Role
+from .models import OFFICIAL_ROLES, ApiToken, Role, SandboxSms
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,18 @@ def actor_for(user) -> Actor:
     )
 
 
+def user_display_name(user) -> str:
+    """How events name a person: the profile's full name, else Django's, else the user name."""
+    profile = getattr(user, "profile", None)
+    return (profile.full_name if profile and profile.full_name else "") or user.get_full_name() or user.username
+
+
 def api_tokens_of(*, user) -> QuerySet[ApiToken]:
     """`user`'s API tokens that still work, newest first. An expired token
     is refused before it is deleted, so it is not listed either."""
     return ApiToken.objects.filter(user=user).filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+
+
+def sandbox_sms_for(*, phone: str, limit: int) -> list[SandboxSms]:
+    """The newest messages the SMS sandbox delivered to `phone` (normalised)."""
+    return list(SandboxSms.objects.filter(phone=phone).order_by("-received_at", "-id")[:limit])

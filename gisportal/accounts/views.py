@@ -2,9 +2,11 @@
 accounts are made by an administrator; citizens make their own and are
 signed in at once."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -15,8 +17,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from .forms import CitizenRegistrationForm
-from .selectors import api_tokens_of
+from .phone import PhoneInvalid, phone_mask, phone_normalize
+from .selectors import actor_for, api_tokens_of, sandbox_sms_for
 from .services import api_token_revoke, api_tokens_revoke_all, citizen_register
+from .sms import sms_sandbox_active
 
 
 def _masked(id_number: str) -> str:
@@ -80,3 +84,31 @@ def tokens_revoke_all(request):
         request, ngettext("%(count)s token revoked.", "%(count)s tokens revoked.", count) % {"count": count}
     )
     return redirect("tokens")
+
+
+SANDBOX_SMS_SHOWN = 20
+
+
+def sms_sandbox(request):
+    """The SMS sandbox's inbox for one phone (`?phone=`): the last messages it
+    would have received, codes included, for developers and integrators
+    trying the portal without a real gateway. A 404 unless the sandbox is the
+    SMS backend; with DEBUG off, administrators only (a staging portal on the
+    sandbox must not show codes to everyone)."""
+    if not sms_sandbox_active():
+        raise Http404
+    if not settings.DEBUG and not actor_for(request.user).is_administrator:
+        return redirect_to_login(request.get_full_path())
+    raw = (request.GET.get("phone") or "").strip()
+    phone, problem, rows = "", "", []
+    if raw:
+        try:
+            phone = phone_normalize(raw)
+        except PhoneInvalid as invalid:
+            problem = str(invalid)
+        else:
+            rows = sandbox_sms_for(phone=phone, limit=SANDBOX_SMS_SHOWN)
+    context = {"raw": raw, "phone": phone, "masked": phone_mask(phone) if phone else "", "problem": problem}
+    response = render(request, "registration/sms_sandbox.html", {**context, "messages_": rows})
+    response["Cache-Control"] = "private, no-store"
+    return response

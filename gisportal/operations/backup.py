@@ -7,6 +7,7 @@ A backup is one tar file:
 - `media/...`: MEDIA_ROOT (procedure forms, registry uploads waiting for their
   import, import error reports);
 - `private/...`: DOSSIER_FILES_ROOT (dossier attachments);
+- `feedback/...`: FEEDBACK_FILES_ROOT (feedback photos, originals and public copies);
 - `manifest.json`: when, from which server, the row count of every table, the
   number and bytes of the files.
 
@@ -77,7 +78,11 @@ class RestoreReport:
 
 def file_roots() -> dict[str, Path]:
     """The folders a backup carries, by their name inside the archive."""
-    return {"media": Path(settings.MEDIA_ROOT), "private": Path(settings.DOSSIER_FILES_ROOT)}
+    return {
+        "media": Path(settings.MEDIA_ROOT),
+        "private": Path(settings.DOSSIER_FILES_ROOT),
+        "feedback": Path(settings.FEEDBACK_FILES_ROOT),
+    }
 
 
 # --- connecting ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "gisportal.operations",
     "layers",
     "dossiers",
+    "feedback",
     "payments",
     "maps",
     "notifications",
@@ -316,6 +317,41 @@ DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10")
 
 # The public address printed in QR codes on slips (lookup links).
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# SMS (phone verification codes, gisportal/accounts/sms.py): the backend
+# class, as for Django's e-mail. The default is the local sandbox, which
+# delivers into a table (admin; /accounts/sms-sandbox/?phone=…); a gateway is
+# configuration: SMS_BACKEND=gisportal.accounts.sms.HttpJsonSmsBackend and
+# SMS_HTTP_URL, SMS_HTTP_TOKEN, SMS_SENDER.
+SMS_BACKEND = env.get("SMS_BACKEND", "gisportal.accounts.sms.SandboxSmsBackend")
+SMS_HTTP_URL = env.get("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env.get("SMS_HTTP_TOKEN", "")
+SMS_SENDER = env.get("SMS_SENDER", "BACNINH-DVC")
+SMS_HTTP_TIMEOUT_S = float(env.get("SMS_HTTP_TIMEOUT_S", "10"))
+# Verification codes (gisportal/accounts/phone.py): lifetime, wrong tries
+# allowed, and how often a phone, and whoever asks, may get one.
+PHONE_CODE_TTL_S = int(env.get("PHONE_CODE_TTL_S", "600"))
+PHONE_CODE_MAX_ATTEMPTS = int(env.get("PHONE_CODE_MAX_ATTEMPTS", "5"))
+PHONE_CODE_RESEND_AFTER_S = int(env.get("PHONE_CODE_RESEND_AFTER_S", "60"))
+PHONE_CODE_PER_PHONE_PER_HOUR = int(env.get("PHONE_CODE_PER_PHONE_PER_HOUR", "5"))
+PHONE_CODE_PER_CLIENT_PER_HOUR = int(env.get("PHONE_CODE_PER_CLIENT_PER_HOUR", "20"))
+
+# Feedback (phản ánh, kiến nghị; feedback/): photos kept outside the web root
+# (originals private, public copies without metadata), their limits, the
+# public map's coarsening of reports not yet published, nearby duplicates,
+# routing when no agency matches, Open311.
+FEEDBACK_FILES_ROOT = env.get("FEEDBACK_FILES_ROOT") or BASE_DIR / "var" / "private" / "feedback"
+FEEDBACK_PHOTO_MAX_COUNT = int(env.get("FEEDBACK_PHOTO_MAX_COUNT", "5"))
+FEEDBACK_PHOTO_MAX_BYTES = int(env.get("FEEDBACK_PHOTO_MAX_BYTES", str(8 * 1024 * 1024)))
+FEEDBACK_PHOTO_MAX_PIXELS = int(env.get("FEEDBACK_PHOTO_MAX_PIXELS", "40000000"))
+FEEDBACK_PHOTO_PUBLIC_MAX_PX = int(env.get("FEEDBACK_PHOTO_PUBLIC_MAX_PX", "1600"))
+FEEDBACK_PROVINCE_MARGIN_M = float(env.get("FEEDBACK_PROVINCE_MARGIN_M", "1000"))
+FEEDBACK_PUBLIC_GRID_DEG = float(env.get("FEEDBACK_PUBLIC_GRID_DEG", "0.001"))
+FEEDBACK_NEARBY_M = float(env.get("FEEDBACK_NEARBY_M", "50"))
+FEEDBACK_NEARBY_DAYS = int(env.get("FEEDBACK_NEARBY_DAYS", "30"))
+FEEDBACK_FALLBACK_AGENCY = env.get("FEEDBACK_FALLBACK_AGENCY", "ttpvhcc")
+# Open311 GeoReport v2 (/open311/v2/): the jurisdiction_id a client may send.
+OPEN311_JURISDICTION_ID = env.get("OPEN311_JURISDICTION_ID", "bacninh.gov.vn")
 
 # --- Messages to the outside world (gisportal/delivery.py) -----------------------------
 # An e-mail or a Zalo message that fails is tried again after the outbox's backoff

@@ -131,8 +131,8 @@ def test_indicators_equal_direct_counts(history, official, client_as, group_by):
         assert (row["fees_paid"], row["fees_paid_online"]) == (f["paid"], f["online"]), key
         assert ind["online_payment"]["value"] == _share(f["online"], f["paid"])
         assert bool(ind["online_payment"]["note"]) == (f["paid"] == 0)
-        assert ind["satisfaction"]["value"] is None and ind["satisfaction"]["met"] is None
-        assert ind["satisfaction"]["note"]
+        # No rating in this history: satisfaction has no value yet, and no note either.
+        assert ind["satisfaction"] == {"value": None, "threshold": 0.9, "met": None, "note": None}
     received = [row["received"] for row in body["rows"]]
     assert received == sorted(received, reverse=True)
 
@@ -153,6 +153,49 @@ def test_online_procedures_share(official, client_as):
     assert total > 0
     assert province["indicators"]["online_procedures"]["value"] == round(full / total, 4)
     assert province["procedures_active"] == total and province["procedures_full_online"] == full
+
+
+@pytest.mark.parametrize("group_by", ["province", "agency", "service_point", "commune"])
+def test_satisfaction_is_the_share_of_ratings_of_four_or_five_in_the_period(db, official, client_as, group_by):
+    """Ratings of dossiers and of feedback answers, by the day they were given."""
+    from feedback.models import Rating
+
+    agencies = list(Agency.objects.order_by("code")[:3])
+    points = list(ServicePoint.objects.order_by("code")[:3])
+    communes = list(AdministrativeUnit.objects.filter(era="2025", level="commune").order_by("code")[:3])
+    date_from, date_to = dt.date(2025, 3, 1), dt.date(2025, 3, 31)
+    scores = [5, 4, 3, 5, 1, 4, 5, 2, 5, 4]
+    days = [dt.date(2025, 3, 1), dt.date(2025, 3, 15), dt.date(2025, 3, 31), dt.date(2025, 2, 28), dt.date(2025, 4, 1)]
+    expected: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for i, score in enumerate(scores * 3):
+        day = days[i % len(days)]
+        agency, point, commune = agencies[i % 3], points[(i // 3) % 3], communes[(i // 2) % 3]
+        # Dossier ratings here (the feedback tests rate answers); the indicator counts both alike.
+        Rating.objects.create(
+            subject="dossier",
+            dossier_id=900_000_000 + i,
+            score=score,
+            rated_at=timezone.now(),
+            day=day,
+            agency=agency,
+            service_point=point,
+            commune=commune,
+        )
+        if date_from <= day <= date_to:
+            key = {"province": "all", "agency": agency.code, "service_point": point.code, "commune": commune.code}
+            expected[key[group_by]][0] += 1
+            expected[key[group_by]][1] += score >= 4
+    body = client_as(official).get(URL, {"group_by": group_by, "from": date_from, "to": date_to}).json()
+    got = {row["key"]: row for row in body["rows"]}
+    assert sum(total for total, _ in expected.values()) > 5
+    for key, (total, satisfied) in expected.items():
+        row = got[key]
+        assert (row["ratings"], row["ratings_satisfied"]) == (total, satisfied), key
+        value = row["indicators"]["satisfaction"]
+        assert value["value"] == round(satisfied / total, 4) and value["met"] == (satisfied / total >= 0.9)
+    for key, row in got.items():
+        if key not in expected:
+            assert row["ratings"] == 0 and row["indicators"]["satisfaction"]["value"] is None
 
 
 def test_thresholds_table():

@@ -38,7 +38,7 @@ def test_a_signed_successful_ipn_settles_once_and_a_replay_answers_02(client, fe
     params = ipn_params(order)
     assert _ipn(client, params) == {"RspCode": "00", "Message": "Confirm Success"}
     assert _state(fee_dossier) == ("paid", 1, ["payment_requested", "payment_paid"])
-    payment = Payment.objects.get()
+    payment = Payment.objects.get(request__dossier=fee_dossier)
     assert (payment.method, payment.amount_vnd, payment.external_reference) == ("vnpay", FEE, "14226112")
     assert payment.gateway_transaction.params == params  # the raw message, kept
     event = DossierEvent.objects.get(dossier=fee_dossier, action="payment_paid")
@@ -46,7 +46,8 @@ def test_a_signed_successful_ipn_settles_once_and_a_replay_answers_02(client, fe
     assert PaymentCount.objects.get(dimension="all", key=0).paid_online == 1
     assert _ipn(client, params) == {"RspCode": "02", "Message": "Order already confirmed"}
     assert _state(fee_dossier) == ("paid", 1, ["payment_requested", "payment_paid"])
-    assert list(GatewayTransaction.objects.order_by("id").values_list("answer_code", flat=True)) == ["00", "02"]
+    kept = GatewayTransaction.objects.filter(txn_ref=order.txn_ref).order_by("id")
+    assert list(kept.values_list("answer_code", flat=True)) == ["00", "02"]
 
 
 def test_a_tampered_ipn_is_97_and_changes_nothing(client, fee_dossier, start_order):
@@ -58,7 +59,8 @@ def test_a_tampered_ipn_is_97_and_changes_nothing(client, fee_dossier, start_ord
     unsigned = {k: v for k, v in ipn_params(order).items() if k != "vnp_SecureHash"}
     assert _ipn(client, unsigned)["RspCode"] == "97"
     assert _state(fee_dossier) == ("pending", 0, ["payment_requested"])
-    assert GatewayTransaction.objects.filter(signature_valid=False, answer_code="97").count() == 3
+    refused = GatewayTransaction.objects.filter(txn_ref=order.txn_ref, signature_valid=False, answer_code="97")
+    assert refused.count() == 3
 
 
 def test_an_unknown_order_is_01_and_a_wrong_amount_is_04(client, fee_dossier, start_order):
@@ -124,7 +126,7 @@ def test_the_return_page_shows_the_result_and_never_settles(client, fee_dossier,
     assert response.status_code == 200
     assert b'data-result="success"' in response.content and b'id="return-waiting"' in response.content
     assert _state(fee_dossier) == ("pending", 0, ["payment_requested"])
-    assert GatewayTransaction.objects.get().kind == "return"
+    assert GatewayTransaction.objects.get(txn_ref=order.txn_ref).kind == "return"
     tampered = {**params, "vnp_ResponseCode": "00", "vnp_Amount": "100"}
     response = client.get("/payments/vnpay/return/", tampered)
     assert response.status_code == 400 and b'data-result="invalid"' in response.content

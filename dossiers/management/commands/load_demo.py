@@ -7,6 +7,7 @@ from dossiers.demo_setup import commune_committees_ensure, demo_officials_ensure
 from dossiers.models import Dossier
 
 DEFAULT_DOSSIERS = 200_000
+DEFAULT_FEEDBACK = 300
 
 
 class Command(BaseCommand):
@@ -24,6 +25,13 @@ class Command(BaseCommand):
             "of demo dossiers differs; 0 leaves the history as it is.",
         )
 
+        parser.add_argument(
+            "--feedback",
+            type=int,
+            default=DEFAULT_FEEDBACK,
+            help=f"Demo feedback reports (default {DEFAULT_FEEDBACK}); 0 leaves them as they are.",
+        )
+
     def handle(self, *args, **options):
         verbosity = options["verbosity"]
         call_command("load_demo_layers", verbosity=verbosity)
@@ -37,5 +45,7 @@ class Command(BaseCommand):
         # (payments, ...) is missing from a history loaded before that app.
         if wanted and (Dossier.objects.filter(is_demo=True).count() != wanted or not demo_history_parts_present()):
             call_command("load_demo_dossiers", count=wanted, verbosity=verbosity)
+        # By name: the dossier core does not import the feedback app.
+        call_command("load_demo_feedback", count=options["feedback"], verbosity=verbosity)
         for account in accounts:
             self.stdout.write(f"Tài khoản mẫu / demo account: {account.username} / {account.password} — {account.role}")

@@ -84,7 +84,11 @@ def databases(django_db_setup, django_db_blocker):
 
 
 def _folders(root: Path) -> dict[str, Path]:
-    return {"MEDIA_ROOT": root / "media", "DOSSIER_FILES_ROOT": root / "private"}
+    return {
+        "MEDIA_ROOT": root / "media",
+        "DOSSIER_FILES_ROOT": root / "private",
+        "FEEDBACK_FILES_ROOT": root / "feedback",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +101,7 @@ def source(databases, tmp_path_factory):
         "DATABASE_URL": _database_url(databases["source"]),
         "DJANGO_MEDIA_ROOT": str(folders["MEDIA_ROOT"]),
         "DOSSIER_FILES_ROOT": str(folders["DOSSIER_FILES_ROOT"]),
+        "FEEDBACK_FILES_ROOT": str(folders["FEEDBACK_FILES_ROOT"]),
     }
     seeded = subprocess.run(
         [sys.executable, "-m", backup_source.__name__], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
@@ -152,6 +157,7 @@ def test_the_restored_portal_looks_up_dossiers_and_serves_their_files(source, re
         "DATABASE_URL": _database_url(restored["database"]),
         "DJANGO_MEDIA_ROOT": str(restored["folders"]["MEDIA_ROOT"]),
         "DOSSIER_FILES_ROOT": str(restored["folders"]["DOSSIER_FILES_ROOT"]),
+        "FEEDBACK_FILES_ROOT": str(restored["folders"]["FEEDBACK_FILES_ROOT"]),
     }
     with runserver(env, tmp_path) as base:
         for code in source["codes"]:
