@@ -25,8 +25,12 @@ Measurements, one function each (`MEASUREMENTS`; run some with
   of the p50s is the result. For contrast, the clusters counted on the fly
   from the geometry (ST_Transform + ST_SnapToGrid, no stored position).
 
-The Zalo channel adds its webhook acknowledgement p50 as another function of
-`MEASUREMENTS`. The last line of stdout is a JSON summary.
+- `webhook`: the Zalo webhook's acknowledgement p50 and p95 over HTTP
+  (gunicorn, production settings) against a bare INSERT of the event row plus
+  a Redis LPUSH: `bench/zalo.py`, run as it is (its own database, Redis and
+  server; 500 events, quick 200), its JSON kept.
+
+The last line of stdout is a JSON summary.
 """
 
 import argparse
@@ -36,6 +40,7 @@ import os
 import platform
 import random
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -312,7 +317,28 @@ def print_map(result: dict) -> None:
 
 
 # The measurements this script can run, in order: name -> (function(args, ctx), printer).
-MEASUREMENTS = {"map": (measure_map, print_map)}
+def measure_webhook(args, ctx: dict) -> dict:
+    events = "200" if args.quick else "500"
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("zalo.py")), "--events", events],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"bench/zalo.py failed ({run.returncode}):\n{run.stdout[-3000:]}{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def print_webhook(result: dict) -> None:
+    say(
+        f"Zalo webhook acknowledgement ({result['events']} events, gunicorn {result['gunicorn']}): "
+        f"p50 {result['webhook_p50_ms']:.2f} ms, p95 {result['webhook_p95_ms']:.2f} ms; "
+        f"INSERT + LPUSH p50 {result['baseline_p50_ms']:.2f} ms; ratio p50 {result['ratio_p50']:.1f}"
+    )
+
+
+MEASUREMENTS = {"map": (measure_map, print_map), "webhook": (measure_webhook, print_webhook)}
 
 
 def main() -> int:
