@@ -5,6 +5,11 @@ Vietnamese (accents optional) or English.
 - a shared location (`user_send_location`), or "gần nhất" first: the nearest
   service points, open ones first, with geodesic distances, opening state,
   the estimated wait and a map link;
+- "liên kết <mã>": link the dossier (a code sent to its phone; `linking`),
+  then its status changes come here; "bỏ theo dõi <mã>" unlinks;
+- "phản ánh": a feedback report, step by step, with photos, the place and
+  the explicit consent to process the location (`feedback_chat`);
+- "hủy" drops the step under way;
 - "English" / "Tiếng Việt": the language of the answers and notifications;
 - follow: a welcome; unfollow: no more messages;
 - anything else: what the OA can do.
@@ -28,6 +33,9 @@ from django.utils import timezone
 from dossiers.lookup import CODE_PATTERN, public_view
 from dossiers.selectors import dossier_public_lookup
 
+from .feedback_chat import STEPS as FEEDBACK_STEPS
+from .feedback_chat import feedback_location, feedback_photo, feedback_start, feedback_text
+from .linking import LINK_STEP, link_answer, link_start, unlink
 from .models import ChatUser, ZaloEvent
 from .nearest import HelpPoint, help_nearby
 from .text import fold, has_phrase
@@ -42,6 +50,10 @@ HELP_WORDS = ("help", "huong dan", "tro giup", "menu", "hi", "hello", "xin chao"
 NEAREST_WORDS = ("gan nhat", "gan day", "gan toi", "o dau", "nearest", "nearby", "where")
 ENGLISH_WORDS = ("english", "tieng anh")
 VIETNAMESE_WORDS = ("tieng viet", "vietnamese")
+LINK_WORDS = ("lien ket", "theo doi", "nhan thong bao", "link", "follow")
+UNLINK_WORDS = ("huy lien ket", "bo theo doi", "ngung theo doi", "unlink", "unfollow")
+FEEDBACK_WORDS = ("phan anh", "kien nghi", "gop y", "feedback", "complaint")
+CANCEL_WORDS = frozenset({"huy", "thoat", "cancel", "dung lai", "bo qua", "stop", "quit"})
 
 _ON_TIME = {
     "early": ("Xong trước hạn", "Finished early"),
@@ -235,9 +247,28 @@ def shared_location(payload: dict[str, Any]) -> tuple[float, float] | None:
     return None
 
 
-def _on_text(turn: Turn, text: str) -> None:
+def _cancelled(turn: Turn, folded: str) -> bool:
+    """ "hủy" (or "thoát", "cancel") while a step is under way: it is dropped,
+    with whatever it held (a location for a report)."""
+    if not turn.chat_user.state or re.sub(r"[^a-z ]", "", folded).strip() not in CANCEL_WORDS:
+        return False
+    turn.chat_user.state = {}
+    turn.say("Đã hủy.", "Cancelled.")
+    return True
+
+
+def _on_text(turn: Turn, text: str, facts: dict) -> None:
     folded = fold(text)
     code = find_code(text)
+    step = turn.chat_user.state.get("step")
+    if _cancelled(turn, folded):
+        return
+    if step == LINK_STEP and "code_ok" in facts:
+        link_answer(turn, facts)
+        return
+    if step in FEEDBACK_STEPS:
+        feedback_text(turn, text)
+        return
     if has_phrase(folded, ENGLISH_WORDS):
         turn.chat_user.language = "en"
     elif has_phrase(folded, VIETNAMESE_WORDS):
@@ -245,36 +276,57 @@ def _on_text(turn: Turn, text: str) -> None:
     if has_phrase(folded, ENGLISH_WORDS + VIETNAMESE_WORDS):
         turn.say("Từ giờ tôi trả lời bằng tiếng Việt.", "From now on I answer in English.")
         return
-    if code is not None:
+    if code is not None and has_phrase(folded, UNLINK_WORDS):
+        unlink(turn, code)
+    elif code is not None and has_phrase(folded, LINK_WORDS):
+        link_start(turn, code)
+    elif code is not None:
         reply_lookup(turn, code)
-        return
-    if has_phrase(folded, NEAREST_WORDS):
+    elif has_phrase(folded, FEEDBACK_WORDS):
+        feedback_start(turn)
+    elif has_phrase(folded, NEAREST_WORDS):
         turn.say(
             'Hãy chia sẻ vị trí của bạn (nút "Vị trí" trong Zalo) để tìm nơi nộp hồ sơ gần nhất.',
             'Share your location (the "Location" button in Zalo) to find the nearest place to submit a dossier.',
         )
-        return
-    reply_help(turn)
+    else:
+        reply_help(turn)
 
 
-def conversation_handle(event: ZaloEvent, chat_user: ChatUser) -> list[dict[str, Any]]:
-    """The replies to one event (possibly none); updates `chat_user` in memory."""
+def _image_url(payload: dict[str, Any]) -> str:
+    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    for attachment in message.get("attachments") or []:
+        body = attachment.get("payload") if isinstance(attachment, dict) else None
+        if isinstance(body, dict) and isinstance(body.get("url"), str):
+            return body["url"]
+    return ""
+
+
+def conversation_handle(event: ZaloEvent, chat_user: ChatUser, facts: dict | None = None) -> list[dict[str, Any]]:
+    """The replies to one event (possibly none); updates `chat_user` in memory.
+    `facts`: what the worker learnt before the transaction (a phone code's check)."""
     turn = Turn(chat_user=chat_user, event=event)
     name = event.event_name
+    step = chat_user.state.get("step")
     if name == "follow":
         chat_user.followed = True
         reply_help(turn)
     elif name == "unfollow":
         chat_user.followed = False
+        chat_user.state = {}
     elif name == "user_send_location":
         location = shared_location(event.payload)
         if location is None:
             turn.say("Không đọc được vị trí bạn gửi.", "The location could not be read.")
+        elif step in ("fb_place", "fb_consent"):
+            feedback_location(turn, lon=location[0], lat=location[1])
         else:
             reply_nearest(turn, lon=location[0], lat=location[1])
+    elif name == "user_send_image" and step == "fb_place":
+        feedback_photo(turn, _image_url(event.payload))
     elif name == "user_send_text":
         message = event.payload.get("message")
-        _on_text(turn, str(message.get("text") or "") if isinstance(message, dict) else "")
+        _on_text(turn, str(message.get("text") or "") if isinstance(message, dict) else "", facts or {})
     elif name.startswith("user_send_"):
         reply_help(turn)
     if name.startswith("user_send_") or name == "follow":

@@ -61,6 +61,11 @@ class ZaloEvent(OutboxJob):
     user_id = models.CharField(max_length=64, blank=True, help_text="The follower (sender.id or follower.id).")
     timestamp_ms = models.BigIntegerField(help_text="Zalo's timestamp of the event (ms).")
     payload = models.JSONField(help_text="The event as received; a shared location is removed once used.")
+    facts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Answers the worker got before processing (a phone code's check), kept so a retry reuses them.",
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     message = models.TextField(blank=True)

@@ -1,5 +1,6 @@
-"""Every write of the Zalo channel: processing an accepted webhook event,
-sending the OA's replies, linking dossiers to followers."""
+"""Every write of the Zalo channel: processing an accepted webhook event
+(the conversation, linking dossiers, feedback by chat) and sending the OA's
+replies."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gisportal.delivery import delivery_run
 from gisportal.outbox import outbox_claim, outbox_heartbeat, outbox_owns, outbox_publish_on_commit
 
 from .conversation import conversation_handle
+from .linking import link_facts
 from .models import ChatUser, OutboundMessage, ZaloEvent
 from .outbound import zalo_deliver, zalo_prepare
 
@@ -40,28 +42,36 @@ def zalo_event_process(*, event_id: int) -> ZaloEvent | None:
     event = outbox_claim(ZaloEvent, event_id)
     if event is None:
         return None
-    with outbox_heartbeat(event), transaction.atomic():
-        if not outbox_owns(event):
-            return None
-        if not event.user_id:
-            ZaloEvent.objects.filter(pk=event.pk).update(
-                status=ZaloEvent.Status.DONE, message="no follower in the event", finished_at=timezone.now()
-            )
-            return ZaloEvent.objects.get(pk=event.pk)
-        chat_user, _ = ChatUser.objects.select_for_update().get_or_create(zalo_user_id=event.user_id)
-        replies = conversation_handle(event, chat_user)
-        chat_user.save()
-        for position, payload in enumerate(replies):
-            reply = OutboundMessage.objects.create(chat_user=chat_user, event=event, position=position, payload=payload)
-            outbox_publish_on_commit(reply)
+    with outbox_heartbeat(event):
+        # Outside the transaction: a phone code's check counts a wrong try,
+        # which must stay even if the rest rolls back (chatbot.linking).
+        facts = link_facts(event, ChatUser.objects.filter(zalo_user_id=event.user_id).first())
+        with transaction.atomic():
+            return _process(event, facts)
+
+
+def _process(event: ZaloEvent, facts: dict) -> ZaloEvent | None:
+    if not outbox_owns(event):
+        return None
+    if not event.user_id:
         ZaloEvent.objects.filter(pk=event.pk).update(
-            status=ZaloEvent.Status.DONE,
-            payload=_redacted(event.payload),
-            message=f"{len(replies)} replies",
-            finished_at=timezone.now(),
-            heartbeat_at=None,
+            status=ZaloEvent.Status.DONE, message="no follower in the event", finished_at=timezone.now()
         )
-    return ZaloEvent.objects.get(pk=event_id)
+        return ZaloEvent.objects.get(pk=event.pk)
+    chat_user, _ = ChatUser.objects.select_for_update().get_or_create(zalo_user_id=event.user_id)
+    replies = conversation_handle(event, chat_user, facts)
+    chat_user.save()
+    for position, payload in enumerate(replies):
+        reply = OutboundMessage.objects.create(chat_user=chat_user, event=event, position=position, payload=payload)
+        outbox_publish_on_commit(reply)
+    ZaloEvent.objects.filter(pk=event.pk).update(
+        status=ZaloEvent.Status.DONE,
+        payload=_redacted(event.payload),
+        message=f"{len(replies)} replies",
+        finished_at=timezone.now(),
+        heartbeat_at=None,
+    )
+    return ZaloEvent.objects.get(pk=event.pk)
 
 
 def _outbound_send(row: OutboundMessage) -> str:
