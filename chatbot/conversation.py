@@ -220,10 +220,16 @@ def reply_help(turn: Turn) -> None:
     turn.say(
         "Cổng dịch vụ công Bắc Ninh trên Zalo. Bạn có thể:\n"
         "• gửi mã hồ sơ (ví dụ 000.00.13.H04-260427-0001) để tra cứu;\n"
+        '• gõ "liên kết" và mã hồ sơ để nhận tin khi hồ sơ chuyển bước (xác nhận bằng mã gửi tới '
+        "số điện thoại của hồ sơ);\n"
+        '• gõ "phản ánh" để gửi phản ánh, kiến nghị kèm ảnh và vị trí;\n'
         "• chia sẻ vị trí để tìm nơi nộp hồ sơ gần nhất;\n"
         '• gõ "English" to chat in English.',
         "Bắc Ninh public service portal on Zalo. You can:\n"
         "• send a dossier code (e.g. 000.00.13.H04-260427-0001) to look it up;\n"
+        '• type "link" and a dossier code to hear of its steps here (confirmed by a code sent to the '
+        "dossier's phone);\n"
+        '• type "feedback" to report a problem with photos and a location;\n'
         "• share your location to find the nearest place to submit a dossier;\n"
         '• type "Tiếng Việt" để trò chuyện bằng tiếng Việt.',
     )
