@@ -47,6 +47,10 @@ _TEXT_FIELDS = {
     "receiving_point": (40, False),
     "result_delivery": (5, False),
     "delivery_address": (300, False),
+    "delivery_commune": (10, False),
+    "postal_pickup": (11, False),
+    "pickup_address": (300, False),
+    "pickup_point": (40, False),
     "note": (4000, False),
 }
 MAX_PAGE = 500
@@ -140,6 +144,8 @@ def _submission_from(request) -> Submission:
         errors["channel"] = [message("Trường này là bắt buộc (1, 2, 3).", "This field is required (1, 2, 3).")]
     lon = _number(flat, errors, "lon", low=-180, high=180)
     lat = _number(flat, errors, "lat", low=-90, high=90)
+    delivery_lon = _number(flat, errors, "delivery_lon", low=-180, high=180)
+    delivery_lat = _number(flat, errors, "delivery_lat", low=-90, high=90)
     files = request.FILES.getlist("attachments") if hasattr(request, "FILES") else []
     checked, problems = attachments_check(files)
     if problems:
@@ -160,6 +166,12 @@ def _submission_from(request) -> Submission:
         lat=lat,
         result_delivery=texts["result_delivery"] or "desk",
         delivery_address=texts["delivery_address"],
+        delivery_lon=delivery_lon,
+        delivery_lat=delivery_lat,
+        delivery_commune_code=texts["delivery_commune"],
+        postal_pickup=texts["postal_pickup"],
+        pickup_address=texts["pickup_address"],
+        pickup_point_code=texts["pickup_point"],
         note=texts["note"],
         files=checked,
     )

@@ -906,21 +906,54 @@ _DOSSIER_CHILDREN = ("dossiers_dossierevent", "dossiers_apology", "dossiers_atta
 _LOADED = ("dossiers_dossier", "dossiers_dossierevent")
 
 
+def _referencing(cursor, table: str) -> list[tuple[str, str, bool]]:
+    """(table, column, nullable) of the foreign keys that point at `table`."""
+    cursor.execute(
+        """SELECT c.conrelid::regclass::text, a.attname, NOT a.attnotnull FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""",
+        [table],
+    )
+    return cursor.fetchall()
+
+
 def _demo_delete(cursor) -> str:
     """Removes the demo dossiers and every row pointing at them: TRUNCATE
-    when the dossier tables hold nothing else, DELETE by is_demo otherwise."""
-    cursor.execute(
-        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
-           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-           WHERE c.contype = 'f' AND c.confrelid = 'dossiers_dossier'::regclass"""
-    )
-    references = cursor.fetchall()
+    when the dossier tables hold nothing else, DELETE by is_demo otherwise.
+
+    Other apps' tables that point at dossiers (a shipment, a payment, and
+    rows pointing at those) are truncated with them when nothing in them can
+    outlive the demo: no dossier but demo ones, and no row of theirs whose
+    reference is empty (such a row belongs to no dossier, so it stays)."""
+    references = _referencing(cursor, "dossiers_dossier")
     cursor.execute("SELECT EXISTS (SELECT 1 FROM dossiers_dossier WHERE NOT is_demo)")
     (live,) = cursor.fetchone()
-    if not live and {table for table, _ in references} <= set(_DOSSIER_CHILDREN):
-        cursor.execute(f"TRUNCATE dossiers_dossier, {', '.join(_DOSSIER_CHILDREN)}")
-        return "truncate"
-    for table, column in references:
+    if not live:
+        tables, edges, pending = set(), list(references), [table for table, _, _ in references]
+        while pending:
+            table = pending.pop()
+            if table in tables:
+                continue
+            tables.add(table)
+            more = _referencing(cursor, table)
+            edges += more
+            pending += [referencing for referencing, _, _ in more]
+        orphans = False
+        for table, column, nullable in edges:
+            if nullable:
+                cursor.execute(f'SELECT EXISTS (SELECT 1 FROM {table} WHERE "{column}" IS NULL)')
+                orphans = orphans or cursor.fetchone()[0]
+        if not orphans:
+            cursor.execute(f"TRUNCATE dossiers_dossier, {', '.join(sorted(tables | set(_DOSSIER_CHILDREN)))}")
+            return "truncate"
+    for table, column, _ in references:
+        for child, child_column, _ in _referencing(cursor, table):
+            # Rows of another app pointing at the rows deleted here (their keys
+            # are deferred, but would fail at commit).
+            cursor.execute(
+                f'DELETE FROM {child} WHERE "{child_column}" IN (SELECT id FROM {table} WHERE "{column}" IN '
+                "(SELECT id FROM dossiers_dossier WHERE is_demo))"
+            )
         cursor.execute(f'DELETE FROM {table} WHERE "{column}" IN (SELECT id FROM dossiers_dossier WHERE is_demo)')
     cursor.execute("DELETE FROM dossiers_dossier WHERE is_demo")
     return "delete"

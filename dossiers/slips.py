@@ -22,6 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
+from .extensions import TO_APPLICANT, TO_DESK, recorded_step
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -71,7 +72,7 @@ def _vi(label: str) -> str:
 
 
 @lru_cache(maxsize=512)
-def _qr_png_data_uri(data: str) -> str:
+def qr_png_data_uri(data: str) -> str:
     """The QR code as a PNG data URI: one pixel per module (printed with
     crisp edges), so the PDF stays small and any phone reads it."""
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=1, border=4)
@@ -82,7 +83,7 @@ def _qr_png_data_uri(data: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _issuer_lines(dossier: Dossier) -> tuple[str, str]:
+def issuer_lines(dossier: Dossier) -> tuple[str, str]:
     """The two lines of the upper-left header: the governing body, then the
     receiving unit (the service point that received the dossier)."""
     point = dossier.receiving_point
@@ -117,19 +118,24 @@ def _control_rows(dossier: Dossier, events: list[DossierEvent]) -> list[dict]:
     rows = []
     holder = dossier.receiving_point.name
     for event in events:
+        recorded = recorded_step(event.action)
         if event.to_agency is not None:
             receiver = holder = event.to_agency.name
-        elif event.action in _TO_APPLICANT:
+        elif event.action in _TO_APPLICANT or (recorded and recorded.hands_to == TO_APPLICANT):
             receiver = _APPLICANT
-        elif event.action in _TO_DESK:
+        elif event.action in _TO_DESK or (recorded and recorded.hands_to == TO_DESK):
             receiver = dossier.receiving_point.name
+        elif recorded and recorded.hands_to:
+            receiver = _vi(recorded.hands_to)
         else:
             receiver = holder
         transition = BY_ACTION.get(event.action)
         result, late = _step_result(event, dossier)
         rows.append(
             {
-                "step": _vi(transition.label) if transition else _ACTION_NAMES.get(event.action, event.action),
+                "step": _vi(transition.label)
+                if transition
+                else (_vi(recorded.label) if recorded else _ACTION_NAMES.get(event.action, event.action)),
                 "actor": event.actor_name,
                 "role": _vi(Role(event.actor_role).label) if event.actor_role in Role.values else "",
                 "office": _office(event),
@@ -167,7 +173,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
     has nothing to say yet."""
     form = FORMS[kind]
     events = list(dossier.events.select_related("actor_agency", "actor_point", "to_agency"))
-    issuer_parent, issuer_unit = _issuer_lines(dossier)
+    issuer_parent, issuer_unit = issuer_lines(dossier)
     context = {
         "form": form,
         "kind": kind,
@@ -187,7 +193,7 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
         desk = received is not None and received.actor_role != Role.CITIZEN
         context["receiver_name"] = received.actor_name if desk else ""
         context["lookup_url"] = lookup_url(dossier.code)
-        context["qr_data_uri"] = _qr_png_data_uri(context["lookup_url"])
+        context["qr_data_uri"] = qr_png_data_uri(context["lookup_url"])
     elif kind == "supplement":
         event = _last_event(events, "request_supplement")
         if event is None:
@@ -235,12 +241,17 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
 def slip_pdf(*, dossier: Dossier, kind: str) -> bytes:
     """The slip `kind` (one of serializers.SLIP_KINDS, the keys of FORMS) of
     `dossier` as PDF bytes; SlipNotApplicable when it does not apply yet."""
+    return pdf_from_html(render_to_string(f"dossiers/slips/{kind}.html", slip_context(dossier=dossier, kind=kind)))
+
+
+def pdf_from_html(html: str) -> bytes:
+    """A printed page (a slip of this module, or another app's on the same
+    layout) as PDF bytes."""
     # Imported here: WeasyPrint loads Pango and its fonts (about half a
     # second), which only the processes that print slips need to pay for.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_to_string(f"dossiers/slips/{kind}.html", slip_context(dossier=dossier, kind=kind))
     # Only the inline images we embed: no file, no network.
     fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
     return HTML(string=html, url_fetcher=fetcher).write_pdf()
