@@ -17,6 +17,9 @@ never reach the broker or may be lost with it.
 - Fence: every write of a run is conditional on its attempt
   (`outbox_owns(row)` inside the transaction that finishes the work), so a
   run that was given up on cannot overwrite the run that replaced it.
+- Retry later: work that failed for a reason that may pass (a partner's
+  service down) puts its row back with `outbox_retry_later(row, after_s=...)`;
+  the sweep publishes it once that time has come.
 - Sweep (Celery beat, every OUTBOX_SWEEP_EVERY_S): running rows silent for
   OUTBOX_STALE_AFTER_S go back to the queue, or are failed with a bilingual
   message once started OUTBOX_MAX_ATTEMPTS times (the model's clean-up then
@@ -152,6 +155,27 @@ def outbox_owns(row: OutboxJob) -> bool:
     """Whether this run (its attempt) still owns the running row; locks the
     row, so call it inside the transaction that finishes the work."""
     return type(row).objects.select_for_update().filter(pk=row.pk, status=RUNNING, attempts=row.attempts).exists()
+
+
+def outbox_retry_later(row: OutboxJob, *, after_s: float) -> None:
+    """Puts this run's row back in the queue to run again in `after_s`
+    seconds, for work that failed for a reason that may pass (a partner's
+    service down or slow). Call inside the transaction that records the
+    failure, once `outbox_owns(row)` said the run still owns it. Nothing is
+    published now: a `queued_at` in the future means "not before", and the
+    sweep publishes the row once it is due."""
+    row.status = QUEUED
+    row.queued_at = timezone.now() + timedelta(seconds=after_s)
+    row.published_at = None
+    row.heartbeat_at = None
+    # A new entry in the queue: the count of worker deaths starts again.
+    row.attempts = 0
+    row.save(update_fields=["status", "queued_at", "published_at", "heartbeat_at", "attempts"])
+
+
+def outbox_backoff_s(tries: int, *, base_s: float, max_s: float) -> float:
+    """The wait before try number `tries` + 1: base, doubling, capped."""
+    return min(max_s, base_s * 2 ** max(tries - 1, 0))
 
 
 @contextmanager

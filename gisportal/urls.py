@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
-from maps import coverage_urls, density_urls, load_urls
+from maps import coverage_urls, density_urls, load_urls, postal_urls
+from postal import urls as postal_app_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -36,6 +37,11 @@ urlpatterns = [
     path("api/v1/", include(density_urls.api_urlpatterns)),
     path("tiles/", include(density_urls.tile_urlpatterns)),
     path("", include(density_urls.page_urlpatterns)),
+    path("api/v1/", include(postal_app_urls.api_urlpatterns)),
+    path("", include(postal_app_urls.page_urlpatterns)),
+    path("sandbox/vnpost/", include("postal.sandbox.urls")),
+    path("api/v1/", include(postal_urls.api_urlpatterns)),
+    path("", include(postal_urls.page_urlpatterns)),
     path("", include("maps.urls")),
 ]
 
