@@ -20,6 +20,11 @@ Modes, all over the same random query points inside the Bắc Ninh bbox:
   selector   layers.selectors.service_points_nearest() called directly
   inprocess  GET through django.test.Client: full middleware stack, URL routing,
              DRF view, JSON rendering; no socket
+  help_open, help_proc, help_bal
+             GET through django.test.Client with the "where can I get this
+             done, now" parameters (maps.nearest): open_at; procedure (a
+             commune-level one not sent by post: desks and centres) and
+             open_at; the same with rank=balanced
   http       GET over loopback to a gunicorn server the script starts
              (1 worker) and always stops; http.client, keep-alive if the server
              allows it (the sync worker closes after every response)
@@ -151,13 +156,37 @@ def copy_chunks(n: int, seed: int, chunk_rows: int = 50_000):
         yield "".join(lines).encode()
 
 
+def truncate_points(conn) -> None:
+    """Empties the points table. Other tables point at it (a desk officer's
+    `accounts_profile.service_point`, dossiers and their events), so a plain
+    TRUNCATE is refused even when they are empty; CASCADE empties them too,
+    which is only done when every table referring to it is empty already (a
+    fresh bench database is: the bench writes no profiles or dossiers)."""
+    referring = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND confrelid = %s::regclass AND conrelid <> confrelid ORDER BY 1",
+            [TABLE],
+        )
+    ]
+    filled = [
+        name
+        for name in referring
+        if conn.execute(pgsql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(pgsql.Identifier(name))).fetchone()[0]
+    ]
+    if filled:
+        sys.exit(f"{', '.join(filled)} refer to {TABLE} and hold rows: this is not a bench database of ours")
+    conn.execute(f"TRUNCATE {TABLE} RESTART IDENTITY CASCADE")
+
+
 def load_points(conninfo: str, n: int, seed: int) -> dict:
     """TRUNCATE, drop secondary indexes, COPY (FREEZE), rebuild them, ANALYZE."""
     timings = {}
     with psycopg.connect(conninfo) as conn:
         t0 = time.perf_counter()
         conn.execute("SET maintenance_work_mem = '512MB'")
-        conn.execute(f"TRUNCATE {TABLE} RESTART IDENTITY")
+        truncate_points(conn)
         indexes = conn.execute(
             """
             SELECT i.relname, pg_get_indexdef(i.oid)
@@ -214,8 +243,42 @@ def query_points(count: int, seed: int) -> list[tuple[float, float, str]]:
     ]
 
 
-def api_path(lon: float, lat: float, kind: str) -> str:
-    return f"{NEAREST_PATH}?{urlencode({'lon': lon, 'lat': lat, 'kind': kind, 'limit': LIMIT})}"
+def api_path(lon: float, lat: float, kind: str, **extra: str) -> str:
+    return f"{NEAREST_PATH}?{urlencode({'lon': lon, 'lat': lat, 'kind': kind, 'limit': LIMIT, **extra})}"
+
+
+# The "now" modes: a Wednesday morning (every synthetic point open), a
+# procedure of the bench's own (commune level, not by post).
+OPEN_AT = "2026-03-11T10:00"
+BENCH_PROCEDURE = "9.990001"
+HELP_MODES = {
+    "help_open": {"open_at": OPEN_AT},
+    "help_proc": {"procedure": BENCH_PROCEDURE, "open_at": OPEN_AT},
+    "help_bal": {"procedure": BENCH_PROCEDURE, "open_at": OPEN_AT, "rank": "balanced"},
+}
+
+
+def ensure_bench_procedure() -> None:
+    """The procedure the help modes ask for, written into the bench database."""
+    from dossiers.models import Procedure, Sector
+    from gisportal.accounts.models import Agency
+
+    sector, _ = Sector.objects.get_or_create(code="bench", defaults={"name": "Bench"})
+    agency, _ = Agency.objects.get_or_create(
+        code="bench-ubnd-xa", defaults={"name": "UBND cấp xã (bench)", "kind": Agency.Kind.PEOPLES_COMMITTEE}
+    )
+    Procedure.objects.update_or_create(
+        code=BENCH_PROCEDURE,
+        defaults={
+            "name": "Thủ tục bench cấp xã",
+            "sector": sector,
+            "agency": agency,
+            "level": "commune",
+            "online_level": "partial",
+            "processing_days": 3,
+            "postal_submission_allowed": False,
+        },
+    )
 
 
 def sql_params(lon: float, lat: float, kind: str, k: int = LIMIT) -> dict:
@@ -449,6 +512,18 @@ def main() -> int:
     sql_conn = psycopg.connect(bench_conninfo, autocommit=True)  # client-side binding, as Django
     prep_conn = psycopg.connect(bench_conninfo, autocommit=True)  # server-side binding, prepare_threshold=5
 
+    ensure_bench_procedure()
+    help_statements = {}
+    for name, extra in HELP_MODES.items():
+        from django.test.utils import CaptureQueriesContext
+
+        client.get(api_path(*points[0], **extra))  # fills the cached load figures
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(api_path(*points[1], **extra))
+        assert response.status_code == 200, response.content[:500]
+        help_statements[name] = len(captured.captured_queries)
+    say(f"SQL statements per help request (load figures cached): {help_statements}")
+
     # 3. checks
     gist = gist_indexes_on_geom(sql_conn)
     say("")
@@ -523,12 +598,21 @@ def main() -> int:
         if response.status_code != 200:
             raise RuntimeError(f"API answered {response.status_code}: {response.content[:300]!r}")
 
+    def help_runner(extra: dict):
+        def run_help(lon, lat, kind):
+            response = client.get(api_path(lon, lat, kind, **extra))
+            if response.status_code != 200:
+                raise RuntimeError(f"API answered {response.status_code}: {response.content[:300]!r}")
+
+        return run_help
+
     modes = {
         "sql": run_sql,
         "sql_prep": run_sql_prepared,
         "api_sql": run_api_sql,
         "selector": run_selector,
         "inprocess": run_inprocess,
+        **{name: help_runner(extra) for name, extra in HELP_MODES.items()},
     }
     samples = {}
     say("")
@@ -641,6 +725,14 @@ def main() -> int:
             "ratio_http_p95": round(stats["http"]["p95"] / base["p95"], 2),
             "http_keep_alive": http_info["keep_alive"],
         }
+    for name in HELP_MODES:
+        summary |= {
+            f"{name}_p50_ms": round(stats[name]["p50"], 3),
+            f"{name}_p95_ms": round(stats[name]["p95"], 3),
+            f"ratio_{name}_p50": round(stats[name]["p50"] / base["p50"], 2),
+            f"ratio_{name}_p95": round(stats[name]["p95"] / base["p95"], 2),
+        }
+    summary["help_statements_per_request"] = help_statements
     summary |= {
         "target_inprocess_p50_ratio_met": ratio <= 3,
         "gist_ok": gist_ok,

@@ -62,6 +62,16 @@ class WorkingCalendar:
             return kind == CalendarException.Kind.WORKING_DAY
         return _is_public_working_day(day)
 
+    def is_day_off(self, day: dt.date) -> bool:
+        """A public holiday or a day given off (the weekday off of a swap, an
+        administrator's day off), on any day of the week; a plain Saturday or
+        Sunday is not one. Opening hours close on these days."""
+        kind = self.exceptions.get(day)
+        if kind is not None:
+            return kind == CalendarException.Kind.DAY_OFF
+        with _HOLIDAYS_LOCK:
+            return day in _public_holidays()
+
     def next_working_day(self, day: dt.date) -> dt.date:
         """The first working day strictly after `day`."""
         for offset in range(1, _MAX_SCAN_DAYS):

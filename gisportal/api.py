@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from django.utils.dateparse import parse_date
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
@@ -169,6 +170,38 @@ class QueryParams:
         if value is None:
             self.fail(name, "Ngày không hợp lệ, dùng YYYY-MM-DD.", "Invalid date; use YYYY-MM-DD.")
             return default
+        return value
+
+    def moment(self, name: str, *, low: dt.datetime, high: dt.datetime) -> dt.datetime | None:
+        """An ISO 8601 date and time (`2026-02-17T09:30`, `...+07:00`, `...Z`);
+        without an offset it is local time (TIME_ZONE). Aware, or None when absent."""
+        raw = self.raw(name)
+        if raw is None:
+            return None
+        try:
+            value = parse_datetime(raw)
+        except ValueError:
+            value = None
+        if value is not None and timezone.is_naive(value):
+            try:
+                value = timezone.make_aware(value)
+            except (ValueError, OverflowError):
+                value = None
+        if value is None:
+            self.fail(
+                name,
+                "Thời điểm không hợp lệ, dùng YYYY-MM-DDTHH:MM (giờ Việt Nam) hoặc kèm múi giờ.",
+                "Invalid date and time; use YYYY-MM-DDTHH:MM (Vietnam time) or give an offset.",
+            )
+            return None
+        try:
+            inside = low <= value <= high
+        except OverflowError:  # year 1 with a positive offset is before 0001-01-01 UTC
+            inside = False
+        if not inside:
+            first, last = low.date().isoformat(), high.date().isoformat()
+            self.fail(name, f"Phải nằm trong khoảng {first} đến {last}.", f"Must be between {first} and {last}.")
+            return None
         return value
 
     def _numbers(self, name: str, count: int) -> list[float] | None:

@@ -147,7 +147,13 @@ def outbox_claim(model: type[OutboxJob], pk: int) -> OutboxJob | None:
         row.status = RUNNING
         row.attempts += 1
         row.heartbeat_at = now
-        row.save(update_fields=["status", "attempts", "heartbeat_at"])
+        changed = ["status", "attempts", "heartbeat_at"]
+        if row.published_at is None:
+            # A worker holds its message, so it reached the broker, even if the
+            # publisher lost the broker's answer and could not record it.
+            row.published_at = now
+            changed.append("published_at")
+        row.save(update_fields=changed)
     return row
 
 

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
-from maps import coverage_urls, density_urls, load_urls, postal_urls
+from maps import coverage_urls, density_urls, load_urls, nearest_urls, postal_urls
 from postal import urls as postal_app_urls
 
 urlpatterns = [
@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("gisportal.accounts.api_urls")),
     path("api/v1/", include("layers.urls")),
+    path("api/v1/", include(nearest_urls.api_urlpatterns)),
     path("api/v1/", include("layers.registries.query_urls")),
     path("api/v1/", include("layers.registries.import_urls")),
     path("ogc/", include("layers.registries.ogc_urls")),

@@ -243,52 +243,55 @@ class ServicePointListApi(PublicApiView):
         return Response({"type": "FeatureCollection", "features": features, "numberReturned": len(features), **links})
 
 
-class ServicePointNearestApi(PublicApiView):
-    @extend_schema(
-        parameters=[
-            number_parameter("lon", low=-180, high=180, required=True),
-            number_parameter("lat", low=-90, high=90, required=True),
-            OpenApiParameter("kind", str, enum=KIND_CHOICES, description="Default any"),
-            integer_parameter("limit", low=1, high=50, default=5),
-        ],
-        responses={200: OpenApiTypes.OBJECT},
-        summary="Nearest service points by geodesic distance (metres, WGS84)",
-        operation_id="service_points_nearest",
+def nearest_point_feature(*, rank: int, point: selectors.NearestPoint) -> dict:
+    """One answer of the nearest look-up as a GeoJSON feature (the fields of
+    the public contract of GET /api/v1/service-points/nearest/)."""
+    return _point_feature(
+        id=point.id,
+        lon=point.lon,
+        lat=point.lat,
+        properties={
+            "rank": rank,
+            "distance_m": round(point.distance_m, 1),
+            "code": point.code,
+            "kind": point.kind,
+            "name": point.name,
+            "address": point.address,
+            "admin_unit_code": point.admin_unit_code,
+            "opening_hours": point.opening_hours,
+            "counters": point.counters,
+            "phone": point.phone,
+            "is_demo": point.is_demo,
+        },
     )
-    def get(self, request):
-        params = QueryParams(request.GET)
-        lon = params.number("lon", low=-180, high=180, required=True)
-        lat = params.number("lat", low=-90, high=90, required=True)
-        kind = params.choice("kind", KIND_CHOICES, default="any")
-        limit = params.integer("limit", default=5, low=1, high=50)
-        params.raise_if_invalid()
 
-        nearest = selectors.service_points_nearest(lon=lon, lat=lat, kind=None if kind == "any" else kind, limit=limit)
-        features = [
-            _point_feature(
-                id=p.id,
-                lon=p.lon,
-                lat=p.lat,
-                properties={
-                    "rank": rank,
-                    "distance_m": round(p.distance_m, 1),
-                    "code": p.code,
-                    "kind": p.kind,
-                    "name": p.name,
-                    "address": p.address,
-                    "admin_unit_code": p.admin_unit_code,
-                    "opening_hours": p.opening_hours,
-                    "counters": p.counters,
-                    "phone": p.phone,
-                    "is_demo": p.is_demo,
-                },
-            )
-            for rank, p in enumerate(nearest, start=1)
-        ]
-        return Response(
-            {
-                "type": "FeatureCollection",
-                "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit},
-                "features": features,
-            }
-        )
+
+# The nearest look-up's parameters as the schema declares them; its view is
+# `maps.nearest_apis.ServicePointNearestApi`, which adds "where can I get this
+# done, now" (procedures, opening hours, load) from the other apps.
+NEAREST_PARAMETERS = [
+    number_parameter("lon", low=-180, high=180, required=True),
+    number_parameter("lat", low=-90, high=90, required=True),
+    OpenApiParameter("kind", str, enum=KIND_CHOICES, description="Default any"),
+    integer_parameter("limit", low=1, high=50, default=5),
+]
+
+
+def nearest_params(params: QueryParams) -> tuple[float | None, float | None, str, int]:
+    """lon, lat, kind, limit of the nearest look-up (problems noted in `params`)."""
+    lon = params.number("lon", low=-180, high=180, required=True)
+    lat = params.number("lat", low=-90, high=90, required=True)
+    kind = params.choice("kind", KIND_CHOICES, default="any")
+    limit = params.integer("limit", default=5, low=1, high=50)
+    return lon, lat, kind, limit
+
+
+def nearest_plain(*, lon: float, lat: float, kind: str, limit: int) -> dict:
+    """The answer without the "now" parameters: the `limit` nearest points of
+    `kind` by geodesic distance, as it has always been."""
+    nearest = selectors.service_points_nearest(lon=lon, lat=lat, kind=None if kind == "any" else kind, limit=limit)
+    return {
+        "type": "FeatureCollection",
+        "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit},
+        "features": [nearest_point_feature(rank=rank, point=p) for rank, p in enumerate(nearest, start=1)],
+    }

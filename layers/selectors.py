@@ -2,6 +2,7 @@
 
 import datetime as dt
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.contrib.gis.db.models.functions import AsGeoJSON
@@ -11,7 +12,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .models import AdministrativeUnit, ServicePoint
+from .models import AdministrativeUnit, ServicePoint, ServicePointKind
 
 # Metres per degree of latitude at the equator, the smallest it gets; a degree
 # of longitude is at least this times cos(latitude).
@@ -208,19 +209,53 @@ def _metres_lower_bound(*, lat: float, degrees: float) -> float:
     return 0.99 * _MIN_METRES_PER_DEGREE * math.cos(math.radians(highest)) * degrees
 
 
-def service_points_nearest(*, lon: float, lat: float, kind: str | None, limit: int) -> list[NearestPoint]:
-    """The `limit` nearest active points by geodesic metres on WGS84.
+def _nearest_filter(*, kind: str | None, kinds: Collection[str] | None, desk_unit_code: str | None) -> tuple[str, dict]:
+    """The WHERE additions of the nearest query, and their parameters."""
+    if kinds is not None:
+        kinds = sorted(set(kinds))
+        if len(kinds) == 1:
+            kind, kinds = kinds[0], None  # one kind: the (kind, geom) index serves it
+    parts, params = [], {"kind": kind, "kinds": kinds, "desk_unit": desk_unit_code}
+    if kinds is not None:
+        parts.append("AND kind = ANY(%(kinds)s)")
+    elif kind:
+        parts.append("AND kind = %(kind)s")
+    if desk_unit_code is not None:
+        params["desk_kind"] = str(ServicePointKind.COMMUNE_DESK)
+        parts.append(
+            "AND (kind <> %(desk_kind)s OR admin_unit_id IN "
+            "(SELECT u.id FROM layers_administrativeunit u WHERE u.code = %(desk_unit)s))"
+        )
+    return " ".join(parts), params
+
+
+def service_points_nearest(
+    *,
+    lon: float,
+    lat: float,
+    kind: str | None,
+    limit: int,
+    kinds: Collection[str] | None = None,
+    desk_unit_code: str | None = None,
+) -> list[NearestPoint]:
+    """The `limit` nearest active points by geodesic metres on WGS84, of
+    `kind` (None: any), or of any of `kinds` when given (instead of `kind`;
+    empty: none), and with `desk_unit_code` only the commune desks that sit
+    in an administrative unit of that code.
 
     The KNN operator ranks by planar degrees, which at these latitudes is not
     the metre ranking; candidates come from the index (`<->`), are re-ranked
     by ellipsoidal distance, and the candidate set grows until no point
     outside it can beat the last one kept.
     """
-    sql = _NEAREST_SQL.format(kind_filter="AND kind = %(kind)s" if kind else "")
+    if kinds is not None and not kinds:
+        return []
+    kind_filter, params = _nearest_filter(kind=kind, kinds=kinds, desk_unit_code=desk_unit_code)
+    sql = _NEAREST_SQL.format(kind_filter=kind_filter)
     k = limit + 5 + limit // 2
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(sql, {"lon": lon, "lat": lat, "kind": kind, "k": k})
+            cursor.execute(sql, {"lon": lon, "lat": lat, "k": k, **params})
             rows = cursor.fetchall()
             ranked = sorted(rows, key=lambda r: (r[11], r[0]))[:limit]
             exhausted = len(rows) < k

@@ -11,11 +11,14 @@ does not keep it."""
 import datetime as dt
 import json
 import math
+from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 
 from dossiers.calendar import working_calendar
-from dossiers.models import OPEN_STATUSES, DailyStat
+from dossiers.models import OPEN_STATUSES, DailyStat, Status
 from layers.models import ServicePoint, UnitLevel
 from layers.selectors import units_valid_on
 
@@ -44,15 +47,89 @@ def _stat_sums(date_from: dt.date, date_to: dt.date) -> dict[int, tuple[int, int
         return {key: (int(r or 0), int(f or 0), int(late or 0)) for key, r, f, late in cursor.fetchall()}
 
 
-def _open_queues() -> dict[int, int]:
-    """point id -> dossiers received there that are still open now (any receipt date)."""
+def _queues() -> dict[int, tuple[int, int]]:
+    """point id -> (dossiers received there that are still open now, any
+    receipt date; of them, those still at the desk: received, not yet handed
+    over to the agency)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT receiving_point_id, count(*) FROM dossiers_dossier WHERE status = ANY(%s) "
-            "GROUP BY receiving_point_id",
-            [sorted(str(s) for s in OPEN_STATUSES)],
+            "SELECT receiving_point_id, count(*), count(*) FILTER (WHERE status = %s) "
+            "FROM dossiers_dossier WHERE status = ANY(%s) GROUP BY receiving_point_id",
+            [str(Status.RECEIVED), sorted(str(s) for s in OPEN_STATUSES)],
         )
-        return dict(cursor.fetchall())
+        return {point: (open_count, at_desk) for point, open_count, at_desk in cursor.fetchall()}
+
+
+def _open_queues() -> dict[int, int]:
+    """point id -> dossiers received there that are still open now (any receipt date)."""
+    return {point: open_count for point, (open_count, _at_desk) in _queues().items()}
+
+
+# --- the load each point carries, for "where can I get this done, now" -------------
+#
+# Read on every nearest request, so it is a cached figure and not a count per
+# request: the queues are recounted at most every LOAD_CACHE_SECONDS, the desks'
+# handling times (a heavier query over a month of events) every
+# HANDOVER_CACHE_SECONDS. Both live in the shared cache (CACHE_URL).
+LOAD_CACHE_SECONDS = 60
+HANDOVER_CACHE_SECONDS = 15 * 60
+HANDOVER_WINDOW_DAYS = 30
+_QUEUES_KEY = "maps:point-queues:v1"
+_HANDOVER_KEY = "maps:point-handover-minutes:v1"
+
+
+@dataclass(frozen=True)
+class PointLoad:
+    open_dossiers: int
+    at_desk: int
+    # Median minutes from receipt to hand-over (`assign`) of the dossiers
+    # received there in the last HANDOVER_WINDOW_DAYS; None without any.
+    handover_minutes: float | None
+
+
+@dataclass(frozen=True)
+class PointLoads:
+    by_point: dict[int, PointLoad]
+    as_of: dt.datetime  # when the queues were counted
+
+    def of(self, point_id: int) -> PointLoad:
+        return self.by_point.get(point_id) or PointLoad(open_dossiers=0, at_desk=0, handover_minutes=None)
+
+
+def _handover_minutes(since: dt.datetime) -> dict[int, float]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT d.receiving_point_id,
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM e.at - d.received_at) / 60)
+               FROM dossiers_dossier d
+               JOIN dossiers_dossierevent e ON e.dossier_id = d.id AND e.action = 'assign'
+               WHERE d.received_at >= %s
+               GROUP BY d.receiving_point_id""",
+            [since],
+        )
+        return {point: float(minutes) for point, minutes in cursor.fetchall()}
+
+
+def point_loads() -> PointLoads:
+    """Each point's open dossiers, those still at its desk, and its recent
+    handling time, as of at most LOAD_CACHE_SECONDS (handling times
+    HANDOVER_CACHE_SECONDS) ago. Points without any open dossier are absent
+    (`PointLoads.of` gives them zeros)."""
+    queues = cache.get(_QUEUES_KEY)
+    if queues is None:
+        queues = {"as_of": timezone.now().isoformat(), "points": _queues()}
+        cache.set(_QUEUES_KEY, queues, LOAD_CACHE_SECONDS)
+    handover = cache.get(_HANDOVER_KEY)
+    if handover is None:
+        handover = _handover_minutes(timezone.now() - dt.timedelta(days=HANDOVER_WINDOW_DAYS))
+        cache.set(_HANDOVER_KEY, handover, HANDOVER_CACHE_SECONDS)
+    by_point = {
+        point: PointLoad(open_dossiers=open_count, at_desk=at_desk, handover_minutes=handover.get(point))
+        for point, (open_count, at_desk) in queues["points"].items()
+    }
+    for point, minutes in handover.items():
+        by_point.setdefault(point, PointLoad(open_dossiers=0, at_desk=0, handover_minutes=minutes))
+    return PointLoads(by_point=by_point, as_of=dt.datetime.fromisoformat(queues["as_of"]))
 
 
 def service_point_load(*, date_from: dt.date, date_to: dt.date, kind: str | None = None) -> dict:

@@ -86,6 +86,28 @@ def _strings() -> dict[str, str]:
         "registryCluster": _("{count} features here. Zoom in to see them one by one."),
         "yes": _("Yes"),
         "no": _("No"),
+        "nearestNoneProcedure": _("No service point of this type accepts this procedure."),
+        "procedureChosen": _("{name} ({code})"),
+        "procedureNone": _("No procedure matches."),
+        "openingState": _("Opening"),
+        "hoursUnknown": _("Opening hours unknown"),
+        "openNow": _("Open"),
+        "openUntil": _("Open, closes {time}"),
+        "closedOpens": _("Closed, opens {time}"),
+        "closedNoOpening": _("Closed, no opening in the next two months"),
+        "load": _("Load"),
+        "loadLine": _("{open} open dossiers ({perCounter} per counter)"),
+        "wait": _("Estimated wait"),
+        "waitLine": _("wait about {minutes} min"),
+        "score": _("Distance with queue"),
+        "scoreLine": _("Distance with queue: {score}"),
+        "rankingOpenAt": _("At {time}:"),
+        "rankingDistance": _("open points first, then the nearest."),
+        "rankingBalanced": _("open points first, then by distance plus {penalty} m for each open dossier per counter."),
+        "waitModel": _(
+            "Waits are estimates from the dossier records (dossiers still at the desk per counter × the desk's "
+            "recent handling time), at least 5 minutes."
+        ),
         # Translators: OpenStreetMap day codes = the short day names to show.
         "days": _("Mo=Mon,Tu=Tue,We=Wed,Th=Thu,Fr=Fri,Sa=Sat,Su=Sun"),
     }
@@ -238,7 +260,9 @@ def _map_config(request) -> dict:
             "adminUnits": reverse("admin-unit-list"),
             "servicePoints": reverse("service-point-list"),
             "nearest": reverse("service-point-nearest"),
+            "procedures": reverse("api-procedure-list"),
         },
+        "timeZone": settings.TIME_ZONE,
         "eras": _eras(),
         "defaultEra": DEFAULT_ERA,
         "kinds": _kinds(),

@@ -69,7 +69,9 @@ def test_page_points_the_script_at_the_api(client):
         "adminUnits": "/api/v1/admin-units/",
         "servicePoints": "/api/v1/service-points/",
         "nearest": "/api/v1/service-points/nearest/",
+        "procedures": "/api/v1/procedures/",
     }
+    assert config["timeZone"] == "Asia/Ho_Chi_Minh"
     eras = {era["key"]: era["on"] for era in config["eras"]}
     assert eras["2019"] == "2024-01-01"
     assert eras["2025"] >= "2025-07-01"

@@ -14,6 +14,15 @@
   const integerFormat = new Intl.NumberFormat(locale, { maximumFractionDigits: 0 });
   const kilometreFormat = new Intl.NumberFormat(locale, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   const kindLabels = Object.fromEntries(config.kinds.map((kind) => [kind.key, kind.label]));
+  // Opening times are the province's clock whatever the browser's time zone.
+  const timeFormat = new Intl.DateTimeFormat(locale, {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: config.timeZone,
+  });
+  const dayTimeFormat = new Intl.DateTimeFormat(locale, {
+    weekday: "short", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone: config.timeZone,
+  });
+  const decimalFormat = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
   const dayNames = parseDayNames(text.days);
 
   // Shown until the boundaries arrive and the map fits them.
@@ -80,6 +89,47 @@
       .replace(/\b(Mo|Tu|We|Th|Fr|Sa|Su)\b/g, (code) => dayNames[code] || code)
       .replace(/-/g, "–")
       .replace(/,\s*/g, ", ");
+  }
+
+  // An ISO moment of the API (always +07:00): the time alone when it falls
+  // on the same day as `reference`, else with the day.
+  function formatMoment(iso, reference) {
+    const sameDay = reference && iso.slice(0, 10) === reference.slice(0, 10);
+    return (sameDay ? timeFormat : dayTimeFormat).format(new Date(iso));
+  }
+
+  // "Open now, closes 11:30" / "Closed, opens Thu 03/09 07:30"; null without a state.
+  function openingText(properties, reference) {
+    if (properties.open_now === undefined) {
+      return null;
+    }
+    if (properties.open_now === null) {
+      return { open: null, text: text.hoursUnknown };
+    }
+    if (properties.open_now) {
+      const closes = properties.closes_at ? fill(text.openUntil, { time: formatMoment(properties.closes_at, reference) }) : text.openNow;
+      return { open: true, text: closes };
+    }
+    const opens = properties.opens_at
+      ? fill(text.closedOpens, { time: formatMoment(properties.opens_at, reference) })
+      : text.closedNoOpening;
+    return { open: false, text: opens };
+  }
+
+  function loadText(properties) {
+    if (!properties.load) {
+      return null;
+    }
+    return fill(text.loadLine, {
+      open: integerFormat.format(properties.load.open_dossiers),
+      perCounter: decimalFormat.format(properties.load.per_counter),
+    });
+  }
+
+  function waitText(properties) {
+    return properties.estimated_wait_min === undefined
+      ? null
+      : fill(text.waitLine, { minutes: integerFormat.format(properties.estimated_wait_min) });
   }
 
   function setStatus(area, message) {
@@ -386,10 +436,21 @@
     return element("div", { class: "popup" }, [element("h3", { text: title }), list, noteNode]);
   }
 
-  function pointPopup(properties) {
+  function pointPopup(properties, reference) {
     const rows = [];
     if (properties.distance_m !== undefined) {
       rows.push([text.distance, formatDistance(properties.distance_m)]);
+    }
+    const opening = openingText(properties, reference);
+    if (opening) {
+      rows.push([text.openingState, opening.text]);
+    }
+    if (properties.load) {
+      rows.push([text.load, loadText(properties)]);
+      rows.push([text.wait, waitText(properties)]);
+    }
+    if (properties.score_m !== undefined && properties.score_m !== null) {
+      rows.push([text.score, formatDistance(properties.score_m)]);
     }
     rows.push([text.kind, kindLabels[properties.kind] || properties.kind_label || properties.kind]);
     if (properties.address) {
@@ -456,6 +517,9 @@
   const nearestLayer = L.featureGroup().addTo(map);
   const nearestList = document.getElementById("nearest-list");
   const kindSelect = document.getElementById("kind-select");
+  const rankingNode = document.getElementById("nearest-ranking");
+  const openAtInput = document.getElementById("open-at");
+  let chosenProcedure = null;
   let lastQueryPoint = null;
   let nearestRequest = 0;
 
@@ -466,6 +530,7 @@
   function clearNearest() {
     nearestLayer.clearLayers();
     nearestList.replaceChildren();
+    rankingNode.textContent = "";
   }
 
   function rankIcon(rank) {
@@ -480,7 +545,7 @@
     }
   }
 
-  function nearestItem(properties, marker) {
+  function nearestItem(properties, marker, reference) {
     const name = element("button", { type: "button", class: "nearest-name", text: properties.name });
     name.title = text.showOnMap;
     name.addEventListener("click", () => focusResult(marker));
@@ -489,20 +554,48 @@
       "data-distance-m": String(properties.distance_m),
       text: formatDistance(properties.distance_m),
     });
+    const opening = openingText(properties, reference);
+    const openClass = opening === null || opening.open === null ? "unknown" : opening.open ? "open" : "closed";
     const details = [
       element("span", { class: "nearest-kind", text: kindLabels[properties.kind] || properties.kind }),
+      opening ? element("span", { class: "nearest-state nearest-state--" + openClass, text: opening.text }) : null,
+      properties.load
+        ? element("span", { class: "nearest-load", text: loadText(properties) + " · " + waitText(properties) })
+        : null,
+      properties.score_m !== undefined && properties.score_m !== null
+        ? element("span", { class: "nearest-score", text: fill(text.scoreLine, { score: formatDistance(properties.score_m) }) })
+        : null,
       properties.address ? element("span", { class: "nearest-address", text: properties.address }) : null,
       properties.opening_hours
         ? element("span", { class: "nearest-hours", text: formatOpeningHours(properties.opening_hours) })
         : null,
     ];
-    return element("li", { class: "nearest-item nearest-item--" + properties.kind }, [
+    const item = element("li", { class: "nearest-item nearest-item--" + properties.kind }, [
       element("span", { class: "nearest-rank", text: String(properties.rank) }),
       element("div", { class: "nearest-body" }, [element("div", { class: "nearest-head" }, [name, distance]), ...details]),
     ]);
+    item.dataset.code = properties.code;
+    item.dataset.kind = properties.kind;
+    if (opening) {
+      item.dataset.open = openClass;
+    }
+    return item;
   }
 
-  function showNearest(origin, features) {
+  function rankingNote(collection) {
+    if (!collection.ranking) {
+      return "";
+    }
+    const order = collection.ranking.by === "balanced"
+      ? fill(text.rankingBalanced, { penalty: integerFormat.format(collection.ranking.penalty_m_per_queued_dossier) })
+      : text.rankingDistance;
+    const moment = fill(text.rankingOpenAt, { time: dayTimeFormat.format(new Date(collection.query.open_at)) });
+    return [moment, order, text.waitModel].join(" ");
+  }
+
+  function showNearest(origin, collection) {
+    const features = collection.features;
+    const reference = collection.query.open_at;
     clearNearest();
     L.circleMarker(origin, {
       className: "nearest-origin",
@@ -527,11 +620,13 @@
         interactive: false,
       }).addTo(nearestLayer);
       const marker = L.marker(target, { icon: rankIcon(properties.rank), title: properties.name, zIndexOffset: 1000 })
-        .bindPopup(() => pointPopup(properties))
+        .bindPopup(() => pointPopup(properties, reference))
         .addTo(nearestLayer);
-      nearestList.append(nearestItem(properties, marker));
+      nearestList.append(nearestItem(properties, marker, reference));
     }
-    setStatus("nearest", features.length ? fill(text.nearestFound, { count: features.length }) : text.nearestNone);
+    const none = chosenProcedure ? text.nearestNoneProcedure : text.nearestNone;
+    setStatus("nearest", features.length ? fill(text.nearestFound, { count: features.length }) : none);
+    rankingNode.textContent = features.length ? rankingNote(collection) : "";
     // Zoom to the results: at the whole-province view the lines and numbers
     // would sit among dozens of other markers.
     map.fitBounds(nearestLayer.getBounds().pad(0.3), { maxZoom: 13 });
@@ -544,12 +639,20 @@
     const request = ++nearestRequest;
     setError("nearest", "");
     setStatus("nearest", text.searching);
+    // Always with a rank: the answer then says whether each point is open, its load and wait.
     const params = {
       lon: point.lng.toFixed(6),
       lat: point.lat.toFixed(6),
       kind: kindSelect.value,
       limit: config.nearestLimit,
+      rank: document.querySelector('input[name="rank"]:checked').value,
     };
+    if (chosenProcedure) {
+      params.procedure = chosenProcedure.code;
+    }
+    if (openAtInput.value) {
+      params.open_at = openAtInput.value; // no offset: Vietnam time, as the API reads it
+    }
     let collection;
     try {
       collection = await getJson(apiUrl(config.api.nearest, params));
@@ -561,7 +664,7 @@
       return;
     }
     if (request === nearestRequest) {
-      showNearest(point, collection.features);
+      showNearest(point, collection);
     }
   }
 
@@ -581,6 +684,96 @@
       { enableHighAccuracy: false, timeout: 15000, maximumAge: 60000 }
     );
   }
+
+  // --- Procedure picker ------------------------------------------------------
+
+  // Searches the catalogue API as the catalogue page does (diacritics optional).
+  const procedureInput = document.getElementById("procedure-search");
+  const procedureOptions = document.getElementById("procedure-options");
+  const procedureChosen = document.getElementById("procedure-chosen");
+  const PROCEDURE_RESULTS = 8;
+  const SEARCH_DELAY_MS = 250;
+  let searchTimer = null;
+  let searchRequest = 0;
+
+  function hideOptions() {
+    procedureOptions.hidden = true;
+    procedureOptions.replaceChildren();
+  }
+
+  function rerunNearest() {
+    if (lastQueryPoint) {
+      findNearest(lastQueryPoint);
+    }
+  }
+
+  function chooseProcedure(procedure) {
+    chosenProcedure = procedure;
+    hideOptions();
+    procedureInput.value = "";
+    procedureChosen.hidden = !procedure;
+    document.getElementById("procedure-chosen-name").textContent = procedure
+      ? fill(text.procedureChosen, { name: procedure.name, code: procedure.code })
+      : "";
+    rerunNearest();
+  }
+
+  function procedureOption(procedure) {
+    const button = element("button", { type: "button", class: "procedure-option" }, [
+      element("span", { class: "procedure-option-name", text: procedure.name }),
+      element("span", { class: "procedure-option-code", text: procedure.code }),
+    ]);
+    button.dataset.code = procedure.code;
+    button.addEventListener("click", () => chooseProcedure({ code: procedure.code, name: procedure.name }));
+    return element("li", {}, [button]);
+  }
+
+  async function searchProcedures(query) {
+    const request = ++searchRequest;
+    setError("procedure", "");
+    let body;
+    try {
+      body = await getJson(apiUrl(config.api.procedures, { q: query, limit: PROCEDURE_RESULTS }));
+    } catch (error) {
+      if (request === searchRequest) {
+        hideOptions();
+        showFailure("procedure", error);
+      }
+      return;
+    }
+    if (request !== searchRequest) {
+      return;
+    }
+    procedureOptions.replaceChildren(
+      ...(body.results.length
+        ? body.results.map(procedureOption)
+        : [element("li", { class: "procedure-none", text: text.procedureNone })])
+    );
+    procedureOptions.hidden = false;
+  }
+
+  procedureInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    const query = procedureInput.value.trim();
+    if (query.length < 2) {
+      searchRequest += 1;
+      hideOptions();
+      return;
+    }
+    searchTimer = setTimeout(() => searchProcedures(query), SEARCH_DELAY_MS);
+  });
+  procedureInput.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      hideOptions();
+    } else if (event.key === "ArrowDown" && !procedureOptions.hidden) {
+      const first = procedureOptions.querySelector("button");
+      if (first) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  document.getElementById("procedure-clear").addEventListener("click", () => chooseProcedure(null));
 
   // --- Optional base map ---------------------------------------------------
 
@@ -606,7 +799,11 @@
   map.on("click", onMapClick);
   map.on("zoomend", updateLabelVisibility);
   updateLabelVisibility();
-  kindSelect.addEventListener("change", () => lastQueryPoint && findNearest(lastQueryPoint));
+  kindSelect.addEventListener("change", rerunNearest);
+  openAtInput.addEventListener("change", rerunNearest);
+  for (const radio of document.querySelectorAll('input[name="rank"]')) {
+    radio.addEventListener("change", () => radio.checked && rerunNearest());
+  }
   document.getElementById("locate-button").addEventListener("click", locateUser);
   document.getElementById("fit-button").addEventListener("click", () => fitProvince());
   for (const radio of document.querySelectorAll('input[name="era"]')) {
