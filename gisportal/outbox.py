@@ -113,6 +113,10 @@ def outbox_publish_on_commit(row: OutboxJob) -> None:
 def outbox_publish(model: type[OutboxJob], pk: int) -> bool:
     """Send the task for row `pk`; False (and a warning) when the broker is
     unreachable, in which case the row waits for the sweep."""
+    # Which entry in the queue this message is for: a fast worker may run the
+    # job and put it back (`outbox_retry_later`, the reaper) before the send
+    # returns, and that new entry must not be marked published by this one.
+    entry = model.objects.filter(pk=pk).values_list("queued_at", flat=True).first()
     try:
         # A connection of its own that gives up after one quick retry: Celery's
         # pooled one retries for seconds, which a web request must not wait.
@@ -123,7 +127,7 @@ def outbox_publish(model: type[OutboxJob], pk: int) -> bool:
             "outbox: the task queue is unreachable (%s); %s %s stays queued until it is back", error, model.__name__, pk
         )
         return False
-    model.objects.filter(pk=pk).update(published_at=timezone.now())
+    model.objects.filter(pk=pk, queued_at=entry).update(published_at=timezone.now())
     return True
 
 

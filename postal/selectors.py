@@ -65,7 +65,7 @@ def shipment_list(
         shipments = shipments.filter(dossier__code=dossier_code)
     if to_act:
         inbound = shipments.filter(leg=Leg.INBOUND, desk_received_at__isnull=True, status__in=_RECEIVABLE)
-        outbound = shipments.filter(leg=Leg.OUTBOUND, status=ShipmentStatus.CREATED)
+        outbound = shipments.filter(leg=Leg.OUTBOUND, status=ShipmentStatus.CREATED)  # not yet collected
         shipments = inbound | outbound
     return _with_history(shipments).order_by("-created_at", "-id")
 
@@ -83,7 +83,13 @@ def shipment_actions(actor: Actor, shipment: Shipment) -> list[str]:
     actions = []
     if shipment.leg == Leg.INBOUND and shipment.desk_received_at is None and shipment.status in _RECEIVABLE:
         actions.append("receive_at_desk")
-    if shipment.leg == Leg.OUTBOUND and shipment.status == ShipmentStatus.CREATED:
+    if (
+        shipment.leg == Leg.OUTBOUND
+        and shipment.tracking_number
+        and not shipment.is_final
+        and not _desk_handed(shipment)
+    ):
+        # Also after the carrier reported the pickup: the desk records its own side.
         actions.append("hand_to_post")
     if shipment.tracking_number and not shipment.is_final:
         actions.append("refresh")
@@ -92,6 +98,10 @@ def shipment_actions(actor: Actor, shipment: Shipment) -> list[str]:
     ):
         actions.append("retry")
     return actions
+
+
+def _desk_handed(shipment: Shipment) -> bool:
+    return any(t.status == ShipmentStatus.PICKED_UP and t.source == "desk" for t in shipment.tracking.all())
 
 
 def _creation_waiting(shipment: Shipment) -> bool:

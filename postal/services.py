@@ -500,6 +500,10 @@ def _tracking_apply(
         shipment.status_at,
         _RANK.get(shipment.status, 0),
     )
+    # The desk tells of its own hand-over, perhaps after the carrier told of
+    # later ones: it never takes the parcel back a step.
+    if source == TrackingSource.DESK and _RANK.get(status, 0) < _RANK.get(shipment.status, 0):
+        latest = False
     row.moved = not shipment.is_final and latest
     if row.moved:
         shipment.status, shipment.status_at = status, occurred_at

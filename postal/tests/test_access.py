@@ -55,21 +55,22 @@ READ = {
 }
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-def test_reading_a_shipment(shipment, client_as, people, caller):
-    client = _client(client_as, people, caller)
-    detail = client.get(f"/api/v1/postal/shipments/{shipment.order_code}/")
-    slip = client.get(f"/api/v1/postal/shipments/{shipment.order_code}/handover.pdf")
-    listed = client.get("/api/v1/postal/shipments/", {"dossier": shipment.dossier.code})
-    assert (detail.status_code, slip.status_code) == (READ[caller], READ[caller])
-    if caller == "anonymous":
-        assert listed.status_code == 401
-    else:
+def test_reading_a_shipment(shipment, client_as, people):
+    for caller in CALLERS:
+        client = _client(client_as, people, caller)
+        detail = client.get(f"/api/v1/postal/shipments/{shipment.order_code}/")
+        listed = client.get("/api/v1/postal/shipments/", {"dossier": shipment.dossier.code})
+        assert detail.status_code == READ[caller], caller
+        if READ[caller] != 200 or caller in ("citizen_a", "desk_main"):  # a PDF costs half a second to print
+            slip = client.get(f"/api/v1/postal/shipments/{shipment.order_code}/handover.pdf")
+            assert slip.status_code == READ[caller], caller
+        if caller == "anonymous":
+            assert listed.status_code == 401
+            continue
         codes = [s["order_code"] for s in listed.json()["results"]]
-        assert codes == ([shipment.order_code] if READ[caller] == 200 else [])
-    if READ[caller] == 200:
-        body = detail.json()
-        assert body["receiver"]["name"] == "Nguyễn Văn A"  # those who see the dossier see the addressee
+        assert codes == ([shipment.order_code] if READ[caller] == 200 else []), caller
+        if READ[caller] == 200:  # those who see the dossier see the addressee
+            assert detail.json()["receiver"]["name"] == "Nguyễn Văn A"
 
 
 # Handing the result to the postal worker: only the desk of the point that received it.
@@ -86,20 +87,21 @@ ACT = {
 }
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-def test_handing_over_a_result(shipment, client_as, people, caller):
-    before = _snapshot(shipment)
-    response = _client(client_as, people, caller).post(
-        f"/api/v1/postal/shipments/{shipment.order_code}/actions/", {"action": "hand_to_post"}, format="json"
-    )
-    assert response.status_code == ACT[caller], response.content
-    if ACT[caller] == 200:
-        assert _snapshot(shipment) != before
-    else:
-        assert _snapshot(shipment) == before
+def test_handing_over_a_result(shipment, client_as, people):
+    # The one caller allowed goes last: every refusal before it changed nothing.
+    for caller in sorted(CALLERS, key=lambda c: ACT[c] == 200):
+        before = _snapshot(shipment)
+        response = _client(client_as, people, caller).post(
+            f"/api/v1/postal/shipments/{shipment.order_code}/actions/", {"action": "hand_to_post"}, format="json"
+        )
+        assert response.status_code == ACT[caller], (caller, response.content)
+        if ACT[caller] == 200:
+            assert _snapshot(shipment) != before
+            continue
+        assert _snapshot(shipment) == before, caller
         assert " / " in response.json()["detail"]
-    if ACT[caller] == 409:
-        assert response.json()["allowed_actions"] == []
+        if ACT[caller] == 409:
+            assert response.json()["allowed_actions"] == []
 
 
 MAPS = {
@@ -115,11 +117,11 @@ MAPS = {
 }
 
 
-@pytest.mark.parametrize("caller", CALLERS)
-def test_the_postal_maps_are_for_officials(shipment, client_as, people, caller):
-    client = _client(client_as, people, caller)
-    for url in ("/api/v1/analytics/shipments/", "/api/v1/analytics/deliveries/"):
-        assert client.get(url).status_code == MAPS[caller], url
+def test_the_postal_maps_are_for_officials(db, client_as, people):
+    for caller in CALLERS:
+        client = _client(client_as, people, caller)
+        for url in ("/api/v1/analytics/shipments/", "/api/v1/analytics/deliveries/"):
+            assert client.get(url).status_code == MAPS[caller], (caller, url)
 
 
 @pytest.mark.parametrize("caller", ["anonymous", "citizen_a", "desk_main", "administrator"])

@@ -107,3 +107,15 @@ def test_a_refused_order_can_be_ordered_again(submit, drive, run_carrier_jobs, c
     assert shipment.status == "refused" and "ReceiverWardCode" in shipment.carrier_message
     response = _action(client_as, people.desk_main, shipment, "retry")
     assert response.status_code == 200 and response.json()["status"] == "pending"
+
+
+def test_the_desk_records_its_hand_over_after_the_carrier_without_taking_the_parcel_back(
+    shipped, client_as, people, post_callback
+):
+    shipment = shipped()
+    post_callback(callback_body(shipment, "picked_up", timezone.now()))
+    post_callback(callback_body(shipment, "in_transit", timezone.now() + dt.timedelta(minutes=5)))
+    response = _action(client_as, people.desk_main, shipment, "hand_to_post", postal_worker="Lê Văn Bưu")
+    assert response.status_code == 200 and response.json()["status"] == "in_transit"
+    steps = DossierEvent.objects.filter(dossier_id=shipment.dossier_id, action="shipment_picked_up")
+    assert steps.count() == 1 and steps.get().actor_name == "Bưu điện / Vietnam Post"  # the first report
