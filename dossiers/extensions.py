@@ -11,7 +11,9 @@ Apps register in their `AppConfig.ready()`:
   phones or addresses), added to the lookup API's answer under its key and
   shown on the lookup page;
 - a section of the dossier page (`page_sections_register`), shown to those
-  who may see the dossier, with the app's own buttons.
+  who may see the dossier, with the app's own buttons;
+- a demo loader (`demo_loaders_register`): `load_demo` runs it after the
+  dossier history, to add the app's own demo rows (it must be idempotent).
 
 A contributor reads through its own app's selectors; it must not write.
 """
@@ -62,6 +64,7 @@ PageContributor = Callable[[Any, Any, Any], Section | None]  # (request, dossier
 _steps: dict[str, RecordedStep] = {}
 _lookup: list[LookupContributor] = []
 _page: list[PageContributor] = []
+_demo: list[Callable[[], object]] = []
 
 
 def recorded_steps_register(*steps: RecordedStep) -> None:
@@ -101,3 +104,13 @@ def lookup_sections(dossier) -> list[Section]:
 
 def page_sections(request, dossier, actor) -> list[Section]:
     return [section for contributor in tuple(_page) if (section := contributor(request, dossier, actor)) is not None]
+
+
+def demo_loaders_register(loader: Callable[[], object]) -> Callable[[], object]:
+    if loader not in _demo:
+        _demo.append(loader)
+    return loader
+
+
+def demo_loaders() -> list[Callable[[], object]]:
+    return list(_demo)
