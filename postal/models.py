@@ -58,7 +58,8 @@ class Shipment(models.Model):
     an outbound one), the "desk side" the service point that received the
     dossier. Names, phones and addresses are copied as sent to the carrier."""
 
-    dossier = models.ForeignKey("dossiers.Dossier", on_delete=models.PROTECT, related_name="shipments")
+    # A parcel has no meaning without its dossier (dossiers are not deleted, save in tests and demo reloads).
+    dossier = models.ForeignKey("dossiers.Dossier", on_delete=models.CASCADE, related_name="shipments")
     leg = models.CharField(max_length=8, choices=Leg.choices)
     order_code = models.CharField(max_length=60, unique=True, help_text="Our reference, sent as OrderCode.")
     tracking_number = models.CharField(

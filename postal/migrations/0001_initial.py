@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
                 ('failed_attempts', models.PositiveSmallIntegerField(default=0)),
                 ('carrier_message', models.CharField(blank=True, help_text="The carrier's last refusal or error.", max_length=500)),
                 ('citizen_commune', models.ForeignKey(blank=True, help_text="Commune (2025 map) of the applicant's address for this leg.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='layers.administrativeunit')),
-                ('dossier', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shipments', to='dossiers.dossier')),
+                ('dossier', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shipments', to='dossiers.dossier')),
                 ('last_point', models.ForeignKey(blank=True, help_text='The post office the carrier last reported it at.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='layers.servicepoint')),
                 ('pickup_point', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='layers.servicepoint')),
             ],
