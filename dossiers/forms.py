@@ -23,6 +23,17 @@ def _number_errors(low: float, high: float) -> dict[str, str]:
     return {"invalid": text, "min_value": text, "max_value": text}
 
 
+def _coordinate(bound: float) -> forms.FloatField:
+    """A longitude (180) or latitude (90) the map fills in."""
+    return forms.FloatField(
+        required=False,
+        min_value=-bound,
+        max_value=bound,
+        widget=forms.HiddenInput,
+        error_messages=_number_errors(-bound, bound),
+    )
+
+
 _CHOICE_ERROR = {"invalid_choice": message("Lựa chọn không hợp lệ.", "Not one of the choices.")}
 
 
@@ -86,16 +97,8 @@ class SubmitForm(forms.Form):
     applicant_commune = forms.ChoiceField(
         label=_("Commune or ward (2025)"), required=False, choices=(), error_messages=_CHOICE_ERROR
     )
-    lon = forms.FloatField(
-        required=False,
-        min_value=-180,
-        max_value=180,
-        widget=forms.HiddenInput,
-        error_messages=_number_errors(-180, 180),
-    )
-    lat = forms.FloatField(
-        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput, error_messages=_number_errors(-90, 90)
-    )
+    lon = _coordinate(180)
+    lat = _coordinate(90)
     receiving_point = forms.ChoiceField(
         label=_("Receiving point"), required=False, choices=(), error_messages=_CHOICE_ERROR
     )
@@ -113,16 +116,8 @@ class SubmitForm(forms.Form):
         required=False,
         error_messages=_limits(300),
     )
-    delivery_lon = forms.FloatField(
-        required=False,
-        min_value=-180,
-        max_value=180,
-        widget=forms.HiddenInput,
-        error_messages=_number_errors(-180, 180),
-    )
-    delivery_lat = forms.FloatField(
-        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput, error_messages=_number_errors(-90, 90)
-    )
+    delivery_lon = _coordinate(180)
+    delivery_lat = _coordinate(90)
     delivery_commune = forms.ChoiceField(
         label=_("Commune or ward of that address (2025)"), required=False, choices=(), error_messages=_CHOICE_ERROR
     )

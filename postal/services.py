@@ -667,6 +667,11 @@ def _shipment_reported(*, item_code: str, order_code: str) -> Shipment | None:
 # --- the desk's hand-overs --------------------------------------------------------------
 
 MAX_POSTAL_WORKER = 150
+# The hand-overs the desk records: the step on the parcel's history, and its note.
+_DESK_STEPS = {
+    "receive_at_desk": (ShipmentStatus.DELIVERED, "Bộ phận một cửa đã nhận / received at the desk"),
+    "hand_to_post": (ShipmentStatus.PICKED_UP, "Bộ phận một cửa giao cho bưu điện / handed over at the desk"),
+}
 
 
 def shipment_act(
@@ -696,28 +701,17 @@ def shipment_act(
         allowed = shipment_actions(actor, shipment)
         if action not in allowed:
             raise PostalActionRefused(_refusal_text(action, shipment, actor), allowed=allowed)
-        if action == "receive_at_desk":
+        if action in _DESK_STEPS:
+            status, note = _DESK_STEPS[action]
             _tracking_apply(
                 shipment,
-                status=ShipmentStatus.DELIVERED,
+                status=status,
                 occurred_at=at,
                 source=TrackingSource.DESK,
                 now=now,
                 actor=acting_user,
                 postal_worker=postal_worker,
-                post_office=None,
-                note="Bộ phận một cửa đã nhận / received at the desk",
-            )
-        elif action == "hand_to_post":
-            _tracking_apply(
-                shipment,
-                status=ShipmentStatus.PICKED_UP,
-                occurred_at=at,
-                source=TrackingSource.DESK,
-                now=now,
-                actor=acting_user,
-                postal_worker=postal_worker,
-                note="Bộ phận một cửa giao cho bưu điện / handed over at the desk",
+                note=note,
             )
         elif action == "refresh":
             _carrier_request_queue(shipment, kind="get_order")
