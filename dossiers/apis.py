@@ -135,7 +135,11 @@ def _number(flat: dict, errors: dict, name: str, *, low: float, high: float, int
     return number
 
 
-def _submission_from(request) -> Submission:
+def submission_from_request(request) -> Submission:
+    """The submission a request's body (JSON, or multipart with files) carries,
+    each field checked for type and length; DossierInputError (400) naming
+    every bad one. Also read by other apps' submission endpoints (the post
+    office counter)."""
     flat = _flatten(_object(request))
     errors: dict[str, list[str]] = {}
     texts = {name: _text(flat, errors, name) for name in _TEXT_FIELDS}
@@ -233,17 +237,24 @@ class DossierListApi(DossierApiView):
         operation_id="dossiers_submit",
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 100:
-            raise DossierInputError.one("Idempotency-Key", "Tối đa 100 ký tự.", "At most 100 characters.")
-        submission = _submission_from(request)
-        dossier, created = dossier_submit(submission=submission, acting_user=request.user, idempotency_key=key or None)
-        body = dossier_detail(dossier, actor=actor_for(request.user))
-        response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-        response["Location"] = body["url"]
-        if not created:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return submission_response(request, submit=dossier_submit)
+
+
+def submission_response(request, *, submit) -> Response:
+    """Parse a submission and its Idempotency-Key, `submit(submission=,
+    acting_user=, idempotency_key=)` -> (dossier, created), and answer as
+    `POST /api/v1/dossiers/` does (201, or 200 for a replay; Location)."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 100:
+        raise DossierInputError.one("Idempotency-Key", "Tối đa 100 ký tự.", "At most 100 characters.")
+    submission = submission_from_request(request)
+    dossier, created = submit(submission=submission, acting_user=request.user, idempotency_key=key or None)
+    body = dossier_detail(dossier, actor=actor_for(request.user))
+    response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    response["Location"] = body["url"]
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class DossierDetailApi(DossierApiView):

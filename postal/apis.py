@@ -2,27 +2,43 @@
 slip) and the carrier's signed status callbacks. Views parse, call one
 service or selector, and shape; the rules are in services and selectors."""
 
+import dataclasses
+import functools
 import logging
+from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dossiers.apis import DossierApiView, submission_response
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, integer_parameter, message, page_links
 from gisportal.downloads import download_response
+from gisportal.unstorable import MultiPartParser
+from layers.models import ServicePoint, ServicePointKind
 
 from .models import Leg, Shipment, ShipmentStatus
 from .selectors import SHIPMENT_ACTIONS, shipment_get_for_user, shipment_list
 from .serializers import shipment_detail
-from .services import CallbackRefused, PostalActionRefused, PostalInputError, carrier_callback_receive, shipment_act
+from .services import (
+    CallbackRefused,
+    CounterFeeRefused,
+    PostalActionRefused,
+    PostalInputError,
+    carrier_callback_receive,
+    counter_fee_checked,
+    counter_submit,
+    shipment_act,
+)
 from .signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from .slips import handover_slip_pdf
 from .vnpost import CARRIER_STATUSES
@@ -229,3 +245,71 @@ class CarrierCallbackApi(APIView):
                 {"detail": message("Không có bưu gửi này.", "No such parcel."), "outcome": result.outcome}, status=404
             )
         return Response({"outcome": result.outcome, "order_code": result.order_code, "status": result.status})
+
+
+class CounterSubmissionApi(DossierApiView):
+    """POST /api/v1/postal/counter-submissions/: a post-office clerk receives
+    a dossier over the counter (channel 3) and records the fee collected, in
+    one transaction. The body of POST /api/v1/dossiers/ (JSON or multipart),
+    plus `fee_method` (cash | pos), `fee_amount_vnd` (the procedure's fee) and
+    `fee_reference` (a POS slip number) when the procedure charges a fee."""
+
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, PostalInputError):
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, CounterFeeRefused):
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": 100},
+                OpenApiParameter.HEADER,
+                description="Same key and body: the same dossier (200); same key, another body: 422.",
+            )
+        ],
+        request=OpenApiTypes.OBJECT,
+        responses={
+            201: OpenApiTypes.OBJECT,
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            409: OpenApiTypes.OBJECT,
+            422: OpenApiTypes.OBJECT,
+        },
+        summary="A post-office clerk receives a dossier over the counter and records the fee collected",
+        operation_id="postal_counter_submit",
+    )
+    def post(self, request):
+        actor = actor_for(request.user)
+        if not (actor.role == "desk_officer" and actor.service_point_id and _at_post_office(actor.service_point_id)):
+            raise PermissionDenied(
+                message(
+                    "Chỉ nhân viên bưu điện (cán bộ một cửa tại bưu cục) tiếp nhận hồ sơ tại quầy bưu điện.",
+                    "Only post-office clerks (desk officers at a post office) receive dossiers at the post counter.",
+                )
+            )
+        data = request.data if isinstance(request.data, Mapping) else {}
+        fee = counter_fee_checked(
+            procedure_code=str(data.get("procedure") or ""),
+            method=data.get("fee_method"),
+            amount_vnd=_whole(data.get("fee_amount_vnd")),
+            reference=data.get("fee_reference"),
+        )
+        response = submission_response(request, submit=functools.partial(counter_submit, fee=fee))
+        response.data["fee"] = None if fee is None else {**dataclasses.asdict(fee), "recorded": True}
+        return response
+
+
+def _whole(value):
+    """A whole number from JSON or a form field (a form sends text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _at_post_office(point_id: int) -> bool:
+    return ServicePoint.objects.filter(pk=point_id, kind=ServicePointKind.POST_OFFICE).exists()

@@ -735,3 +735,85 @@ def _refusal_text(action: str, shipment: Shipment, actor) -> str:
         f"Không thể '{action}' khi bưu gửi ở trạng thái '{label.split(' / ')[0]}'.",
         f"'{action}' is not possible while the parcel is '{label.split(' / ')[-1]}'.",
     )
+
+
+# --- the post office counter: a dossier and its fee at once --------------------------------
+
+COUNTER_FEE_METHODS = ("cash", "pos")
+
+
+@dataclass(frozen=True)
+class CounterFee:
+    method: str
+    amount_vnd: int
+    reference: str = ""
+
+
+class CounterFeeRefused(Exception):
+    """The fee cannot be recorded (409); the whole counter submission is
+    rolled back, so no dossier is received without its fee."""
+
+    @classmethod
+    def not_connected(cls) -> CounterFeeRefused:
+        return cls(
+            message(
+                "Chưa ghi nhận được phí thu tại quầy: dịch vụ thanh toán chưa được kết nối; hồ sơ chưa được tiếp nhận.",
+                "The fee collected at the counter cannot be recorded yet: the payments service is not connected; "
+                "the dossier was not received.",
+            )
+        )
+
+
+def counter_fee_checked(*, procedure_code: str, method, amount_vnd, reference) -> CounterFee | None:
+    """The fee a post-office clerk says they collected: required (cash or
+    POS, an amount in VND) when the procedure charges one, refused when it
+    charges none; whether the amount is what the dossier owes is the payment
+    service's rule. PostalInputError naming `fee_method`, `fee_amount_vnd` or
+    `fee_reference`; None for a procedure without a fee (or an unknown one,
+    which the submission itself refuses)."""
+    from dossiers.models import Procedure
+
+    procedure = Procedure.objects.filter(code=procedure_code, is_active=True).only("fee_vnd").first()
+    given = any(value not in (None, "") for value in (method, amount_vnd, reference))
+    if procedure is None or not procedure.fee_vnd:
+        if procedure is not None and given:
+            raise PostalInputError.one("fee_method", "Thủ tục này không thu phí.", "This procedure charges no fee.")
+        return None
+    errors: dict[str, list[str]] = {}
+    if method not in COUNTER_FEE_METHODS:
+        errors["fee_method"] = [message("Cần cash hoặc pos.", "Required: cash or pos.")]
+    if isinstance(amount_vnd, bool) or not isinstance(amount_vnd, int) or amount_vnd <= 0:
+        errors["fee_amount_vnd"] = [
+            message("Cần số tiền đã thu (số nguyên, đồng).", "Required: the amount collected (whole VND).")
+        ]
+    if not isinstance(reference or "", str) or len(reference or "") > 60:
+        errors["fee_reference"] = [message("Tối đa 60 ký tự.", "At most 60 characters.")]
+    if errors:
+        raise PostalInputError(errors)
+    return CounterFee(method=method, amount_vnd=amount_vnd, reference=reference or "")
+
+
+def counter_submit(*, submission, acting_user, idempotency_key: str | None, fee: CounterFee | None):
+    """A post-office clerk receives a dossier over the counter (channel 3)
+    and records the fee they collected, in one transaction: both or neither.
+    -> (dossier, created), as dossiers.services.dossier_submit."""
+    from dossiers.services import dossier_submit
+
+    with transaction.atomic():
+        dossier, created = dossier_submit(
+            submission=submission, acting_user=acting_user, idempotency_key=idempotency_key
+        )
+        if created and fee is not None:
+            counter_fee_record(dossier_id=dossier.pk, fee=fee, acting_user=acting_user)
+    return dossier, created
+
+
+def counter_fee_record(*, dossier_id: int, fee: CounterFee, acting_user) -> None:
+    """The one place the counter's fee is recorded: by the payments service,
+    `payments.services.payment_record_counter(dossier_id=, method=,
+    amount_vnd=, acting_user=, reference=)`, not on main when this was
+    written. Until it is, a fee cannot be recorded and the whole counter
+    submission is refused (409), rather than taking money nobody records.
+    Its errors are to be passed on as PostalInputError (fields `fee_<name>`)
+    and CounterFeeRefused (its conflicts and refusals)."""
+    raise CounterFeeRefused.not_connected()

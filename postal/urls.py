@@ -18,6 +18,7 @@ api_urlpatterns = [
         name="api-postal-shipment-slip",
     ),
     path("postal/callbacks/vnpost/", apis.CarrierCallbackApi.as_view(), name="api-postal-callback"),
+    path("postal/counter-submissions/", apis.CounterSubmissionApi.as_view(), name="api-postal-counter-submission"),
 ]
 
 page_urlpatterns = [
