@@ -25,3 +25,18 @@ def test_a_result_by_post_gets_an_outbound_shipment_when_ready(submit, drive, ru
         "pending",
         "created",
     ]
+
+
+def test_the_shipment_list_costs_the_same_queries_for_one_parcel_or_three(
+    shipped, client_as, people, django_assert_max_num_queries
+):
+    client = client_as(people.desk_main)
+    shipped()
+    with django_assert_max_num_queries(100) as one:
+        assert client.get("/api/v1/postal/shipments/").json()["count"] == 1
+    shipped(), shipped()
+    with django_assert_max_num_queries(100) as three:
+        assert client.get("/api/v1/postal/shipments/").json()["count"] == 3
+    assert 0 < len(three.captured_queries) == len(one.captured_queries) <= 12
+    with django_assert_max_num_queries(6):
+        client.get("/api/v1/analytics/deliveries/")
