@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams, integer_parameter, message, page_links
+from gisportal.api import QueryParams, integer_parameter, message, paged
 from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
@@ -207,15 +207,7 @@ class DossierListApi(DossierApiView):
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
         dossiers = worklist(user=request.user, status=status_filter, due=due)
-        total = dossiers.count()
-        page = list(dossiers[offset : offset + limit])
-        return Response(
-            {
-                "count": total,
-                **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
-                "results": [dossier_summary(d) for d in page],
-            }
-        )
+        return Response(paged(request, dossiers, offset=offset, limit=limit, serialize=dossier_summary))
 
     @extend_schema(
         parameters=[

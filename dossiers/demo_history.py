@@ -24,8 +24,10 @@ numbers into codes, names, addresses and timestamps inside PostgreSQL. The
 foreign keys of both tables are dropped for the load and put back from their
 catalog definitions (one validating join each, instead of a trigger lookup
 per row); after a TRUNCATE the other indexes are rebuilt once at the end.
-Then the code counters, `stats.stats_rebuild()`, the indicator table
-rewritten in (dimension, day) order, and `density_counts.density_rebuild()`."""
+Then the code counters, the share of other apps (`DemoHistoryPart`: the
+payments of the fee-bearing dossiers, ...), `stats.stats_rebuild()`, the
+indicator table rewritten in (dimension, day) order, and
+`density_counts.density_rebuild()`."""
 
 import datetime as dt
 import itertools
@@ -906,57 +908,78 @@ _DOSSIER_CHILDREN = ("dossiers_dossierevent", "dossiers_apology", "dossiers_atta
 _LOADED = ("dossiers_dossier", "dossiers_dossierevent")
 
 
-def _referencing(cursor, table: str) -> list[tuple[str, str, bool]]:
-    """(table, column, nullable) of the foreign keys that point at `table`."""
+@dataclass(frozen=True)
+class DemoHistoryPart:
+    """Another app's share of the demo history (payments: fee requests and
+    payments; the post: shipments), registered in its AppConfig.ready() so
+    that the dossier core never imports it. Both run on the loading cursor,
+    inside the history's transaction:
+    - `delete(cursor)` removes the app's rows that point at demo dossiers,
+      before the demo dossiers go;
+    - `generate(cursor, with_events=...)` writes the app's demo rows for the
+      new dossiers (and their events on the dossiers' timelines), after the
+      dossiers and events are written and before the counts are rebuilt."""
+
+    name: str
+    delete: Callable
+    generate: Callable
+    # () -> bool: whether the demo history already has the app's rows (a
+    # history loaded before the app existed has not: load_demo regenerates it).
+    present: Callable[[], bool] = lambda: True
+
+
+_parts: dict[str, DemoHistoryPart] = {}
+
+
+def demo_history_parts_present() -> bool:
+    return all(part.present() for part in _parts.values())
+
+
+def demo_history_part_register(part: DemoHistoryPart) -> DemoHistoryPart:
+    _parts[part.name] = part
+    return part
+
+
+def _referencing_tables(cursor) -> list[str]:
+    """Every table that points at the dossiers, directly or through another
+    such table (PostgreSQL truncates a table only with all that point at it)."""
     cursor.execute(
-        """SELECT c.conrelid::regclass::text, a.attname, NOT a.attnotnull FROM pg_constraint c
-           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-           WHERE c.contype = 'f' AND c.confrelid = %s::regclass""",
-        [table],
+        """WITH RECURSIVE refs(tbl) AS (
+               SELECT conrelid FROM pg_constraint WHERE contype = 'f' AND confrelid = 'dossiers_dossier'::regclass
+               UNION
+               SELECT c.conrelid FROM pg_constraint c JOIN refs r ON c.confrelid = r.tbl WHERE c.contype = 'f'
+           ) SELECT DISTINCT tbl::regclass::text FROM refs WHERE tbl <> 'dossiers_dossier'::regclass"""
     )
-    return cursor.fetchall()
+    return sorted(table for (table,) in cursor.fetchall())
 
 
 def _demo_delete(cursor) -> str:
     """Removes the demo dossiers and every row pointing at them: TRUNCATE
-    when the dossier tables hold nothing else, DELETE by is_demo otherwise.
-
-    Other apps' tables that point at dossiers (a shipment, a payment, and
-    rows pointing at those) are truncated with them when nothing in them can
-    outlive the demo: no dossier but demo ones, and no row of theirs whose
-    reference is empty (such a row belongs to no dossier, so it stays)."""
-    references = _referencing(cursor, "dossiers_dossier")
+    when the dossier tables hold nothing else (other apps' tables, once
+    their parts removed their demo rows, empty), DELETE by is_demo otherwise."""
+    for part in _parts.values():
+        part.delete(cursor)
+    cursor.execute(
+        """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+           WHERE c.contype = 'f' AND c.confrelid = 'dossiers_dossier'::regclass"""
+    )
+    references = cursor.fetchall()
     cursor.execute("SELECT EXISTS (SELECT 1 FROM dossiers_dossier WHERE NOT is_demo)")
     (live,) = cursor.fetchone()
-    if not live:
-        tables, edges, pending = set(), list(references), [table for table, _, _ in references]
-        while pending:
-            table = pending.pop()
-            if table in tables:
-                continue
-            tables.add(table)
-            more = _referencing(cursor, table)
-            edges += more
-            pending += [referencing for referencing, _, _ in more]
-        orphans = False
-        for table, column, nullable in edges:
-            if nullable:
-                cursor.execute(f'SELECT EXISTS (SELECT 1 FROM {table} WHERE "{column}" IS NULL)')
-                orphans = orphans or cursor.fetchone()[0]
-        if not orphans:
-            cursor.execute(f"TRUNCATE dossiers_dossier, {', '.join(sorted(tables | set(_DOSSIER_CHILDREN)))}")
-            return "truncate"
-    for table, column, _ in references:
-        for child, child_column, _ in _referencing(cursor, table):
-            # Rows of another app pointing at the rows deleted here (their keys
-            # are deferred, but would fail at commit).
-            cursor.execute(
-                f'DELETE FROM {child} WHERE "{child_column}" IN (SELECT id FROM {table} WHERE "{column}" IN '
-                "(SELECT id FROM dossiers_dossier WHERE is_demo))"
-            )
+    others = [table for table in _referencing_tables(cursor) if table not in _DOSSIER_CHILDREN]
+    if not live and not any(_has_rows(cursor, table) for table in others):
+        cursor.execute(f"TRUNCATE dossiers_dossier, {', '.join([*_DOSSIER_CHILDREN, *others])}")
+        return "truncate"
+    for table, column in references:
         cursor.execute(f'DELETE FROM {table} WHERE "{column}" IN (SELECT id FROM dossiers_dossier WHERE is_demo)')
     cursor.execute("DELETE FROM dossiers_dossier WHERE is_demo")
     return "delete"
+
+
+def _has_rows(cursor, table: str) -> bool:
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
+    return cursor.fetchone()[0]
 
 
 def _foreign_keys_drop(cursor, table: str) -> list[str]:
@@ -1100,6 +1123,9 @@ def dossier_history_generate(
             [[c[0] for c in counters], [c[1] for c in counters], [c[2] for c in counters]],
         )
         clock.lap("counters")
+        for part in _parts.values():
+            part.generate(cursor, with_events=with_events)
+            clock.lap(part.name)
         stats.stats_rebuild()
         # The rebuild writes the rows in hash order and leaves the old ones
         # dead: rewritten in (dimension, day) order, a year of one dimension

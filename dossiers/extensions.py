@@ -1,21 +1,24 @@
-"""What other apps add to the dossier core's timeline, pages and prints,
-without the core importing them (DESIGN.md: dependencies point one way).
-Apps register in their `AppConfig.ready()`:
+"""What other apps add to a dossier's API answer, pages, timeline and
+prints (a fee to pay, a parcel on its way), without the dossier core
+importing them. Apps register in their `AppConfig.ready()`:
 
-- the steps they record with `services.dossier_record_event`
-  (`recorded_steps_register`): the label the timeline, the public lookup and
-  the process control slip print, and who takes the dossier at that step
-  (the slip's "receiver" column: a hand-over names its receiver);
+- a `DossierSection`: `detail` gives the value of `key` in
+  `GET /api/v1/dossiers/{code}/` for a caller who may see the dossier (None
+  when there is nothing to show), and `template`, if any, is included on the
+  dossier page with that value as `section` (the page's context, CSRF token
+  included, is there too);
+- the names of the steps they record with `services.dossier_record_event`
+  (`dossier_step_labels_register`), "Vietnamese / English", for the
+  timeline, the public lookup and the process control slip, and who takes
+  the dossier at a hand-over (`dossier_step_receivers_register`: the slip's
+  "receiver" column);
 - a section of the public lookup (`lookup_sections_register`): the app's
   own public facts about a dossier (status steps and dates, never names,
   phones or addresses), added to the lookup API's answer under its key and
-  shown on the lookup page;
-- a section of the dossier page (`page_sections_register`), shown to those
-  who may see the dossier, with the app's own buttons;
-- a demo loader (`demo_loaders_register`): `load_demo` runs it after the
-  dossier history, to add the app's own demo rows (it must be idempotent).
+  shown on the lookup page.
 
 A contributor reads through its own app's selectors; it must not write.
+(Demo rows: `demo_history.DemoHistoryPart`.)
 """
 
 from __future__ import annotations
@@ -26,54 +29,58 @@ from typing import Any
 
 from .workflow import BY_ACTION
 
+
+@dataclass(frozen=True)
+class DossierSection:
+    key: str
+    detail: Callable[..., Any]  # (dossier, *, actor) -> JSON-able value or None
+    template: str | None = None
+
+
+_sections: dict[str, DossierSection] = {}
+
+
+def dossier_section_register(section: DossierSection) -> DossierSection:
+    """Registers (or replaces, however often `ready()` runs) a section."""
+    _sections[section.key] = section
+    return section
+
+
+def dossier_sections() -> tuple[DossierSection, ...]:
+    return tuple(_sections.values())
+
+
+# --- steps other apps record ----------------------------------------------------------
+
 # Steps of the core that are not moves of the workflow table.
 _CORE_STEPS = {
     "receive": "Tiếp nhận hồ sơ / Dossier received",
     "apologize": "Xin lỗi, hẹn lại ngày trả / Apology and new date",
 }
-
 # Who takes the dossier at a recorded step, when not a named office.
 TO_APPLICANT = "applicant"
 TO_DESK = "desk"
 
-
-@dataclass(frozen=True)
-class RecordedStep:
-    action: str
-    label: str  # "Tiếng Việt / English"
-    # TO_APPLICANT, TO_DESK (the desk that received the dossier), or the
-    # name of whoever takes it ("Bưu điện / Vietnam Post"); empty: nobody new.
-    hands_to: str = ""
+_step_labels: dict[str, str] = {}
+_step_receivers: dict[str, str] = {}
 
 
-@dataclass(frozen=True)
-class Section:
-    """A block an app adds to a page: `template` is rendered with `context`
-    (plus `section` = this object); `data` is what the lookup API answers
-    under `key` (None on the dossier page)."""
-
-    key: str
-    template: str
-    context: dict = field(default_factory=dict)
-    data: Any = None
+def dossier_step_labels_register(labels: dict[str, str]) -> None:
+    _step_labels.update(labels)
 
 
-LookupContributor = Callable[[Any], Section | None]  # (dossier) -> section
-PageContributor = Callable[[Any, Any, Any], Section | None]  # (request, dossier, actor) -> section
-
-_steps: dict[str, RecordedStep] = {}
-_lookup: list[LookupContributor] = []
-_page: list[PageContributor] = []
-_demo: list[Callable[[], object]] = []
+def dossier_step_label(action: str) -> str | None:
+    return _step_labels.get(action)
 
 
-def recorded_steps_register(*steps: RecordedStep) -> None:
-    for step in steps:
-        _steps[step.action] = step
+def dossier_step_receivers_register(receivers: dict[str, str]) -> None:
+    """action -> TO_APPLICANT, TO_DESK (the desk that received the dossier),
+    or the name of whoever takes it ("Bưu điện / Vietnam Post")."""
+    _step_receivers.update(receivers)
 
 
-def recorded_step(action: str) -> RecordedStep | None:
-    return _steps.get(action)
+def dossier_step_receiver(action: str) -> str:
+    return _step_receivers.get(action, "")
 
 
 def step_label(action: str) -> str:
@@ -82,8 +89,26 @@ def step_label(action: str) -> str:
     transition = BY_ACTION.get(action)
     if transition is not None:
         return transition.label
-    recorded = _steps.get(action)
-    return recorded.label if recorded is not None else _CORE_STEPS.get(action, "")
+    return _step_labels.get(action) or _CORE_STEPS.get(action, "")
+
+
+# --- the public lookup ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupSection:
+    """A block of the public lookup: `data` is what the lookup API answers
+    under `key` (never replacing a field of the core); `template` is
+    rendered on the lookup page with `section` = this object."""
+
+    key: str
+    template: str
+    data: Any
+    context: dict = field(default_factory=dict)
+
+
+LookupContributor = Callable[[Any], LookupSection | None]  # (dossier) -> section
+_lookup: list[LookupContributor] = []
 
 
 def lookup_sections_register(contributor: LookupContributor) -> LookupContributor:
@@ -92,25 +117,5 @@ def lookup_sections_register(contributor: LookupContributor) -> LookupContributo
     return contributor
 
 
-def page_sections_register(contributor: PageContributor) -> PageContributor:
-    if contributor not in _page:
-        _page.append(contributor)
-    return contributor
-
-
-def lookup_sections(dossier) -> list[Section]:
+def lookup_sections(dossier) -> list[LookupSection]:
     return [section for contributor in tuple(_lookup) if (section := contributor(dossier)) is not None]
-
-
-def page_sections(request, dossier, actor) -> list[Section]:
-    return [section for contributor in tuple(_page) if (section := contributor(request, dossier, actor)) is not None]
-
-
-def demo_loaders_register(loader: Callable[[], object]) -> Callable[[], object]:
-    if loader not in _demo:
-        _demo.append(loader)
-    return loader
-
-
-def demo_loaders() -> list[Callable[[], object]]:
-    return list(_demo)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, message
 
-from .extensions import Section, lookup_sections, step_label
+from .extensions import LookupSection, lookup_sections, step_label
 from .models import Channel, Dossier, Status
 from .selectors import dossier_public_lookup
 from .serializers import event_public, iso_local
@@ -31,7 +31,7 @@ def _on_time_state(dossier: Dossier) -> str:
     return "closed"
 
 
-def public_view(dossier: Dossier, sections: list[Section] | None = None) -> dict:
+def public_view(dossier: Dossier, sections: list[LookupSection] | None = None) -> dict:
     """The public facts of a dossier, with the sections other apps add
     (`extensions.lookup_sections`: e.g. the post's tracking steps)."""
     events = list(dossier.events.all())

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from gisportal.accounts.selectors import Actor
 
+from .extensions import dossier_sections
 from .models import Channel, Dossier, DossierEvent, Status, mask_id_number
 from .selectors import dossier_actions
 
@@ -120,4 +121,6 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
         ],
         "slips": {kind: reverse("api-dossier-slip", args=[dossier.code, kind]) for kind in SLIP_KINDS},
         "lookup_url": lookup_url(dossier.code),
+        # Sections of other apps (payments, post), dossiers.extensions.
+        **{section.key: section.detail(dossier, actor=actor) for section in dossier_sections()},
     }

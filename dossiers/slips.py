@@ -22,7 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
-from .extensions import TO_APPLICANT, TO_DESK, recorded_step
+from .extensions import TO_APPLICANT, TO_DESK, dossier_step_label, dossier_step_receiver
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -106,6 +106,15 @@ def _step_result(event: DossierEvent, dossier: Dossier) -> tuple[str, bool]:
     return (_vi(Timeliness.LATE.label) if late else "Trong hạn"), late
 
 
+def _step_name(action: str) -> str:
+    """A step that is not a move of the workflow: the dossier's own
+    (receive, apologize) or one another app recorded (a fee paid)."""
+    if action in _ACTION_NAMES:
+        return _ACTION_NAMES[action]
+    label = dossier_step_label(action)
+    return _vi(label) if label else action
+
+
 def _office(event: DossierEvent) -> str:
     if event.actor_point is not None:
         return event.actor_point.name
@@ -118,24 +127,22 @@ def _control_rows(dossier: Dossier, events: list[DossierEvent]) -> list[dict]:
     rows = []
     holder = dossier.receiving_point.name
     for event in events:
-        recorded = recorded_step(event.action)
+        hands_to = dossier_step_receiver(event.action)  # a step another app recorded
         if event.to_agency is not None:
             receiver = holder = event.to_agency.name
-        elif event.action in _TO_APPLICANT or (recorded and recorded.hands_to == TO_APPLICANT):
+        elif event.action in _TO_APPLICANT or hands_to == TO_APPLICANT:
             receiver = _APPLICANT
-        elif event.action in _TO_DESK or (recorded and recorded.hands_to == TO_DESK):
+        elif event.action in _TO_DESK or hands_to == TO_DESK:
             receiver = dossier.receiving_point.name
-        elif recorded and recorded.hands_to:
-            receiver = _vi(recorded.hands_to)
+        elif hands_to:
+            receiver = _vi(hands_to)
         else:
             receiver = holder
         transition = BY_ACTION.get(event.action)
         result, late = _step_result(event, dossier)
         rows.append(
             {
-                "step": _vi(transition.label)
-                if transition
-                else (_vi(recorded.label) if recorded else _ACTION_NAMES.get(event.action, event.action)),
+                "step": _vi(transition.label) if transition else _step_name(event.action),
                 "actor": event.actor_name,
                 "role": _vi(Role(event.actor_role).label) if event.actor_role in Role.values else "",
                 "office": _office(event),

@@ -32,7 +32,7 @@ from layers.models import ServicePoint
 from .attachments import ALLOWED_DESCRIPTION, attachments_check
 from .calendar import working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
-from .extensions import page_sections, step_label
+from .extensions import dossier_sections, step_label
 from .forms import SubmitForm
 from .models import Channel, Dossier, Procedure, Status
 from .selectors import dossier_actions, dossier_get_for_user, dossier_may_apologize, worklist
@@ -402,8 +402,12 @@ def _render_dossier(request, dossier: Dossier, *, status: int = 200, refused: st
         "errors": errors or {},
         "posted": posted or {},
         "is_official": actor.is_official,
-        # Blocks other apps add (the post's shipments and their buttons).
-        "sections": page_sections(request, dossier, actor),
+        # Panels of other apps (dossiers.extensions), with their part of the API answer.
+        "sections": [
+            {"template": section.template, "data": detail.get(section.key)}
+            for section in dossier_sections()
+            if section.template and detail.get(section.key) is not None
+        ],
     }
     return render(request, "dossiers/dossier_detail.html", context, status=status)
 

@@ -268,6 +268,18 @@ def page_links(request, *, offset: int, limit: int, returned: int, total: int | 
     }
 
 
+def paged(request, queryset, *, offset: int, limit: int, serialize) -> dict:
+    """`{"count", "next", "previous", "results"}` of one page of `queryset`,
+    each row through `serialize`."""
+    total = queryset.count()
+    page = list(queryset[offset : offset + limit])
+    return {
+        "count": total,
+        **page_links(request, offset=offset, limit=limit, returned=len(page), total=total),
+        "results": [serialize(row) for row in page],
+    }
+
+
 class PublicApiView(APIView):
     """A read-only look-up anyone may make: no session or token is read (so
     no per-request session query), JSON only; rate-limited per client."""

@@ -17,9 +17,6 @@ never reach the broker or may be lost with it.
 - Fence: every write of a run is conditional on its attempt
   (`outbox_owns(row)` inside the transaction that finishes the work), so a
   run that was given up on cannot overwrite the run that replaced it.
-- Retry later: work that failed for a reason that may pass (a partner's
-  service down) puts its row back with `outbox_retry_later(row, after_s=...)`;
-  the sweep publishes it once that time has come.
 - Sweep (Celery beat, every OUTBOX_SWEEP_EVERY_S): running rows silent for
   OUTBOX_STALE_AFTER_S go back to the queue, or are failed with a bilingual
   message once started OUTBOX_MAX_ATTEMPTS times (the model's clean-up then
@@ -167,27 +164,6 @@ def outbox_owns(row: OutboxJob) -> bool:
     return type(row).objects.select_for_update().filter(pk=row.pk, status=RUNNING, attempts=row.attempts).exists()
 
 
-def outbox_retry_later(row: OutboxJob, *, after_s: float) -> None:
-    """Puts this run's row back in the queue to run again in `after_s`
-    seconds, for work that failed for a reason that may pass (a partner's
-    service down or slow). Call inside the transaction that records the
-    failure, once `outbox_owns(row)` said the run still owns it. Nothing is
-    published now: a `queued_at` in the future means "not before", and the
-    sweep publishes the row once it is due."""
-    row.status = QUEUED
-    row.queued_at = timezone.now() + timedelta(seconds=after_s)
-    row.published_at = None
-    row.heartbeat_at = None
-    # A new entry in the queue: the count of worker deaths starts again.
-    row.attempts = 0
-    row.save(update_fields=["status", "queued_at", "published_at", "heartbeat_at", "attempts"])
-
-
-def outbox_backoff_s(tries: int, *, base_s: float, max_s: float) -> float:
-    """The wait before try number `tries` + 1: base, doubling, capped."""
-    return min(max_s, base_s * 2 ** max(tries - 1, 0))
-
-
 @contextmanager
 def outbox_heartbeat(row: OutboxJob) -> Iterator[None]:
     """Stamp `heartbeat_at` every OUTBOX_HEARTBEAT_S while the block runs."""
@@ -329,3 +305,35 @@ def outbox_state_message(row: OutboxJob) -> str:
     if row.status == RUNNING:
         return message("Đang chạy.", "Running.")
     return ""
+
+
+# --- calls to the outside world that fail: try again later ---------------------------
+
+
+def outbox_retry_later(row: OutboxJob, *, delay_s: float, fields: tuple[str, ...] = ()) -> None:
+    """Back to the queue, to be sent again in `delay_s` seconds (a gateway or
+    carrier that did not answer). The row waits with `queued_at` in the
+    future and no message: the sweep publishes it once that moment is past.
+    Call it from the run that owns the row (inside the transaction that
+    checked `outbox_owns`); `fields` are other fields the caller changed."""
+    row.status = QUEUED
+    row.queued_at = timezone.now() + timedelta(seconds=max(delay_s, 0.0))
+    row.published_at = None
+    row.heartbeat_at = None
+    row.save(update_fields=["status", "queued_at", "published_at", "heartbeat_at", *fields])
+
+
+def outbox_claim_when_due(model: type[OutboxJob], pk: int) -> OutboxJob | None:
+    """`outbox_claim`, unless the row waits for a later moment (a delayed
+    call, a retry): then its message is forgotten (`published_at` emptied),
+    so that the sweep sends it again when it is due, and None."""
+    waiting = model.objects.filter(pk=pk, status=QUEUED, queued_at__gt=timezone.now())
+    if waiting.update(published_at=None):
+        return None
+    return outbox_claim(model, pk)
+
+
+def outbox_backoff_s(attempt: int) -> float:
+    """Seconds before try `attempt + 1`: OUTBOX_RETRY_BASE_S doubled per
+    failed try, at most OUTBOX_RETRY_MAX_S."""
+    return min(settings.OUTBOX_RETRY_BASE_S * 2 ** max(attempt - 1, 0), settings.OUTBOX_RETRY_MAX_S)

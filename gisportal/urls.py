@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 from maps import coverage_urls, density_urls, load_urls, nearest_urls, postal_urls
+from payments import urls as payment_urls
 from postal import urls as postal_app_urls
 
 urlpatterns = [
@@ -24,6 +25,9 @@ urlpatterns = [
     path("api/v1/", include("layers.registries.import_urls")),
     path("ogc/", include("layers.registries.ogc_urls")),
     path("tiles/", include("layers.registries.tile_urls")),
+    path("api/v1/", include(payment_urls.api_urlpatterns)),
+    path("", include(payment_urls.page_urlpatterns)),
+    path("", include(payment_urls.sandbox_urlpatterns)),
     path("api/v1/", include(dossier_urls.api_urlpatterns)),
     path("", include(dossier_urls.page_urlpatterns)),
     path("", include("dossiers.page_urls")),

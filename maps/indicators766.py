@@ -12,8 +12,16 @@ Definitions (stated here because the decision leaves room):
   indicator of DOMAIN.md).
 - avg_processing_days: working days from receipt to result, averaged over the
   dossiers finished in the period (no full-score threshold: reported only).
-- online_payment, satisfaction: no payments and no ratings are recorded yet,
-  so null with a note."""
+- online_payment: fees paid online / all fees paid, over the requests paid
+  in the period (counted on the day of payment; a fee refunded later stays
+  counted). "Online" is paid without coming to a desk: through the VNPay
+  gateway or by VietQR bank transfer; cash and card at a desk (or to the
+  postal worker) are not. Grouped like the receipts: the agency that
+  received the dossier, its receiving service point, the applicant's 2025
+  commune. Read from the pre-counted rows of `payments.counts`
+  (`payments.selectors.online_payment_counts`); null, with a note, where no
+  fee was paid in the period.
+- satisfaction: no ratings are recorded yet, so null with a note."""
 
 import datetime as dt
 
@@ -23,6 +31,7 @@ from dossiers.models import DailyStat, OnlineLevel, Procedure
 from gisportal.accounts.models import Agency
 from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint
+from payments.selectors import online_payment_counts
 
 GROUP_BY = ("province", "agency", "service_point", "commune")
 
@@ -68,7 +77,7 @@ INDICATORS: tuple[dict, ...] = (
         "title_vi": "Tỷ lệ thanh toán trực tuyến",
         "title_en": "Online payment rate",
         "threshold": 0.80,
-        "note": message("Chưa có dữ liệu thanh toán.", "No payments yet."),
+        "note": message("Chưa có khoản phí nào được nộp trong kỳ.", "No fee was paid in this period."),
     },
     {
         "key": "satisfaction",
@@ -95,7 +104,8 @@ def _share(part: int, whole: int) -> float | None:
 def _indicator(spec: dict, value: float | None) -> dict:
     threshold = spec["threshold"]
     met = None if value is None or threshold is None else value >= threshold
-    return {"value": value, "threshold": threshold, "met": met, "note": spec["note"]}
+    # The note says why there is no value; a value needs none.
+    return {"value": value, "threshold": threshold, "met": met, "note": spec["note"] if value is None else None}
 
 
 def _procedure_shares(group_by: str) -> dict[int, tuple[int, int]]:
@@ -139,17 +149,19 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
         sums = {row[0]: tuple(int(v or 0) for v in row[1:]) for row in cursor.fetchall()}
     labels = _labels(group_by)
     procedures = _procedure_shares(group_by) if group_by in ("province", "agency") else {}
+    fees = online_payment_counts(group_by=group_by, date_from=date_from, date_to=date_to)
     rows = []
-    for key in sorted(set(labels) | set(sums)):
+    for key in sorted(set(labels) | set(sums) | set(fees)):
         received, online, finished, early, on_time, late, days = sums.get(key, (0,) * 7)
         code, label = labels.get(key, ("" if not key else str(key), UNKNOWN))
         active, full = procedures.get(key, (0, 0))
+        fees_paid, fees_online = fees.get(key, (0, 0))
         values = {
             "online_procedures": _share(full, active) if group_by in ("province", "agency") else None,
             "online_submission": _share(online, received),
             "on_time": _share(early + on_time, finished),
             "avg_processing_days": round(days / finished, 2) if finished else None,
-            "online_payment": None,
+            "online_payment": _share(fees_online, fees_paid),
             "satisfaction": None,
         }
         rows.append(
@@ -164,6 +176,8 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
                 "late": late,
                 "procedures_active": active if procedures else None,
                 "procedures_full_online": full if procedures else None,
+                "fees_paid": fees_paid,
+                "fees_paid_online": fees_online,
                 "indicators": {spec["key"]: _indicator(spec, values[spec["key"]]) for spec in INDICATORS},
             }
         )
@@ -188,6 +202,8 @@ _BASE_COLUMNS = (
     ("early", "Trước hạn"),
     ("on_time", "Đúng hạn"),
     ("late", "Quá hạn"),
+    ("fees_paid", "Hồ sơ đã nộp phí"),
+    ("fees_paid_online", "Nộp phí trực tuyến"),
 )
 
 

@@ -10,18 +10,27 @@ class PostalConfig(AppConfig):
         # What the post adds to the dossier core, which never imports it:
         # shipments made from dossier events, the steps it records on the
         # timeline, and its blocks on the lookup and dossier pages.
+        from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
         from dossiers.events import dossier_changes_subscribe
         from dossiers.extensions import (
-            demo_loaders_register,
+            dossier_section_register,
+            dossier_step_labels_register,
+            dossier_step_receivers_register,
             lookup_sections_register,
-            page_sections_register,
-            recorded_steps_register,
         )
 
         from . import demo, services, views
 
         dossier_changes_subscribe(services.shipments_on_dossier_change)
-        recorded_steps_register(*services.RECORDED_STEPS)
+        dossier_step_labels_register(services.STEP_LABELS)
+        dossier_step_receivers_register(services.STEP_RECEIVERS)
+        dossier_section_register(views.SHIPMENTS_SECTION)
         lookup_sections_register(views.lookup_section)
-        page_sections_register(views.dossier_page_section)
-        demo_loaders_register(demo.postal_demo_load)
+        demo_history_part_register(
+            DemoHistoryPart(
+                name="postal",
+                delete=demo.postal_demo_delete,
+                generate=demo.postal_demo_generate,
+                present=demo.postal_demo_present,
+            )
+        )

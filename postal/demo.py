@@ -13,13 +13,13 @@ per row (about a second for the 200,000-dossier history).
   picked up.
 
 Tracking numbers are S10-shaped with the prefix ED (demo), never the
-sandbox's EB. The dossiers' own timelines are the dossier core's demo
-history: the post adds no dossier event here. Registered as a demo loader
-of the dossier core (`dossiers.extensions`), so `load_demo` runs it; it
-does nothing while demo parcels exist (a new history removes them)."""
+sandbox's EB. With the history's events, the hand-overs are steps on the
+dossiers' timelines too (created, picked up, failed attempts, delivered), as
+`dossier_record_event` writes them. Registered as the post's part of the
+demo history (`dossiers.demo_history.DemoHistoryPart`): it runs on the
+history's cursor, in its transaction."""
 
 from django.conf import settings
-from django.db import connection, transaction
 
 from layers.models import ServicePointKind
 
@@ -113,21 +113,57 @@ WHERE step.at IS NOT NULL
 """
 
 
-def postal_demo_load() -> int:
-    """Demo parcels for the demo dossiers whose result goes by post; how
-    many were made (0 when they exist already)."""
-    if Shipment.objects.filter(dossier__is_demo=True).exists():
-        return 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _SHIPMENTS_SQL,
-            {
-                "province": settings.PORTAL_PROVINCE_CODE,
-                "weight": settings.VNPOST_PARCEL_WEIGHT_G,
-                "post_office": ServicePointKind.POST_OFFICE.value,
-            },
-        )
-        made = cursor.rowcount
-        cursor.execute(_TRACKING_SQL)
-        cursor.execute("ANALYZE postal_shipment")
+_DEMO_SHIPMENTS = "SELECT s.id FROM postal_shipment s JOIN dossiers_dossier d ON d.id = s.dossier_id WHERE d.is_demo"
+
+# The hand-overs as steps on the dossiers' timelines (recorded steps change no
+# status), by the carrier.
+_EVENTS_SQL = """
+INSERT INTO dossiers_dossierevent (dossier_id, action, from_status, to_status, actor_id, actor_name, actor_role,
+                                   actor_agency_id, actor_point_id, to_agency_id, note, at)
+SELECT sh.dossier_id, step.action, step.status_then, step.status_then, NULL, %(carrier)s, '', NULL, NULL, NULL,
+       'Mã bưu gửi / Tracking: ' || sh.tracking_number || ' (trả kết quả / result)', t.occurred_at
+FROM postal_trackingevent t
+JOIN postal_shipment sh ON sh.id = t.shipment_id
+JOIN dossiers_dossier d ON d.id = sh.dossier_id AND d.is_demo
+JOIN (VALUES ('created', 'shipment_created', 'result_ready'), ('picked_up', 'shipment_picked_up', 'result_ready'),
+             ('delivery_failed', 'shipment_failed', 'result_ready'),
+             -- written after the return it caused, at the same moment
+             ('delivered', 'shipment_delivered', 'result_returned')) AS step(status, action, status_then)
+  ON step.status = t.status
+"""
+
+
+def postal_demo_delete(cursor) -> None:
+    """Removes the parcels of the demo history (before its dossiers go)."""
+    cursor.execute(f"DELETE FROM postal_carriercallback WHERE shipment_id IN ({_DEMO_SHIPMENTS})")
+    cursor.execute(f"DELETE FROM postal_trackingevent WHERE shipment_id IN ({_DEMO_SHIPMENTS})")
+    cursor.execute(f"DELETE FROM postal_carrierrequest WHERE shipment_id IN ({_DEMO_SHIPMENTS})")
+    cursor.execute(f"DELETE FROM postal_shipment WHERE id IN ({_DEMO_SHIPMENTS})")
+
+
+def postal_demo_present() -> bool:
+    """Whether the demo history has its parcels (or has no result by post)."""
+    from dossiers.models import Dossier
+
+    due = Dossier.objects.filter(is_demo=True, result_delivery="post", status__in=["result_ready", "result_returned"])
+    return not due.exists() or Shipment.objects.filter(dossier__is_demo=True).exists()
+
+
+def postal_demo_generate(cursor, *, with_events: bool = True) -> int:
+    """Demo parcels for the demo dossiers whose result goes by post (run on
+    the history's cursor); how many were made."""
+    from .services import CARRIER_NAME
+
+    cursor.execute(
+        _SHIPMENTS_SQL,
+        {
+            "province": settings.PORTAL_PROVINCE_CODE,
+            "weight": settings.VNPOST_PARCEL_WEIGHT_G,
+            "post_office": ServicePointKind.POST_OFFICE.value,
+        },
+    )
+    made = cursor.rowcount
+    cursor.execute(_TRACKING_SQL)
+    if with_events:
+        cursor.execute(_EVENTS_SQL, {"carrier": CARRIER_NAME})
     return made

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from dossiers.errors import TransitionNotAllowed
 from dossiers.events import DossierChanged
-from dossiers.extensions import TO_APPLICANT, TO_DESK, RecordedStep
+from dossiers.extensions import TO_APPLICANT, TO_DESK
 from dossiers.models import Delivery, Dossier, PostalPickup, Status
 from dossiers.services import dossier_record_event, dossier_transition_by_system
 from gisportal.accounts.models import Role
@@ -39,13 +39,15 @@ from gisportal.accounts.selectors import actor_for
 from gisportal.api import message
 from gisportal.outbox import (
     outbox_backoff_s,
-    outbox_claim,
+    outbox_claim_when_due,
     outbox_heartbeat,
     outbox_owns,
     outbox_publish_on_commit,
     outbox_retry_later,
 )
 from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
+from payments.errors import PaymentConflict, PaymentForbidden, PaymentInputError
+from payments.services import payment_record_counter
 
 from .models import (
     CallbackOutcome,
@@ -77,26 +79,25 @@ logger = logging.getLogger(__name__)
 CARRIER_NAME = "Bưu điện / Vietnam Post"
 PORTAL_NAME = "Cổng dịch vụ công / Portal"
 
-# The steps the post records on a dossier's timeline (dossiers.extensions).
-RECORDED_STEPS = (
-    RecordedStep("shipment_created", "Tạo vận đơn bưu chính, có mã bưu gửi / Shipment ordered, tracking number issued"),
-    RecordedStep(
-        "shipment_picked_up", "Bàn giao cho nhân viên bưu điện / Handed to the postal worker", hands_to=CARRIER_NAME
+# The steps the post records on a dossier's timeline, and who takes the
+# dossier at each hand-over (dossiers.extensions: the timeline, the lookup
+# and the process control slip name them).
+STEP_LABELS = {
+    "shipment_created": "Tạo vận đơn bưu chính, có mã bưu gửi / Shipment ordered, tracking number issued",
+    "shipment_picked_up": "Bàn giao cho nhân viên bưu điện / Handed to the postal worker",
+    "shipment_handed_to_desk": (
+        "Nhân viên bưu điện bàn giao hồ sơ cho bộ phận một cửa / Postal worker handed the dossier to the desk"
     ),
-    RecordedStep(
-        "shipment_handed_to_desk",
-        "Nhân viên bưu điện bàn giao hồ sơ cho bộ phận một cửa / Postal worker handed the dossier to the desk",
-        hands_to=TO_DESK,
-    ),
-    RecordedStep(
-        "shipment_delivered",
-        "Bưu điện đã phát kết quả cho người nhận / Result delivered by post",
-        hands_to=TO_APPLICANT,
-    ),
-    RecordedStep("shipment_failed", "Bưu điện phát không thành công / Delivery attempt failed"),
-    RecordedStep("shipment_returned", "Bưu gửi chuyển hoàn về người gửi / Parcel returned to the sender"),
-    RecordedStep("shipment_cancelled", "Hủy vận chuyển bưu chính / Shipment cancelled"),
-)
+    "shipment_delivered": "Bưu điện đã phát kết quả cho người nhận / Result delivered by post",
+    "shipment_failed": "Bưu điện phát không thành công / Delivery attempt failed",
+    "shipment_returned": "Bưu gửi chuyển hoàn về người gửi / Parcel returned to the sender",
+    "shipment_cancelled": "Hủy vận chuyển bưu chính / Shipment cancelled",
+}
+STEP_RECEIVERS = {
+    "shipment_picked_up": CARRIER_NAME,
+    "shipment_handed_to_desk": TO_DESK,
+    "shipment_delivered": TO_APPLICANT,
+}
 
 # Order of statuses for reports that happened at the same moment.
 _RANK = {
@@ -336,7 +337,7 @@ def carrier_request_run(*, job_id: int) -> None:
     (nothing is locked meanwhile), then record the answer if this run still
     owns the job. Down or slow: the job waits and is tried again, the
     shipment stays "waiting to be created"; refused: the shipment says why."""
-    job = outbox_claim(CarrierRequest, job_id)
+    job = outbox_claim_when_due(CarrierRequest, job_id)
     if job is None:
         return
     with outbox_heartbeat(job):
@@ -350,9 +351,7 @@ def carrier_request_run(*, job_id: int) -> None:
         now = timezone.now()
         if answer.kind == "retry":
             job.last_error = answer.detail[:500]
-            job.save(update_fields=["tries", "last_error"])
-            wait = outbox_backoff_s(job.tries, base_s=settings.VNPOST_RETRY_BASE_S, max_s=settings.VNPOST_RETRY_MAX_S)
-            outbox_retry_later(job, after_s=wait)
+            outbox_retry_later(job, delay_s=outbox_backoff_s(job.tries), fields=("tries", "last_error"))
             return
         job.finished_at = now
         if answer.kind == "refused":
@@ -750,18 +749,9 @@ class CounterFee:
 
 
 class CounterFeeRefused(Exception):
-    """The fee cannot be recorded (409); the whole counter submission is
-    rolled back, so no dossier is received without its fee."""
-
-    @classmethod
-    def not_connected(cls) -> CounterFeeRefused:
-        return cls(
-            message(
-                "Chưa ghi nhận được phí thu tại quầy: dịch vụ thanh toán chưa được kết nối; hồ sơ chưa được tiếp nhận.",
-                "The fee collected at the counter cannot be recorded yet: the payments service is not connected; "
-                "the dossier was not received.",
-            )
-        )
+    """The payment service refused the fee (409: nothing open to pay, or not
+    this clerk's to collect); the whole counter submission is rolled back, so
+    no dossier is received without its fee."""
 
 
 def counter_fee_checked(*, procedure_code: str, method, amount_vnd, reference) -> CounterFee | None:
@@ -810,10 +800,19 @@ def counter_submit(*, submission, acting_user, idempotency_key: str | None, fee:
 
 def counter_fee_record(*, dossier_id: int, fee: CounterFee, acting_user) -> None:
     """The one place the counter's fee is recorded: by the payments service,
-    `payments.services.payment_record_counter(dossier_id=, method=,
-    amount_vnd=, acting_user=, reference=)`, not on main when this was
-    written. Until it is, a fee cannot be recorded and the whole counter
-    submission is refused (409), rather than taking money nobody records.
-    Its errors are to be passed on as PostalInputError (fields `fee_<name>`)
-    and CounterFeeRefused (its conflicts and refusals)."""
-    raise CounterFeeRefused.not_connected()
+    against the fee request it opened when the dossier was received (in the
+    same transaction). Its refusals come back as PostalInputError naming
+    `fee_method`, `fee_amount_vnd` (not the amount owed) or `fee_reference`,
+    and as CounterFeeRefused."""
+    try:
+        payment_record_counter(
+            dossier_id=dossier_id,
+            method=fee.method,
+            amount_vnd=fee.amount_vnd,
+            acting_user=acting_user,
+            reference=fee.reference,
+        )
+    except PaymentInputError as bad:
+        raise PostalInputError({f"fee_{name}": texts for name, texts in bad.errors.items()}) from bad
+    except (PaymentConflict, PaymentForbidden) as refused:
+        raise CounterFeeRefused(str(refused)) from refused

@@ -11,13 +11,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from dossiers.extensions import Section
+from dossiers.extensions import DossierSection, LookupSection
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.messages import in_language
 
 from .models import Leg, Shipment, ShipmentStatus
 from .selectors import shipment_actions, shipment_creation_state, shipment_list, shipments_of_dossier
-from .serializers import ACTION_LABELS, shipment_public
+from .serializers import ACTION_LABELS, shipment_detail, shipment_public
 from .services import PostalActionRefused, PostalInputError, shipment_act
 
 PAGE_SIZE = 50
@@ -68,12 +68,12 @@ def _row(shipment: Shipment, *, actor: Actor | None, public: bool = False) -> di
     return row
 
 
-def lookup_section(dossier) -> Section | None:
+def lookup_section(dossier) -> LookupSection | None:
     """The public lookup's block: each leg's status steps and dates."""
     shipments = shipments_of_dossier(dossier.pk)
     if not shipments:
         return None
-    return Section(
+    return LookupSection(
         key="shipments",
         template="postal/_lookup_section.html",
         context={"shipments": [_row(s, actor=None, public=True) for s in shipments]},
@@ -81,17 +81,15 @@ def lookup_section(dossier) -> Section | None:
     )
 
 
-def dossier_page_section(request, dossier, actor: Actor) -> Section | None:
-    """The dossier page's block: the parcels, their history, the hand-over
-    slip, and the desk's buttons."""
+def shipments_detail(dossier, *, actor: Actor) -> list[dict] | None:
+    """`shipments` in GET /api/v1/dossiers/{code}/ for those who may see the
+    dossier, and the dossier page's block (postal/_dossier_section.html):
+    the parcels, their history, the hand-over slip and the desk's actions."""
     shipments = shipments_of_dossier(dossier.pk)
-    if not shipments:
-        return None
-    return Section(
-        key="shipments",
-        template="postal/_dossier_section.html",
-        context={"shipments": [_row(s, actor=actor) for s in shipments], "next": request.get_full_path()},
-    )
+    return [shipment_detail(s, actor=actor) for s in shipments] or None
+
+
+SHIPMENTS_SECTION = DossierSection(key="shipments", detail=shipments_detail, template="postal/_dossier_section.html")
 
 
 @login_required

@@ -180,8 +180,8 @@ def stack(setup, django_db_blocker, tmp_path_factory, private_broker_url) -> Ite
         "VNPOST_SANDBOX_FAILURE_RATE": "0",
         "VNPOST_SANDBOX_DUPLICATE_RATE": "0.5",
         "VNPOST_SANDBOX_LATE_RATE": "0",
-        "VNPOST_RETRY_BASE_S": "1",
-        "VNPOST_RETRY_MAX_S": "2",
+        "OUTBOX_RETRY_BASE_S": "1",
+        "OUTBOX_RETRY_MAX_S": "2",
     }
     logs = tmp_path_factory.mktemp("postal_stack")
     with runserver(process_env(django_db_blocker, **fast), logs) as server:

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "gisportal.operations",
     "layers",
     "dossiers",
+    "payments",
     "postal",
     "postal.sandbox",
     "maps",
@@ -215,6 +216,10 @@ OUTBOX_STALE_AFTER_S = float(env.get("OUTBOX_STALE_AFTER_S", "60"))
 OUTBOX_MAX_ATTEMPTS = int(env.get("OUTBOX_MAX_ATTEMPTS", "3"))
 OUTBOX_REPUBLISH_AFTER_S = float(env.get("OUTBOX_REPUBLISH_AFTER_S", "300"))
 OUTBOX_SWEEP_EVERY_S = float(env.get("OUTBOX_SWEEP_EVERY_S", "15"))
+# A call to the outside world that failed (gateway, carrier down) is tried
+# again after OUTBOX_RETRY_BASE_S, doubled per failure, at most OUTBOX_RETRY_MAX_S.
+OUTBOX_RETRY_BASE_S = float(env.get("OUTBOX_RETRY_BASE_S", "30"))
+OUTBOX_RETRY_MAX_S = float(env.get("OUTBOX_RETRY_MAX_S", "3600"))
 # Celery beat (`celery -A gisportal beat`, or a worker with -B) sends the sweep.
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
@@ -224,6 +229,58 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": OUTBOX_SWEEP_EVERY_S},
     }
 }
+
+# Payments: fees of dossiers (payments/). A request is due at closing time
+# of the PAYMENT_DUE_WORKING_DAYS-th working day after receipt; the beat task
+# expires the unpaid ones every PAYMENT_EXPIRE_EVERY_S.
+PAYMENT_DUE_WORKING_DAYS = int(env.get("PAYMENT_DUE_WORKING_DAYS", "3"))
+PAYMENT_EXPIRE_EVERY_S = float(env.get("PAYMENT_EXPIRE_EVERY_S", "300"))
+CELERY_BEAT_SCHEDULE["payments-expire"] = {
+    "task": "payments.tasks.payment_requests_expire_task",
+    "schedule": PAYMENT_EXPIRE_EVERY_S,
+    "options": {"expires": PAYMENT_EXPIRE_EVERY_S},
+}
+# Calls to a gateway (refunds) and the sandbox's IPN deliveries that fail are
+# retried (outbox_backoff_s) up to PAYMENT_CALL_MAX_ATTEMPTS times;
+# PAYMENT_CALL_TIMEOUT_S bounds each call.
+PAYMENT_CALL_MAX_ATTEMPTS = int(env.get("PAYMENT_CALL_MAX_ATTEMPTS", "8"))
+PAYMENT_CALL_TIMEOUT_S = float(env.get("PAYMENT_CALL_TIMEOUT_S", "10"))
+# The e-receipt series (ký hiệu biên lai) printed before the receipt number.
+PAYMENT_RECEIPT_SERIES = env.get("PAYMENT_RECEIPT_SERIES", "BN-E")
+
+# VNPay 2.1.0 merchant (payments/vnpay.py). Empty URLs mean the portal's own
+# sandbox gateway (/sandbox/vnpay/...) at the address the request came to (the
+# payment and return URLs) or at PUBLIC_BASE_URL (the API, called by workers).
+# A real merchant sets the four values VNPay issues.
+VNPAY_TMN_CODE = env.get("VNPAY_TMN_CODE", "BNSANDBX")
+VNPAY_HASH_SECRET = env.get("VNPAY_HASH_SECRET", "SANDBOXSECRETBACNINHPORTAL000000")
+VNPAY_PAYMENT_URL = env.get("VNPAY_PAYMENT_URL", "")
+VNPAY_API_URL = env.get("VNPAY_API_URL", "")
+VNPAY_RETURN_URL_BASE = env.get("VNPAY_RETURN_URL_BASE", "")
+# Minutes a payment URL stays valid (vnp_ExpireDate), never past the request's due time.
+VNPAY_PAYMENT_TIMEOUT_MIN = int(env.get("VNPAY_PAYMENT_TIMEOUT_MIN", "15"))
+
+# The sandbox gateway (payments/sandbox.py): the merchant it knows and where
+# it sends IPNs (empty: the origin of the merchant's vnp_ReturnUrl +
+# /api/v1/payments/vnpay/ipn/). Every IPN goes out VNPAY_SANDBOX_IPN_COPIES
+# times (1 + duplicates), the first after VNPAY_SANDBOX_IPN_DELAY_S, the
+# copies VNPAY_SANDBOX_IPN_REPEAT_S apart; each is retried until the merchant
+# answers 00 or 02. VNPAY_SANDBOX_EAGER sends the first IPN before redirecting
+# the browser (no worker needed).
+VNPAY_SANDBOX_ENABLED = env.get_bool("VNPAY_SANDBOX_ENABLED", True)
+VNPAY_SANDBOX_TMN_CODE = env.get("VNPAY_SANDBOX_TMN_CODE", VNPAY_TMN_CODE)
+VNPAY_SANDBOX_HASH_SECRET = env.get("VNPAY_SANDBOX_HASH_SECRET", VNPAY_HASH_SECRET)
+VNPAY_SANDBOX_IPN_URL = env.get("VNPAY_SANDBOX_IPN_URL", "")
+VNPAY_SANDBOX_IPN_COPIES = int(env.get("VNPAY_SANDBOX_IPN_COPIES", "2"))
+VNPAY_SANDBOX_IPN_DELAY_S = float(env.get("VNPAY_SANDBOX_IPN_DELAY_S", "0"))
+VNPAY_SANDBOX_IPN_REPEAT_S = float(env.get("VNPAY_SANDBOX_IPN_REPEAT_S", "5"))
+VNPAY_SANDBOX_EAGER = env.get_bool("VNPAY_SANDBOX_EAGER", False)
+
+# Bank transfer by VietQR (NAPAS 247): the account fees are paid into. Demo
+# values (a BIDV BIN and an invented account) until the province sets its own.
+VIETQR_BANK_BIN = env.get("VIETQR_BANK_BIN", "970418")
+VIETQR_ACCOUNT_NUMBER = env.get("VIETQR_ACCOUNT_NUMBER", "1234567890")
+VIETQR_ACCOUNT_NAME = env.get("VIETQR_ACCOUNT_NAME", "TRUNG TAM PHUC VU HANH CHINH CONG TINH BAC NINH")
 
 # Uploads: where files wait for their import job, and the limits checked
 # before any byte is parsed.
@@ -285,9 +342,7 @@ VNPOST_CALLBACK_SECRET = env.get("VNPOST_CALLBACK_SECRET") or _derived_secret("v
 VNPOST_CALLBACK_MAX_SKEW_S = int(env.get("VNPOST_CALLBACK_MAX_SKEW_S", "300"))
 VNPOST_TIMEOUT_S = float(env.get("VNPOST_TIMEOUT_S", "10"))
 # A carrier that is down or slow: the order is tried again after
-# VNPOST_RETRY_BASE_S, doubling up to VNPOST_RETRY_MAX_S between tries, without end.
-VNPOST_RETRY_BASE_S = float(env.get("VNPOST_RETRY_BASE_S", "30"))
-VNPOST_RETRY_MAX_S = float(env.get("VNPOST_RETRY_MAX_S", "3600"))
+# OUTBOX_RETRY_BASE_S, doubling up to OUTBOX_RETRY_MAX_S between tries, without end.
 # A dossier in its envelope, as declared to the carrier.
 VNPOST_PARCEL_WEIGHT_G = int(env.get("VNPOST_PARCEL_WEIGHT_G", "300"))
 

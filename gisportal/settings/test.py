@@ -14,6 +14,10 @@ CACHES = {"default": env.cache(CACHE_URL)}  # noqa: F405
 OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "0.25"))  # noqa: F405
 OUTBOX_STALE_AFTER_S = float(env.get("OUTBOX_STALE_AFTER_S", "3"))  # noqa: F405
 OUTBOX_SWEEP_EVERY_S = float(env.get("OUTBOX_SWEEP_EVERY_S", "0.5"))  # noqa: F405
+OUTBOX_RETRY_BASE_S = float(env.get("OUTBOX_RETRY_BASE_S", "0.5"))  # noqa: F405
+OUTBOX_RETRY_MAX_S = float(env.get("OUTBOX_RETRY_MAX_S", "2"))  # noqa: F405
+PAYMENT_CALL_TIMEOUT_S = float(env.get("PAYMENT_CALL_TIMEOUT_S", "2"))  # noqa: F405
+VNPAY_SANDBOX_IPN_REPEAT_S = float(env.get("VNPAY_SANDBOX_IPN_REPEAT_S", "1"))  # noqa: F405
 CELERY_BEAT_SCHEDULE["outbox-sweep"].update(  # noqa: F405
     schedule=OUTBOX_SWEEP_EVERY_S, options={"expires": OUTBOX_SWEEP_EVERY_S}
 )

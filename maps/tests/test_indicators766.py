@@ -70,6 +70,28 @@ def _direct(group_by: str, date_from: dt.date, date_to: dt.date) -> dict[str, Co
     return counts
 
 
+def _direct_fees(group_by: str, date_from: dt.date, date_to: dt.date) -> dict[str, Counter]:
+    """Fees paid and paid online (VNPay or bank transfer) straight from the
+    payment rows, on the day of payment, by the dossier's receiving keys."""
+    from payments.models import Payment
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    rows = Payment.objects.values_list(
+        "request__dossier__receiving_agency__code",
+        "request__dossier__agency__code",
+        "request__dossier__receiving_point__code",
+        "request__dossier__applicant_commune__code",
+        "paid_at",
+        "method",
+    )
+    for r_agency, agency, point, commune, paid_at, method in rows:
+        key = {"province": "all", "agency": r_agency or agency, "service_point": point, "commune": commune or ""}
+        if date_from <= timezone.localtime(paid_at).date() <= date_to:
+            counts[key[group_by]]["paid"] += 1
+            counts[key[group_by]]["online"] += method in ("vnpay", "bank_transfer")
+    return counts
+
+
 def _share(part, whole):
     return round(part / whole, 4) if whole else None
 
@@ -81,6 +103,8 @@ def test_indicators_equal_direct_counts(history, official, client_as, group_by):
     assert response.status_code == 200, response.content
     body = response.json()
     expected = _direct(group_by, date_from, date_to)
+    fees = _direct_fees(group_by, date_from, date_to)
+    assert sum(f["paid"] for f in fees.values()) > 100  # the demo history pays fees
     got = {row["key"]: row for row in body["rows"]}
     assert set(expected) <= set(got)
     if group_by == "service_point":
@@ -103,8 +127,12 @@ def test_indicators_equal_direct_counts(history, official, client_as, group_by):
         assert ind["online_submission"]["met"] == (None if online is None else online >= 0.5)
         assert ind["avg_processing_days"]["value"] == (round(c["days"] / c["finished"], 2) if c["finished"] else None)
         assert ind["avg_processing_days"]["met"] is None
-        for missing in ("online_payment", "satisfaction"):
-            assert ind[missing]["value"] is None and ind[missing]["met"] is None and ind[missing]["note"]
+        f = fees.get(key, Counter())
+        assert (row["fees_paid"], row["fees_paid_online"]) == (f["paid"], f["online"]), key
+        assert ind["online_payment"]["value"] == _share(f["online"], f["paid"])
+        assert bool(ind["online_payment"]["note"]) == (f["paid"] == 0)
+        assert ind["satisfaction"]["value"] is None and ind["satisfaction"]["met"] is None
+        assert ind["satisfaction"]["note"]
     received = [row["received"] for row in body["rows"]]
     assert received == sorted(received, reverse=True)
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from gisportal.outbox import (
     outbox_backoff_s,
-    outbox_claim,
+    outbox_claim_when_due,
     outbox_heartbeat,
     outbox_owns,
     outbox_publish_on_commit,
@@ -37,8 +37,6 @@ NORMAL_PLAN = ["picked_up", "in_transit", "delivered"]
 FAILED_ONCE_PLAN = ["picked_up", "in_transit", "delivery_failed", "in_transit", "delivered"]
 RETURNED_PLAN = ["picked_up", "in_transit", "delivery_failed", "delivery_failed", "returned"]
 DELIVERIES = ("normal", "duplicate", "late", "hold")
-CALLBACK_RETRY_BASE_S = 5.0
-CALLBACK_RETRY_MAX_S = 600.0
 
 
 class SandboxRefusal(Exception):
@@ -285,7 +283,7 @@ def callback_send_run(*, callback_id: int) -> None:
     """Sends one callback (claimed through the outbox), signed now. A 2xx
     answer ends it; anything else, or no answer, is tried again later, up
     to VNPOST_SANDBOX_CALLBACK_MAX_TRIES times."""
-    job = outbox_claim(Callback, callback_id)
+    job = outbox_claim_when_due(Callback, callback_id)
     if job is None:
         return
     with outbox_heartbeat(job):
@@ -328,7 +326,4 @@ def callback_send_run(*, callback_id: int) -> None:
             job.message = f"Gave up after {job.tries} tries; last answer: {answer}"[:1000]
             job.save(update_fields=["tries", "last_response", "status", "finished_at", "message"])
         else:
-            job.save(update_fields=["tries", "last_response"])
-            outbox_retry_later(
-                job, after_s=outbox_backoff_s(job.tries, base_s=CALLBACK_RETRY_BASE_S, max_s=CALLBACK_RETRY_MAX_S)
-            )
+            outbox_retry_later(job, delay_s=outbox_backoff_s(job.tries), fields=("tries", "last_response"))

@@ -3,7 +3,6 @@ records the fee collected, both or neither, through
 POST /api/v1/postal/counter-submissions/."""
 
 import pytest
-from django.apps import apps
 
 from dossiers.models import Dossier, DossierEvent
 
@@ -57,20 +56,6 @@ def test_only_a_post_office_clerk_uses_the_counter(client_as, people, api_payloa
     assert _counts() == before
 
 
-@pytest.mark.skipif(apps.is_installed("payments"), reason="the payments service records the fee")
-def test_without_the_payments_service_a_fee_refuses_the_whole_counter_submission(
-    client_as, people, api_payload, catalogue
-):
-    catalogue.main.fee_vnd = 50000
-    catalogue.main.save(update_fields=["fee_vnd"])
-    before = _counts()
-    body = api_payload(channel=3, fee_method="cash", fee_amount_vnd=50000)
-    response = client_as(people.post_clerk).post(URL, body, format="json")
-    assert response.status_code == 409 and "payments service is not connected" in response.json()["detail"]
-    assert _counts() == before  # no dossier received without its fee recorded
-
-
-@pytest.mark.skipif(not apps.is_installed("payments"), reason="the payments service is not on this branch")
 def test_the_counter_records_the_dossier_and_its_fee_at_once(client_as, people, api_payload, catalogue):
     from payments.models import Payment
 

@@ -42,6 +42,8 @@ def test_the_dossier_page_shows_the_parcel_and_the_desks_buttons(shipped, client
     page = client.get(reverse("dossier-page", args=[shipment.dossier.code])).content.decode()
     assert 'id="postal"' in page and shipment.tracking_number in page
     assert 'data-action="hand_to_post"' in page and "handover.pdf" in page
+    detail = client.get(f"/api/v1/dossiers/{shipment.dossier.code}/").json()  # the same, in the dossier's answer
+    assert [s["order_code"] for s in detail["shipments"]] == [shipment.order_code]
     client.force_login(people.citizen_a)
     own = client.get(reverse("dossier-page", args=[shipment.dossier.code])).content.decode()
     assert shipment.tracking_number in own and 'data-action="hand_to_post"' not in own

@@ -151,6 +151,9 @@ def test_a_callback_is_signed_and_retried_until_answered(client, db, portal_stub
     callback_send_run(callback_id=callback.pk)
     callback.refresh_from_db()
     assert (callback.status, callback.tries) == ("queued", 1) and callback.queued_at > timezone.now()
+    callback_send_run(callback_id=callback.pk)  # too early: not taken
+    assert Callback.objects.get(pk=callback.pk).tries == 1
+    Callback.objects.filter(pk=callback.pk).update(queued_at=timezone.now())  # its wait is over
     callback_send_run(callback_id=callback.pk)
     callback.refresh_from_db()
     assert (callback.status, callback.tries) == ("done", 2)
