@@ -181,6 +181,20 @@ def submission_from_request(request) -> Submission:
     )
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 100},
+    OpenApiParameter.HEADER,
+    description="Same key and body: the same dossier (200); same key, another body: 422.",
+)
+SUBMIT_RESPONSES = {
+    201: OpenApiTypes.OBJECT,
+    200: OpenApiTypes.OBJECT,
+    400: OpenApiTypes.OBJECT,
+    422: OpenApiTypes.OBJECT,
+}
+
+
 class DossierListApi(DossierApiView):
     """GET: the caller's worklist (officials) or own dossiers (citizens).
     POST: submit a dossier (JSON or multipart with `attachments` files);
@@ -210,21 +224,9 @@ class DossierListApi(DossierApiView):
         return Response(paged(request, dossiers, offset=offset, limit=limit, serialize=dossier_summary))
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": 100},
-                OpenApiParameter.HEADER,
-                description="Same key and body: the same dossier (200); same key, another body: 422.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={
-            201: OpenApiTypes.OBJECT,
-            200: OpenApiTypes.OBJECT,
-            400: OpenApiTypes.OBJECT,
-            422: OpenApiTypes.OBJECT,
-        },
+        responses=SUBMIT_RESPONSES,
         summary="Submit a dossier (JSON or multipart with attachments)",
         operation_id="dossiers_submit",
     )

@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dossiers.apis import DossierApiView, submission_response
+from dossiers.apis import IDEMPOTENCY_KEY, SUBMIT_RESPONSES, DossierApiView, submission_response
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, integer_parameter, message, page_links
@@ -264,22 +264,9 @@ class CounterSubmissionApi(DossierApiView):
         return super().handle_exception(exc)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": 100},
-                OpenApiParameter.HEADER,
-                description="Same key and body: the same dossier (200); same key, another body: 422.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={
-            201: OpenApiTypes.OBJECT,
-            200: OpenApiTypes.OBJECT,
-            400: OpenApiTypes.OBJECT,
-            409: OpenApiTypes.OBJECT,
-            422: OpenApiTypes.OBJECT,
-        },
+        responses={**SUBMIT_RESPONSES, 409: OpenApiTypes.OBJECT},
         summary="A post-office clerk receives a dossier over the counter and records the fee collected",
         operation_id="postal_counter_submit",
     )
