@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from .catalogue_views import procedure_import_admin_view
+from .catalogue_views import procedure_export_admin_view, procedure_import_admin_view
 from .models import Apology, CalendarException, Dossier, DossierEvent, Procedure, ProcedureForm, Sector
 
 
@@ -36,7 +36,12 @@ class ProcedureAdmin(admin.ModelAdmin):
     def get_urls(self):
         # "Nhập CSV / Import CSV" on the change list (needs add and change permissions).
         importer = self.admin_site.admin_view(procedure_import_admin_view)
-        return [path("import-csv/", importer, name="dossiers_procedure_import"), *super().get_urls()]
+        exporter = self.admin_site.admin_view(procedure_export_admin_view)
+        return [
+            path("import-csv/", importer, name="dossiers_procedure_import"),
+            path("export-csv/", exporter, name="dossiers_procedure_export"),
+            *super().get_urls(),
+        ]
 
 
 @admin.register(CalendarException)

@@ -47,6 +47,10 @@ _TEXT_FIELDS = {
     "receiving_point": (40, False),
     "result_delivery": (5, False),
     "delivery_address": (300, False),
+    "delivery_commune": (10, False),
+    "postal_pickup": (11, False),
+    "pickup_address": (300, False),
+    "pickup_point": (40, False),
     "note": (4000, False),
 }
 MAX_PAGE = 500
@@ -131,7 +135,11 @@ def _number(flat: dict, errors: dict, name: str, *, low: float, high: float, int
     return number
 
 
-def _submission_from(request) -> Submission:
+def submission_from_request(request) -> Submission:
+    """The submission a request's body (JSON, or multipart with files) carries,
+    each field checked for type and length; DossierInputError (400) naming
+    every bad one. Also read by other apps' submission endpoints (the post
+    office counter)."""
     flat = _flatten(_object(request))
     errors: dict[str, list[str]] = {}
     texts = {name: _text(flat, errors, name) for name in _TEXT_FIELDS}
@@ -140,6 +148,8 @@ def _submission_from(request) -> Submission:
         errors["channel"] = [message("Trường này là bắt buộc (1, 2, 3).", "This field is required (1, 2, 3).")]
     lon = _number(flat, errors, "lon", low=-180, high=180)
     lat = _number(flat, errors, "lat", low=-90, high=90)
+    delivery_lon = _number(flat, errors, "delivery_lon", low=-180, high=180)
+    delivery_lat = _number(flat, errors, "delivery_lat", low=-90, high=90)
     files = request.FILES.getlist("attachments") if hasattr(request, "FILES") else []
     checked, problems = attachments_check(files)
     if problems:
@@ -160,9 +170,29 @@ def _submission_from(request) -> Submission:
         lat=lat,
         result_delivery=texts["result_delivery"] or "desk",
         delivery_address=texts["delivery_address"],
+        delivery_lon=delivery_lon,
+        delivery_lat=delivery_lat,
+        delivery_commune_code=texts["delivery_commune"],
+        postal_pickup=texts["postal_pickup"],
+        pickup_address=texts["pickup_address"],
+        pickup_point_code=texts["pickup_point"],
         note=texts["note"],
         files=checked,
     )
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "maxLength": 100},
+    OpenApiParameter.HEADER,
+    description="Same key and body: the same dossier (200); same key, another body: 422.",
+)
+SUBMIT_RESPONSES = {
+    201: OpenApiTypes.OBJECT,
+    200: OpenApiTypes.OBJECT,
+    400: OpenApiTypes.OBJECT,
+    422: OpenApiTypes.OBJECT,
+}
 
 
 class DossierListApi(DossierApiView):
@@ -194,36 +224,31 @@ class DossierListApi(DossierApiView):
         return Response(paged(request, dossiers, offset=offset, limit=limit, serialize=dossier_summary))
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                {"type": "string", "maxLength": 100},
-                OpenApiParameter.HEADER,
-                description="Same key and body: the same dossier (200); same key, another body: 422.",
-            )
-        ],
+        parameters=[IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={
-            201: OpenApiTypes.OBJECT,
-            200: OpenApiTypes.OBJECT,
-            400: OpenApiTypes.OBJECT,
-            422: OpenApiTypes.OBJECT,
-        },
+        responses=SUBMIT_RESPONSES,
         summary="Submit a dossier (JSON or multipart with attachments)",
         operation_id="dossiers_submit",
     )
     def post(self, request):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 100:
-            raise DossierInputError.one("Idempotency-Key", "Tối đa 100 ký tự.", "At most 100 characters.")
-        submission = _submission_from(request)
-        dossier, created = dossier_submit(submission=submission, acting_user=request.user, idempotency_key=key or None)
-        body = dossier_detail(dossier, actor=actor_for(request.user))
-        response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-        response["Location"] = body["url"]
-        if not created:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return submission_response(request, submit=dossier_submit)
+
+
+def submission_response(request, *, submit) -> Response:
+    """Parse a submission and its Idempotency-Key, `submit(submission=,
+    acting_user=, idempotency_key=)` -> (dossier, created), and answer as
+    `POST /api/v1/dossiers/` does (201, or 200 for a replay; Location)."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 100:
+        raise DossierInputError.one("Idempotency-Key", "Tối đa 100 ký tự.", "At most 100 characters.")
+    submission = submission_from_request(request)
+    dossier, created = submit(submission=submission, acting_user=request.user, idempotency_key=key or None)
+    body = dossier_detail(dossier, actor=actor_for(request.user))
+    response = Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+    response["Location"] = body["url"]
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class DossierDetailApi(DossierApiView):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from gisportal.accounts.models import Agency
 from gisportal.accounts.services import agency_upsert, demo_agencies_ensure
 from gisportal.api import message
+from gisportal.spreadsheets import csv_bytes
 
 from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
 
@@ -513,6 +514,30 @@ def procedures_import(*, path: str | Path, acting_user=None) -> ImportReport:
 
 
 @transaction.atomic
+def procedures_export() -> bytes:
+    """The catalogue as a CSV in the import's columns (`CSV_COLUMNS`,
+    documents joined by `|`), so an exported file imports again as it is;
+    UTF-8 with a BOM, text cells neutralised (gisportal.spreadsheets)."""
+    rows: list[list] = [CSV_COLUMNS]
+    for p in Procedure.objects.select_related("sector", "agency").order_by("code"):
+        values = {
+            **{name: getattr(p, name) for name in CSV_COLUMNS if hasattr(p, name)},
+            "sector_code": p.sector.code,
+            "sector_name": p.sector.name,
+            "agency_code": p.agency.code,
+            "old_online_level": p.old_online_level or "",
+            "required_documents": "|".join(_documents_text(p.required_documents)),
+        }
+        rows.append(
+            [str(values[name]).lower() if isinstance(values[name], bool) else values[name] for name in CSV_COLUMNS]
+        )
+    return csv_bytes(rows)
+
+
+def _documents_text(documents) -> list[str]:
+    return [item.get("name", "") if isinstance(item, dict) else str(item) for item in documents or []]
+
+
 def catalogue_agencies_ensure() -> None:
     demo_agencies_ensure()
     for code, name, kind, sector in CATALOGUE_AGENCIES:

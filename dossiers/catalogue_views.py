@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from gisportal.accounts.models import Agency
 from gisportal.downloads import download_response
+from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from . import catalogue
 from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
@@ -182,3 +183,15 @@ def procedure_import_admin_view(request):
         "columns": catalogue.CSV_COLUMNS,
     }
     return render(request, "admin/dossiers/procedure/import_csv.html", context)
+
+
+def procedure_export_admin_view(request):
+    """Admin: the whole catalogue as the import's CSV (with the postal
+    columns postal_submission_allowed and postal_result_allowed). Mounted
+    by `ProcedureAdmin.get_urls` inside `admin_site.admin_view`; needs the
+    view permission."""
+    if not request.user.has_perm("dossiers.view_procedure"):
+        raise PermissionDenied
+    return download_response(
+        catalogue.procedures_export(), filename="danh-muc-thu-tuc.csv", content_type=CSV_CONTENT_TYPE
+    )

@@ -1,17 +1,33 @@
-"""Sections other apps add to a dossier's API answer and page (a fee to pay,
-a parcel on its way), without the dossier core importing them.
+"""What other apps add to a dossier's API answer, pages, timeline and
+prints (a fee to pay, a parcel on its way), without the dossier core
+importing them. Apps register in their `AppConfig.ready()`:
 
-An app registers a `DossierSection` in its `AppConfig.ready()`: `detail`
-gives the value of `key` in `GET /api/v1/dossiers/{code}/` for a caller who
-may see the dossier (None when there is nothing to show), and `template`,
-if any, is included on the dossier page with that value as `section` (the
-page's context, CSRF token included, is there too)."""
+- a `DossierSection`: `detail` gives the value of `key` in
+  `GET /api/v1/dossiers/{code}/` for a caller who may see the dossier (None
+  when there is nothing to show), and `template`, if any, is included on the
+  dossier page with that value as `section` (the page's context, CSRF token
+  included, is there too);
+- the names of the steps they record with `services.dossier_record_event`
+  (`dossier_step_labels_register`), "Vietnamese / English", for the
+  timeline, the public lookup and the process control slip, and who takes
+  the dossier at a hand-over (`dossier_step_receivers_register`: the slip's
+  "receiver" column);
+- a section of the public lookup (`lookup_sections_register`): the app's
+  own public facts about a dossier (status steps and dates, never names,
+  phones or addresses), added to the lookup API's answer under its key and
+  shown on the lookup page.
+
+A contributor reads through its own app's selectors; it must not write.
+(Demo rows: `demo_history.DemoHistoryPart`.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from .workflow import BY_ACTION
 
 
 @dataclass(frozen=True)
@@ -34,9 +50,19 @@ def dossier_sections() -> tuple[DossierSection, ...]:
     return tuple(_sections.values())
 
 
-# Names of the steps other apps record (`dossier_record_event`), "Vietnamese /
-# English", for the process control slip and the timeline.
+# --- steps other apps record ----------------------------------------------------------
+
+# Steps of the core that are not moves of the workflow table.
+_CORE_STEPS = {
+    "receive": "Tiếp nhận hồ sơ / Dossier received",
+    "apologize": "Xin lỗi, hẹn lại ngày trả / Apology and new date",
+}
+# Who takes the dossier at a recorded step, when not a named office.
+TO_APPLICANT = "applicant"
+TO_DESK = "desk"
+
 _step_labels: dict[str, str] = {}
+_step_receivers: dict[str, str] = {}
 
 
 def dossier_step_labels_register(labels: dict[str, str]) -> None:
@@ -45,3 +71,51 @@ def dossier_step_labels_register(labels: dict[str, str]) -> None:
 
 def dossier_step_label(action: str) -> str | None:
     return _step_labels.get(action)
+
+
+def dossier_step_receivers_register(receivers: dict[str, str]) -> None:
+    """action -> TO_APPLICANT, TO_DESK (the desk that received the dossier),
+    or the name of whoever takes it ("Bưu điện / Vietnam Post")."""
+    _step_receivers.update(receivers)
+
+
+def dossier_step_receiver(action: str) -> str:
+    return _step_receivers.get(action, "")
+
+
+def step_label(action: str) -> str:
+    """The "Tiếng Việt / English" name of a timeline step: a workflow move, a
+    step of the core, or one another app registered; '' when unknown."""
+    transition = BY_ACTION.get(action)
+    if transition is not None:
+        return transition.label
+    return _step_labels.get(action) or _CORE_STEPS.get(action, "")
+
+
+# --- the public lookup ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LookupSection:
+    """A block of the public lookup: `data` is what the lookup API answers
+    under `key` (never replacing a field of the core); `template` is
+    rendered on the lookup page with `section` = this object."""
+
+    key: str
+    template: str
+    data: Any
+    context: dict = field(default_factory=dict)
+
+
+LookupContributor = Callable[[Any], LookupSection | None]  # (dossier) -> section
+_lookup: list[LookupContributor] = []
+
+
+def lookup_sections_register(contributor: LookupContributor) -> LookupContributor:
+    if contributor not in _lookup:
+        _lookup.append(contributor)
+    return contributor
+
+
+def lookup_sections(dossier) -> list[LookupSection]:
+    return [section for contributor in tuple(_lookup) if (section := contributor(dossier)) is not None]

@@ -11,7 +11,7 @@ from gisportal.api import message
 from layers.models import ServicePointKind
 from layers.selectors import service_point_list, units_valid_on
 
-from .models import Delivery
+from .models import Delivery, PostalPickup
 
 
 def _limits(limit: int) -> dict[str, str]:
@@ -23,6 +23,17 @@ def _number_errors(low: float, high: float) -> dict[str, str]:
     return {"invalid": text, "min_value": text, "max_value": text}
 
 
+def _coordinate(bound: float) -> forms.FloatField:
+    """A longitude (180) or latitude (90) the map fills in."""
+    return forms.FloatField(
+        required=False,
+        min_value=-bound,
+        max_value=bound,
+        widget=forms.HiddenInput,
+        error_messages=_number_errors(-bound, bound),
+    )
+
+
 _CHOICE_ERROR = {"invalid_choice": message("Lựa chọn không hợp lệ.", "Not one of the choices.")}
 
 
@@ -30,6 +41,12 @@ def commune_choices() -> list[tuple[str, str]]:
     """The communes and wards in force today (2025 arrangement), by name."""
     units = units_valid_on().filter(era="2025", level="commune").only("code", "name").order_by("name", "code")
     return [("", _("— choose —"))] + [(u.code, u.name) for u in units]
+
+
+def post_office_choices() -> list[tuple[str, str]]:
+    """Post offices where an applicant may drop a dossier sent by post."""
+    points = service_point_list(kind=ServicePointKind.POST_OFFICE, bbox=None).select_related(None).only("code", "name")
+    return [("", _("— choose —"))] + [(p.code, p.name) for p in points.order_by("name", "code")]
 
 
 def receiving_point_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -80,16 +97,8 @@ class SubmitForm(forms.Form):
     applicant_commune = forms.ChoiceField(
         label=_("Commune or ward (2025)"), required=False, choices=(), error_messages=_CHOICE_ERROR
     )
-    lon = forms.FloatField(
-        required=False,
-        min_value=-180,
-        max_value=180,
-        widget=forms.HiddenInput,
-        error_messages=_number_errors(-180, 180),
-    )
-    lat = forms.FloatField(
-        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput, error_messages=_number_errors(-90, 90)
-    )
+    lon = _coordinate(180)
+    lat = _coordinate(90)
     receiving_point = forms.ChoiceField(
         label=_("Receiving point"), required=False, choices=(), error_messages=_CHOICE_ERROR
     )
@@ -107,6 +116,33 @@ class SubmitForm(forms.Form):
         required=False,
         error_messages=_limits(300),
     )
+    delivery_lon = _coordinate(180)
+    delivery_lat = _coordinate(90)
+    delivery_commune = forms.ChoiceField(
+        label=_("Commune or ward of that address (2025)"), required=False, choices=(), error_messages=_CHOICE_ERROR
+    )
+    postal_pickup = forms.ChoiceField(
+        label=_("Send the paper dossier by post"),
+        required=False,
+        choices=[
+            ("", _("No")),
+            (PostalPickup.HOME, _("Yes: a postal worker collects it at my address")),
+            (PostalPickup.POST_OFFICE, _("Yes: I drop it at a post office")),
+        ],
+        initial="",
+        widget=forms.RadioSelect,
+        error_messages=_CHOICE_ERROR,
+    )
+    pickup_address = forms.CharField(
+        label=_("Address where the postal worker collects it"),
+        max_length=300,
+        required=False,
+        error_messages=_limits(300),
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )
+    pickup_point = forms.ChoiceField(
+        label=_("Post office where you drop it"), required=False, choices=(), error_messages=_CHOICE_ERROR
+    )
     note = forms.CharField(
         label=_("Note"),
         max_length=4000,
@@ -118,9 +154,24 @@ class SubmitForm(forms.Form):
     # the same form (double click, reload) into the first dossier.
     form_token = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, postal_result_allowed: bool = True, choose_point: bool = True, **kwargs):
+    def __init__(
+        self,
+        *args,
+        postal_result_allowed: bool = True,
+        choose_point: bool = True,
+        postal_pickup_allowed: bool = False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.fields["applicant_commune"].choices = commune_choices()
+        communes = commune_choices()
+        self.fields["applicant_commune"].choices = communes
+        self.fields["delivery_commune"].choices = communes
+        if postal_pickup_allowed:
+            self.fields["pickup_point"].choices = post_office_choices()
+        else:
+            # Only an online dossier of a procedure that accepts it by post.
+            for name in ("postal_pickup", "pickup_address", "pickup_point"):
+                del self.fields[name]
         if choose_point:
             self.fields["receiving_point"].choices = receiving_point_choices()
         else:
@@ -134,7 +185,7 @@ class SubmitForm(forms.Form):
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         """Puts the service's messages next to the fields they name."""
-        placed = {"location": "lon", "procedure": None, "channel": None}
+        placed = {"location": "lon", "delivery_location": "delivery_commune", "procedure": None, "channel": None}
         for name, messages in errors.items():
             if name == "attachments":
                 continue  # shown by the file input, which is not a form field

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, message
 
+from .extensions import LookupSection, lookup_sections, step_label
 from .models import Channel, Dossier, Status
 from .selectors import dossier_public_lookup
 from .serializers import event_public, iso_local
-from .workflow import BY_ACTION
 
 # Circular 01/2018 Art. 19: V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-NNNN (sequence may grow past 4 digits).
 CODE_PATTERN = re.compile(r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]{2}-\d{6}-\d{4,6}")
@@ -31,9 +31,12 @@ def _on_time_state(dossier: Dossier) -> str:
     return "closed"
 
 
-def public_view(dossier: Dossier) -> dict:
+def public_view(dossier: Dossier, sections: list[LookupSection] | None = None) -> dict:
+    """The public facts of a dossier, with the sections other apps add
+    (`extensions.lookup_sections`: e.g. the post's tracking steps)."""
     events = list(dossier.events.all())
-    return {
+    sections = lookup_sections(dossier) if sections is None else sections
+    view = {
         "code": dossier.code,
         "procedure": {"code": dossier.procedure.code, "name": dossier.procedure.name},
         "agency": {"code": dossier.agency.code, "name": dossier.agency.name},
@@ -51,6 +54,10 @@ def public_view(dossier: Dossier) -> dict:
         "on_time_state": _on_time_state(dossier),
         "timeline": [event_public(e) for e in events],
     }
+    for section in sections:
+        if section.key not in view:  # an app adds to the answer, never replaces
+            view[section.key] = section.data
+    return view
 
 
 def lookup_errors(code: str | None) -> dict[str, list[str]]:
@@ -95,12 +102,6 @@ class DossierLookupApi(PublicApiView):
         return Response(public_view(dossier))
 
 
-_PAGE_ACTIONS = {
-    "receive": "Tiếp nhận hồ sơ / Dossier received",
-    "apologize": "Xin lỗi, hẹn lại ngày trả / Apology and new date",
-}
-
-
 def _in_language(label: str) -> str:
     """One half of a "Vietnamese / English" label, in the page's language."""
     vi, _, en = label.partition(" / ")
@@ -114,7 +115,9 @@ def _moment(value: str | None) -> dt.datetime | None:
 def _page_view(dossier: Dossier) -> dict:
     """public_view for the page: the same fields, with datetimes (the template
     prints dd/mm/yyyy HH:MM) and labels in the page's language."""
-    view = public_view(dossier)
+    sections = lookup_sections(dossier)
+    view = public_view(dossier, sections)
+    view["sections"] = sections
     for name in ("received_at", "due_at", "appointment_at", "finished_at", "returned_at"):
         view[name] = _moment(view[name])
     view["status_text"] = _in_language(view["status_label"])
@@ -122,8 +125,7 @@ def _page_view(dossier: Dossier) -> dict:
     for step in view["timeline"]:
         step["at"] = _moment(step["at"])
         step["to_status_text"] = _in_language(step["to_status_label"])
-        transition = BY_ACTION.get(step["action"])
-        step["action_text"] = _in_language(transition.label if transition else _PAGE_ACTIONS.get(step["action"], ""))
+        step["action_text"] = _in_language(step_label(step["action"]))
     return view
 
 

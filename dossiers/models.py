@@ -163,6 +163,15 @@ class Delivery(models.TextChoices):
     POST = "post", "Qua bưu chính / By post"
 
 
+class PostalPickup(models.TextChoices):
+    """How the paper dossier of an online submission reaches the desk through
+    the public post (Decision 45/2016): the postal worker collects it at the
+    applicant's home, or the applicant drops it at a post office."""
+
+    HOME = "home", "Bưu điện đến nhận tại nhà / Collected at home"
+    POST_OFFICE = "post_office", "Gửi tại bưu cục / Dropped at a post office"
+
+
 class Dossier(models.Model):
     code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="dossiers")
@@ -214,6 +223,30 @@ class Dossier(models.Model):
     supplement_count = models.PositiveSmallIntegerField(default=0)
     result_delivery = models.CharField(max_length=5, choices=Delivery.choices, default=Delivery.DESK)
     delivery_address = models.CharField(max_length=300, blank=True)
+    # Where the address for the result lies (a pin, the device's location, or
+    # the commune an address typed without diacritics was matched to): the
+    # carrier needs the unit codes, the postal maps the commune.
+    delivery_location = models.PointField(srid=4326, null=True, blank=True, spatial_index=False)
+    delivery_commune = models.ForeignKey(
+        "layers.AdministrativeUnit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Commune (2025 map) of the address the result is sent to by post.",
+    )
+    # Sending the dossier itself by post: empty when it was not. The database
+    # defaults let bulk loaders (the demo history) leave them out.
+    postal_pickup = models.CharField(max_length=11, choices=PostalPickup.choices, blank=True, db_default="")
+    pickup_address = models.CharField(max_length=300, blank=True, db_default="")
+    pickup_point = models.ForeignKey(
+        "layers.ServicePoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Post office where the applicant drops the dossier.",
+    )
     fee_vnd = models.PositiveIntegerField(default=0)
     note = models.TextField(blank=True)
     is_demo = models.BooleanField(default=False)
@@ -248,6 +281,12 @@ class Dossier(models.Model):
                 condition=Q(result_delivery="desk") | ~Q(delivery_address=""), name="dossier_post_needs_address"
             ),
             models.CheckConstraint(condition=Q(due_at__gte=models.F("received_at")), name="dossier_due_after_receipt"),
+            models.CheckConstraint(
+                condition=Q(postal_pickup="")
+                | Q(postal_pickup="home", pickup_point__isnull=True) & ~Q(pickup_address="")
+                | Q(postal_pickup="post_office", pickup_point__isnull=False),
+                name="dossier_pickup_complete",
+            ),
         ]
 
     def __str__(self) -> str:

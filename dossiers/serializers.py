@@ -47,6 +47,10 @@ def event_detail(event: DossierEvent) -> dict:
     }
 
 
+def _point(point) -> dict | None:
+    return {"type": "Point", "coordinates": [point.x, point.y]} if point else None
+
+
 def lookup_url(code: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("dossier-lookup-page") + "?code=" + code
 
@@ -86,11 +90,14 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
             "address": dossier.applicant_address,
             "commune": _ref(dossier.applicant_commune, "code", "name"),
         },
-        "location": (
-            {"type": "Point", "coordinates": [dossier.location.x, dossier.location.y]} if dossier.location else None
-        ),
+        "location": _point(dossier.location),
         "result_delivery": dossier.result_delivery,
         "delivery_address": dossier.delivery_address,
+        "delivery_location": _point(dossier.delivery_location),
+        "delivery_commune": _ref(dossier.delivery_commune, "code", "name"),
+        "postal_pickup": dossier.postal_pickup or None,
+        "pickup_address": dossier.pickup_address,
+        "pickup_point": _ref(dossier.pickup_point, "code", "name"),
         "fee_vnd": dossier.fee_vnd,
         "supplement_count": dossier.supplement_count,
         "paused_at": iso_local(dossier.paused_at),

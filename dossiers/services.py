@@ -39,6 +39,7 @@ from .models import (
     Dossier,
     DossierEvent,
     IdempotencyKey,
+    PostalPickup,
     Procedure,
     Status,
     Timeliness,
@@ -125,13 +126,32 @@ class Submission:
     delivery_address: str = ""
     note: str = ""
     files: list[CheckedFile] = field(default_factory=list)
+    # Public post (Decision 45/2016). The result's address located on the
+    # map (a point, or a commune of the 2025 map), and for an online dossier
+    # whose paper copy goes by post: "home" (collected at `pickup_address`,
+    # by default the applicant's) or "post_office" (dropped at
+    # `pickup_point_code`).
+    delivery_lon: float | None = None
+    delivery_lat: float | None = None
+    delivery_commune_code: str = ""
+    postal_pickup: str = ""
+    pickup_address: str = ""
+    pickup_point_code: str = ""
 
     def fingerprint(self) -> str:
         """SHA-256 of the body, files by their digests: what makes a retry
-        "the same request"."""
-        body = {k: v for k, v in self.__dict__.items() if k != "files"}
+        "the same request". The postal fields count only when given, so a
+        request made before they existed keeps its fingerprint."""
+        body = {
+            k: v for k, v in self.__dict__.items() if k != "files" and not (k in _POSTAL_FIELDS and v in ("", None))
+        }
         body["files"] = [(f.original_name, f.sha256) for f in self.files]
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_POSTAL_FIELDS = frozenset(
+    {"delivery_lon", "delivery_lat", "delivery_commune_code", "postal_pickup", "pickup_address", "pickup_point_code"}
+)
 
 
 def _fail(errors: dict[str, list[str]], name: str, vi: str, en: str) -> None:
@@ -196,7 +216,120 @@ def _check_channel(sub: Submission, actor: Actor, point: ServicePoint | None, er
         )
 
 
-def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, AdministrativeUnit | None, Point | None]:
+@dataclass
+class _Postal:
+    """The postal choices of a submission, checked."""
+
+    delivery_location: Point | None = None
+    delivery_commune: AdministrativeUnit | None = None
+    postal_pickup: str = ""
+    pickup_address: str = ""
+    pickup_point: ServicePoint | None = None
+
+
+def _located(lon: float | None, lat: float | None, *, names: tuple[str, str, str], errors) -> tuple:
+    """(point, 2025 commune containing it) of an optional lon/lat pair; the
+    error names the missing half, or `names[2]` for a place outside the
+    province."""
+    lon_name, lat_name, place_name = names
+    if (lon is None) != (lat is None):
+        # Name the field that is missing: clients map errors to their inputs.
+        _fail(errors, lat_name if lat is None else lon_name, "Cần cả lon và lat.", "Give both lon and lat.")
+        return None, None
+    if lon is None:
+        return None, None
+    point = Point(lon, lat, srid=4326)
+    inside = _communes().filter(geom__intersects=point).first()
+    if inside is None:
+        _fail(errors, place_name, "Vị trí nằm ngoài tỉnh.", "The location is outside the province.")
+    return point, inside
+
+
+def _validate_postal(sub: Submission, procedure: Procedure | None, errors) -> _Postal:
+    """Decision 45/2016: the dossier sent by post (online submissions only;
+    a post-office clerk receives over the counter, channel 3), the result
+    received by post, or both; the catalogue says which a procedure allows."""
+    postal = _Postal()
+    if sub.result_delivery == Delivery.POST:
+        postal.delivery_location, postal.delivery_commune = _located(
+            sub.delivery_lon,
+            sub.delivery_lat,
+            names=("delivery_lon", "delivery_lat", "delivery_location"),
+            errors=errors,
+        )
+        if sub.delivery_commune_code:
+            chosen = _communes().filter(code=sub.delivery_commune_code).first()
+            if chosen is None:
+                _fail(
+                    errors,
+                    "delivery_commune",
+                    "Không có xã, phường này (địa giới 2025).",
+                    "No such commune (2025 map).",
+                )
+            elif postal.delivery_commune is not None and postal.delivery_commune.pk != chosen.pk:
+                _fail(
+                    errors,
+                    "delivery_commune",
+                    f"Điểm đã chọn trên bản đồ thuộc {postal.delivery_commune.name}, không phải {chosen.name}.",
+                    f"The point chosen on the map lies in {postal.delivery_commune.name}, not {chosen.name}.",
+                )
+            else:
+                postal.delivery_commune = chosen
+    if not sub.postal_pickup:
+        if sub.pickup_point_code:
+            _fail(
+                errors,
+                "pickup_point",
+                "Chỉ dùng khi postal_pickup = post_office.",
+                "Only with postal_pickup = post_office.",
+            )
+        return postal
+    if sub.postal_pickup not in PostalPickup.values:
+        _fail(errors, "postal_pickup", "Chọn home hoặc post_office.", "Use home or post_office.")
+        return postal
+    if sub.channel != Channel.ONLINE:
+        _fail(
+            errors,
+            "postal_pickup",
+            "Chỉ hồ sơ nộp trực tuyến (kênh 2) gửi bản giấy qua bưu chính; tại bưu điện, nhân viên bưu điện "
+            "tiếp nhận trực tiếp (kênh 3).",
+            "Only an online dossier (channel 2) sends its paper copy by post; at a post office the clerk "
+            "receives it over the counter (channel 3).",
+        )
+    if procedure is not None and not procedure.postal_submission_allowed:
+        _fail(
+            errors,
+            "postal_pickup",
+            "Thủ tục này không nhận hồ sơ gửi qua bưu chính (danh mục thủ tục: postal_submission_allowed = không).",
+            "This procedure does not accept dossiers sent by post (catalogue: postal_submission_allowed = false).",
+        )
+    postal.postal_pickup = sub.postal_pickup
+    if sub.postal_pickup == PostalPickup.HOME:
+        if sub.pickup_point_code:
+            _fail(
+                errors,
+                "pickup_point",
+                "Chỉ dùng khi postal_pickup = post_office.",
+                "Only with postal_pickup = post_office.",
+            )
+        postal.pickup_address = sub.pickup_address.strip() or sub.applicant_address.strip()
+        return postal
+    postal.pickup_point = ServicePoint.objects.filter(
+        code=sub.pickup_point_code, kind=ServicePointKind.POST_OFFICE, is_active=True
+    ).first()
+    if postal.pickup_point is None:
+        _fail(
+            errors,
+            "pickup_point",
+            "Chọn bưu cục (mã điểm phục vụ loại post_office) nơi gửi hồ sơ.",
+            "Choose the post office (a service point code of kind post_office) where the dossier is dropped.",
+        )
+    return postal
+
+
+def _validate(
+    sub: Submission, actor: Actor
+) -> tuple[Procedure, ServicePoint, AdministrativeUnit | None, Point | None, _Postal]:
     errors: dict[str, list[str]] = {}
     procedure = Procedure.objects.select_related("agency").filter(code=sub.procedure_code, is_active=True).first()
     if procedure is None:
@@ -252,17 +385,10 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
             _fail(
                 errors, "applicant_commune", "Không có xã, phường này (địa giới 2025).", "No such commune (2025 map)."
             )
-    location = None
-    if (sub.lon is None) != (sub.lat is None):
-        # Name the field that is missing: clients map errors to their inputs.
-        _fail(errors, "lat" if sub.lat is None else "lon", "Cần cả lon và lat.", "Give both lon and lat.")
-    elif sub.lon is not None:
-        location = Point(sub.lon, sub.lat, srid=4326)
-        inside = _communes().filter(geom__intersects=location).first()
-        if inside is None:
-            _fail(errors, "location", "Vị trí nằm ngoài tỉnh.", "The location is outside the province.")
-        elif commune is None:
-            commune = inside
+    location, inside = _located(sub.lon, sub.lat, names=("lon", "lat", "location"), errors=errors)
+    if commune is None:
+        commune = inside
+    postal = _validate_postal(sub, procedure, errors)
     if len(sub.note) > 4000:
         _fail(errors, "note", "Ghi chú tối đa 4.000 ký tự.", "The note is at most 4,000 characters.")
     if errors:
@@ -271,7 +397,7 @@ def _validate(sub: Submission, actor: Actor) -> tuple[Procedure, ServicePoint, A
         # Where demand comes from, when no address point was given: the
         # commune's representative point (flagged by the missing precision).
         location = commune.representative_point
-    return procedure, point, commune, location
+    return procedure, point, commune, location, postal
 
 
 def _communes():
@@ -328,11 +454,13 @@ def dossier_submit(
         earlier = _idempotent_replay(acting_user, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier, False
-    procedure, point, commune, location = _validate(submission, actor)
+    procedure, point, commune, location, postal = _validate(submission, actor)
     written: list[str] = []
     try:
         with transaction.atomic():
-            dossier = _create(submission, acting_user, actor, procedure, point, commune, location, received_at, written)
+            dossier = _create(
+                submission, acting_user, actor, procedure, point, commune, location, postal, received_at, written
+            )
             if idempotency_key:
                 IdempotencyKey.objects.create(
                     user=acting_user,
@@ -372,7 +500,7 @@ def _h3_cells(location) -> dict[str, int | None]:
     }
 
 
-def _create(sub, user, actor, procedure, point, commune, location, received_at, written) -> Dossier:
+def _create(sub, user, actor, procedure, point, commune, location, postal, received_at, written) -> Dossier:
     now = received_at or timezone.now()
     calendar = working_calendar()
     code = dossier_code_next(unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date())
@@ -397,6 +525,11 @@ def _create(sub, user, actor, procedure, point, commune, location, received_at, 
         due_at=calendar.due_at(now, procedure.processing_days),
         result_delivery=sub.result_delivery,
         delivery_address=sub.delivery_address.strip() if sub.result_delivery == Delivery.POST else "",
+        delivery_location=postal.delivery_location,
+        delivery_commune=postal.delivery_commune,
+        postal_pickup=postal.postal_pickup,
+        pickup_address=postal.pickup_address,
+        pickup_point=postal.pickup_point,
         fee_vnd=procedure.fee_vnd,
         note=sub.note.strip(),
         # Cells for the density maps, stored so counting needs no geometry work.

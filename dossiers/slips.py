@@ -22,7 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
-from .extensions import dossier_step_label
+from .extensions import TO_APPLICANT, TO_DESK, dossier_step_label, dossier_step_receiver
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -127,12 +127,15 @@ def _control_rows(dossier: Dossier, events: list[DossierEvent]) -> list[dict]:
     rows = []
     holder = dossier.receiving_point.name
     for event in events:
+        hands_to = dossier_step_receiver(event.action)  # a step another app recorded
         if event.to_agency is not None:
             receiver = holder = event.to_agency.name
-        elif event.action in _TO_APPLICANT:
+        elif event.action in _TO_APPLICANT or hands_to == TO_APPLICANT:
             receiver = _APPLICANT
-        elif event.action in _TO_DESK:
+        elif event.action in _TO_DESK or hands_to == TO_DESK:
             receiver = dossier.receiving_point.name
+        elif hands_to:
+            receiver = _vi(hands_to)
         else:
             receiver = holder
         transition = BY_ACTION.get(event.action)
@@ -245,12 +248,17 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
 def slip_pdf(*, dossier: Dossier, kind: str) -> bytes:
     """The slip `kind` (one of serializers.SLIP_KINDS, the keys of FORMS) of
     `dossier` as PDF bytes; SlipNotApplicable when it does not apply yet."""
+    return pdf_from_html(render_to_string(f"dossiers/slips/{kind}.html", slip_context(dossier=dossier, kind=kind)))
+
+
+def pdf_from_html(html: str) -> bytes:
+    """A printed page (a slip of this module, or another app's on the same
+    layout) as PDF bytes."""
     # Imported here: WeasyPrint loads Pango and its fonts (about half a
     # second), which only the processes that print slips need to pay for.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
-    html = render_to_string(f"dossiers/slips/{kind}.html", slip_context(dossier=dossier, kind=kind))
     # Only the inline images we embed: no file, no network.
     fetcher = URLFetcher(allowed_protocols=("data",), allow_redirects=False)
     return HTML(string=html, url_fetcher=fetcher).write_pdf()

@@ -32,7 +32,7 @@ from layers.models import ServicePoint
 from .attachments import ALLOWED_DESCRIPTION, attachments_check
 from .calendar import working_calendar
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
-from .extensions import dossier_sections
+from .extensions import dossier_sections, step_label
 from .forms import SubmitForm
 from .models import Channel, Dossier, Procedure, Status
 from .selectors import dossier_actions, dossier_get_for_user, dossier_may_apologize, worklist
@@ -122,7 +122,11 @@ def _applicant_initial(user, actor: Actor) -> dict:
 def _submit_config(procedure: Procedure, actor: Actor) -> dict:
     return {
         "language": get_language(),
-        "api": {"adminUnits": reverse("admin-unit-list"), "nearest": reverse("service-point-nearest")},
+        "api": {
+            "adminUnits": reverse("admin-unit-list"),
+            "nearest": reverse("service-point-nearest"),
+            "match": reverse("admin-unit-match"),
+        },
         "on": timezone.localdate().isoformat(),
         "choosePoint": actor.role == Role.CITIZEN,
         "strings": {
@@ -133,6 +137,14 @@ def _submit_config(procedure: Procedure, actor: Actor) -> dict:
             "nearestNone": _("No commune desk was found near this point."),
             "chosen": _("Location chosen: {lat}, {lon}"),
             "sending": _("Sending…"),
+            "deliveryChosen": _("The result goes to this point ({lat}, {lon}), in {commune}."),
+            "deliveryMatched": _("Address matched to {commune}. Click the map to put the exact place, if you like."),
+            "deliveryNoMatch": _("No commune of the current map was recognised in this address. Choose it below."),
+            "deliveryOutside": _("This point is outside the province."),
+            "postOffices": _("Nearest post offices: {list}."),
+            "locating": _("Finding your location…"),
+            "geoFailed": _("Your location could not be found. Click the map instead."),
+            "pickupProposed": _("Nearest post office proposed: {name} ({distance})."),
         },
     }
 
@@ -171,6 +183,9 @@ def _render_submit(
 
 
 def _submission(procedure: Procedure, data: dict, *, channel: int, files) -> Submission:
+    # The page keeps every postal field on screen; only the chosen options count.
+    by_post = (data.get("result_delivery") or "desk") == "post"
+    pickup = data.get("postal_pickup") or ""
     return Submission(
         procedure_code=procedure.code,
         applicant_name=data.get("applicant_name") or "",
@@ -185,6 +200,12 @@ def _submission(procedure: Procedure, data: dict, *, channel: int, files) -> Sub
         lat=data.get("lat"),
         result_delivery=data.get("result_delivery") or "desk",
         delivery_address=data.get("delivery_address") or "",
+        delivery_lon=data.get("delivery_lon") if by_post else None,
+        delivery_lat=data.get("delivery_lat") if by_post else None,
+        delivery_commune_code=(data.get("delivery_commune") or "") if by_post else "",
+        postal_pickup=pickup,
+        pickup_address=(data.get("pickup_address") or "") if pickup == "home" else "",
+        pickup_point_code=(data.get("pickup_point") or "") if pickup == "post_office" else "",
         note=data.get("note") or "",
         files=files,
     )
@@ -199,7 +220,12 @@ def dossier_submit_page(request, code: str):
     actor = actor_for(request.user)
     point = ServicePoint.objects.filter(pk=actor.service_point_id).first() if actor.service_point_id else None
     channel = submission_channel(actor, point)
-    options = {"postal_result_allowed": procedure.postal_result_allowed, "choose_point": actor.role == Role.CITIZEN}
+    options = {
+        "postal_result_allowed": procedure.postal_result_allowed,
+        "choose_point": actor.role == Role.CITIZEN,
+        # Only an online dossier sends its paper copy by post (Decision 45/2016).
+        "postal_pickup_allowed": channel == Channel.ONLINE and procedure.postal_submission_allowed,
+    }
 
     def page(form: SubmitForm, **extra):
         return _render_submit(
@@ -359,6 +385,7 @@ def _render_dossier(request, dossier: Dossier, *, status: int = 200, refused: st
         "events": [
             {
                 **event,
+                "step": _in_language(step_label(event["action"])),
                 "at": _moment(event["at"]),
                 "to_status": _status(event["to_status"]),
                 "from_status": _status(event["from_status"]) if event["from_status"] else None,

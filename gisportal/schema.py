@@ -103,7 +103,9 @@ class PortalAutoSchema(AutoSchema):
             codes.add("404")
         if self.view.get_throttles():
             codes.add("429")
-        for code in ("409", "413", "422"):
+        # 401 here: a view that checks a credential of its own (a signature)
+        # declares it, and gets the portal's error body.
+        for code in ("401", "409", "413", "422"):
             if code in responses:
                 codes.add(code)
         for code in codes:

@@ -6,9 +6,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 from feedback import urls as feedback_urls
-from maps import coverage_urls, density_urls, load_urls, nearest_urls
+from maps import coverage_urls, density_urls, load_urls, nearest_urls, postal_urls
 from notifications import urls as notification_urls
 from payments import urls as payment_urls
+from postal import urls as postal_app_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -46,6 +47,11 @@ urlpatterns = [
     path("api/v1/", include(feedback_urls.api_urlpatterns)),
     path("", include(feedback_urls.page_urlpatterns)),
     path("open311/v2/", include("feedback.open311_urls")),
+    path("api/v1/", include(postal_app_urls.api_urlpatterns)),
+    path("", include(postal_app_urls.page_urlpatterns)),
+    path("sandbox/vnpost/", include("postal.sandbox.urls")),
+    path("api/v1/", include(postal_urls.api_urlpatterns)),
+    path("", include(postal_urls.page_urlpatterns)),
     path("", include("maps.urls")),
     path("api/v1/", include(notification_urls.api_urlpatterns)),
     path("", include(notification_urls.page_urlpatterns)),

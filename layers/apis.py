@@ -135,6 +135,61 @@ class AdminUnitDetailApi(PublicApiView):
         return Response(feature)
 
 
+MATCH_MAX_ADDRESS = 300
+
+
+class AdminUnitMatchApi(PublicApiView):
+    """GET /api/v1/admin-units/match/?address=: the units whose name is in a
+    typed address (with or without diacritics), each as a point inside it."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "address",
+                {"type": "string", "minLength": 1, "maxLength": MATCH_MAX_ADDRESS},
+                required=True,
+                description="A free-text address, e.g. 'so 12 nguyen gia thieu, phuong kinh bac'.",
+            ),
+            OpenApiParameter("level", str, enum=UnitLevel.values, description="Default commune."),
+            OpenApiParameter("on", OpenApiTypes.DATE, description="Units in force on this day (default today)."),
+            integer_parameter("limit", low=1, high=20, default=5),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Administrative units named in a typed address (diacritics optional), best first",
+        operation_id="admin_units_match",
+    )
+    def get(self, request):
+        params = QueryParams(request.GET)
+        address = params.raw("address")
+        if address is None and "address" not in params.errors:
+            params.fail("address", "Thiếu tham số bắt buộc.", "This parameter is required.")
+        elif address is not None and len(address) > MATCH_MAX_ADDRESS:
+            params.fail("address", f"Tối đa {MATCH_MAX_ADDRESS} ký tự.", f"At most {MATCH_MAX_ADDRESS} characters.")
+        level = params.choice("level", UnitLevel.values, default=UnitLevel.COMMUNE)
+        on = params.date("on")
+        limit = params.integer("limit", default=5, low=1, high=20)
+        params.raise_if_invalid()
+
+        matches = selectors.units_matching_address(address=address, on=on, level=level, limit=limit)
+        features = [
+            _point_feature(
+                id=rank,
+                lon=m.lon,
+                lat=m.lat,
+                properties={
+                    "rank": rank,
+                    "code": m.code,
+                    "name": m.name,
+                    "full_name": m.full_name,
+                    "era": m.era,
+                    "score": round(m.score, 3),
+                },
+            )
+            for rank, m in enumerate(matches, start=1)
+        ]
+        return Response({"type": "FeatureCollection", "query": {"address": address}, "features": features})
+
+
 KIND_CHOICES = [*ServicePointKind.values, "any"]
 
 

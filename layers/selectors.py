@@ -84,6 +84,67 @@ def communes_outline_wkb(*, era: str) -> bytes | None:
     return outline
 
 
+@dataclass(frozen=True)
+class UnitMatch:
+    code: str
+    name: str
+    full_name: str
+    era: str
+    score: float
+    lon: float  # a point inside the unit (PostGIS point on surface)
+    lat: float
+
+
+# Text of an address folded as the search compares it: lower case, no
+# diacritics (unaccent turns đ into d), every run of other characters one
+# space, padded so that whole words can be found with position().
+_FOLD_SQL = "' ' || regexp_replace(lower(unaccent({})), '[^a-z0-9]+', ' ', 'g') || ' '"
+_MATCH_SQL = f"""
+SELECT m.code, m.name, m.full_name, m.era, m.score, ST_X(s.p), ST_Y(s.p)
+FROM (
+    SELECT u.id, u.code, u.name, u.full_name, u.era,
+           (CASE WHEN position(f.full_name IN q.address) > 0 THEN 3 ELSE 0 END
+            + CASE WHEN position(f.name IN q.address) > 0 THEN 2 ELSE 0 END
+            + word_similarity(trim(f.name), q.address)) AS score
+    FROM layers_administrativeunit u
+    CROSS JOIN (SELECT {_FOLD_SQL.format("%(address)s")} AS address) q
+    CROSS JOIN LATERAL (SELECT {_FOLD_SQL.format("u.name")} AS name,
+                               {_FOLD_SQL.format("u.full_name")} AS full_name) f
+    WHERE u.level = %(level)s
+      AND (u.valid_from IS NULL OR u.valid_from <= %(on)s) AND (u.valid_to IS NULL OR u.valid_to >= %(on)s)
+    ORDER BY score DESC, length(u.name) DESC, u.code
+    LIMIT %(limit)s
+) m
+CROSS JOIN LATERAL (SELECT ST_PointOnSurface(geom) AS p FROM layers_administrativeunit WHERE id = m.id) s
+WHERE m.score >= %(threshold)s
+ORDER BY m.score DESC, length(m.name) DESC, m.code
+"""
+# A name found word for word scores at least 2; below this, a fuzzy match
+# (pg_trgm word similarity) must be close: "kinh bacc" still finds Kinh Bắc.
+MATCH_THRESHOLD = 0.6
+
+
+def units_matching_address(
+    *, address: str, on: dt.date | None = None, level: str = "commune", limit: int = 5
+) -> list[UnitMatch]:
+    """The units in force on `on` whose name appears in a free-text address,
+    typed with or without diacritics, best first: the full name word for word
+    ("phuong kinh bac") before the name alone ("kinh bac"), then names
+    that are nearly in it (trigram word similarity, for typing slips)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MATCH_SQL,
+            {
+                "address": address,
+                "on": on or timezone.localdate(),
+                "level": level,
+                "limit": limit,
+                "threshold": MATCH_THRESHOLD,
+            },
+        )
+        return [UnitMatch(*row) for row in cursor.fetchall()]
+
+
 def unit_get(*, code: str, on: dt.date | None = None, era: str | None = None) -> AdministrativeUnit | None:
     """The unit with this code: the one in force on `on` (default today), else
     the most recent one, since a code can be reused by a later era."""

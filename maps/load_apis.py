@@ -34,7 +34,7 @@ DEFAULT_RADIUS_M = 5000.0
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _period(params: QueryParams) -> tuple[dt.date, dt.date]:
+def period_parse(params: QueryParams) -> tuple[dt.date, dt.date]:
     date_to = params.date("to", default=timezone.localdate())
     date_from = params.date("from", default=default_period(date_to)[0])
     if "from" not in params.errors and "to" not in params.errors:
@@ -49,7 +49,7 @@ def _period(params: QueryParams) -> tuple[dt.date, dt.date]:
 
 def load_params(query) -> tuple[dt.date, dt.date, str | None]:
     params = QueryParams(query)
-    date_from, date_to = _period(params)
+    date_from, date_to = period_parse(params)
     kind = params.choice("kind", ServicePointKind.values)
     params.raise_if_invalid()
     return date_from, date_to, kind
@@ -67,13 +67,13 @@ def accessibility_params(query) -> tuple[dt.date, float, str | None]:
 def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
     params = QueryParams(query)
     group_by = params.choice("group_by", GROUP_BY, default="province")
-    date_from, date_to = _period(params)
+    date_from, date_to = period_parse(params)
     output = params.choice("format", FORMATS, default="json")
     params.raise_if_invalid()
     return group_by, date_from, date_to, output
 
 
-_PERIOD_PARAMETERS = [
+PERIOD_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 1st of the month, 11 months ago)."),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, on or after `from` (default: today)."),
 ]
@@ -83,7 +83,7 @@ _KIND = OpenApiParameter("kind", OpenApiTypes.STR, enum=list(ServicePointKind.va
 class ServicePointLoadApi(OfficialApiView):
     @extend_schema(
         summary="Load per service point: received per counter per working day, open queue, late share",
-        parameters=[*_PERIOD_PARAMETERS, _KIND],
+        parameters=[*PERIOD_PARAMETERS, _KIND],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
@@ -130,7 +130,7 @@ class Indicators766Api(OfficialApiView):
         summary="Decision 766 service-quality indicators with their full-score thresholds",
         parameters=[
             OpenApiParameter("group_by", OpenApiTypes.STR, enum=list(GROUP_BY), description="Default province."),
-            *_PERIOD_PARAMETERS,
+            *PERIOD_PARAMETERS,
             OpenApiParameter("format", OpenApiTypes.STR, enum=list(FORMATS), description="Default json."),
         ],
         responses={
@@ -152,7 +152,7 @@ class Indicators766Api(OfficialApiView):
 # --- pages ---------------------------------------------------------------------------
 
 
-def _require_official(request) -> None:
+def require_official(request) -> None:
     if not actor_for(request.user).is_official:
         raise PermissionDenied(_("Only officials may see this page."))
 
@@ -166,18 +166,18 @@ def _kinds() -> list[dict]:
     ]
 
 
-def _errors(error: BadParameters) -> dict:
+def parameter_errors(error: BadParameters) -> dict:
     return {name: [str(m) for m in messages] for name, messages in error.detail.items()}
 
 
 @login_required
 def load_page(request):
-    _require_official(request)
+    require_official(request)
     errors: dict = {}
     try:
         date_from, date_to, kind = load_params(request.GET)
     except BadParameters as error:
-        errors = _errors(error)
+        errors = parameter_errors(error)
         kind = None
         date_from, date_to = default_period(timezone.localdate())
     data = service_point_load(date_from=date_from, date_to=date_to, kind=kind)
@@ -216,12 +216,12 @@ def load_page(request):
 
 @login_required
 def indicators_page(request):
-    _require_official(request)
+    require_official(request)
     errors: dict = {}
     try:
         group_by, date_from, date_to, _output = indicator_params(request.GET)
     except BadParameters as error:
-        errors = _errors(error)
+        errors = parameter_errors(error)
         group_by = "province"
         date_from, date_to = default_period(timezone.localdate())
     data = indicators_766(group_by=group_by, date_from=date_from, date_to=date_to)

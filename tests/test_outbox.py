@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.utils import timezone
 
-from gisportal.outbox import outbox_claim, outbox_reap
+from gisportal.outbox import outbox_claim, outbox_publish, outbox_reap, outbox_retry_later
 from layers.models import Feature, FeatureChange, ImportJob
 from layers.registries import importing
 from layers.registries.importing import import_job_create, layer_import
@@ -124,3 +124,20 @@ def test_a_run_given_up_on_mid_import_changes_nothing(job, monkeypatch):
     assert not FeatureChange.objects.filter(layer=layer, action="import").exists()
     assert (Path(settings.MEDIA_ROOT) / job.stored_path).is_file()
     assert not list((Path(settings.MEDIA_ROOT) / "imports").glob(f"job-{job.pk}-*"))
+
+
+def test_a_job_run_and_put_back_before_its_publish_returns_waits_for_the_sweep(job, monkeypatch):
+    """A fast worker takes the message, fails for a passing reason and puts
+    the job back for later, all before the publisher records the send: that
+    record must not mark the new entry published, or the sweep would leave
+    it alone for OUTBOX_REPUBLISH_AFTER_S."""
+    from gisportal.celery import app
+
+    def fast_worker(name, args, **kwargs):
+        outbox_retry_later(outbox_claim(ImportJob, args[0]), delay_s=1)
+
+    monkeypatch.setattr(app, "send_task", fast_worker)
+    assert outbox_publish(ImportJob, job.pk) is True
+    row = ImportJob.objects.get(pk=job.pk)
+    assert (row.status, row.published_at) == ("queued", None)
+    assert row.queued_at > timezone.now()  # not before its time; then the sweep publishes it

@@ -4,8 +4,9 @@ no 5xx, no failure of any check, no error. The full run (15,000+ requests)
 is the same command with more examples; its figures are in the README.
 
 The callers are accounts of this test (the demo accounts exist only under
-DEBUG); whatever the run wrote (dossiers the citizen submitted, their codes
-and counts) is removed afterwards, so later tests find the data as it was."""
+DEBUG); whatever the run wrote (every row added to any table: dossiers,
+ratings, phone codes, gateway messages, ...; codes and counts put back) is
+removed afterwards, so later tests find the data as it was."""
 
 import json
 import subprocess
@@ -26,17 +27,15 @@ PASSWORD = "x-Strong-pass-1"
 
 @pytest.fixture(scope="module")
 def callers(django_db_setup, django_db_blocker):
-    from django.db.models import Max
-
-    from dossiers.models import CodeCounter, Dossier
+    from dossiers.models import CodeCounter
     from gisportal.accounts.models import Agency
     from gisportal.accounts.services import user_ensure
     from layers.models import Feature
-    from tests.committed_dossiers import dossiers_remove
+    from tests.committed_dossiers import rows_added_remove, table_marks
 
     suffix = uuid.uuid4().hex[:8]
     with django_db_blocker.unblock():
-        last_dossier = Dossier.objects.aggregate(last=Max("pk"))["last"] or 0
+        marks = table_marks()
         counters = list(CodeCounter.objects.all())
         features = Feature.objects.count()
         citizen = user_ensure(username=f"st-citizen-{suffix}", password=PASSWORD, role="citizen")
@@ -47,9 +46,7 @@ def callers(django_db_setup, django_db_blocker):
         yield {"citizen": citizen.username, "official": official.username}
     finally:
         with django_db_blocker.unblock():
-            dossiers_remove(Dossier.objects.filter(pk__gt=last_dossier), counters)
-            citizen.delete()
-            official.delete()
+            rows_added_remove(marks, counters)  # the callers' accounts too
             # An official of so-tp edits no registry layer: none was touched.
             assert Feature.objects.count() == features
 

@@ -73,3 +73,28 @@ def test_staff_without_the_permissions_and_anonymous_users_are_refused(client):
     client.force_login(clerk)
     assert client.post(IMPORT, {"file": csv_file(GOOD)}).status_code == 403
     assert not Procedure.objects.filter(code="9.000101").exists()
+
+
+def test_the_catalogue_exports_to_the_csv_it_imports_with_the_postal_columns(admin_client, tmp_path):
+    """Export, import the file again: the same catalogue, the postal flags kept."""
+    from dossiers.catalogue import CSV_COLUMNS, procedures_import
+    from dossiers.models import Procedure
+
+    Procedure.objects.filter(code="1.001193").update(postal_submission_allowed=False)
+    response = admin_client.get("/admin/dossiers/procedure/export-csv/")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    header = data.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header == CSV_COLUMNS and {"postal_submission_allowed", "postal_result_allowed"} <= set(header)
+    before = list(
+        Procedure.objects.order_by("code").values_list("code", "postal_submission_allowed", "postal_result_allowed")
+    )
+    exported = tmp_path / "catalogue.csv"
+    exported.write_bytes(data)
+    Procedure.objects.update(postal_submission_allowed=True, postal_result_allowed=True)
+    report = procedures_import(path=exported)
+    assert report.ok, report.errors
+    after = list(
+        Procedure.objects.order_by("code").values_list("code", "postal_submission_allowed", "postal_result_allowed")
+    )
+    assert after == before and ("1.001193", False, True) in after

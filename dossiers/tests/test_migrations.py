@@ -13,7 +13,7 @@ from dossiers.demo_history import dossier_history_generate
 from dossiers.demo_setup import commune_committees_ensure
 from dossiers.models import DensityCount, DensityDayCount, Dossier
 
-PROJECT_PACKAGES = {"gisportal", "layers", "dossiers", "maps"}
+PROJECT_PACKAGES = {"gisportal", "layers", "dossiers", "maps", "postal"}
 
 
 def _imported_modules(tree: ast.Module) -> list[tuple[str, bool]]:

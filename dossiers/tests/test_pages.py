@@ -82,7 +82,13 @@ def test_submit_page_is_prefilled_for_a_citizen_and_offers_online_points(client,
     assert catalogue.main.name in page
     assert f'value="{CITIZEN_A_ID}"' in page and 'value="Nguyễn Văn A"' in page
     assert f'value="{points.centre.code}"' in page and f'value="{points.desk.code}"' in page
-    assert f'value="{points.post.code}"' not in page  # online dossiers never go to a post office
+    # Online dossiers never go to a post office (post offices are offered only
+    # as the place to drop a dossier sent by post, in a select of their own).
+    receiving = page[
+        page.index('name="receiving_point"') : page.index("</select>", page.index('name="receiving_point"'))
+    ]
+    assert f'value="{points.post.code}"' not in receiving
+    assert f'value="{points.post.code}"' in page[page.index('name="pickup_point"') :]
     assert 'accept=".pdf,.png,.jpg,.jpeg,.docx"' in page and "multiple" in page
     assert 'value="post"' in page  # this procedure may send its result by post
 

@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 from datetime import timedelta
 
 from . import env
@@ -30,6 +32,8 @@ INSTALLED_APPS = [
     "dossiers",
     "feedback",
     "payments",
+    "postal",
+    "postal.sandbox",
     "maps",
     "notifications",
     "chatbot",
@@ -401,3 +405,52 @@ ZALO_WEBHOOK_MAX_AGE_S = float(env.get("ZALO_WEBHOOK_MAX_AGE_S", "300"))
 ZALO_SANDBOX_REPLY_WINDOW_S = float(env.get("ZALO_SANDBOX_REPLY_WINDOW_S", str(7 * 24 * 3600)))
 ZALO_SANDBOX_TOKEN_TTL_S = float(env.get("ZALO_SANDBOX_TOKEN_TTL_S", "90000"))
 ZALO_SANDBOX_WEBHOOK_URL = env.get("ZALO_SANDBOX_WEBHOOK_URL", "")
+
+def _derived_secret(purpose: str) -> str:
+    """A default secret of an integration, derived from the environment's
+    DJANGO_SECRET_KEY: unpublished wherever the key is, and the same in every
+    process of one deployment (the portal and its sandbox agree)."""
+    key = (env.get("DJANGO_SECRET_KEY") or "").encode()
+    return hmac.new(key, purpose.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+# Vietnam Post partner API (postal/vnpost.py), called by the Celery worker
+# through the outbox. Defaults: the sandbox carrier this portal serves at
+# /sandbox/vnpost/ (postal/sandbox), so everything runs offline. For the real
+# carrier set VNPOST_BASE_URL, VNPOST_CUSTOMER_CODE, VNPOST_API_KEY and
+# VNPOST_CALLBACK_SECRET, and VNPOST_SANDBOX_ENABLED=false.
+VNPOST_BASE_URL = env.get("VNPOST_BASE_URL") or PUBLIC_BASE_URL.rstrip("/") + "/sandbox/vnpost/api/v1"
+VNPOST_CUSTOMER_CODE = env.get("VNPOST_CUSTOMER_CODE", "BNPORTAL")
+VNPOST_API_KEY = env.get("VNPOST_API_KEY") or _derived_secret("vnpost-sandbox-api-key")
+# Status callbacks: where the carrier sends them (also sent with each order as
+# CallbackUrl), the shared secret of their signature, and how far the signed
+# timestamp may be from our clock.
+VNPOST_CALLBACK_URL = env.get("VNPOST_CALLBACK_URL") or PUBLIC_BASE_URL.rstrip("/") + "/api/v1/postal/callbacks/vnpost/"
+VNPOST_CALLBACK_SECRET = env.get("VNPOST_CALLBACK_SECRET") or _derived_secret("vnpost-sandbox-callback")
+VNPOST_CALLBACK_MAX_SKEW_S = int(env.get("VNPOST_CALLBACK_MAX_SKEW_S", "300"))
+VNPOST_TIMEOUT_S = float(env.get("VNPOST_TIMEOUT_S", "10"))
+# A carrier that is down or slow: the order is tried again after
+# OUTBOX_RETRY_BASE_S, doubling up to OUTBOX_RETRY_MAX_S between tries, without end.
+# A dossier in its envelope, as declared to the carrier.
+VNPOST_PARCEL_WEIGHT_G = int(env.get("VNPOST_PARCEL_WEIGHT_G", "300"))
+
+# The sandbox carrier (postal/sandbox): its own account, and how fast parcels
+# move (every VNPOST_SANDBOX_TICK_S, Celery beat moves each parcel whose
+# VNPOST_SANDBOX_STEP_S have passed one step on); the share of deliveries that
+# fail at the first attempt, and of status callbacks sent twice or late.
+VNPOST_SANDBOX_ENABLED = env.get_bool("VNPOST_SANDBOX_ENABLED", True)
+VNPOST_SANDBOX_CUSTOMER_CODE = env.get("VNPOST_SANDBOX_CUSTOMER_CODE", "BNPORTAL")
+VNPOST_SANDBOX_API_KEY = env.get("VNPOST_SANDBOX_API_KEY") or _derived_secret("vnpost-sandbox-api-key")
+VNPOST_SANDBOX_CALLBACK_SECRET = env.get("VNPOST_SANDBOX_CALLBACK_SECRET") or _derived_secret("vnpost-sandbox-callback")
+VNPOST_SANDBOX_TICK_S = float(env.get("VNPOST_SANDBOX_TICK_S", "30"))
+VNPOST_SANDBOX_STEP_S = float(env.get("VNPOST_SANDBOX_STEP_S", "600"))
+VNPOST_SANDBOX_FAILURE_RATE = float(env.get("VNPOST_SANDBOX_FAILURE_RATE", "0.1"))
+VNPOST_SANDBOX_DUPLICATE_RATE = float(env.get("VNPOST_SANDBOX_DUPLICATE_RATE", "0.05"))
+VNPOST_SANDBOX_LATE_RATE = float(env.get("VNPOST_SANDBOX_LATE_RATE", "0.05"))
+VNPOST_SANDBOX_CALLBACK_TIMEOUT_S = float(env.get("VNPOST_SANDBOX_CALLBACK_TIMEOUT_S", "5"))
+VNPOST_SANDBOX_CALLBACK_MAX_TRIES = int(env.get("VNPOST_SANDBOX_CALLBACK_MAX_TRIES", "8"))
+CELERY_BEAT_SCHEDULE["vnpost-sandbox-tick"] = {
+    "task": "postal.sandbox.tasks.sandbox_tick_task",
+    "schedule": VNPOST_SANDBOX_TICK_S,
+    "options": {"expires": VNPOST_SANDBOX_TICK_S},
+}

@@ -23,6 +23,8 @@ if env.get("NUM_PROXIES"):  # noqa: F405
 # The sandbox gateway signs IPNs that settle fees: off on a public server
 # unless an operator turns it on on purpose (a training portal).
 VNPAY_SANDBOX_ENABLED = env.get_bool("VNPAY_SANDBOX_ENABLED", False)  # noqa: F405
+# The same for the sandbox carrier, whose callbacks return results delivered.
+VNPOST_SANDBOX_ENABLED = env.get_bool("VNPOST_SANDBOX_ENABLED", False)  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.get_bool("DJANGO_SECURE_SSL_REDIRECT", True)  # noqa: F405

@@ -92,6 +92,22 @@ def _direct_fees(group_by: str, date_from: dt.date, date_to: dt.date) -> dict[st
     return counts
 
 
+def _direct_ratings(group_by: str, date_from: dt.date, date_to: dt.date) -> dict[str, Counter]:
+    """Ratings and ratings of 4 or 5 straight from the rating rows, on the day
+    they were given, by the keys each rating carries."""
+    from feedback.models import Rating
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    rows = Rating.objects.filter(day__range=(date_from, date_to)).values_list(
+        "agency__code", "service_point__code", "commune__code", "score"
+    )
+    for agency, point, commune, score in rows:
+        key = {"province": "all", "agency": agency, "service_point": point, "commune": commune or ""}[group_by]
+        counts[key]["ratings"] += 1
+        counts[key]["satisfied"] += score >= 4
+    return counts
+
+
 def _share(part, whole):
     return round(part / whole, 4) if whole else None
 
@@ -104,6 +120,7 @@ def test_indicators_equal_direct_counts(history, official, client_as, group_by):
     body = response.json()
     expected = _direct(group_by, date_from, date_to)
     fees = _direct_fees(group_by, date_from, date_to)
+    ratings = _direct_ratings(group_by, date_from, date_to)
     assert sum(f["paid"] for f in fees.values()) > 100  # the demo history pays fees
     got = {row["key"]: row for row in body["rows"]}
     assert set(expected) <= set(got)
@@ -131,8 +148,15 @@ def test_indicators_equal_direct_counts(history, official, client_as, group_by):
         assert (row["fees_paid"], row["fees_paid_online"]) == (f["paid"], f["online"]), key
         assert ind["online_payment"]["value"] == _share(f["online"], f["paid"])
         assert bool(ind["online_payment"]["note"]) == (f["paid"] == 0)
-        # No rating in this history: satisfaction has no value yet, and no note either.
-        assert ind["satisfaction"] == {"value": None, "threshold": 0.9, "met": None, "note": None}
+        r = ratings.get(key, Counter())
+        assert (row["ratings"], row["ratings_satisfied"]) == (r["ratings"], r["satisfied"]), key
+        satisfaction = _share(r["satisfied"], r["ratings"])
+        assert ind["satisfaction"] == {
+            "value": satisfaction,
+            "threshold": 0.9,
+            "met": None if satisfaction is None else satisfaction >= 0.9,
+            "note": None,
+        }
     received = [row["received"] for row in body["rows"]]
     assert received == sorted(received, reverse=True)
 
