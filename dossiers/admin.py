@@ -1,8 +1,22 @@
 from django.contrib import admin
 from django.urls import path
+from django.utils.translation import gettext_lazy
+
+from gisportal.admin_language import OneLanguageChoicesMixin, choice_column
 
 from .catalogue_views import procedure_export_admin_view, procedure_import_admin_view
-from .models import Apology, CalendarException, Dossier, DossierEvent, Procedure, ProcedureForm, Sector
+from .component_admin import procedure_components_import_admin_view
+from .models import (
+    Apology,
+    CalendarException,
+    Dossier,
+    DossierEvent,
+    Procedure,
+    ProcedureComponent,
+    ProcedureForm,
+    Sector,
+)
+from .process_admin import procedure_process_import_admin_view
 
 
 @admin.register(Sector)
@@ -16,29 +30,50 @@ class ProcedureFormInline(admin.TabularInline):
     extra = 0
 
 
+class ProcedureComponentInline(admin.StackedInline):
+    """Dossier components edited with the procedure; `clean()` refuses a
+    form schema that is not valid JSON Schema 2020-12."""
+
+    model = ProcedureComponent
+    extra = 0
+    fields = (
+        ("code", "name"),
+        ("required", "group", "order"),
+        ("originals", "copies"),
+        "accepted_types",
+        "form_schema",
+    )
+
+
 @admin.register(Procedure)
-class ProcedureAdmin(admin.ModelAdmin):
+class ProcedureAdmin(OneLanguageChoicesMixin, admin.ModelAdmin):
+    level_shown = choice_column("level", gettext_lazy("administrative level"))
+    online_level_shown = choice_column("online_level", gettext_lazy("online level"))
     list_display = (
         "code",
         "name",
         "sector",
         "agency",
-        "level",
-        "online_level",
+        "level_shown",
+        "online_level_shown",
         "processing_days",
         "fee_vnd",
         "is_active",
     )
     list_filter = ("sector", "level", "online_level", "is_active", "is_demo_values")
     search_fields = ("code", "name")
-    inlines = [ProcedureFormInline]
+    inlines = [ProcedureComponentInline, ProcedureFormInline]
 
     def get_urls(self):
         # "Nhập CSV / Import CSV" on the change list (needs add and change permissions).
         importer = self.admin_site.admin_view(procedure_import_admin_view)
         exporter = self.admin_site.admin_view(procedure_export_admin_view)
+        components = self.admin_site.admin_view(procedure_components_import_admin_view)
+        process = self.admin_site.admin_view(procedure_process_import_admin_view)
         return [
+            path("import-process/", process, name="dossiers_procedure_import_process"),
             path("import-csv/", importer, name="dossiers_procedure_import"),
+            path("import-components/", components, name="dossiers_procedure_import_components"),
             path("export-csv/", exporter, name="dossiers_procedure_export"),
             *super().get_urls(),
         ]

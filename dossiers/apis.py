@@ -3,10 +3,12 @@ attachments. Each view parses input, calls one service or selector, and
 shapes the answer; the rules live in services, selectors and workflow."""
 
 import datetime as dt
+import json
 import logging
-import math
+import re
 from collections.abc import Mapping
 
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -21,13 +23,15 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
-from gisportal.api import QueryParams, integer_parameter, message, paged
+from gisportal.api import QueryParams, body_number, body_point, integer_parameter, message, paged
 from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
-from .attachments import attachment_download_name, attachment_path, attachments_check
+from .attachments import CheckedFile, attachment_download_name, attachment_path, attachments_check
 from .calendar import working_calendar
-from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
+from .components import ComponentsRefused
+from .documents import document_choices, documents_as_files
+from .errors import DossierInputError, DossierInputRefused, IdempotencyConflict, TransitionNotAllowed
 from .models import Attachment, Dossier, Status
 from .selectors import dossier_get_for_user, worklist
 from .serializers import dossier_detail, dossier_summary
@@ -67,6 +71,8 @@ class DossierApiView(APIView):
     throttle_classes: list = []
 
     def handle_exception(self, exc):
+        if isinstance(exc, DossierInputRefused):
+            return Response(exc.errors, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         if isinstance(exc, DossierInputError):
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         if isinstance(exc, TransitionNotAllowed):
@@ -74,6 +80,8 @@ class DossierApiView(APIView):
                 {"detail": str(exc), "status": exc.status, "allowed_actions": exc.allowed},
                 status=status.HTTP_409_CONFLICT,
             )
+        if isinstance(exc, ComponentsRefused):
+            return Response(exc.body(), status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         if isinstance(exc, IdempotencyConflict):
             return Response({"detail": str(exc)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         if isinstance(exc, Dossier.DoesNotExist):
@@ -119,22 +127,6 @@ def _text(flat: dict, errors: dict, name: str) -> str:
     return value
 
 
-def _number(flat: dict, errors: dict, name: str, *, low: float, high: float, integer: bool = False):
-    value = flat.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value) if integer else float(value)
-    except (TypeError, ValueError):
-        number = None
-    if isinstance(value, bool) or number is None or not math.isfinite(number) or not low <= number <= high:
-        errors.setdefault(name, []).append(
-            message(f"Phải là số trong [{low:g}, {high:g}].", f"Must be a number within [{low:g}, {high:g}].")
-        )
-        return None
-    return number
-
-
 def submission_from_request(request) -> Submission:
     """The submission a request's body (JSON, or multipart with files) carries,
     each field checked for type and length; DossierInputError (400) naming
@@ -143,19 +135,27 @@ def submission_from_request(request) -> Submission:
     flat = _flatten(_object(request))
     errors: dict[str, list[str]] = {}
     texts = {name: _text(flat, errors, name) for name in _TEXT_FIELDS}
-    channel = _number(flat, errors, "channel", low=1, high=3, integer=True)
+    channel = body_number(flat, errors, "channel", low=1, high=3, integer=True)
     if channel is None and "channel" not in errors:
         errors["channel"] = [message("Trường này là bắt buộc (1, 2, 3).", "This field is required (1, 2, 3).")]
-    lon = _number(flat, errors, "lon", low=-180, high=180)
-    lat = _number(flat, errors, "lat", low=-90, high=90)
-    delivery_lon = _number(flat, errors, "delivery_lon", low=-180, high=180)
-    delivery_lat = _number(flat, errors, "delivery_lat", low=-90, high=90)
+    # Each place as two numbers, or as a GeoJSON Point (`location`, `delivery_location`).
+    lon, lat = body_point(flat, errors, name="location", lon="lon", lat="lat")
+    delivery_lon, delivery_lat = body_point(
+        flat, errors, name="delivery_location", lon="delivery_lon", lat="delivery_lat"
+    )
     files = request.FILES.getlist("attachments") if hasattr(request, "FILES") else []
     checked, problems = attachments_check(files)
     if problems:
         errors["attachments"] = problems
+    forms = _forms(request, errors)
+    component_files, component_problems = _component_files(request, already=len(files))
+    # Stored documents named instead of files, `documents[<code>]` (issue #15).
+    for code, reused in _stored_documents(request, errors).items():
+        component_files.setdefault(code, []).extend(reused)
     if errors:
         raise DossierInputError(errors)
+    if component_problems:
+        raise ComponentsRefused(components=component_problems, forms={})
     return Submission(
         procedure_code=texts["procedure"],
         applicant_name=texts["applicant_name"],
@@ -178,7 +178,72 @@ def submission_from_request(request) -> Submission:
         pickup_point_code=texts["pickup_point"],
         note=texts["note"],
         files=checked,
+        component_files=component_files,
+        forms=forms,
     )
+
+
+def _stored_documents(request, errors: dict) -> dict[str, list[CheckedFile]]:
+    try:
+        chosen = document_choices(request.data)
+    except DossierInputError as bad:
+        errors.update(bad.errors)
+        return {}
+    return documents_as_files(user=request.user, chosen=chosen, errors=errors) if chosen else {}
+
+
+COMPONENT_FILE_FIELD = re.compile(r"^components\[([-a-zA-Z0-9_]{1,40})\]$")
+
+
+def _component_files(request, *, already: int) -> tuple[dict[str, list[CheckedFile]], dict[str, list[str]]]:
+    """Files sent as `components[<code>]` (multipart), checked by content as
+    untagged attachments are; the procedure's accepted types are the
+    service's business. Problems by component code (422)."""
+    uploads = getattr(request, "FILES", None)
+    if not uploads:
+        return {}, {}
+    tagged = {}
+    problems: dict[str, list[str]] = {}
+    for key in uploads:
+        found = COMPONENT_FILE_FIELD.match(key)
+        # Other file fields are ignored, as they always were.
+        if found:
+            tagged[found.group(1)] = uploads.getlist(key)
+    limit = settings.DOSSIER_ATTACHMENT_MAX_COUNT
+    if already + sum(map(len, tagged.values())) > limit:
+        problems.setdefault("attachments", []).append(
+            message(f"Tối đa {limit} tệp đính kèm.", f"At most {limit} attachments.")
+        )
+        return {}, problems
+    checked: dict[str, list[CheckedFile]] = {}
+    for code, files in tagged.items():
+        checked[code], file_problems = attachments_check(files)
+        if file_problems:
+            problems.setdefault(code, []).extend(file_problems)
+    return checked, problems
+
+
+def _forms(request, errors: dict) -> dict:
+    """E-form answers, `forms`: {component code: answers}: a JSON object in a
+    JSON body, JSON text in a multipart one."""
+    data = request.data
+    raw = data.get("forms") if isinstance(data, Mapping) else None
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raw = None
+    if not isinstance(raw, dict) or not all(isinstance(answers, dict) for answers in raw.values()):
+        errors.setdefault("forms", []).append(
+            message(
+                "forms phải là đối tượng JSON {mã thành phần: {trường: giá trị}}.",
+                "forms must be a JSON object {component code: {field: value}}.",
+            )
+        )
+        return {}
+    return raw
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(

@@ -38,9 +38,13 @@ def _public_holidays() -> holidays.HolidayBase:
 _HOLIDAYS_LOCK = threading.Lock()
 
 
+@lru_cache(maxsize=8192)
 def _is_public_working_day(day: dt.date) -> bool:
     """Monday to Friday unless a public holiday or a swapped day off, and the
-    make-up working Saturdays the government declared."""
+    make-up working Saturdays the government declared. Cached: a fact of the
+    `holidays` data, which does not change while the process runs, and each
+    lookup costs tens of microseconds (the worklist's step dues ask for
+    hundreds a page, bench/process.py)."""
     with _HOLIDAYS_LOCK:
         return _public_holidays().is_working_day(day)
 

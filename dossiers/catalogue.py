@@ -28,11 +28,17 @@ from gisportal.accounts.services import agency_upsert, demo_agencies_ensure
 from gisportal.api import message
 from gisportal.spreadsheets import csv_bytes
 
+from .components import components_import
 from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
+from .process import process_import, steps_of
 
 logger = logging.getLogger(__name__)
 
 DEMO_CSV = Path(settings.BASE_DIR) / "data" / "procedures" / "catalogue.csv"
+# Dossier components and e-forms of the most used demo procedures.
+DEMO_COMPONENTS = Path(__file__).resolve().parent / "data" / "components.json"
+# The own process (steps, roles, days) of a few commune-level procedures.
+DEMO_PROCESSES = Path(__file__).resolve().parent / "data" / "processes.json"
 
 # The national portal's page of a procedure: where its forms are published.
 NATIONAL_PORTAL_URL = "https://dichvucong.gov.vn/p/home/dvc-chi-tiet-thu-tuc-hanh-chinh.html?ma_thu_tuc={code}"
@@ -293,7 +299,7 @@ def _text(row: dict, column: str, errors: _RowErrors, *, max_length: int, requir
 
 def _integer(row: dict, column: str, errors: _RowErrors, *, high: int) -> int | None:
     raw = (row.get(column) or "").strip()
-    if not raw.isdigit():
+    if not raw.isdecimal():
         errors.add(column, "phải là số nguyên không âm (không dấu phân cách).", "must be a whole number ≥ 0.")
         return None
     value = int(raw)
@@ -430,6 +436,19 @@ def _validate(rows: list[dict], report: ImportReport) -> list[dict]:
                 f"no agency has the code {values['agency_code']}.",
             )
         values["agency_id"] = known.get(values["agency_code"])
+    # A procedure's declared process must still fit in its processing time.
+    declared = Procedure.objects.filter(code__in=[v["code"] for v in cleaned if v["code"]]).exclude(process=[])
+    step_days = {
+        code: sum(step.days for step in steps_of(process)) for code, process in declared.values_list("code", "process")
+    }
+    for values in cleaned:
+        total = step_days.get(values["code"])
+        if total is not None and values["processing_days"] is not None and values["processing_days"] < total:
+            _RowErrors(report, values["row_number"]).add(
+                "processing_days",
+                f"quy trình của thủ tục cần {total} ngày làm việc; sửa quy trình trước.",
+                f"the procedure's process takes {total} working days; change the process first.",
+            )
     report.errors.sort(key=_row_of_error)
     return cleaned
 
@@ -569,4 +588,10 @@ def catalogue_demo_load() -> int:
     for code, name_en in SECTOR_NAMES_EN.items():
         Sector.objects.filter(code=code, name_en="").update(name_en=name_en)
     _demo_forms_ensure()
+    components = components_import(path=DEMO_COMPONENTS)
+    if not components.ok:
+        raise ValueError("The demo components do not import:\n" + "\n".join(components.errors))
+    processes = process_import(path=DEMO_PROCESSES)
+    if not processes.ok:
+        raise ValueError("The demo processes do not import:\n" + "\n".join(processes.errors))
     return report.rows

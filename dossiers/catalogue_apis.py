@@ -1,5 +1,6 @@
 """Public JSON API of the procedure catalogue: search and detail."""
 
+from django.contrib.gis.geos import Point
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -7,10 +8,19 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from gisportal.accounts.models import Agency
-from gisportal.api import PublicApiView, QueryParams, integer_parameter, message, page_links
+from gisportal.api import (
+    BadParameters,
+    PublicApiView,
+    QueryParams,
+    integer_parameter,
+    message,
+    number_parameter,
+    page_links,
+)
 
-from . import catalogue
+from . import catalogue, desks
 from .models import AdministrativeLevel, OnlineLevel, Procedure, Sector
+from .process import steps_public
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -121,6 +131,78 @@ class ProcedureDetailApi(PublicApiView):
                 "is_demo_values": procedure.is_demo_values,
                 "forms": [_form(request, form) for form in procedure.forms.all()],
                 "national_portal_url": catalogue.national_portal_url(procedure.code),
+                # Its own process (issue #15): [] = the workflow table as it stands.
+                "process": steps_public(procedure),
                 "updated_at": procedure.updated_at.isoformat(),
+            }
+        )
+
+
+class ProcedureDesksApi(PublicApiView):
+    """GET /api/v1/procedures/{code}/desks/?lon=&lat=: the service points that
+    may receive this procedure's dossier for an address there, the proposed
+    one first, each with its reason in both languages and its geodesic
+    distance (dossiers.desks). Post offices follow as drop-off points when
+    the procedure may be sent by post."""
+
+    @extend_schema(
+        parameters=[
+            number_parameter("lon", low=-180, high=180, required=True, description="WGS84 longitude of the address"),
+            number_parameter("lat", low=-90, high=90, required=True, description="WGS84 latitude of the address"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT},
+        summary="Which desks may receive this procedure for this address, and why one is proposed",
+        operation_id="procedures_desks",
+    )
+    def get(self, request, code: str):
+        params = QueryParams(request.GET)
+        lon = params.number("lon", low=-180, high=180, required=True)
+        lat = params.number("lat", low=-90, high=90, required=True)
+        params.raise_if_invalid()
+        procedure = catalogue.procedure_get(code=code)
+        if procedure is None:
+            raise NotFound(message(f"Không có thủ tục mã {code}.", f"No procedure has the code {code}."))
+        commune = desks.commune_at(lon, lat)
+        if commune is None:
+            outside = message("Vị trí nằm ngoài tỉnh.", "The location is outside the province.")
+            raise BadParameters({"lon": [outside], "lat": [outside]})
+        found = desks.eligible_desks(procedure=procedure, commune=commune, origin=Point(lon, lat, srid=4326))
+        features = []
+        proposed_done = False
+        for rank, desk in enumerate(found, start=1):
+            point = desk.point
+            proposed = desk.role == desks.RECEIVING and not proposed_done
+            proposed_done = proposed_done or proposed
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": point.code,
+                    "geometry": {"type": "Point", "coordinates": [point.geom.x, point.geom.y]},
+                    "properties": {
+                        "rank": rank,
+                        "code": point.code,
+                        "name": point.name,
+                        "kind": point.kind,
+                        "address": point.address,
+                        "role": desk.role,
+                        "proposed": proposed,
+                        "distance_m": round(point.distance_m, 1),
+                        "reason": {"vi": desk.reason.vi, "en": desk.reason.en},
+                    },
+                }
+            )
+        others_may, others_reason = desks.other_commune_desks(procedure=procedure, commune=commune)
+        return Response(
+            {
+                "type": "FeatureCollection",
+                "procedure": {"code": procedure.code, "name": procedure.name, "level": procedure.level},
+                # Whether a commune desk not listed may receive it too (a submission there is refused if not).
+                "other_commune_desks": {
+                    "may_receive": others_may,
+                    "reason": {"vi": others_reason.vi, "en": others_reason.en},
+                },
+                "commune": {"code": commune.code, "name": commune.name, "full_name": commune.full_name},
+                "query": {"lon": lon, "lat": lat},
+                "features": features,
             }
         )

@@ -7,6 +7,7 @@ from .models import ProcedureForm
 api_urlpatterns = [
     path("procedures/", catalogue_apis.ProcedureListApi.as_view(), name="api-procedure-list"),
     path("procedures/<str:code>/", catalogue_apis.ProcedureDetailApi.as_view(), name="api-procedure-detail"),
+    path("procedures/<str:code>/desks/", catalogue_apis.ProcedureDesksApi.as_view(), name="api-procedure-desks"),
 ]
 
 page_urlpatterns = [

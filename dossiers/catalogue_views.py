@@ -3,36 +3,27 @@ CSV import page. The pages are server-rendered: they work without
 JavaScript and on a phone."""
 
 import mimetypes
-import tempfile
 
-from django import forms
-from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from gisportal.accounts.models import Agency
 from gisportal.downloads import download_response
+from gisportal.messages import in_language
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from . import catalogue
+from .import_admin import procedure_file_import_view
 from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
+from .process import steps_public
 
 PAGE_SIZE = 20
 MAX_QUERY_LENGTH = 200
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
-
-
-def _half(label: str) -> str:
-    """Choice labels read "Tiếng Việt / English": the page's half."""
-    vietnamese, separator, english = str(label).partition(" / ")
-    if not separator:
-        return str(label)
-    return english if get_language() == "en" else vietnamese
 
 
 def _sector_name(sector: Sector) -> str:
@@ -60,9 +51,9 @@ def _card(procedure: Procedure) -> dict:
         "sector": _sector_name(procedure.sector),
         "agency": procedure.agency.name,
         "level": procedure.level,
-        "level_label": _half(procedure.get_level_display()),
+        "level_label": in_language(procedure.get_level_display()),
         "online_level": procedure.online_level,
-        "online_label": _half(procedure.get_online_level_display()),
+        "online_label": in_language(procedure.get_online_level_display()),
         "old_level": _old_level(procedure),
         "processing_days": procedure.processing_days,
         "fee": _money(procedure.fee_vnd),
@@ -96,8 +87,8 @@ def procedure_list(request):
         "filtered": any(chosen.values()) or bool(q),
         "sectors": [{"code": s.code, "name": _sector_name(s)} for s in sectors],
         "agencies": [{"code": a.code, "name": a.name} for a in agencies],
-        "levels": [{"code": value, "name": _half(label)} for value, label in AdministrativeLevel.choices],
-        "online_levels": [{"code": value, "name": _half(label)} for value, label in OnlineLevel.choices],
+        "levels": [{"code": value, "name": in_language(label)} for value, label in AdministrativeLevel.choices],
+        "online_levels": [{"code": value, "name": in_language(label)} for value, label in OnlineLevel.choices],
         "page": page,
         "procedures": [_card(p) for p in page.object_list],
         "page_query": query.urlencode(),
@@ -120,6 +111,15 @@ def procedure_detail(request, code: str):
         # part of the public contract, so it is built rather than reversed.
         "submit_url": f"{detail_url}submit/",
         "national_portal_url": catalogue.national_portal_url(procedure.code),
+        # Its own process (dossiers.process), in the page's language.
+        "process_steps": [
+            {
+                **step,
+                "label": in_language(step["label"]),
+                "role_labels": [in_language(label) for label in step["role_labels"]],
+            }
+            for step in steps_public(procedure)
+        ],
     }
     return render(request, "dossiers/procedure_detail.html", context)
 
@@ -141,48 +141,19 @@ def procedure_form_file(request, name: str):
 # --- Administrator: CSV import -------------------------------------------------------------------
 
 
-class ProcedureImportForm(forms.Form):
-    file = forms.FileField(
+def procedure_import_admin_view(request):
+    """Admin page: upload a catalogue CSV; all rows or none are imported
+    (the shared upload page, `import_admin.procedure_file_import_view`)."""
+    return procedure_file_import_view(
+        request,
+        run=lambda path, user: catalogue.procedures_import(path=path, acting_user=user),
+        title="Nhập danh mục thủ tục từ CSV / Import procedures from CSV",
+        template="admin/dossiers/procedure/import_csv.html",
+        columns=catalogue.CSV_COLUMNS,
         label="Tệp CSV / CSV file",
         help_text="UTF-8, các cột như data/procedures/catalogue.csv / UTF-8, columns as in that file",
+        json_too=False,
     )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            raise forms.ValidationError("Tệp lớn hơn 5 MB. / The file is larger than 5 MB.")
-        return upload
-
-
-def procedure_import_admin_view(request):
-    """Admin page: upload a catalogue CSV; all rows or none are imported.
-    Mounted by `ProcedureAdmin.get_urls` inside `admin_site.admin_view`
-    (staff login); the import also needs the add and change permissions."""
-    if not request.user.has_perms(["dossiers.add_procedure", "dossiers.change_procedure"]):
-        raise PermissionDenied
-    report = None
-    if request.method == "POST":
-        form = ProcedureImportForm(request.POST, request.FILES)
-        if form.is_valid():
-            with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
-                for chunk in form.cleaned_data["file"].chunks():
-                    copy.write(chunk)
-                copy.flush()
-                report = catalogue.procedures_import(path=copy.name, acting_user=request.user)
-            if report.ok:
-                messages.success(request, report.summary())
-                return redirect("admin:dossiers_procedure_changelist")
-    else:
-        form = ProcedureImportForm()
-    context = {
-        **admin.site.each_context(request),
-        "title": "Nhập danh mục thủ tục từ CSV / Import procedures from CSV",
-        "opts": Procedure._meta,
-        "form": form,
-        "report": report,
-        "columns": catalogue.CSV_COLUMNS,
-    }
-    return render(request, "admin/dossiers/procedure/import_csv.html", context)
 
 
 def procedure_export_admin_view(request):

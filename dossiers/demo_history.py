@@ -660,11 +660,12 @@ def _codes(cursor, history: _History, points: _Points, days: _Days) -> tuple[np.
     group = np.cumsum(starts) - 1
     first_of_group = np.flatnonzero(starts)
     number = np.arange(len(order)) - first_of_group[group] + 1
-    # Live dossiers received in the period keep their numbers.
+    # Live dossiers of the period keep their numbers (a code is dated by the
+    # day of submission: an online dossier waiting for receipt has no receipt yet).
     first_day = days.first + dt.timedelta(days=int(day.min()))
     cursor.execute(
         r"""SELECT split_part(code, '-', 1), split_part(code, '-', 2), max(split_part(code, '-', 3)::int)
-            FROM dossiers_dossier WHERE NOT is_demo AND received_at >= %s AND code ~ '^[^-]+-\d{6}-\d{1,9}$'
+            FROM dossiers_dossier WHERE NOT is_demo AND submitted_at >= %s AND code ~ '^[^-]+-\d{6}-\d{1,9}$'
             GROUP BY 1, 2""",
         [dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)],
     )
@@ -725,11 +726,16 @@ _NAME_SQL = (
     "(%(family)s::text[])[s.family + 1] || ' ' || (%(middle)s::text[])[s.middle + 1] || ' ' "
     "|| (%(given)s::text[])[s.given + 1]"
 )
+# An online dossier was submitted a little before the desk received it
+# (10 to 70 minutes, within the same morning: the code keeps its day); at a
+# desk it is received as it is submitted.
+_ONLINE = int(Channel.ONLINE)
+_WAIT_SQL = f"CASE WHEN s.channel = {_ONLINE} THEN ((s.id %% 7) + 1) * 600 ELSE 0 END"
 _INSERT_DOSSIERS = f"""
 INSERT INTO dossiers_dossier (
     id, code, procedure_id, applicant_name, applicant_id_number, applicant_phone, applicant_email, applicant_address,
     applicant_commune_id, location, channel, receiving_point_id, agency_id, receiving_agency_id, status, received_at,
-    due_at, paused_at,
+    submitted_at, due_at, paused_at,
     paused_working_days, finished_at, returned_at, timeliness, processing_working_days, supplement_count,
     result_delivery, delivery_address, fee_vnd, note, is_demo, updated_at, h3_r6, h3_r7, h3_r8, h3_r9,
     applicant_commune_2019_id)
@@ -738,7 +744,7 @@ SELECT s.id,
            || lpad(s.seq::text, greatest(4, length(s.seq::text)), '0'),
        s.procedure_id, {_NAME_SQL}, lpad(s.id_number::text, 12, '0'), '0' || s.phone, '', a.address, s.commune_id,
        ST_SetSRID(ST_MakePoint(s.x, s.y), 4326), s.channel, s.point_id, s.agency_id, s.agency_id,
-       (%(statuses)s::text[])[s.status + 1], to_timestamp(s.t0), to_timestamp(s.due),
+       (%(statuses)s::text[])[s.status + 1], to_timestamp(s.t0), to_timestamp(s.t0 - {_WAIT_SQL}), to_timestamp(s.due),
        to_timestamp(nullif(s.paused_at, -1)), s.paused_days, to_timestamp(nullif(s.finished, -1)),
        to_timestamp(nullif(s.t8, -1)), (%(timeliness)s::text[])[s.timeliness + 1], nullif(s.processing_days, -1),
        s.supplement, CASE WHEN s.post_result = 1 THEN %(post)s ELSE %(desk)s END,
@@ -761,7 +767,11 @@ def _insert_events_sql() -> str:
     for j, (action, status) in enumerate(_STEPS):
         before = "''" if j == 0 else f"'{_STEPS[j - 1][1].value}'"
         who, note = {
-            0: ("s.who_applicant", "(%(channels)s::text[])[s.channel]"),
+            # Received by the desk (online dossiers too: they waited for it).
+            0: (
+                "s.who_desk",
+                f"CASE WHEN s.channel = {int(Channel.ONLINE)} THEN '' ELSE (%(channels)s::text[])[s.channel] END",
+            ),
             1: ("s.who_desk", "''"),
             3: ("3", "%(supplement_note)s"),
             4: ("s.who_applicant", "''"),
@@ -774,9 +784,19 @@ def _insert_events_sql() -> str:
                 f"'{Status.PROCESSING.value}'",
                 "(%(decision_statuses)s::text[])[s.outcome + 1]",
             )
+        elif j == 0:
+            action_sql, status_sql = f"'{action}'", f"'{status.value}'"
+            before = f"CASE WHEN s.channel = {int(Channel.ONLINE)} THEN '{Status.WAITING_RECEIPT.value}' ELSE '' END"
         else:
             action_sql, status_sql = f"'{action}'", f"'{status.value}'"
         steps.append(f"({j}, {action_sql}, {before}, {status_sql}, {who}, s.t{j}, {note})")
+    # The online submission itself, before the desk received it (none for desk dossiers: at = -1).
+    steps.insert(
+        0,
+        f"(-1, 'submit', '', '{Status.WAITING_RECEIPT.value}', s.who_applicant, "
+        f"CASE WHEN s.channel = {int(Channel.ONLINE)} THEN s.t0 - {_WAIT_SQL} ELSE -1 END, "
+        "(%(channels)s::text[])[s.channel])",
+    )
     values = ",\n        ".join(steps)
     return f"""
 INSERT INTO dossiers_dossierevent (

@@ -12,21 +12,42 @@ the days at its edges, so its cost follows days x cells, not the number of
 dossiers.
 
 Which filters are pre-counted, per area: every single one (procedure, which
-also answers a sector; channel; status) for H3 resolutions 6-8 and both
-commune maps; only the unfiltered count at resolution 9, whose cells are so
-small that a row per procedure would be nearly a row per dossier. Anything
-else (two filters at once, resolution 9 with a filter) is counted from the
-dossiers."""
+also answers a sector; channel; status) and every pair of them (procedure
+and channel, procedure and status, channel and status: `PAIRS`) for H3
+resolutions 6-8 and both commune maps; only the unfiltered count at
+resolution 9, whose cells are so small that a row per procedure would be
+nearly a row per dossier. Anything else (all three filters at once,
+resolution 9 with a filter) is counted from the dossiers."""
 
 import datetime as dt
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import H3_RESOLUTIONS, Dossier, Status
+from .models import H3_RESOLUTIONS, Channel, Dossier, Status
 
 ALL, PROCEDURE, CHANNEL, STATUS = "all", "procedure", "channel", "status"
-DIMENSIONS = (ALL, PROCEDURE, CHANNEL, STATUS)
+# Two filters at once; `key` is pair_key(first, second).
+PROC_CHAN, PROC_STAT, CHAN_STAT = "proc_chan", "proc_stat", "chan_stat"
+PAIRS: dict[str, tuple[str, str]] = {
+    PROC_CHAN: (PROCEDURE, CHANNEL),
+    PROC_STAT: (PROCEDURE, STATUS),
+    CHAN_STAT: (CHANNEL, STATUS),
+}
+DIMENSIONS = (ALL, PROCEDURE, CHANNEL, STATUS, *PAIRS)
+# The second key of a pair (a channel or a status key) is below this.
+PAIR_BASE = 64
+
+
+def pair_key(first: int, second: int) -> int:
+    return first * PAIR_BASE + second
+
+
+def components(dimension: str) -> tuple[str, ...]:
+    """The single filters a dimension combines (none for ALL)."""
+    return PAIRS.get(dimension, () if dimension == ALL else (dimension,))
+
+
 COMMUNES_2025, COMMUNES_2019 = 2025, 2019
 
 # area -> (dossier column holding the cell, the dimensions pre-counted)
@@ -39,6 +60,7 @@ AREAS: dict[int, tuple[str, tuple[str, ...]]] = {
 # Status as a number in the `key` column. Append new statuses at the end (and
 # run `manage.py density_rebuild` after changing this).
 STATUS_KEYS = {status: i for i, status in enumerate(Status.values, start=1)}
+assert max(STATUS_KEYS.values()) < PAIR_BASE and max(Channel.values) < PAIR_BASE, "pair keys would collide"
 
 
 # The commune of the 2019 map a point lies in: the first by code where two
@@ -112,16 +134,14 @@ def _cells(dossier: Dossier) -> dict[int, int]:
 
 
 def _keys(dossier: Dossier, status: str) -> dict[str, int]:
-    return {
-        ALL: 0,
-        PROCEDURE: dossier.procedure_id,
-        CHANNEL: int(dossier.channel),
-        STATUS: STATUS_KEYS[status],
-    }
+    single = {PROCEDURE: dossier.procedure_id, CHANNEL: int(dossier.channel), STATUS: STATUS_KEYS[status]}
+    return {ALL: 0, **single, **{pair: pair_key(single[a], single[b]) for pair, (a, b) in PAIRS.items()}}
 
 
 def density_count_received(dossier: Dossier) -> None:
-    """A new dossier: +1 in each of its areas, for every pre-counted filter."""
+    """A dossier received (at the desk, or an online one when the desk
+    receives it): +1 in each of its areas, for every pre-counted filter.
+    Dossiers waiting for receipt are not counted (no month of receipt yet)."""
     cells = _cells(dossier)
     if not cells:
         return
@@ -138,11 +158,13 @@ def density_count_status(dossier: Dossier, *, from_status: str) -> None:
     """The dossier moved from `from_status` to its current status."""
     if from_status == dossier.status:
         return
+    old, new = _keys(dossier, from_status), _keys(dossier, dossier.status)
     rows = []
     for area, cell in _cells(dossier).items():
-        if STATUS in AREAS[area][1]:
-            rows.append((area, cell, STATUS, STATUS_KEYS[from_status], -1))
-            rows.append((area, cell, STATUS, STATUS_KEYS[dossier.status], 1))
+        for dimension in AREAS[area][1]:
+            if STATUS in components(dimension):
+                rows.append((area, cell, dimension, old[dimension], -1))
+                rows.append((area, cell, dimension, new[dimension], 1))
     if rows:
         with connection.cursor() as cursor:
             cursor.execute(*_months_sql(month_of(dossier.received_at), rows))
@@ -154,6 +176,29 @@ _KEY_SQL = {
     CHANNEL: "channel::bigint",
     STATUS: "array_position(%(statuses)s::text[], status)::bigint",
 }
+
+
+def _grouping_sql(dimensions: tuple[str, ...]) -> tuple[str, str, list[str], str]:
+    """For one GROUP BY GROUPING SETS over the dossiers of an area: the
+    expressions of the row's dimension and key, the grouping sets, and the
+    filter columns to select."""
+    columns = [c for c in (PROCEDURE, CHANNEL, STATUS) if any(c in components(d) for d in dimensions)]
+    if not columns:
+        return f"'{ALL}'", "0", ["(cell, month)"], ""
+    # GROUPING(a, b, c) has a bit set for each column the row's set leaves out.
+    grouping = f"GROUPING({', '.join(columns)})"
+    dimension_whens, key_whens, sets = [], [], []
+    for dimension in dimensions:
+        parts = components(dimension)
+        mask = sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in parts)
+        key = "0" if not parts else parts[0] if len(parts) == 1 else f"{parts[0]} * {PAIR_BASE} + {parts[1]}"
+        dimension_whens.append(f"WHEN {mask} THEN '{dimension}'")
+        key_whens.append(f"WHEN {mask} THEN {key}")
+        sets.append(f"({', '.join(['cell', 'month', *parts])})")
+    dimension_sql = f"CASE {grouping} {' '.join(dimension_whens)} END"
+    key_sql = f"CASE {grouping} {' '.join(key_whens)} END"
+    selected = "".join(f", {_KEY_SQL[c]} AS {c}" for c in columns)
+    return dimension_sql, key_sql, sets, selected
 
 
 def density_rebuild() -> int:
@@ -168,19 +213,13 @@ def density_rebuild() -> int:
         cursor.execute("DELETE FROM dossiers_densitycount")
         cursor.execute("DELETE FROM dossiers_densitydaycount")
         for area, (column, dimensions) in AREAS.items():
-            filtered = [d for d in dimensions if d != ALL]
-            # The row's filter is the one column its grouping set has.
-            whens = "".join(f"WHEN GROUPING({d}) = 0 THEN '{d}' " for d in filtered)
-            dimension = f"CASE {whens}ELSE '{ALL}' END" if filtered else f"'{ALL}'"
-            key = f"coalesce({', '.join(filtered + ['0'])})"
-            sets = ["(cell, month)"] + [f"(cell, month, {d})" for d in filtered]
-            selected = "".join(f", {_KEY_SQL[d]} AS {d}" for d in filtered)
+            dimension, key, sets, selected = _grouping_sql(dimensions)
             cursor.execute(
                 f"""INSERT INTO dossiers_densitycount (month, area, cell, dimension, key, dossiers)
                     SELECT month, {area}, cell, {dimension}, {key}, count(*)
                     FROM (SELECT {column} AS cell,
                                  date_trunc('month', received_at AT TIME ZONE %(tz)s)::date AS month{selected}
-                          FROM dossiers_dossier WHERE {column} IS NOT NULL) AS d
+                          FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL) AS d
                     GROUP BY GROUPING SETS ({", ".join(sets)})""",
                 params,
             )
@@ -188,7 +227,7 @@ def density_rebuild() -> int:
             cursor.execute(
                 f"""INSERT INTO dossiers_densitydaycount (day, area, cell, dossiers)
                     SELECT (received_at AT TIME ZONE %(tz)s)::date, {area}, {column}, count(*)
-                    FROM dossiers_dossier WHERE {column} IS NOT NULL GROUP BY 1, 3""",
+                    FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL GROUP BY 1, 3""",
                 params,
             )
     return total

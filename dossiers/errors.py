@@ -16,6 +16,11 @@ class DossierInputError(Exception):
         return cls({field: [message(vi, en)]})
 
 
+class DossierInputRefused(DossierInputError):
+    """Well-formed input the rules refuse, e.g. an officer who does not work
+    for the agency handling the dossier: maps each field to its messages (422)."""
+
+
 class TransitionNotAllowed(Exception):
     """The move is not in the table for this state or this role, or the
     caller may read the dossier but not act on it (409)."""

@@ -55,7 +55,10 @@ def dossier_sections() -> tuple[DossierSection, ...]:
 # Steps of the core that are not moves of the workflow table.
 _CORE_STEPS = {
     "receive": "Tiếp nhận hồ sơ / Dossier received",
+    "submit": "Nộp hồ sơ trực tuyến, chờ tiếp nhận / Submitted online, waiting for receipt",
     "apologize": "Xin lỗi, hẹn lại ngày trả / Apology and new date",
+    "assign_officer": "Giao cán bộ xử lý / Assigned to an officer",
+    "result_attach": "Đính kèm kết quả điện tử / Electronic result attached",
 }
 # Who takes the dossier at a recorded step, when not a named office.
 TO_APPLICANT = "applicant"

@@ -7,15 +7,15 @@ import re
 
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import get_language
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, message
+from gisportal.messages import in_language
 
 from .extensions import LookupSection, lookup_sections, step_label
-from .models import Channel, Dossier, Status
+from .models import PRE_RECEIPT_STATUSES, Channel, Dossier, Status
 from .selectors import dossier_public_lookup
 from .serializers import event_public, iso_local
 
@@ -26,8 +26,10 @@ CODE_PATTERN = re.compile(r"[0-9A-Z]{3}\.[0-9A-Z]{2}\.[0-9A-Z]{2}\.[A-Z][0-9A-Z]
 def _on_time_state(dossier: Dossier) -> str:
     if dossier.timeliness:
         return dossier.timeliness
+    if dossier.status in PRE_RECEIPT_STATUSES:
+        return "not_received"  # no deadline before the desk receives it
     if dossier.is_open:
-        return "late" if dossier.due_at < timezone.now() else "in_time"
+        return "late" if dossier.is_late_at(timezone.now()) else "in_time"
     return "closed"
 
 
@@ -46,6 +48,7 @@ def public_view(dossier: Dossier, sections: list[LookupSection] | None = None) -
         "status": dossier.status,
         "status_label": Status(dossier.status).label,
         "current_step": Status(dossier.status).label,
+        "submitted_at": iso_local(dossier.submitted_at),
         "received_at": iso_local(dossier.received_at),
         "due_at": iso_local(dossier.due_at),
         "appointment_at": iso_local(dossier.appointment_at),
@@ -102,10 +105,9 @@ class DossierLookupApi(PublicApiView):
         return Response(public_view(dossier))
 
 
-def _in_language(label: str) -> str:
-    """One half of a "Vietnamese / English" label, in the page's language."""
-    vi, _, en = label.partition(" / ")
-    return en if en and (get_language() or "vi").startswith("en") else vi
+# Labels of the domain are written "Tiếng Việt / English": the page's half,
+# through the one helper every page uses (also `|in_language` in templates).
+_in_language = in_language
 
 
 def _moment(value: str | None) -> dt.datetime | None:
@@ -118,7 +120,7 @@ def _page_view(dossier: Dossier) -> dict:
     sections = lookup_sections(dossier)
     view = public_view(dossier, sections)
     view["sections"] = sections
-    for name in ("received_at", "due_at", "appointment_at", "finished_at", "returned_at"):
+    for name in ("submitted_at", "received_at", "due_at", "appointment_at", "finished_at", "returned_at"):
         view[name] = _moment(view[name])
     view["status_text"] = _in_language(view["status_label"])
     view["channel_text"] = _in_language(view["channel_label"])

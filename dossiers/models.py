@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GistIndex
 from django.db.models import Q
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 
 
 class AdministrativeLevel(models.TextChoices):
@@ -30,6 +32,8 @@ class Sector(models.Model):
     name_en = models.CharField(max_length=150, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("sector")
+        verbose_name_plural = gettext_lazy("sectors")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -37,32 +41,85 @@ class Sector(models.Model):
 
 
 class Procedure(models.Model):
-    code = models.CharField(max_length=20, unique=True, help_text="National catalogue code, e.g. 1.001193.")
-    name = models.CharField(max_length=500)
-    sector = models.ForeignKey(Sector, on_delete=models.PROTECT, related_name="procedures")
+    code = models.CharField(
+        verbose_name=gettext_lazy("code"),
+        max_length=20,
+        unique=True,
+        help_text=gettext_lazy("National catalogue code, e.g. 1.001193."),
+    )
+    name = models.CharField(verbose_name=gettext_lazy("name"), max_length=500)
+    sector = models.ForeignKey(
+        Sector, verbose_name=gettext_lazy("sector"), on_delete=models.PROTECT, related_name="procedures"
+    )
     agency = models.ForeignKey(
-        "accounts.Agency", on_delete=models.PROTECT, related_name="procedures", help_text="Implementing agency."
+        "accounts.Agency",
+        verbose_name=gettext_lazy("agency"),
+        on_delete=models.PROTECT,
+        related_name="procedures",
+        help_text=gettext_lazy("Implementing agency."),
     )
-    level = models.CharField(max_length=10, choices=AdministrativeLevel.choices)
-    online_level = models.CharField(max_length=10, choices=OnlineLevel.choices)
+    level = models.CharField(
+        verbose_name=gettext_lazy("administrative level"), max_length=10, choices=AdministrativeLevel.choices
+    )
+    online_level = models.CharField(
+        verbose_name=gettext_lazy("online level"), max_length=10, choices=OnlineLevel.choices
+    )
     old_online_level = models.PositiveSmallIntegerField(
-        null=True, blank=True, choices=[(2, "Mức độ 2"), (3, "Mức độ 3"), (4, "Mức độ 4")]
+        verbose_name=gettext_lazy("old online level"),
+        null=True,
+        blank=True,
+        choices=[(2, gettext_lazy("Level 2")), (3, gettext_lazy("Level 3")), (4, gettext_lazy("Level 4"))],
     )
-    processing_days = models.PositiveSmallIntegerField(help_text="Working days from receipt to result.")
-    fee_vnd = models.PositiveIntegerField(default=0, help_text="Fee and charges in VND; 0 when free.")
-    fee_note = models.CharField(max_length=300, blank=True)
-    required_documents = models.JSONField(default=list, blank=True, help_text="List of documents to submit.")
-    result = models.CharField(max_length=300, blank=True, help_text="What the applicant receives.")
-    postal_submission_allowed = models.BooleanField(default=True)
-    postal_result_allowed = models.BooleanField(default=True)
-    legal_basis = models.TextField(blank=True)
+    processing_days = models.PositiveSmallIntegerField(
+        verbose_name=gettext_lazy("processing days"), help_text=gettext_lazy("Working days from receipt to result.")
+    )
+    fee_vnd = models.PositiveIntegerField(
+        verbose_name=gettext_lazy("fee (VND)"),
+        default=0,
+        help_text=gettext_lazy("Fee and charges in VND; 0 when free."),
+    )
+    fee_note = models.CharField(verbose_name=gettext_lazy("fee note"), max_length=300, blank=True)
+    required_documents = models.JSONField(
+        verbose_name=gettext_lazy("required documents"),
+        default=list,
+        blank=True,
+        help_text=gettext_lazy("List of documents to submit."),
+    )
+    result = models.CharField(
+        verbose_name=gettext_lazy("result"),
+        max_length=300,
+        blank=True,
+        help_text=gettext_lazy("What the applicant receives."),
+    )
+    postal_submission_allowed = models.BooleanField(
+        verbose_name=gettext_lazy("submission by post allowed"), default=True
+    )
+    postal_result_allowed = models.BooleanField(verbose_name=gettext_lazy("result by post allowed"), default=True)
+    legal_basis = models.TextField(verbose_name=gettext_lazy("legal basis"), blank=True)
     is_demo_values = models.BooleanField(
-        default=False, help_text="Fee or processing time chosen for the demo, not taken from the catalogue."
+        verbose_name=gettext_lazy("demo values"),
+        default=False,
+        help_text=gettext_lazy("Fee or processing time chosen for the demo, not taken from the catalogue."),
     )
-    is_active = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    is_active = models.BooleanField(verbose_name=gettext_lazy("active"), default=True)
+    # The procedure's own process (dossiers.process): steps of the workflow's
+    # main path with their roles and working days; [] = the workflow table.
+    process = models.JSONField(
+        verbose_name=gettext_lazy("process"),
+        default=list,
+        blank=True,
+        help_text=gettext_lazy(
+            'Steps in the workflow\'s order, e.g. [{"action": "receive", "roles": ["desk_officer"], "days": 1}, '
+            '{"action": "approve", "roles": ["leader"], "days": 1}]. Actions: receive, assign, start, approve, '
+            "mark_result_ready, return_result; roles among those the workflow allows for the action; the days add "
+            "up to at most the processing days. Empty: the workflow as it stands."
+        ),
+    )
+    updated_at = models.DateTimeField(verbose_name=gettext_lazy("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("procedure")
+        verbose_name_plural = gettext_lazy("procedures")
         ordering = ["code"]
         indexes = [
             models.Index(fields=["sector", "level", "online_level"], name="procedure_filters"),
@@ -77,16 +134,35 @@ class Procedure(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
 
+    def clean(self) -> None:
+        from .process import process_problems
+
+        problems = process_problems(self.process, self.processing_days)
+        if problems:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"process": problems})
+
 
 class ProcedureForm(models.Model):
     """A downloadable form (mẫu đơn, tờ khai) of a procedure."""
 
     UPLOAD_TO = "procedure-forms/"
 
-    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="forms")
-    title = models.CharField(max_length=300)
-    file = models.FileField(upload_to=UPLOAD_TO, blank=True)
-    url = models.URLField(blank=True, help_text="Where the form is published, if not uploaded here.")
+    procedure = models.ForeignKey(
+        Procedure, verbose_name=gettext_lazy("procedure"), on_delete=models.CASCADE, related_name="forms"
+    )
+    title = models.CharField(verbose_name=gettext_lazy("title"), max_length=300)
+    file = models.FileField(verbose_name=gettext_lazy("file"), upload_to=UPLOAD_TO, blank=True)
+    url = models.URLField(
+        verbose_name=gettext_lazy("address (URL)"),
+        blank=True,
+        help_text=gettext_lazy("Where the form is published, if not uploaded here."),
+    )
+
+    class Meta:
+        verbose_name = gettext_lazy("procedure form")
+        verbose_name_plural = gettext_lazy("procedure forms")
 
     def __str__(self) -> str:
         return self.title
@@ -105,6 +181,8 @@ class CalendarException(models.Model):
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("calendar exception")
+        verbose_name_plural = gettext_lazy("calendar exceptions")
         ordering = ["date"]
 
     def __str__(self) -> str:
@@ -130,6 +208,22 @@ class Status(models.TextChoices):
     RESULT_RETURNED = "result_returned", "Đã trả kết quả / Result returned"
     WITHDRAWN = "withdrawn", "Công dân rút hồ sơ / Withdrawn"
     STOPPED = "stopped", "Dừng xử lý / Stopped"
+    # An online submission waits for a desk officer of its service point to
+    # check it (receive, ask to complete, or refuse). Appended last: the
+    # density counts key statuses by their position in this list.
+    WAITING_RECEIPT = "waiting_receipt", "Chờ tiếp nhận / Waiting for receipt"
+    WAITING_COMPLETION = "waiting_completion", "Chờ hoàn thiện để tiếp nhận / Asked to complete before receipt"
+
+
+# Not yet received: no receipt time, no deadline, not in the indicators.
+PRE_RECEIPT_STATUSES = frozenset({Status.WAITING_RECEIPT, Status.WAITING_COMPLETION})
+# The statuses in the order of the life cycle (for sorting; Status itself
+# keeps its historical order).
+LIFE_CYCLE = (
+    Status.WAITING_RECEIPT,
+    Status.WAITING_COMPLETION,
+    *(s for s in Status if s not in (Status.WAITING_RECEIPT, Status.WAITING_COMPLETION)),
+)
 
 
 OPEN_STATUSES = frozenset(
@@ -141,6 +235,8 @@ OPEN_STATUSES = frozenset(
         Status.SUPPLEMENTED,
         Status.TRANSFERRED,
         Status.APPROVED,
+        Status.WAITING_RECEIPT,
+        Status.WAITING_COMPLETION,
     }
 )
 # A result exists (or was refused): the agency's clock has stopped.
@@ -211,8 +307,18 @@ class Dossier(models.Model):
         help_text="Agency that had it at receipt; indicators count receipts there even after a transfer.",
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
-    received_at = models.DateTimeField()
-    due_at = models.DateTimeField(help_text="End of the last working day, supplement pauses added.")
+    submitted_at = models.DateTimeField(
+        help_text="When it was submitted; at a desk the same as received_at. An online dossier waits "
+        "for receipt in between."
+    )
+    received_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the desk received it; empty while it waits for receipt."
+    )
+    due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="End of the last working day, supplement pauses added; set at receipt, empty before.",
+    )
     paused_at = models.DateTimeField(null=True, blank=True, help_text="Waiting for supplement since.")
     paused_working_days = models.PositiveSmallIntegerField(default=0, help_text="Working days lost to supplements.")
     appointment_at = models.DateTimeField(null=True, blank=True, help_text="New date promised by an apology.")
@@ -249,6 +355,13 @@ class Dossier(models.Model):
     )
     fee_vnd = models.PositiveIntegerField(default=0)
     note = models.TextField(blank=True)
+    # The officer of the handling agency it is assigned to (a leader or the
+    # desk assigns: `assignments.dossier_assign_officer`); cleared when the
+    # dossier moves to another agency.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_dossiers"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
     is_demo = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
     # H3 cells of `location` (resolutions 6-9), computed when the dossier is
@@ -261,6 +374,8 @@ class Dossier(models.Model):
     h3_r9 = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = gettext_lazy("dossier")
+        verbose_name_plural = gettext_lazy("dossiers")
         ordering = ["-received_at"]
         indexes = [
             models.Index(fields=["status", "due_at"], name="dossier_status_due"),
@@ -274,13 +389,30 @@ class Dossier(models.Model):
             models.Index(
                 fields=["received_at"], include=["h3_r6", "h3_r7", "h3_r8", "h3_r9"], name="dossier_received_h3"
             ),
+            # The edge days of a density period filtered by procedure (or a
+            # sector), alone or with a channel or status: the procedure's
+            # dossiers of those days from the index, not every dossier of them.
+            models.Index(
+                fields=["procedure", "received_at"],
+                include=["channel", "status", "h3_r6", "h3_r7", "h3_r8", "h3_r9",
+                         "applicant_commune", "applicant_commune_2019"],
+                name="dossier_procedure_received",
+            ),  # fmt: skip
             GistIndex(fields=["location"], name="dossier_location_gist"),
+            # An officer's own queue: their open dossiers by due time.
+            models.Index(fields=["assigned_to", "due_at"], name="dossier_assigned_due"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(result_delivery="desk") | ~Q(delivery_address=""), name="dossier_post_needs_address"
             ),
             models.CheckConstraint(condition=Q(due_at__gte=models.F("received_at")), name="dossier_due_after_receipt"),
+            # The deadline starts at receipt: both or neither.
+            models.CheckConstraint(
+                condition=Q(received_at__isnull=True, due_at__isnull=True)
+                | Q(received_at__isnull=False, due_at__isnull=False),
+                name="dossier_due_with_receipt",
+            ),
             models.CheckConstraint(
                 condition=Q(postal_pickup="")
                 | Q(postal_pickup="home", pickup_point__isnull=True) & ~Q(pickup_address="")
@@ -295,6 +427,14 @@ class Dossier(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_received(self) -> bool:
+        return self.received_at is not None
+
+    def is_late_at(self, moment) -> bool:
+        """Open, received and past its due moment at `moment`."""
+        return self.is_open and self.due_at is not None and self.due_at < moment
 
     @property
     def masked_id_number(self) -> str:
@@ -349,6 +489,8 @@ class Apology(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = gettext_lazy("apology")
+        verbose_name_plural = gettext_lazy("apologies")
         ordering = ["created_at"]
 
 
@@ -363,6 +505,52 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_at = models.DateTimeField()
+    # 0: sent with the dossier; n: handed in answering the n-th supplement request.
+    supplement_round = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # The dossier component (thành phần hồ sơ) the file was sent for; empty
+    # for untagged files and for procedures that declare no components. The
+    # code and name are kept as they were, whatever the catalogue says later.
+    component = models.ForeignKey(
+        "ProcedureComponent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    component_code = models.CharField(max_length=40, blank=True, db_default="")
+    component_name = models.CharField(max_length=300, blank=True, db_default="")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class ResultDocument(models.Model):
+    """The electronic result of a dossier (a PDF the processing officer
+    attaches while processing), stored like attachments. The leader's
+    approval is recorded on the newest one: who, when, and the SHA-256 of
+    the bytes read at that moment. The applicant downloads the newest
+    approved one once the result is returned."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="result_documents")
+    original_name = models.CharField(max_length=255)
+    stored_name = models.CharField(max_length=80, unique=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField()
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True, help_text="Kept as it was at the time.")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_sha256 = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the file as approved.")
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True, approved_sha256="")
+                | Q(approved_at__isnull=False) & ~Q(approved_sha256=""),
+                name="resultdocument_approval_complete",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -474,3 +662,120 @@ class DensityDayCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["area", "day", "cell"], include=["dossiers"], name="densitydaycount_key")
         ]
+
+
+class ComponentFileType(models.TextChoices):
+    """The file types the attachment checker (`dossiers.attachments`) knows,
+    by the content type it sniffs from the bytes."""
+
+    PDF = "application/pdf", "PDF"
+    PNG = "image/png", "PNG"
+    JPEG = "image/jpeg", "JPEG"
+    DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "DOCX"
+
+
+class ProcedureComponent(models.Model):
+    """One part of a procedure's dossier (thành phần hồ sơ), edited as data:
+    required or optional, one of a group ("CCCD hoặc hộ chiếu"), how many
+    originals and copies, which file types are accepted, and, for an e-form
+    the applicant fills in on screen, its JSON Schema (Draft 2020-12).
+    `dossiers.components` checks submissions against these rows."""
+
+    procedure = models.ForeignKey(
+        Procedure, verbose_name=gettext_lazy("procedure"), on_delete=models.CASCADE, related_name="components"
+    )
+    code = models.SlugField(
+        verbose_name=gettext_lazy("code"),
+        max_length=40,
+        help_text=gettext_lazy("Stable key, e.g. cccd; tags uploads in the API."),
+    )
+    name = models.CharField(verbose_name=gettext_lazy("name"), max_length=300)
+    required = models.BooleanField(
+        verbose_name=gettext_lazy("required"),
+        default=True,
+        help_text=gettext_lazy("In a group: the group is required when any of its members is."),
+    )
+    group = models.SlugField(
+        verbose_name=gettext_lazy("group"),
+        max_length=40,
+        blank=True,
+        help_text=gettext_lazy("Components sharing a group are alternatives: one of them suffices."),
+    )
+    originals = models.PositiveSmallIntegerField(
+        verbose_name=gettext_lazy("originals"), default=0, help_text=gettext_lazy("Originals to present.")
+    )
+    copies = models.PositiveSmallIntegerField(
+        verbose_name=gettext_lazy("copies"), default=1, help_text=gettext_lazy("Copies to present.")
+    )
+    accepted_types = models.JSONField(
+        verbose_name=gettext_lazy("accepted file types"),
+        default=list,
+        blank=True,
+        help_text=format_lazy(
+            gettext_lazy("Content types accepted for uploads: {types}."), types=", ".join(ComponentFileType.values)
+        ),
+    )
+    form_schema = models.JSONField(
+        verbose_name=gettext_lazy("e-form schema"),
+        null=True,
+        blank=True,
+        help_text=gettext_lazy("JSON Schema (Draft 2020-12) of the e-form; empty unless an e-form."),
+    )
+    order = models.PositiveSmallIntegerField(verbose_name=gettext_lazy("order"), default=0)
+
+    class Meta:
+        verbose_name = gettext_lazy("procedure component")
+        verbose_name_plural = gettext_lazy("procedure components")
+        ordering = ["procedure", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "code"], name="procedurecomponent_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def is_eform(self) -> bool:
+        return self.form_schema is not None
+
+    def clean(self) -> None:
+        from .components import component_problems
+
+        problems = component_problems(
+            accepted_types=self.accepted_types,
+            form_schema=self.form_schema,
+            originals=self.originals,
+            copies=self.copies,
+        )
+        if problems:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(problems)
+
+
+class DossierEForm(models.Model):
+    """The answers of an e-form as the applicant filled it in, with the
+    schema and name it was filled against (the catalogue may change later)."""
+
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="eforms")
+    component = models.ForeignKey(
+        ProcedureComponent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    component_code = models.SlugField(max_length=40)
+    title = models.CharField(max_length=300)
+    form_schema = models.JSONField()
+    answers = models.JSONField()
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dossier", "component_code"], name="dossiereform_dossier_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id} {self.component_code}"
+
+
+# The document store and drafts (issue #15) live in their own module.
+from .store_models import DossierDraft, StoredDocument  # noqa: E402, F401

@@ -21,20 +21,23 @@ acting another.
   (`dossier.agency`) only: after a transfer the agency that owns the
   procedure still reads the dossier but no longer acts on it;
 - administrators read only.
-Which moves (`dossier_actions`) is then the workflow table for the caller's
-role and the dossier's status; a caller who sees a dossier but may not act
-on it gets a 409 with no allowed action, and nothing changes."""
+Which moves (`dossier_actions`, `dossier_may_take`) is then the workflow
+table for the caller's role and the dossier's status, narrowed by the
+procedure's declared process (`dossiers.process`) when it has one; a caller
+who sees a dossier but may not act on it gets a 409 with no allowed action,
+and nothing changes."""
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import Actor, actor_for
 
-from .models import OPEN_STATUSES, Dossier, Procedure
-from .workflow import Transition, transitions_from
+from .models import OPEN_STATUSES, Dossier, Procedure, Status
+from .process import procedure_steps
+from .workflow import Transition, may_take, transitions_from
 
 
 def dossiers_visible_to(actor: Actor) -> QuerySet[Dossier]:
@@ -73,10 +76,19 @@ def dossier_may_act(actor: Actor, dossier: Dossier) -> bool:
 
 def dossier_actions(actor: Actor, dossier: Dossier) -> list[Transition]:
     """The moves `actor` may take on `dossier` now: none unless they may act
-    on it, else the workflow table's moves for their role from its status."""
+    on it, else the workflow table's moves for their role from its status,
+    narrowed by the procedure's declared process."""
     if not dossier_may_act(actor, dossier):
         return []
-    return transitions_from(dossier.status, actor.role)
+    return transitions_from(dossier.status, actor.role, procedure_steps(dossier.procedure))
+
+
+def dossier_may_take(actor: Actor, dossier: Dossier, transition: Transition) -> bool:
+    """Whether `actor` may take `transition` on `dossier` now: the one rule
+    the services apply and `dossier_actions` lists."""
+    return dossier_may_act(actor, dossier) and may_take(
+        transition, dossier.status, actor.role, procedure_steps(dossier.procedure)
+    )
 
 
 _APOLOGY_ROLES = frozenset({Role.DESK_OFFICER, Role.PROCESSING_OFFICER, Role.LEADER})
@@ -89,7 +101,7 @@ def dossier_may_apologize(actor: Actor, dossier: Dossier, *, at: dt.datetime) ->
         actor.role in _APOLOGY_ROLES
         and dossier_may_act(actor, dossier)
         and dossier.status in OPEN_STATUSES
-        and dossier.due_at < at
+        and dossier.is_late_at(at)
     )
 
 
@@ -104,17 +116,34 @@ def dossier_get_for_user(*, user, code: str, for_update: bool = False) -> Dossie
 
 def worklist(*, user, status: str | None = None, due: str | None = None, now: dt.datetime | None = None):
     """Dossiers a caller works on (or, for a citizen, their own), newest
-    first. `due`: "late" (open and past due), "soon" (open, due within three
-    days and not yet late)."""
+    first; for a desk officer the online dossiers waiting for receipt at
+    their desk come before everything else, the longest waiting first.
+    `due`: "late" (open and past due), "soon" (open, due within three days
+    and not yet late)."""
     now = now or timezone.now()
-    dossiers = dossiers_visible_to(actor_for(user)).select_related("procedure", "receiving_point", "agency")
+    actor = actor_for(user)
+    dossiers = dossiers_visible_to(actor).select_related("procedure", "receiving_point", "agency")
     if status:
         dossiers = dossiers.filter(status=status)
     if due == "late":
         dossiers = dossiers.filter(status__in=OPEN_STATUSES, due_at__lt=now)
     elif due == "soon":
         dossiers = dossiers.filter(status__in=OPEN_STATUSES, due_at__gte=now, due_at__lt=now + dt.timedelta(days=3))
-    return dossiers.order_by("due_at" if due else "-received_at", "id")
+    if due:
+        return dossiers.order_by("due_at", "id")
+    if actor.role == Role.DESK_OFFICER:
+        return dossiers.order_by(*waiting_first(), F("received_at").desc(nulls_last=True), "id")
+    return dossiers.order_by(F("received_at").desc(nulls_first=True), "-submitted_at", "id")
+
+
+def waiting_first() -> tuple:
+    """Order expressions putting the dossiers waiting for receipt before the
+    others, the longest waiting first."""
+    waiting = Q(status=Status.WAITING_RECEIPT)
+    return (
+        Case(When(waiting, then=Value(0)), default=Value(1), output_field=IntegerField()).asc(),
+        Case(When(waiting, then=F("submitted_at")), default=None).asc(nulls_last=True),
+    )
 
 
 def dossier_get_by_id(*, dossier_id: int) -> Dossier:

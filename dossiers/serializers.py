@@ -7,8 +7,11 @@ from django.utils import timezone
 
 from gisportal.accounts.selectors import Actor
 
+from .components import components_received, eform_answers_masked
 from .extensions import dossier_sections
+from .handling_serializers import handling_detail
 from .models import Channel, Dossier, DossierEvent, Status, mask_id_number
+from .process import current_step, dossier_step_plan
 from .selectors import dossier_actions
 
 SLIP_KINDS = ("receipt", "supplement", "refusal", "apology", "control")
@@ -66,12 +69,13 @@ def dossier_summary(dossier: Dossier) -> dict:
         "receiving_point": _ref(dossier.receiving_point, "code", "name"),
         "agency": _ref(dossier.agency, "code", "name"),
         "applicant_name": dossier.applicant_name,
+        "submitted_at": iso_local(dossier.submitted_at),
         "received_at": iso_local(dossier.received_at),
         "due_at": iso_local(dossier.due_at),
         "appointment_at": iso_local(dossier.appointment_at),
         "finished_at": iso_local(dossier.finished_at),
         "timeliness": dossier.timeliness or None,
-        "is_late_now": dossier.is_open and dossier.due_at < timezone.now(),
+        "is_late_now": dossier.is_late_at(timezone.now()),
         "url": reverse("api-dossier-detail", args=[dossier.code]),
     }
 
@@ -79,6 +83,10 @@ def dossier_summary(dossier: Dossier) -> dict:
 def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
     own = actor.user_id is not None and dossier.applicant_id == actor.user_id
     events = list(dossier.events.select_related("actor_agency", "actor_point", "to_agency"))
+    attachments = list(dossier.attachments.all())
+    eforms = list(dossier.eforms.all())
+    steps = dossier_step_plan(dossier, events=events)
+    step_now = current_step(steps)
     return {
         **dossier_summary(dossier),
         "applicant": {
@@ -112,15 +120,51 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
                 "content_type": a.content_type,
                 "size": a.size,
                 "url": reverse("api-dossier-attachment", args=[dossier.code, a.pk]),
+                "component": a.component_code or None,
             }
-            for a in dossier.attachments.all()
+            for a in attachments
+        ],
+        # Dossier components really received (dossiers.components) and the
+        # e-forms filled in, each printable as a PDF.
+        "components": [
+            {"code": c.code or None, "name": c.name, "files": c.files, "eform": c.eform}
+            for c in components_received(dossier, attachments=attachments, eforms=eforms)
+        ],
+        "forms": [
+            {
+                "code": f.component_code,
+                "title": f.title,
+                # Citizen IDs in full to the applicant only, as the dossier's own.
+                "answers": f.answers if own else eform_answers_masked(f.form_schema, f.answers),
+                "pdf": reverse("api-dossier-eform", args=[dossier.code, f.component_code]),
+            }
+            for f in eforms
         ],
         "allowed_actions": [
             {"action": t.action, "label": t.label, "note_required": t.note_required, "needs_agency": t.needs_agency}
             for t in dossier_actions(actor, dossier)
         ],
+        # The procedure's declared process (dossiers.process): each step's
+        # internal due time; [] and null without a declaration. The legal
+        # deadline stays `due_at`.
+        "process": [
+            {
+                "number": step.number,
+                "action": step.action,
+                "label": step.label,
+                "roles": list(step.roles),
+                "days": step.days,
+                "due_at": iso_local(step.due_at),
+                "done_at": iso_local(step.done_at),
+                "current": step.current,
+            }
+            for step in steps
+        ],
+        "step_due_at": iso_local(step_now.due_at) if step_now else None,
         "slips": {kind: reverse("api-dossier-slip", args=[dossier.code, kind]) for kind in SLIP_KINDS},
         "lookup_url": lookup_url(dossier.code),
+        # After submission (issue #15): `assignment`, `result`, `supplement`.
+        **handling_detail(dossier, actor=actor),
         # Sections of other apps (payments, post), dossiers.extensions.
         **{section.key: section.detail(dossier, actor=actor) for section in dossier_sections()},
     }

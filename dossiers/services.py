@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 import h3.api.basic_int as h3
+from django.conf import settings
 from django.contrib.gis.db.models.functions import PointOnSurface
 from django.contrib.gis.geos import Point
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,6 +28,9 @@ from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
 from . import density_counts, stats
 from .attachments import CheckedFile, attachment_write, attachments_remove
 from .calendar import WorkingCalendar, working_calendar
+from .components import CheckedComponents, ComponentsRefused, components_check
+from .desks import desk_refusal
+from .documents import documents_keep_from_dossier
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .events import DossierChanged, dossier_changed_emit
 from .models import (
@@ -37,6 +41,7 @@ from .models import (
     Channel,
     Delivery,
     Dossier,
+    DossierEForm,
     DossierEvent,
     IdempotencyKey,
     PostalPickup,
@@ -44,7 +49,14 @@ from .models import (
     Status,
     Timeliness,
 )
-from .selectors import dossier_actions, dossier_get_for_user, dossier_may_act, dossier_may_apologize
+from .results import result_approve
+from .selectors import (
+    dossier_actions,
+    dossier_get_for_user,
+    dossier_may_act,
+    dossier_may_apologize,
+    dossier_may_take,
+)
 from .workflow import BY_ACTION
 
 # --- codes -------------------------------------------------------------------
@@ -137,21 +149,34 @@ class Submission:
     postal_pickup: str = ""
     pickup_address: str = ""
     pickup_point_code: str = ""
+    # Dossier components (dossiers.components): files tagged by component
+    # code, and the answers of each e-form by its component code.
+    component_files: dict[str, list[CheckedFile]] = field(default_factory=dict)
+    forms: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
         """SHA-256 of the body, files by their digests: what makes a retry
         "the same request". The postal fields count only when given, so a
         request made before they existed keeps its fingerprint."""
         body = {
-            k: v for k, v in self.__dict__.items() if k != "files" and not (k in _POSTAL_FIELDS and v in ("", None))
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("files", "component_files") and not (k in _OPTIONAL_FIELDS and v in ("", None, {}))
         }
         body["files"] = [(f.original_name, f.sha256) for f in self.files]
+        if self.component_files:
+            body["component_files"] = {
+                code: [(f.original_name, f.sha256) for f in files] for code, files in self.component_files.items()
+            }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 _POSTAL_FIELDS = frozenset(
     {"delivery_lon", "delivery_lat", "delivery_commune_code", "postal_pickup", "pickup_address", "pickup_point_code"}
 )
+# Fields that count in the fingerprint only when given, so a request made
+# before they existed keeps its fingerprint.
+_OPTIONAL_FIELDS = _POSTAL_FIELDS | {"forms"}
 
 
 def _fail(errors: dict[str, list[str]], name: str, vi: str, en: str) -> None:
@@ -388,6 +413,11 @@ def _validate(
     location, inside = _located(sub.lon, sub.lat, names=("lon", "lat", "location"), errors=errors)
     if commune is None:
         commune = inside
+    if actor.role == Role.CITIZEN and procedure is not None and point is not None and "receiving_point" not in errors:
+        # The desk a citizen names decides who handles a commune-level dossier.
+        refusal = desk_refusal(procedure=procedure, point=point, commune=commune)
+        if refusal:
+            errors.setdefault("receiving_point", []).append(refusal)
     postal = _validate_postal(sub, procedure, errors)
     if len(sub.note) > 4000:
         _fail(errors, "note", "Ghi chú tối đa 4.000 ký tự.", "The note is at most 4,000 characters.")
@@ -455,19 +485,25 @@ def dossier_submit(
         if earlier is not None:
             return earlier, False
     procedure, point, commune, location, postal = _validate(submission, actor)
+    components = _check_components(submission, procedure, actor)
     written: list[str] = []
     try:
         with transaction.atomic():
             dossier = _create(
                 submission, acting_user, actor, procedure, point, commune, location, postal, received_at, written
             )
+            if components is not None:
+                _write_components(dossier, components, user=acting_user, written=written)
+            if actor.role == Role.CITIZEN:
+                # The citizen's files are kept in "Giấy tờ của tôi" (issue #15).
+                documents_keep_from_dossier(dossier, owner=acting_user)
             if idempotency_key:
                 IdempotencyKey.objects.create(
                     user=acting_user,
                     key=idempotency_key,
                     body_sha256=fingerprint,
                     dossier=dossier,
-                    created_at=dossier.received_at,
+                    created_at=dossier.submitted_at,
                 )
     except IntegrityError:
         attachments_remove(written)
@@ -481,6 +517,63 @@ def dossier_submit(
         attachments_remove(written)
         raise
     return dossier, True
+
+
+def _check_components(sub: Submission, procedure: Procedure, actor: Actor) -> CheckedComponents | None:
+    """The submission's components checked against the procedure's
+    (ComponentsRefused, 422, before anything is written); None for a
+    procedure that declares none and a submission that tags none: today's
+    behaviour. Online submissions must be complete; at a desk or a post
+    office the officer checks the paper dossier in hand (as the demo history
+    does), so only what is given is checked there."""
+    if not sub.component_files and not sub.forms and not procedure.components.exists():
+        return None
+    limit = settings.DOSSIER_ATTACHMENT_MAX_COUNT
+    if len(sub.files) + sum(map(len, sub.component_files.values())) > limit:
+        raise ComponentsRefused(
+            components={"attachments": [message(f"Tối đa {limit} tệp đính kèm.", f"At most {limit} attachments.")]},
+            forms={},
+        )
+    return components_check(
+        procedure=procedure,
+        files=sub.component_files,
+        forms=sub.forms,
+        require_complete=actor.role == Role.CITIZEN,
+    )
+
+
+def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, written: list[str]) -> None:
+    now = dossier.submitted_at
+    for code, files in checked.files.items():
+        component = checked.components[code]
+        for upload in files:
+            stored = attachment_write(upload)
+            written.append(stored)
+            Attachment.objects.create(
+                dossier=dossier,
+                original_name=upload.original_name,
+                stored_name=stored,
+                content_type=upload.content_type,
+                size=len(upload.content),
+                sha256=upload.sha256,
+                uploaded_by=user,
+                uploaded_at=now,
+                component=component,
+                component_code=component.code,
+                component_name=component.name,
+            )
+    DossierEForm.objects.bulk_create(
+        DossierEForm(
+            dossier=dossier,
+            component=checked.components[code],
+            component_code=code,
+            title=checked.components[code].name,
+            form_schema=checked.components[code].form_schema,
+            answers=answers,
+            submitted_at=now,
+        )
+        for code, answers in checked.forms.items()
+    )
 
 
 def _idempotent_replay(user, key: str, fingerprint: str) -> Dossier | None:
@@ -500,9 +593,20 @@ def _h3_cells(location) -> dict[str, int | None]:
     }
 
 
+def waits_for_receipt(channel: int) -> bool:
+    """Whether a submission on `channel` waits for a desk officer to receive
+    it: online submissions do (the one-stop rules: "submitted, waiting for
+    receipt" until the desk checks it); what a desk officer enters, at a
+    counter or a post office, is received as it is entered."""
+    return channel == Channel.ONLINE
+
+
 def _create(sub, user, actor, procedure, point, commune, location, postal, received_at, written) -> Dossier:
     now = received_at or timezone.now()
     calendar = working_calendar()
+    waiting = waits_for_receipt(sub.channel)
+    # The code is the dossier's identifier from submission on (the applicant
+    # tracks it, links carry it); its date is the day it reached the unit.
     code = dossier_code_next(unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date())
     agency = _handling_agency(procedure, point)
     dossier = Dossier.objects.create(
@@ -520,9 +624,10 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
         receiving_point=point,
         agency=agency,
         receiving_agency=agency,
-        status=Status.RECEIVED,
-        received_at=now,
-        due_at=calendar.due_at(now, procedure.processing_days),
+        status=Status.WAITING_RECEIPT if waiting else Status.RECEIVED,
+        submitted_at=now,
+        received_at=None if waiting else now,
+        due_at=None if waiting else calendar.due_at(now, procedure.processing_days),
         result_delivery=sub.result_delivery,
         delivery_address=sub.delivery_address.strip() if sub.result_delivery == Delivery.POST else "",
         delivery_location=postal.delivery_location,
@@ -549,10 +654,19 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
             uploaded_by=user,
             uploaded_at=now,
         )
-    _event(dossier, action="receive", from_status="", user=user, actor=actor, at=now, note=Channel(sub.channel).label)
+    note = Channel(sub.channel).label
+    if waiting:
+        # Not counted anywhere yet: the indicators count it on the day of receipt.
+        _event(dossier, action="submit", from_status="", user=user, actor=actor, at=now, note=note)
+        return dossier
+    _event(dossier, action="receive", from_status="", user=user, actor=actor, at=now, note=note)
+    _count_received(dossier)
+    return dossier
+
+
+def _count_received(dossier: Dossier) -> None:
     stats.count_received(dossier)
     density_counts.density_count_received(dossier)
-    return dossier
 
 
 # --- transitions ---------------------------------------------------------------
@@ -598,7 +712,8 @@ def dossier_transition(
     caller may not see the dossier (404); DossierInputError for a bad action,
     missing note or agency (400); TransitionNotAllowed (409) when the caller
     may read the dossier but not act on it (`selectors.dossier_may_act`), or
-    the table does not allow the move from this state for this role."""
+    the table (narrowed by the procedure's declared process) does not allow
+    the move from this state for this role."""
     transition = BY_ACTION.get(action)
     if transition is None:
         raise DossierInputError.one(
@@ -617,7 +732,7 @@ def dossier_transition(
         dossier = dossier_get_for_user(user=acting_user, code=code, for_update=True)
         if not dossier_may_act(actor, dossier):
             raise TransitionNotAllowed.read_only(action=action, status=dossier.status, handled_by=dossier.agency.name)
-        if dossier.status not in transition.sources or actor.role not in transition.roles:
+        if not dossier_may_take(actor, dossier, transition):
             raise TransitionNotAllowed(
                 action=action,
                 status=dossier.status,
@@ -633,6 +748,10 @@ def _finishes(dossier: Dossier, target: str) -> bool:
     A result sent by post is finished on the day it is delivered, not when it
     is ready (Decision 45/2016: the post returns it on the agency's behalf)."""
     if target == Status.RESULT_READY and dossier.result_delivery == Delivery.POST:
+        return False
+    # Refused before receipt: never received, so never handled, classified
+    # or counted (the desk declined to take it in).
+    if dossier.received_at is None:
         return False
     return target in FINISHED_STATUSES
 
@@ -662,9 +781,17 @@ def _apply(
         dossier.paused_working_days += lost
         dossier.paused_at = None
         changed += ["due_at", "paused_working_days", "paused_at"]
+    received = transition.action == "receive"
+    if received:
+        # The receipt time and the legal deadline start now, at the desk.
+        dossier.received_at = at
+        dossier.due_at = calendar.due_at(at, dossier.procedure.processing_days)
+        changed += ["received_at", "due_at"]
     if transition.needs_agency:
         dossier.agency = to_agency
-        changed.append("agency")
+        # The officer it was assigned to works for the agency it leaves.
+        dossier.assigned_to, dossier.assigned_at = None, None
+        changed += ["agency", "assigned_to", "assigned_at"]
     dossier.status = transition.target
     if _finishes(dossier, transition.target) and dossier.finished_at is None:
         _classify(dossier, calendar, at)
@@ -673,6 +800,14 @@ def _apply(
         dossier.returned_at = at
         changed.append("returned_at")
     dossier.save(update_fields=changed)
+    if transition.action == "approve":
+        # The leader's approval is recorded on the electronic result, if attached (issue #15).
+        approved = result_approve(dossier, user=user, at=at)
+        if approved is not None:
+            signed = (
+                f"Kết quả điện tử / Electronic result: {approved.original_name}, SHA-256 {approved.approved_sha256}"
+            )
+            note = f"{note}\n{signed}" if note else signed
     _event(
         dossier,
         action=transition.action,
@@ -684,9 +819,13 @@ def _apply(
         to_agency=to_agency,
         actor_name=actor_name,
     )
+    if received:
+        _count_received(dossier)
+    elif dossier.received_at is not None:
+        # Counted since receipt: the density status rows follow its status.
+        density_counts.density_count_status(dossier, from_status=from_status)
     if "finished_at" in changed:
         stats.count_finished(dossier)
-    density_counts.density_count_status(dossier, from_status=from_status)
 
 
 SYSTEM_ACTOR = Actor(user_id=None, role="system", agency_id=None)

@@ -22,7 +22,8 @@ from gisportal.accounts.models import Role
 from gisportal.api import message
 from layers.models import ServicePointKind
 
-from .extensions import TO_APPLICANT, TO_DESK, dossier_step_label, dossier_step_receiver
+from .components import components_received
+from .extensions import TO_APPLICANT, TO_DESK, dossier_step_label, dossier_step_receiver, step_label
 from .models import Apology, Channel, Dossier, DossierEvent, Status, Timeliness
 from .serializers import lookup_url
 from .workflow import BY_ACTION
@@ -54,10 +55,16 @@ FORMS: dict[str, SlipForm] = {
 }
 
 _APPLICANT = "Người nộp hồ sơ"
-_ACTION_NAMES = {"receive": "Tiếp nhận hồ sơ", "apologize": "Xin lỗi, hẹn lại ngày trả kết quả"}
+_ACTION_NAMES = {
+    "receive": "Tiếp nhận hồ sơ",
+    "submit": "Nộp hồ sơ trực tuyến",
+    "apologize": "Xin lỗi, hẹn lại ngày trả kết quả",
+}
 # Who a step hands the dossier to, when the event does not name an agency.
-_TO_APPLICANT = frozenset({"request_supplement", "refuse", "return_result", "apologize", "withdraw"})
-_TO_DESK = frozenset({"receive", "mark_result_ready"})
+_TO_APPLICANT = frozenset(
+    {"request_supplement", "request_completion", "refuse", "return_result", "apologize", "withdraw"}
+)
+_TO_DESK = frozenset({"receive", "submit", "complete", "mark_result_ready"})
 # Who signs a refusal: the desk refuses to receive, the agency to decide.
 _SIGNERS = {
     Role.DESK_OFFICER: "NGƯỜI TIẾP NHẬN HỒ SƠ",
@@ -102,6 +109,8 @@ def _step_result(event: DossierEvent, dossier: Dossier) -> tuple[str, bool]:
     against the due date (supplement pauses already added to it)."""
     if dossier.timeliness and event.at == dossier.finished_at:
         return _vi(Timeliness(dossier.timeliness).label), dossier.timeliness == Timeliness.LATE
+    if dossier.due_at is None:  # before receipt there is no deadline to be late against
+        return "Trong hạn", False
     late = timezone.localtime(event.at).date() > timezone.localtime(dossier.due_at).date()
     return (_vi(Timeliness.LATE.label) if late else "Trong hạn"), late
 
@@ -111,7 +120,8 @@ def _step_name(action: str) -> str:
     (receive, apologize) or one another app recorded (a fee paid)."""
     if action in _ACTION_NAMES:
         return _ACTION_NAMES[action]
-    label = dossier_step_label(action)
+    # Steps of the core that are not moves (an officer assigned, a result attached), then other apps'.
+    label = step_label(action) or dossier_step_label(action)
     return _vi(label) if label else action
 
 
@@ -170,8 +180,8 @@ def _documents(procedure) -> list[str]:
     return [d for d in documents if d]
 
 
-def _last_event(events: list[DossierEvent], action: str) -> DossierEvent | None:
-    matching = [e for e in events if e.action == action]
+def _last_event(events: list[DossierEvent], action: str | None) -> DossierEvent | None:
+    matching = [e for e in events if action is None or e.action == action]
     return matching[-1] if matching else None
 
 
@@ -192,17 +202,30 @@ def slip_context(*, dossier: Dossier, kind: str) -> dict:
         "documents": _documents(dossier.procedure),
         "fee": f"{dossier.fee_vnd:,}".replace(",", ".") + " đồng" if dossier.fee_vnd else "Không thu phí, lệ phí",
         "channel": _vi(Channel(dossier.channel).label),
-        "issued_at": dossier.received_at,
+        "issued_at": dossier.received_at or dossier.submitted_at,
     }
     if kind == "receipt":
+        if dossier.received_at is None:
+            raise SlipNotApplicable(
+                kind=kind,
+                vi="Hồ sơ đang chờ bộ phận một cửa tiếp nhận: giấy tiếp nhận và hẹn trả kết quả chỉ có khi "
+                "hồ sơ đã được tiếp nhận.",
+                en="The dossier is waiting for the desk to receive it: the receipt and appointment slip "
+                "exists only once it is received.",
+            )
         received = _last_event(events, "receive")
         # An online dossier is received by the system: nobody signs for it.
         desk = received is not None and received.actor_role != Role.CITIZEN
         context["receiver_name"] = received.actor_name if desk else ""
+        # What was really received, by component, when the dossier was sent
+        # by component; otherwise the catalogue's list as before.
+        context["received_components"] = components_received(dossier)
         context["lookup_url"] = lookup_url(dossier.code)
         context["qr_data_uri"] = qr_png_data_uri(context["lookup_url"])
     elif kind == "supplement":
-        event = _last_event(events, "request_supplement")
+        # Form 2 asks to supplement and complete: after receipt (the agency's
+        # request) or before it (the desk's request to complete).
+        event = _last_event([e for e in events if e.action in ("request_supplement", "request_completion")], None)
         if event is None:
             raise SlipNotApplicable(
                 kind=kind,

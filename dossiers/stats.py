@@ -86,7 +86,7 @@ def stats_rebuild() -> int:
                        {received_column} AS key,
                        1 AS received, (channel = {int(Channel.ONLINE)})::int AS online,
                        0 AS finished, 0 AS early, 0 AS on_time, 0 AS late, 0 AS processing_days_sum
-                FROM dossiers_dossier
+                FROM dossiers_dossier WHERE received_at IS NOT NULL
                 UNION ALL
                 SELECT (finished_at AT TIME ZONE %(tz)s)::date, '{dimension}', {finished_column}, 0, 0, 1,
                        (timeliness = 'early')::int, (timeliness = 'on_time')::int, (timeliness = 'late')::int,

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.api import IsOfficial, QueryParams, default_period
 from gisportal.downloads import content_disposition
-from gisportal.spreadsheets import csv_bytes
+from gisportal.spreadsheets import csv_bytes, generated_at_now, with_period
 
 from .stats_selectors import GROUP_BY, MEASURES, dossier_indicators
 
@@ -36,7 +36,14 @@ class IndicatorsCsvRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         total = {**data["totals"], "key": "total", "label": "Tổng / Total"}
-        return csv_bytes([CSV_COLUMNS, *([row[c] for c in CSV_COLUMNS] for row in [*data["rows"], total])])
+        header, rows = with_period(
+            CSV_COLUMNS,
+            ([row[c] for c in CSV_COLUMNS] for row in [*data["rows"], total]),
+            date_from=data["from"],
+            date_to=data["to"],
+            generated_at=data.get("generated_at") or generated_at_now(),
+        )
+        return csv_bytes([header, *rows])
 
 
 def indicator_params(query) -> tuple[str, dt.date, dt.date, str]:
@@ -92,6 +99,7 @@ class DossierIndicatorsApi(APIView):
     def get(self, request):
         group_by, date_from, date_to, _output = indicator_params(request.query_params)
         data = dossier_indicators(group_by=group_by, date_from=date_from, date_to=date_to)
+        data["generated_at"] = generated_at_now()
         response = Response(data)
         if isinstance(request.accepted_renderer, IndicatorsCsvRenderer):
             name = f"dossier-indicators-{group_by}-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv"

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, default_period
+from gisportal.messages import in_language
 
 from .stats_apis import indicator_params
 from .stats_selectors import dossier_indicators
@@ -46,6 +47,8 @@ def _shown(row: dict) -> dict:
     """A row with its rates written for people."""
     return {
         **row,
+        # Group labels such as "Toàn tỉnh / Whole province" or a channel: the page's half.
+        "label": in_language(row["label"]) if "label" in row else "",
         "online_share_text": _percent(row["online_share"]),
         "early_rate_text": _percent(row["early_rate"]),
         "on_time_rate_text": _percent(row["on_time_rate"]),
@@ -85,7 +88,7 @@ def stats_dashboard(request):
     config = {
         "strings": _strings(),
         "groups": {
-            "labels": [row["label"] for row in groups],
+            "labels": [in_language(row["label"]) for row in groups],
             "early": [row["early"] for row in groups],
             "onTime": [row["on_time"] for row in groups],
             "late": [row["late"] for row in groups],

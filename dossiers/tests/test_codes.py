@@ -127,8 +127,11 @@ def test_concurrent_submissions_at_one_unit_never_share_a_code(django_db_blocker
             assert len(set(codes)) == CONCURRENT, codes
             assert sorted(codes) == [f"{UNIT}-310303-{n:04d}" for n in range(1, CONCURRENT + 1)]
             assert CodeCounter.objects.get(unit_identifier=UNIT, day=DAY).last == CONCURRENT
-            # The indicator row took every one of them, too.
-            assert DailyStat.objects.get(dimension="all", key=0, day=DAY).received == CONCURRENT
+            # The indicator row took every one received, too: the desk's; the
+            # citizens' online ones wait for receipt and are not counted yet (issue #15).
+            assert DailyStat.objects.get(dimension="all", key=0, day=DAY).received == CONCURRENT // 2
+            waiting = Dossier.objects.filter(procedure__code="9.990001", status="waiting_receipt")
+            assert waiting.count() == CONCURRENT // 2
             assert Dossier.objects.filter(procedure__code="9.990001").count() == CONCURRENT
         finally:
             _cleanup()

@@ -29,7 +29,9 @@ def test_every_event_row_is_announced_once_inside_its_transaction(submit, drive,
     rows = list(DossierEvent.objects.filter(dossier=dossier).order_by("at", "id"))
     assert [c.event_id for c, _ in heard] == [row.pk for row in rows]
     assert [(c.action, c.from_status, c.to_status) for c, _ in heard] == [
-        ("receive", "", "received"),
+        # Issue #15: an online dossier is submitted, then received by the desk.
+        ("submit", "", "waiting_receipt"),
+        ("receive", "waiting_receipt", "received"),
         ("assign", "received", "assigned"),
         ("start", "assigned", "processing"),
         ("approve", "processing", "approved"),
@@ -52,7 +54,10 @@ def test_a_failing_subscriber_rolls_the_change_back(submit, people, heard):
         dossier_changes_unsubscribe(refuse)
     dossier.refresh_from_db()
     assert dossier.status == "received"
-    assert list(DossierEvent.objects.filter(dossier=dossier).values_list("action", flat=True)) == ["receive"]
+    assert list(DossierEvent.objects.filter(dossier=dossier).values_list("action", flat=True)) == [
+        "submit",
+        "receive",
+    ]
 
 
 def test_another_app_records_a_step_without_changing_the_status(submit, heard):
@@ -71,7 +76,7 @@ def test_workflow_actions_and_odd_names_cannot_be_recorded(submit, action):
     dossier = submit()
     with pytest.raises(ValueError):
         dossier_record_event(dossier_id=dossier.pk, action=action)
-    assert DossierEvent.objects.filter(dossier=dossier).count() == 1
+    assert DossierEvent.objects.filter(dossier=dossier).count() == 2  # submitted online, then received
 
 
 def test_a_system_returns_a_result_on_the_day_it_was_delivered(submit, drive, heard):

@@ -88,8 +88,9 @@ def test_api_answers_where_the_dossier_stands(api, dossier, drive, django_assert
     assert dt.datetime.fromisoformat(body["due_at"]) == dossier.due_at
     assert body["finished_at"] is None
     assert body["on_time_state"] == "in_time"
-    assert [step["to_status"] for step in body["timeline"]] == ["received", "assigned", "processing"]
-    assert [step["action"] for step in body["timeline"]] == ["receive", "assign", "start"]
+    # Issue #15: submitted online (waiting for receipt), then received by the desk.
+    assert [step["to_status"] for step in body["timeline"]] == ["waiting_receipt", "received", "assigned", "processing"]
+    assert [step["action"] for step in body["timeline"]] == ["submit", "receive", "assign", "start"]
     assert all(dt.datetime.fromisoformat(step["at"]) for step in body["timeline"])
 
 
@@ -186,7 +187,7 @@ def test_page_shows_the_dossier_and_its_steps(client, dossier, drive, people):
     assert "badge--in_time" in html
     assert local_text(dossier.received_at) in html
     assert local_text(dossier.due_at) in html
-    assert html.count('class="timeline__step') == len(events) == 4
+    assert html.count('class="timeline__step') == len(events) == 5  # submit, receive (issue #15), assign, ...
     for event in events:
         assert local_text(event.at) in html
     # Vietnamese first: the status in the page's language only.

@@ -121,14 +121,18 @@ def test_one_dossier_even_when_the_same_form_is_posted_twice(client, catalogue, 
     dossier = Dossier.objects.get(applicant=people.citizen_a, procedure=catalogue.main)
     assert [a.status_code for a in answers] == [302, 302]
     assert {a["Location"] for a in answers} == {reverse("dossier-page", args=[dossier.code])}
-    assert dossier.channel == 2 and dossier.receiving_point == points.centre and dossier.status == Status.RECEIVED
+    # Issue #15: an online dossier waits for the desk.
+    assert dossier.channel == 2 and dossier.receiving_point == points.centre
+    assert dossier.status == Status.WAITING_RECEIPT
     stored = Attachment.objects.get(dossier=dossier)
     assert (files_root / stored.stored_name).read_bytes() == PDF  # stored once, under a generated name
     assert list(files_root.iterdir()) == [files_root / stored.stored_name]
 
     page = client.get(answers[0]["Location"]).content.decode()
     assert dossier.code in page
-    assert reverse("api-dossier-slip", args=[dossier.code, "receipt"]) in page
+    # No receipt slip before receipt (issue #15); the message says it waits for the desk.
+    assert reverse("api-dossier-slip", args=[dossier.code, "receipt"]) not in page
+    assert "đang chờ bộ phận một cửa tiếp nhận" in page
     assert reverse("dossier-lookup-page") + "?code=" + dossier.code in page
 
 
@@ -384,7 +388,7 @@ def test_a_citizen_may_withdraw_their_dossier_from_the_page(client, submit, peop
     _login(client, people.citizen_a)
     page = client.get(reverse("dossier-page", args=[dossier.code])).content.decode()
     assert 'id="action-withdraw"' in page and 'id="action-assign"' not in page
-    response = client.post(reverse("dossier-action", args=[dossier.code]), {"action": "withdraw"})
+    response = client.post(reverse("dossier-action", args=[dossier.code]), {"action": "withdraw", "confirm": "yes"})
     assert response.status_code == 302
     dossier.refresh_from_db()
     assert dossier.status == Status.WITHDRAWN

@@ -82,11 +82,12 @@ def test_json_submission_by_a_citizen(api_payload, people, client_as, catalogue,
     body = response.json()
     assert re.fullmatch(r"000\.00\.13\.H04-\d{6}-\d{4}", body["code"])
     assert response["Location"] == f"/api/v1/dossiers/{body['code']}/"
-    assert (body["status"], body["channel"], body["receiving_point"]["code"]) == ("received", 2, "CENTRE-MAIN")
+    # Issue #15: an online submission waits for the desk to receive it.
+    assert (body["status"], body["channel"], body["receiving_point"]["code"]) == ("waiting_receipt", 2, "CENTRE-MAIN")
     assert body["procedure"]["code"] == catalogue.main.code
     assert body["agency"]["code"] == "so-tp"
     assert body["applicant"]["id_number"] == CITIZEN_A_ID  # the applicant sees it in full
-    assert [e["action"] for e in body["events"]] == ["receive"]
+    assert [e["action"] for e in body["events"]] == ["submit"]
     dossier = Dossier.objects.get(code=body["code"])
     assert dossier.applicant == people.citizen_a
     assert (dossier.applicant_phone, dossier.applicant_email, dossier.note) == (
@@ -98,15 +99,16 @@ def test_json_submission_by_a_citizen(api_payload, people, client_as, catalogue,
     event = dossier.events.get()
     assert (event.from_status, event.to_status, event.actor_id, event.actor_role) == (
         "",
-        "received",
+        "waiting_receipt",
         people.citizen_a.pk,
         "citizen",
     )
     after = counts()
+    # Not counted as received until the desk receives it.
     assert (after["dossiers"], after["events"], after["received"]) == (
         before["dossiers"] + 1,
         before["events"] + 1,
-        before["received"] + 1,
+        before["received"],
     )
 
 
@@ -296,12 +298,14 @@ def test_no_file_left_when_the_transaction_fails_after_writing(submit, people, f
     checked, _ = attachments_check([upload("a.pdf", PDF), upload("b.png", PNG)])
     before = counts()
 
-    def explode(dossier):
+    def explode(change):
         # The files are on disk by now: the failure must remove them.
         assert len(stored_files(files_root)) == 2
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services.stats, "count_received", explode)
+    # The last step of an online submission is announcing its `submit` event
+    # (issue #15: it is counted only when the desk receives it).
+    monkeypatch.setattr(services, "dossier_changed_emit", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         submit(files=checked)
     assert stored_files(files_root) == []
@@ -443,6 +447,10 @@ BAD_INPUT = [
     ({"lon": 200, "lat": 21.18}, "lon"),
     ({"lon": 106.07, "lat": "north"}, "lat"),
     ({"lon": "nan", "lat": 21.18}, "lon"),
+    ({"lon": 106.07, "lat": 21.18, "location": {"type": "Point", "coordinates": [106.07, 21.18]}}, "location"),
+    ({"location": {"type": "Point", "coordinates": [105.8542, 21.0285]}}, "location"),  # Hà Nội again
+    ({"location": {"type": "MultiPoint", "coordinates": [[106.07, 21.18]]}}, "location"),
+    ({"location": "0101000000C3F5285C8F825A40A4703D0AD7233540"}, "location"),  # hex WKB is not GeoJSON
     ({"note": "x" * 4001}, "note"),
     ({"note": 5}, "note"),
 ]

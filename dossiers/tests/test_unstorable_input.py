@@ -149,7 +149,8 @@ def test_nul_in_a_form_field_is_400_and_changes_nothing(submit, people, client, 
         content_type="application/x-www-form-urlencoded",
     )
     _assert_refused(feature, "name")
-    assert DossierEvent.objects.filter(dossier=dossier).count() == 1  # its receipt only
+    # Its submission and receipt only (issue #15: an online dossier is submitted, then received).
+    assert DossierEvent.objects.filter(dossier=dossier).count() == 2
     assert Dossier.objects.get(pk=dossier.pk).status == "received"
 
 
