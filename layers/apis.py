@@ -295,3 +295,52 @@ def nearest_plain(*, lon: float, lat: float, kind: str, limit: int) -> dict:
         "query": {"lon": lon, "lat": lat, "kind": kind, "limit": limit},
         "features": [nearest_point_feature(rank=rank, point=p) for rank, p in enumerate(nearest, start=1)],
     }
+
+
+PLACES_MAX_QUERY = 100
+
+
+class PlaceSearchApi(PublicApiView):
+    """GET /api/v1/places/search/?q=: communes and wards of the current map and
+    service points by name or address, diacritics optional (the submit map's
+    address search). Rate-limited like every public look-up."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "q",
+                {"type": "string", "minLength": 1, "maxLength": PLACES_MAX_QUERY, "pattern": "\\S"},
+                required=True,
+                description="A place name or address, e.g. 'kinh bac' or 'Phường Vũ Ninh'.",
+            ),
+            integer_parameter("limit", low=1, high=20, default=8),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Communes, wards and service points by name (diacritics optional), best first",
+        operation_id="places_search",
+    )
+    def get(self, request):
+        params = QueryParams(request.GET)
+        q = params.raw("q")
+        if q is None and "q" not in params.errors:
+            params.fail("q", "Cần từ khóa tìm kiếm (tên xã, phường, địa điểm).", "A place name to search is required.")
+        elif q is not None and len(q) > PLACES_MAX_QUERY:
+            params.fail("q", f"Tối đa {PLACES_MAX_QUERY} ký tự.", f"At most {PLACES_MAX_QUERY} characters.")
+        limit = params.integer("limit", default=8, low=1, high=20)
+        params.raise_if_invalid()
+        results = [
+            {
+                "type": hit.type,
+                "code": hit.code,
+                "name": hit.name,
+                # A unit's full name ("Phường Kinh Bắc"), a point's address.
+                "detail": hit.detail,
+                "kind": hit.kind,
+                "commune_code": hit.commune_code,
+                "score": round(hit.score, 3),
+                "point": {"type": "Point", "coordinates": [hit.lon, hit.lat]},
+                "bbox": list(hit.bbox) if hit.bbox else None,
+            }
+            for hit in selectors.places_search(q=q, limit=limit)
+        ]
+        return Response({"query": q, "results": results})

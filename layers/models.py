@@ -6,8 +6,9 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db.models import Q
 from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy
 
-from gisportal.outbox import OutboxJob
+from gisportal.outbox import OutboxJob, outbox_index
 
 
 class Era(models.TextChoices):
@@ -42,6 +43,8 @@ class AdministrativeUnit(models.Model):
     )
 
     class Meta:
+        verbose_name = gettext_lazy("administrative unit")
+        verbose_name_plural = gettext_lazy("administrative units")
         constraints = [models.UniqueConstraint(fields=["era", "code"], name="unit_code_unique_per_era")]
         indexes = [
             GistIndex(fields=["geom"], name="unit_geom_gist"),
@@ -103,6 +106,8 @@ class ServicePoint(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("service point")
+        verbose_name_plural = gettext_lazy("service points")
         indexes = [
             GistIndex(fields=["geom"], name="servicepoint_geom_gist"),
             # Metre radius filters go through geography; this index serves them.
@@ -174,6 +179,8 @@ class Layer(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("layer")
+        verbose_name_plural = gettext_lazy("layers")
         ordering = ["slug"]
 
     def __str__(self) -> str:
@@ -218,6 +225,8 @@ class FeatureChange(models.Model):
     note = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("feature change")
+        verbose_name_plural = gettext_lazy("feature changes")
         indexes = [models.Index(fields=["layer", "-at"], name="featurechange_layer_at")]
         ordering = ["-at"]
 
@@ -265,6 +274,8 @@ class ImportJob(OutboxJob):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("import job")
+        verbose_name_plural = gettext_lazy("import jobs")
         ordering = ["-created_at"]
 
     @property
@@ -272,3 +283,57 @@ class ImportJob(OutboxJob):
         if not self.rows_total:
             return None
         return min(1.0, self.rows_done / self.rows_total)
+
+
+class NearestRun(OutboxJob):
+    """A batch assignment of every point of a source (the dossiers, the
+    feedback reports, the features of a point registry) to its nearest active
+    service point of one kind, in geodesic metres on WGS84
+    (`layers.batch_nearest`). Run by a Celery worker through the outbox, or
+    by `manage.py nearest_batch`; its rows (NearestAssignment) are written in
+    one transaction with its success, so a run has all of them or none."""
+
+    outbox_task = "layers.tasks.nearest_run_task"
+    outbox_gave_up_note = ("Không có kết quả nào được ghi; hãy chạy lại.", "No result was written; run it again.")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Đang chờ / Queued"
+        RUNNING = "running", "Đang chạy / Running"
+        SUCCEEDED = "succeeded", "Hoàn tất / Succeeded"
+        FAILED = "failed", "Thất bại / Failed"
+
+    source = models.CharField(max_length=20, help_text="A registered point source: dossiers, feedback, features.")
+    layer = models.ForeignKey(
+        Layer, null=True, blank=True, on_delete=models.CASCADE, help_text="The registry, for source=features."
+    )
+    kind = models.CharField(max_length=20, choices=ServicePointKind.choices)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    points = models.PositiveIntegerField(null=True, blank=True, help_text="Points assigned (those with a location).")
+    service_points = models.PositiveIntegerField(null=True, blank=True, help_text="Candidates of the kind.")
+    max_distance_m = models.FloatField(null=True, blank=True)
+    mean_distance_m = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("nearest service point run")
+        verbose_name_plural = gettext_lazy("nearest service point runs")
+        ordering = ["-created_at"]
+        indexes = [outbox_index("layers_nearestrun_outbox")]
+
+
+class NearestAssignment(models.Model):
+    """One point of a run and its nearest service point. The foreign keys
+    carry no database constraint: a run writes up to millions of rows in one
+    COPY, and a per-row check against two tables would double its time; the
+    run's rows go with it (`nearest_run_delete`), and a service point is
+    deactivated rather than deleted."""
+
+    pk = models.CompositePrimaryKey("run_id", "point_id")
+    run = models.ForeignKey(NearestRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="assignments")
+    point_id = models.BigIntegerField(help_text="Id of the row in the run's source (dossier, report, feature).")
+    service_point = models.ForeignKey(ServicePoint, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    distance_m = models.FloatField(help_text="Geodesic metres on WGS84.")

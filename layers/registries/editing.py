@@ -75,6 +75,20 @@ def geometry_from_geojson(
     """A 2D EPSG:4326 geometry from a GeoJSON geometry object, checked: valid,
     bounded in size, inside the province with a margin; FeatureInvalid naming
     `field` otherwise."""
+    geojson_shape_check(data, field=field, allowed_types=allowed_types)
+    try:
+        geom = GEOSGeometry(json.dumps(data), srid=4326)
+    except (GEOSException, GDALException, ValueError, TypeError) as exc:  # GeoJSON is read through GDAL
+        raise _invalid(field, *UNREADABLE) from exc
+    return geometry_checked(geom, field=field)
+
+
+UNREADABLE = ("Không đọc được hình học GeoJSON.", "Unreadable GeoJSON geometry.")
+
+
+def geojson_shape_check(data: Any, *, field: str, allowed_types: frozenset[str] | None) -> None:
+    """A GeoJSON geometry object (type and coordinates) of an allowed type,
+    before anything parses it; FeatureInvalid naming `field` otherwise."""
     if not isinstance(data, dict) or data.get("type") not in GEOJSON_TYPES or "coordinates" not in data:
         raise _invalid(
             field,
@@ -84,10 +98,14 @@ def geometry_from_geojson(
     if allowed_types is not None and data["type"] not in allowed_types:
         listed = ", ".join(sorted(allowed_types))
         raise _invalid(field, f"Kiểu hình học phải là: {listed}.", f"Geometry type must be one of: {listed}.")
-    try:
-        geom = GEOSGeometry(json.dumps(data), srid=4326)
-    except (GEOSException, GDALException, ValueError, TypeError) as exc:  # GeoJSON is read through GDAL
-        raise _invalid(field, "Không đọc được hình học GeoJSON.", "Unreadable GeoJSON geometry.") from exc
+
+
+def geometry_checked(geom: GEOSGeometry, *, field: str) -> GEOSGeometry:
+    """The parsed geometry as stored (2D, EPSG:4326) once it is known to be
+    non-empty, at most MAX_VERTICES vertices, in WGS84 bounds, valid and
+    inside the province with a margin; FeatureInvalid naming `field` otherwise."""
+    if geom.srid is None:
+        geom.srid = 4326
     if geom.empty:
         raise _invalid(field, "Hình học rỗng.", "The geometry is empty.")
     if geom.num_coords > MAX_VERTICES:
@@ -141,11 +159,25 @@ def geometry_in_province(geom: GEOSGeometry) -> bool:
     return True if row is None else bool(row[0])
 
 
+def layer_geometry_types(layer: Layer) -> frozenset[str]:
+    """The GeoJSON types a feature of the layer may have (a single part for a multi-part layer too)."""
+    expected = layer.geometry_type
+    return frozenset({expected, MULTI_OF.get(expected)} - {None})
+
+
 def _geometry_for_layer(layer: Layer, data: Any) -> GEOSGeometry:
+    """`data`: a GeoJSON geometry object, or a geometry the API's serializer
+    parsed (layers/registries/serializers.py); checked here either way."""
     expected = layer.geometry_type
     single = MULTI_OF.get(expected)
-    allowed = frozenset({expected, single} - {None})
-    geom = geometry_from_geojson(data, allowed_types=allowed)
+    allowed = layer_geometry_types(layer)
+    if isinstance(data, GEOSGeometry):
+        if data.geom_type not in allowed:
+            listed = ", ".join(sorted(allowed))
+            raise _invalid("geometry", f"Kiểu hình học phải là: {listed}.", f"Geometry type must be one of: {listed}.")
+        geom = geometry_checked(data.clone(), field="geometry")
+    else:
+        geom = geometry_from_geojson(data, allowed_types=allowed)
     if single and geom.geom_type == single:
         # A single part for a multi-part layer: stored as a one-part collection.
         geom = MULTI_CLASSES[expected](geom, srid=4326)
@@ -239,7 +271,7 @@ def _snapshot(feature: Feature) -> dict:
     return {"geometry": json.loads(feature.geom.json), "properties": feature.properties}
 
 
-def _require_editor(*, actor: Actor, layer: Layer) -> None:
+def editor_require(*, actor: Actor, layer: Layer) -> None:
     if not layer_can_edit(actor=actor, layer=layer):
         raise PermissionDenied(
             message("Bạn không có quyền sửa lớp dữ liệu này.", "You may not edit this layer's features.")
@@ -258,7 +290,7 @@ def _record_change(
 
 @transaction.atomic
 def feature_create(*, actor: Actor, layer: Layer, geometry: Any, properties: Any) -> Feature:
-    _require_editor(actor=actor, layer=layer)
+    editor_require(actor=actor, layer=layer)
     geom = _geometry_for_layer(layer, geometry)
     cleaned = properties_clean(layer=layer, properties=properties)
     feature = Feature.objects.create(layer=layer, geom=geom, properties=cleaned)
@@ -286,7 +318,7 @@ def feature_update(
 ) -> Feature:
     """Replace the geometry if given; merge the properties if given (a `None`
     value removes that property)."""
-    _require_editor(actor=actor, layer=layer)
+    editor_require(actor=actor, layer=layer)
     geom = _geometry_for_layer(layer, geometry) if geometry is not None else None
     changes = properties_clean(layer=layer, properties=properties, partial=True) if properties is not None else {}
     feature = _locked_feature(layer=layer, feature_id=feature_id)
@@ -313,7 +345,7 @@ def feature_update(
 
 @transaction.atomic
 def feature_delete(*, actor: Actor, layer: Layer, feature_id: int) -> None:
-    _require_editor(actor=actor, layer=layer)
+    editor_require(actor=actor, layer=layer)
     feature = _locked_feature(layer=layer, feature_id=feature_id)
     before = _snapshot(feature)
     feature.delete()

@@ -24,9 +24,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyogrio
 import shapely
-from django.contrib.gis.db.models.functions import AsWKB
-from django.db.models import CharField, Func, QuerySet
+from django.contrib.gis.db.models import GeometryField
+from django.contrib.gis.db.models.functions import AsGeoJSON, AsWKB
+from django.db.models import CharField, F, Func, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from gisportal.htmlmap import MAX_FEATURES, SIMPLIFY_TOLERANCE_DEG, Legend, TooManyFeatures, both, html_map
 from gisportal.spreadsheets import CSV_CONTENT_TYPE, SafeCsvWriter
 
 from ..models import FieldType, Layer
@@ -213,3 +218,60 @@ def _typed(kind: str, value):
     except (TypeError, ValueError, OverflowError):
         return None
     return None
+
+
+# --- the HTML map (folium) ---------------------------------------------------------------------
+
+HTML_FORMAT = ExportFormat("HTML", ".html", "text/html; charset=utf-8")
+# Fields shown on hover: the first few of the schema (a long schema would cover the map).
+HTML_TOOLTIP_FIELDS = 8
+
+
+def _communes_outline() -> list[dict]:
+    """The current communes' stored simplified outlines (~50 m): the map's
+    background instead of base tiles, which an offline file cannot fetch."""
+    from ..models import AdministrativeUnit, Era, UnitLevel
+
+    rows = (
+        AdministrativeUnit.objects.filter(era=Era.POST_2025, level=UnitLevel.COMMUNE, valid_to__isnull=True)
+        .annotate(outline=AsGeoJSON(Coalesce("geom_simplified", "geom"), precision=5))
+        .values_list("outline", flat=True)
+    )
+    return [{"type": "Feature", "geometry": json.loads(outline)} for outline in rows if outline]
+
+
+def layer_html_map(*, layer: Layer, features_queryset: QuerySet, period: str) -> bytes:
+    """The features of `features_queryset` as a standalone HTML map (see
+    gisportal/htmlmap.py): geometries simplified with ST_SimplifyPreserveTopology
+    at SIMPLIFY_TOLERANCE_DEG, at most MAX_FEATURES (TooManyFeatures naming
+    `bbox` beyond)."""
+    count = features_queryset.count()
+    if count > MAX_FEATURES:
+        raise TooManyFeatures(parameter="bbox", count=count, limit=MAX_FEATURES)
+    fields = [f["name"] for f in layer.schema if f.get("name")][:HTML_TOOLTIP_FIELDS]
+    simplified = Func(
+        F("geom"),
+        Value(SIMPLIFY_TOLERANCE_DEG),
+        function="ST_SimplifyPreserveTopology",
+        output_field=GeometryField(srid=4326),
+    )
+    rows = (
+        features_queryset.order_by("pk")
+        .annotate(outline=AsGeoJSON(simplified, precision=6))
+        .values_list("pk", "outline", "properties")
+    )
+    features = [
+        {"type": "Feature", "geometry": json.loads(outline), "properties": {"id": pk, **(props or {})}}
+        for pk, outline, props in rows.iterator(chunk_size=BATCH_SIZE)
+    ]
+    licence = " · ".join(part for part in (layer.attribution, layer.license) if part)
+    return html_map(
+        title=both(gettext_noop("Map of the layer %(title)s"), title=layer.title),
+        features=features,
+        legend=Legend(title=layer.title, label=_("%(count)s features") % {"count": f"{count:,}"}),
+        value=None,
+        tooltip=[("id", "id"), *[(name, name) for name in fields]],
+        period=period,
+        attribution=licence or layer.owner.name,
+        boundaries=None if layer.geometry_type.endswith("Polygon") else _communes_outline(),
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -21,11 +22,12 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import QueryParams, bbox_parameter, message
 from gisportal.downloads import download_response
+from gisportal.htmlmap import MAX_FEATURES, html_map_response
 from gisportal.outbox import outbox_state_message
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from ..models import ImportJob
-from .exporting import EXPORT_FORMATS, layer_export
+from .exporting import EXPORT_FORMATS, layer_export, layer_html_map
 from .importing import ImportRefused, import_job_create
 from .selectors import features_of, layer_can_edit, layer_get_for_user, typed_value
 
@@ -165,10 +167,20 @@ class LayerExportApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), description="Default gpkg."),
+            OpenApiParameter(
+                "format",
+                str,
+                enum=[*EXPORT_FORMATS, "html"],
+                description="Default gpkg. `html`: a standalone map that opens offline (at most "
+                f"{MAX_FEATURES:,} features, else 413 naming `bbox`).",
+            ),
             bbox_parameter(),
         ],
-        responses={(200, spec.content_type): OpenApiTypes.BINARY for spec in EXPORT_FORMATS.values()},
+        responses={
+            **{(200, spec.content_type): OpenApiTypes.BINARY for spec in EXPORT_FORMATS.values()},
+            (200, "text/html"): OpenApiTypes.BINARY,
+            413: None,  # format=html beyond its cap; the body is the portal's (gisportal/schema.py)
+        },
         summary="Export a layer, or the features in a bbox or matching property values, as a file",
         description="Any other query parameter named like a field of the layer's schema filters on equality.",
         operation_id="layer_export",
@@ -176,12 +188,14 @@ class LayerExportApi(APIView):
     def get(self, request, slug: str):
         layer = layer_get_for_user(actor=actor_for(request.user), slug=slug)
         params = QueryParams(request.GET)
-        format = params.choice("format", list(EXPORT_FORMATS), default="gpkg")
+        format = params.choice("format", [*EXPORT_FORMATS, "html"], default="gpkg")
         bbox = params.bbox("bbox")
         properties = {}
         for name, value in request.GET.items():
             if name in RESERVED_EXPORT_PARAMETERS:
                 continue
+            if name == "lang" and layer.field(name) is None:
+                continue  # the page language (the HTML map's), unless the layer has a field of that name
             if layer.field(name) is None:
                 params.fail(name, "Không phải trường của lớp.", "Not a field of this layer.")
                 continue
@@ -193,6 +207,15 @@ class LayerExportApi(APIView):
             properties[name] = value
         params.raise_if_invalid()
 
+        if format == "html":
+            features = features_of(layer=layer, bbox=bbox, properties=properties or None)
+            selection = ", ".join([*(f"{k}={v}" for k, v in properties.items()), *(["bbox"] if bbox else [])])
+            body = layer_html_map(
+                layer=layer,
+                features_queryset=features,
+                period=f"{timezone.localdate():%Y-%m-%d}" + (f" ({selection})" if selection else ""),
+            )
+            return html_map_response(body, filename=f"{layer.slug}.html")
         spec = EXPORT_FORMATS[format]
         folder = Path(tempfile.mkdtemp(prefix="export-"))
         try:

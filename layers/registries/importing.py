@@ -24,7 +24,10 @@ Decisions (also in the error report's wording):
   refused as a whole: it is the wrong file or the wrong layer.
 - Properties: schema fields are matched to columns by name, ignoring case
   (and by the first 10 letters for shapefiles, whose names are cut); other
-  columns are ignored; a missing column gives no value. Datetimes without a
+  columns (besides a CSV's lon/lat or WKT) are not imported, and are named in
+  the job's message and in the error report (outcome `column_ignored`, row
+  0), never dropped silently: a misspelt header shows; a missing column gives
+  no value. Datetimes without a
   time zone are read in settings.TIME_ZONE and stored in UTC (ISO 8601).
 """
 
@@ -565,6 +568,22 @@ class _Validator:
             checked.report.append((int(batch.rows[i]), outcome, reason, _raw(batch.columns, i)))
         return checked
 
+    def ignored_columns(self, names: list[str]) -> list[str]:
+        """The columns of the file that no schema field takes (nor the CSV
+        geometry), in the file's order."""
+        used = set()
+        lowered = {n.lower(): n for n in names}
+        for spec in self.fields:
+            match = lowered.get(spec["name"].lower())
+            if match is None and self.format == "shapefile":
+                match = lowered.get(spec["name"].lower()[:10])
+            if match is not None:
+                used.add(match)
+        if self.format == "csv":
+            geometry = _csv_geometry_names(names)
+            used.update((geometry,) if isinstance(geometry, str) else geometry or ())
+        return [n for n in names if n not in used]
+
     def _column(self, columns: dict[str, pa.Array], name: str) -> pa.Array | None:
         lowered = {n.lower(): n for n in columns}
         match = lowered.get(name.lower())
@@ -1011,8 +1030,13 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
     staging.create()
     first_problem: tuple[int, str] | None = None
     counts = {"rows_done": 0, "rows_imported": 0, "rows_repaired": 0, "rows_rejected": 0, "rows_flagged": 0}
+    ignored: list[str] = []
     try:
         for batch in _read_batches(source):
+            new_ignored = [n for n in validator.ignored_columns(list(batch.columns)) if n not in ignored]
+            if new_ignored:
+                ignored += new_ignored
+                report.write([(0, "column_ignored", _ignored_message(new_ignored), {})])
             checked = validator.check(batch)
             with transaction.atomic():
                 staging.load(checked)
@@ -1055,14 +1079,18 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
                 "See the error report.",
             )
             + f" — {row}: {why}"
+            + (f" {_ignored_message(ignored)}" if ignored else "")
         )
 
     report_path = report.close()
+    names = ", ".join(ignored)
     summary = message(
         f"Đã nhập {imported} đối tượng ({job.mode}); sửa {counts['rows_repaired']}, từ chối "
-        f"{counts['rows_rejected']}, cảnh báo ngoài tỉnh {counts['rows_flagged']}.",
+        f"{counts['rows_rejected']}, cảnh báo ngoài tỉnh {counts['rows_flagged']}."
+        + (f" Cột không có trong lược đồ của lớp, không nhập: {names}." if ignored else ""),
         f"Imported {imported} features ({job.mode}); {counts['rows_repaired']} repaired, "
-        f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged outside the province.",
+        f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged outside the province."
+        + (f" Columns not in the layer's schema, not imported: {names}." if ignored else ""),
     )
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
@@ -1091,6 +1119,14 @@ def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, pr
             error_report_path=report_path,
             finished_at=timezone.now(),
         )
+
+
+def _ignored_message(names: list[str]) -> str:
+    joined = ", ".join(names)
+    return message(
+        f"Cột không có trong lược đồ của lớp, không nhập: {joined}.",
+        f"Columns not in the layer's schema, not imported: {joined}.",
+    )
 
 
 # --- jobs -------------------------------------------------------------------------

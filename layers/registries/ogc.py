@@ -13,8 +13,10 @@ Choices the standard leaves open, made here:
   crs, datetime and every field of the layer's schema (equality filters).
 - `numberMatched` is exact when it is cheap: the layer's kept feature count
   when nothing filters, offset + returned on the last page, or a count of at
-  most COUNT_CAP matches cached per layer version. Above that it is left out
-  (the standard allows it); paging goes by the `next` links either way.
+  most COUNT_CAP matches, made by the page's own statement from the rows it
+  reads anyway. Above that it is left out (the standard allows it), and the
+  query is remembered per process and layer version so that its next pages
+  skip the count; paging goes by the `next` links either way.
 - `datetime` applies to the layer's `time_field`. A date field is a calendar
   day in the portal's time zone: it matches when that day meets the interval.
   A collection without a time field has no temporal features, so a `datetime`
@@ -25,10 +27,11 @@ Choices the standard leaves open, made here:
 """
 
 import datetime as dt
-import hashlib
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -50,7 +53,7 @@ from gisportal.api import QueryParams, message
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
-from .selectors import layer_get_for_user, layers_visible_to, typed_value
+from .selectors import layer_read_for_user, layers_visible_to, typed_value
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
@@ -65,6 +68,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 MAX_OFFSET = 10**9
 COUNT_CAP = 10_000
+OVER_CAP_REMEMBERED = 1_000
 GEOJSON_DECIMALS = 7
 EXTENT_CACHE_S = 24 * 3600
 
@@ -407,7 +411,7 @@ class CollectionsView(OgcApiView):
 
 def _visible_layer(request, collection_id: str) -> Layer:
     try:
-        return layer_get_for_user(actor=actor_for(request.user), slug=collection_id)
+        return layer_read_for_user(actor=actor_for(request.user), slug=collection_id)
     except Http404 as exc:  # missing and hidden look the same
         raise NotFound(message("Không có lớp dữ liệu này.", "No such collection.")) from exc
 
@@ -743,40 +747,96 @@ def _where(layer: Layer, query: ItemsQuery) -> tuple[str, list]:
     return " AND ".join(clauses), values
 
 
-def features_page_json(*, layer: Layer, query: ItemsQuery) -> list[str]:
-    """One page of features, each already GeoJSON text written by PostgreSQL."""
-    where, values = _where(layer, query)
+@dataclass
+class FeaturesPage:
+    """One items page: its features as GeoJSON text ("f1,f2,..."), written
+    and joined by PostgreSQL, how many, and numberMatched (None: left out)."""
+
+    features: str
+    returned: int
+    matched: int | None
+
+
+def _page_sql(source: str) -> str:
     # The page is chosen in the inner query and only its rows are turned into
-    # JSON: projected at the top, ST_AsGeoJSON would also run for every row
-    # that OFFSET skips.
-    sql = (
-        f"SELECT {FEATURE_JSON_SQL} FROM (SELECT f.id, f.geom, f.properties FROM layers_feature f WHERE {where} "
-        "ORDER BY f.id LIMIT %s OFFSET %s) f ORDER BY f.id"
+    # JSON (projected at the top, ST_AsGeoJSON would also run for every row
+    # that OFFSET skips); PostgreSQL joins them into one text, so one row
+    # comes back, not a row per feature.
+    return (
+        f"SELECT count(*), coalesce(string_agg({FEATURE_JSON_SQL}, ',' ORDER BY f.id), '') "
+        f"FROM (SELECT f.id, f.geom, f.properties FROM {source} ORDER BY f.id LIMIT %s OFFSET %s) f"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, query.limit, query.offset])
-        return [row[0] for row in cursor.fetchall()]
 
 
-def features_matched(*, layer: Layer, query: ItemsQuery, returned: int) -> int | None:
-    """numberMatched when it is cheap to know exactly, else None (see the module notes)."""
-    if not query.filtered:
-        return layer.feature_count
-    if returned < query.limit and (returned > 0 or query.offset == 0):
-        return query.offset + returned
+class _OverCap:
+    """Queries found to match more than COUNT_CAP features, per layer version,
+    remembered by this process (the most recent OVER_CAP_REMEMBERED): their
+    next pages skip the count. In memory, not the shared cache: a miss costs
+    one count in one process, a shared look-up would cost a round trip on
+    every page."""
+
+    def __init__(self) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._keys[key] = None
+            while len(self._keys) > OVER_CAP_REMEMBERED:
+                self._keys.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+over_cap = _OverCap()
+
+
+def features_page(*, layer: Layer, query: ItemsQuery) -> FeaturesPage:
+    """One page of features and numberMatched by the module's rules, in one
+    statement: a filtered page whose count is not cached yet reads its
+    matches once (at most COUNT_CAP + 1 of them), counts them and takes the
+    page from the same rows."""
     where, values = _where(layer, query)
-    key = "ogc:count:" + hashlib.sha256(repr((layer.pk, layer.version, where, values)).encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is None:
+    page_values = [*values, query.limit, query.offset]
+    if not query.filtered:
+        returned, text = _fetch(_page_sql(f"layers_feature f WHERE {where}"), page_values)
+        return FeaturesPage(text, returned, layer.feature_count)
+    key = repr((layer.pk, layer.version, where, values))
+    if key not in over_cap:
+        # The page is taken from the matches only when they are all there
+        # (the one-time filter n <= COUNT_CAP); else it is read again below.
+        sql = (
+            "WITH m AS MATERIALIZED ("
+            f"SELECT f.id, f.geom, f.properties FROM layers_feature f WHERE {where} LIMIT %s), "
+            "n AS (SELECT count(*) AS n FROM m) "
+            "SELECT n.n, p.* FROM n, LATERAL (" + _page_sql("m f WHERE n.n <= %s") + ") p"
+        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM layers_feature f WHERE {where} LIMIT %s) s",
-                [*values, COUNT_CAP + 1],
-            )
-            counted = cursor.fetchone()[0]
-        cached = counted if counted <= COUNT_CAP else -1
-        cache.set(key, cached, EXTENT_CACHE_S)
-    return None if cached < 0 else cached
+            cursor.execute(sql, [*values, COUNT_CAP + 1, COUNT_CAP, query.limit, query.offset])
+            n, returned, text = cursor.fetchone()
+        if n <= COUNT_CAP:
+            return FeaturesPage(text, returned, n)
+        over_cap.add(key)
+    returned, text = _fetch(_page_sql(f"layers_feature f WHERE {where}"), page_values)
+    if returned < query.limit and (returned > 0 or query.offset == 0):
+        return FeaturesPage(text, returned, query.offset + returned)
+    return FeaturesPage(text, returned, None)
+
+
+def _fetch(sql: str, values: list) -> tuple[int, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        returned, text = cursor.fetchone()
+    return returned, text
 
 
 def feature_json(*, layer: Layer, feature_id: int) -> str | None:
@@ -808,9 +868,9 @@ class ItemsView(OgcApiView):
     def get(self, request, collection_id: str):
         layer = _visible_layer(request, collection_id)
         query, html = items_query_parse(request, layer)
-        rows = features_page_json(layer=layer, query=query)
-        matched = features_matched(layer=layer, query=query, returned=len(rows))
-        has_next = len(rows) == query.limit and (matched is None or query.offset + len(rows) < matched)
+        page = features_page(layer=layer, query=query)
+        matched = page.matched
+        has_next = page.returned == query.limit and (matched is None or query.offset + page.returned < matched)
         media = "html" if html else "json"
         links = [
             _link(
@@ -849,9 +909,9 @@ class ItemsView(OgcApiView):
         envelope: dict[str, Any] = {"type": "FeatureCollection"}
         if matched is not None:
             envelope["numberMatched"] = matched
-        envelope.update({"numberReturned": len(rows), "timeStamp": _timestamp(), "links": links})
+        envelope.update({"numberReturned": page.returned, "timeStamp": _timestamp(), "links": links})
         if html:
-            features = [json.loads(row) for row in rows]
+            features = json.loads(f"[{page.features}]")
             return _html_response(
                 request,
                 "ogc/items.html",
@@ -864,7 +924,7 @@ class ItemsView(OgcApiView):
                 },
             )
         head = json.dumps(envelope, ensure_ascii=False)[:-1]  # reopen the object to add the features
-        body = head + ',"features":[' + ",".join(rows) + "]}"
+        body = f'{head},"features":[{page.features}]}}'
         response = HttpResponse(body.encode(), content_type=MEDIA_GEOJSON)
         response["Vary"] = "Accept"
         return response
@@ -892,4 +952,4 @@ class ItemView(OgcApiView):
 
 
 def _is_bigint(value: str) -> bool:
-    return value.isdigit() and len(value) <= 18
+    return value.isdecimal() and len(value) <= 18

@@ -44,6 +44,7 @@ from ..models import AdministrativeUnit, Era, Feature, GeometryType, Layer, Unit
 from . import editing
 from .ogc import FEATURE_JSON_SQL, GEOJSON_DECIMALS
 from .selectors import layer_get_for_user, layers_editable_ids, layers_visible_to
+from .serializers import FeatureDocumentSerializer, FeatureInputSerializer
 
 MAX_PAGE = 10_000
 DEFAULT_PAGE = 100
@@ -353,7 +354,7 @@ class LayerFeaturesApi(RegistryApiView):
     def post(self, request, slug: str):
         actor = _require_login(request)
         layer = _visible_layer(request, slug)
-        body = _feature_body(request.data, require_geometry=True)
+        body = _parsed_feature(request.data, actor=actor, layer=layer, partial=False)
         try:
             feature = editing.feature_create(
                 actor=actor, layer=layer, geometry=body.get("geometry"), properties=body.get("properties")
@@ -379,17 +380,24 @@ def _feature_body(data: Any, *, require_geometry: bool) -> dict:
     return data
 
 
+def _parsed_feature(data: Any, *, actor: Actor, layer: Layer, partial: bool) -> dict:
+    """The body's geometry parsed by drf-gis (serializers.py), after the
+    body's shape and the right to edit: a caller who may not edit gets 403
+    whatever they send."""
+    body = _feature_body(data, require_geometry=not partial)
+    editing.editor_require(actor=actor, layer=layer)
+    serializer = FeatureInputSerializer(data=body, layer=layer, partial=partial)
+    if not serializer.is_valid():
+        raise BadParameters(serializer.errors)
+    return serializer.validated_data
+
+
 def _feature_document(feature: Feature) -> dict:
-    return {
-        "type": "Feature",
-        "id": feature.pk,
-        "geometry": json.loads(feature.geom.json),
-        "properties": feature.properties,
-    }
+    return FeatureDocumentSerializer(feature).data
 
 
 def _feature_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isdecimal() or len(raw) > 18:
         raise NotFound(message("Không có đối tượng này.", "No such feature."))
     return int(raw)
 
@@ -414,7 +422,7 @@ class LayerFeatureDetailApi(RegistryApiView):
     def patch(self, request, slug: str, feature_id: str):
         actor = _require_login(request)
         layer = _visible_layer(request, slug)
-        body = _feature_body(request.data, require_geometry=False)
+        body = _parsed_feature(request.data, actor=actor, layer=layer, partial=True)
         try:
             feature = editing.feature_update(
                 actor=actor,

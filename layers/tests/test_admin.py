@@ -26,6 +26,8 @@ from layers.tests.fixtures_registry import make_layer, sample_points, write_csv
 def _admin_client(client):
     user = get_user_model().objects.create_superuser("root-admin", "a@example.invalid", "x-Strong-pass-1")
     client.force_login(user)
+    # The admin speaks Vietnamese by default; these tests read its English counts.
+    client.cookies["django_language"] = "en"
     return client
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layers.models import Feature, Visibility
+from layers.registries import ogc
 from layers.registries.services import layer_create_or_update, layer_touch
 
 GEOJSON = "application/geo+json"
@@ -497,3 +498,79 @@ def test_no_query_string_causes_a_server_error(api, data):
     assert response.status_code in (200, 400), (params, response.content[:300])
     if response.status_code == 400:
         assert set(response.json()) <= set(params), (params, response.json())
+
+
+# --- items: the page written by PostgreSQL ---------------------------------------------
+
+
+def _expected_features(slug: str, ids: list[int]) -> list[dict]:
+    """The features as they are stored, read through the ORM and shapely."""
+    geometries = db_geometries(slug)
+    properties = dict(Feature.objects.filter(pk__in=ids).values_list("pk", "properties"))
+    return [{"id": pk, "geometry": geometries[pk], "properties": properties[pk]} for pk in ids]
+
+
+def _assert_same_features(got: list[dict], expected: list[dict]) -> None:
+    assert [f["id"] for f in got] == [f["id"] for f in expected]
+    for feature, truth in zip(got, expected, strict=True):
+        assert list(feature) == ["type", "id", "geometry", "properties"]
+        assert feature["type"] == "Feature"
+        assert feature["properties"] == truth["properties"]
+        # 7 decimals (about 1 cm): within a unit of the last one (half of it, and float rounding).
+        assert shapely.equals_exact(shapely.geometry.shape(feature["geometry"]), truth["geometry"], 1e-7)
+
+
+@pytest.mark.parametrize("offset", [0, 3])
+def test_items_page_from_sql_equals_the_stored_rows_counted_or_cached(api, offset):
+    """A filtered full page: the first request counts the matches in the same
+    statement as the page, the second finds the count cached; both answer the
+    same document, equal field for field to the rows read independently."""
+    cache.clear()
+    bbox = (106.0, 21.05, 106.3, 21.3)
+    truth = sorted(ids_intersecting("schools", shapely.box(*bbox)))
+    assert len(truth) > offset + 7, "the page must be full for the count to be needed"
+    params = {"bbox": ",".join(map(str, bbox)), "limit": 7, "offset": offset}
+    first = api.get("/ogc/collections/schools/items", params)
+    second = api.get("/ogc/collections/schools/items", params)
+    assert first.status_code == second.status_code == 200
+    one, two = first.json(), second.json()
+    assert one["numberMatched"] == two["numberMatched"] == len(truth)
+    assert one["numberReturned"] == two["numberReturned"] == 7
+    assert one["features"] == two["features"]
+    assert [item["rel"] for item in one["links"]] == [item["rel"] for item in two["links"]]
+    _assert_same_features(one["features"], _expected_features("schools", truth[offset : offset + 7]))
+    assert (link(one, "prev") is not None) == (offset > 0)
+    assert link(one, "next") is not None
+
+
+def test_items_over_the_count_cap_leave_number_matched_out(official):
+    """More than COUNT_CAP matches: no numberMatched, on the first page (counted
+    in the page's statement) and the next (the cap remembered), and the pages
+    are still the first ids in order."""
+    ogc.over_cap.clear()
+    total = Feature.objects.filter(layer__slug="land-parcels").count()
+    assert total > 10_000
+    everything = "105,20,108,23"
+    truth = sorted(ids_intersecting("land-parcels", shapely.box(105, 20, 108, 23)))
+    assert len(truth) > 10_000
+    first = official.get("/ogc/collections/land-parcels/items", {"bbox": everything, "limit": 5}).json()
+    assert "numberMatched" not in first and first["numberReturned"] == 5
+    assert len(ogc.over_cap._keys) == 1  # remembered: the next page skips the count
+    _assert_same_features(first["features"], _expected_features("land-parcels", truth[:5]))
+    following = official.get(path_of(link(first, "next")["href"])).json()
+    assert "numberMatched" not in following
+    _assert_same_features(following["features"], _expected_features("land-parcels", truth[5:10]))
+
+
+def test_items_past_the_end_count_the_matches(api):
+    """An offset beyond the last match: nothing returned, numberMatched still
+    exact, no next link (the rule for an empty page after the first)."""
+    cache.clear()
+    bbox = (106.0, 21.05, 106.3, 21.3)
+    truth = ids_intersecting("schools", shapely.box(*bbox))
+    doc = api.get(
+        "/ogc/collections/schools/items", {"bbox": ",".join(map(str, bbox)), "limit": 5, "offset": len(truth) + 10}
+    ).json()
+    assert doc["numberReturned"] == 0 and doc["features"] == []
+    assert doc["numberMatched"] == len(truth)
+    assert link(doc, "next") is None

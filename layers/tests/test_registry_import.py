@@ -587,3 +587,40 @@ def test_datetimes_without_zone_are_local_time(tmp_path):
     assert run_import(layer, path).status == ImportJob.Status.SUCCEEDED
     stored_value = Feature.objects.get(layer=layer, properties__name="A").properties["checked"]
     assert dt.datetime.fromisoformat(stored_value) == dt.datetime(2024, 3, 1, 1, 30, tzinfo=dt.UTC)
+
+
+# --- columns the schema does not know -----------------------------------------------
+
+
+@pytest.mark.parametrize("format", ["csv", "gpkg", "geojson"])
+def test_unknown_columns_are_named_not_silently_dropped(format, tmp_path, media):
+    layer = make_layer(f"imp-unknown-{format}", schema=[*SCHEMA[:1], {"name": "ghost_field", "type": "string"}])
+    sample = sample_points(12)
+    writer, suffix = WRITERS[format]
+    job = run_import(layer, writer(sample, tmp_path / f"extra{suffix}"))
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    not_in_schema = [f["name"] for f in SCHEMA[1:]]
+    assert "Columns not in the layer's schema, not imported: " + ", ".join(not_in_schema) in job.message
+    (row,) = [r for r in report_rows(media, job) if r["outcome"] == "column_ignored"]
+    assert row["row"] == "0" and all(name in row["reason"] for name in not_in_schema)
+    # The CSV's geometry columns are not "unknown".
+    assert "Longitude" not in job.message and "LAT" not in job.message
+
+
+def test_a_file_that_matches_the_schema_reports_no_column(tmp_path, media):
+    layer = make_layer("imp-known-columns")
+    job = run_import(layer, write_csv(sample_points(10), tmp_path / "ok.csv"))
+    assert job.status == ImportJob.Status.SUCCEEDED and "schema" not in job.message
+    assert job.error_report_path == ""
+
+
+def test_a_refused_file_names_its_unknown_columns_and_changes_nothing(tmp_path, media):
+    layer = make_layer("imp-refused-columns", schema=[{"name": "n", "type": "integer"}])
+    first = run_import(layer, write_csv(sample_points(10), tmp_path / "a.csv"), mode="append")
+    before = snapshot(layer)
+    bad = tmp_path / "b.csv"
+    bad.write_text("N,misspelt_name,lon,lat\nx,a,106.05,21.18\ny,b,106.06,21.17\n", encoding="utf-8")
+    job = run_import(layer, bad, mode="append")
+    assert first.status == ImportJob.Status.SUCCEEDED
+    assert job.status == ImportJob.Status.FAILED and "misspelt_name" in job.message
+    assert snapshot(layer) == before

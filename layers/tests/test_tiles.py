@@ -12,10 +12,13 @@ import mapbox_vector_tile
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import override_settings
 from shapely.geometry import Point, box, shape
 
+from gisportal.accounts.selectors import actor_for
 from layers.models import Feature
 from layers.registries import tiles
+from layers.registries.selectors import layer_visible_to, layers_visible_to
 from layers.registries.services import layer_create_or_update, layer_touch
 
 EXTENT = 4096
@@ -351,7 +354,7 @@ def test_tile_query_uses_the_layer_and_geometry_index(db):
         cursor.execute("ANALYZE layers_feature")
         x, y = tile_of(*CENTRE, 14)
         params = {**tiles._params(layer, tiles.TileAddress(14, x, y)), "simplify": 0.0, "limit": 10}
-        for sql in (tiles._RAW_SQL, tiles._COUNT_SQL):
+        for sql in (tiles._RAW_SQL,):
             cursor.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "feature_layer_geom_gist" in plan, plan
@@ -391,6 +394,45 @@ def test_cached_tile_is_served_until_the_layer_changes(api, clinics, django_asse
     assert changed.content != first.content
     renamed = {f["id"]: f["properties"]["name"] for f in decode(changed, clinics.slug)}
     assert renamed[moved.pk] == "Đã đổi tên"
+
+
+def test_recent_tiles_serve_from_memory_until_the_layer_changes(api, clinics, django_assert_num_queries):
+    """With the per-process memory on, a tile served once is served again
+    without the shared cache (cleared here) and with only the layer
+    look-up; an edit moves the version, so the old tile is not served."""
+    z = 14
+    x, y = tile_of(*CENTRE, z)
+    tiles.recent_tiles.clear()
+    with override_settings(TILE_MEMORY_CACHE_BYTES=2**20):
+        first = fetch(api, clinics.slug, z, x, y)
+        assert first.status_code == 200
+        cache.clear()
+        with django_assert_num_queries(1):
+            again = fetch(api, clinics.slug, z, x, y)
+        assert again.content == first.content
+        assert cache.get(tiles.tile_cache_key(layer=clinics, tile=tiles.TileAddress(z, x, y))) is None
+
+        moved = Feature.objects.get(pk=min(f["id"] for f in decode(first, clinics.slug)))
+        moved.properties = {**moved.properties, "name": "Đổi tên trong bộ nhớ"}
+        moved.save(update_fields=["properties"])
+        layer_touch(clinics)
+        changed = fetch(api, clinics.slug, z, x, y)
+        assert {f["id"]: f["properties"]["name"] for f in decode(changed, clinics.slug)}[moved.pk] == (
+            "Đổi tên trong bộ nhớ"
+        )
+        assert tiles.tile_cache_purge(slug=clinics.slug, layer_id=clinics.pk) >= 0
+        assert tiles.recent_tiles.get(tiles.tile_cache_key(layer=clinics, tile=tiles.TileAddress(z, x, y))) is None
+    tiles.recent_tiles.clear()
+
+
+def test_recent_tiles_keep_to_their_budget():
+    recent = tiles.RecentTiles()
+    for i in range(10):
+        recent.put(f"k{i}", bytes(100), budget=800)
+    assert recent.get("k0") is None and recent.get("k9") == bytes(100)
+    assert sum(recent.get(f"k{i}") is not None for i in range(10)) == 8
+    recent.put("big", bytes(200), budget=800)  # over an eighth of the budget: not kept
+    assert recent.get("big") is None
 
 
 def test_cache_key_follows_the_version(clinics):
@@ -466,7 +508,13 @@ def test_tiles_and_tilejson_follow_layer_visibility(client_as, make_user, layers
     x, y = tile_of(*CENTRE, z)
     missing_tile = fetch(client, "test-tiles-missing", z, x, y)
     assert missing_tile.status_code == 404
+    actor = actor_for(user)
     for visibility, layer in layers_by_visibility.items():
+        # The tiles' own reading of the rule agrees with the queryset's.
+        assert layer_visible_to(actor, layer_id=layer.pk, visibility=layer.visibility, owner_id=layer.owner_id) == (
+            visibility in visible
+        )
+        assert layers_visible_to(actor).filter(pk=layer.pk).exists() == (visibility in visible)
         tile = fetch(client, layer.slug, z, x, y)
         tilejson = client.get(f"/tiles/{layer.slug}.json")
         if visibility in visible:
@@ -534,3 +582,34 @@ def test_tilejson_of_an_empty_layer_covers_the_world(api, db):
     layer = make_layer("test-tiles-empty")
     doc = api.get(f"/tiles/{layer.slug}.json").json()
     assert doc["bounds"] == pytest.approx([-180, -85.0511, 180, 85.0511], abs=1e-3)
+
+
+def test_a_crowded_tile_of_a_sparse_layer_is_aggregated(api, db):
+    """A layer sparse on average at z14 (two far corners widen its extent)
+    with one tile of more than RAW_MAX_FEATURES points: the tile's one
+    statement counts them and the tile is aggregated, losing no count; a
+    tile with a few points keeps them whole, with their ids."""
+    layer = make_layer("test-tiles-crowded")
+    z = 14
+    x, y = tile_of(*CENTRE, z)
+    west, east, north, south = lon_of(x, z), lon_of(x + 1, z), lat_of(y, z), lat_of(y + 1, z)
+    crowd = tiles.RAW_MAX_FEATURES + 200
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at) "
+            "SELECT %s, ST_SetSRID(ST_MakePoint(%s + (i %% 97 + 0.5) / 97.0 * %s, %s + (i / 97 + 0.5) / 60.0 * %s), "
+            "4326), jsonb_build_object('name', 'p' || i), now(), now() FROM generate_series(0, %s - 1) i",
+            [layer.pk, west, east - west, south, north - south, crowd],
+        )
+    corners = [(105.6, 20.6), (106.6, 21.6)]
+    for lon, lat in corners:
+        Feature.objects.create(layer=layer, geom=f"SRID=4326;POINT({lon} {lat})", properties={"name": "corner"})
+    layer_touch(layer)
+    layer.refresh_from_db()
+    assert tiles.layer_is_sparse_at(layer=layer, z=z)
+    features = decode(fetch(api, layer.slug, z, x, y), layer.slug)
+    assert any("cluster_count" in f["properties"] for f in features)
+    assert _head_count(features) == crowd
+    cx, cy = tile_of(*corners[0], z)
+    lone = decode(fetch(api, layer.slug, z, cx, cy), layer.slug)
+    assert [f["properties"] for f in lone] == [{"name": "corner"}] and lone[0]["id"]
