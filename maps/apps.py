@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class MapsConfig(AppConfig):
     name = "maps"
-    verbose_name = "Maps and spatial analysis"
+    verbose_name = gettext_lazy("Maps and spatial analysis")

@@ -17,9 +17,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from gisportal.api import PublicApiView, QueryParams, date_parameter, integer_parameter, number_parameter
+from gisportal.htmlmap import html_map_response
+from gisportal.spreadsheets import generated_at_now
 from gisportal.throttling import PublicLookupThrottle
 
 from . import coverage
+from .html_exports import coverage_html
 
 DEFAULT_KIND = "post_office"
 DEFAULT_RADIUS_M = 2000.0
@@ -64,20 +67,42 @@ class _CoverageBase(PublicApiView):
 
 class CoverageApi(_CoverageBase):
     @extend_schema(
-        parameters=[_KIND, _RADIUS, _ON, _ERA, OpenApiParameter("format", str, enum=["json", "geojson"])],
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            _KIND,
+            _RADIUS,
+            _ON,
+            _ERA,
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "geojson", "html"],
+                description="html: the map as a standalone file that opens offline.",
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, (200, "text/html"): OpenApiTypes.BINARY},
         summary="Share of each commune's population within radius_m of a service point of a kind",
         operation_id="analytics_coverage",
     )
     def get(self, request):
         params = QueryParams(request.query_params)
         values = _common(params, radius=True)
-        output = params.choice("format", ("json", "geojson"), default="json")
+        output = params.choice("format", ("json", "geojson", "html"), default="json")
         params.raise_if_invalid()
         data = coverage.coverage_by_commune(
-            kind=values["kind"], radius_m=values["radius_m"], era=values["era"], with_geometry=output == "geojson"
+            kind=values["kind"],
+            radius_m=values["radius_m"],
+            era=values["era"],
+            with_geometry=output in ("geojson", "html"),
         )
-        meta = {**values, "method": coverage.METHOD}
+        if output == "html":
+            features = [{"type": "Feature", "geometry": c.pop("geometry"), "properties": c} for c in data["communes"]]
+            body = coverage_html(
+                features=features, kind=values["kind"], radius_m=values["radius_m"], on=values["on"], era=values["era"]
+            )
+            name = f"do-phu-{values['kind']}-{values['radius_m']:.0f}m-{values['era']}.html"
+            return html_map_response(body, filename=name)
+        # When the figures were computed: a saved answer says its moment.
+        meta = {**values, "method": coverage.METHOD, "generated_at": generated_at_now()}
         if output == "geojson":
             features = [
                 {
@@ -168,6 +193,7 @@ def _page_strings() -> dict[str, str]:
         "unknown": _("Population unknown"),
         "gain": _("One more service point here would cover about {gain} more people."),
         "summary": _("{share} of {population} inhabitants live within {radius} m."),
+        "summaryExcluded": _("{count} communes with unknown population are left out of these figures."),
         "loading": _("Computing coverage…"),
         "failed": _("The request failed: {message}"),
         "catchment": _("Catchment"),

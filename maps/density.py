@@ -4,7 +4,7 @@ planning map. Reads only.
 Every dossier carries its areas, found when it is written: H3 cells
 (h3_r6..h3_r9), the applicant's 2025 commune and the 2019 commune holding its
 location. `dossiers.density_counts` keeps DensityCount, the dossiers per
-month, area and single filter. A query reads those rows for the whole months
+month, area and filter (none, one, or a pair of them). A query reads those rows for the whole months
 of its period, and DensityDayCount (without filters) or the dossiers
 themselves (a GROUP BY on the stored area column) for the days at the
 edges; the whole period from the dossiers when its filters are not
@@ -29,9 +29,11 @@ from dossiers.density_counts import (
     CHANNEL,
     COMMUNES_2019,
     COMMUNES_2025,
+    PAIRS,
     PROCEDURE,
     STATUS,
     STATUS_KEYS,
+    pair_key,
 )
 from dossiers.models import H3_RESOLUTIONS, Procedure
 from gisportal.api import month_start
@@ -77,30 +79,34 @@ def _where(filters: DensityFilters, day_from: dt.date, day_end: dt.date, alias: 
 
 def _precounted_key(filters: DensityFilters, area: int) -> tuple[str, list[int]] | None:
     """(dimension, keys) of the DensityCount rows that answer the filters in
-    this area, or None when they are not pre-counted (two filters at once, or
-    a filter the area does not keep)."""
-    chosen = {
-        name: value
-        for name, value in (
-            (PROCEDURE, filters.procedure_id),
-            ("sector", filters.sector_id),
-            (CHANNEL, filters.channel),
-            (STATUS, filters.status),
-        )
-        if value is not None
-    }
-    if not chosen:
+    this area, or None when they are not pre-counted (all three filters at
+    once, or filters the area does not keep). A sector is the list of its
+    procedures' keys (with a procedure too: that procedure if it is in the
+    sector, else none)."""
+    keys: dict[str, list[int]] = {}
+    if filters.procedure_id is not None or filters.sector_id is not None:
+        procedures = None if filters.procedure_id is None else {filters.procedure_id}
+        if filters.sector_id is not None:
+            in_sector = set(Procedure.objects.filter(sector_id=filters.sector_id).values_list("id", flat=True))
+            procedures = in_sector if procedures is None else procedures & in_sector
+        keys[PROCEDURE] = sorted(procedures)
+    if filters.channel is not None:
+        keys[CHANNEL] = [filters.channel]
+    if filters.status is not None:
+        keys[STATUS] = [STATUS_KEYS[filters.status]]
+    if not keys:
         return ALL, [0]
-    if len(chosen) > 1:
-        return None
-    ((name, value),) = chosen.items()
-    if name == "sector":
-        name, keys = PROCEDURE, list(Procedure.objects.filter(sector_id=value).values_list("id", flat=True))
-    elif name == STATUS:
-        keys = [STATUS_KEYS[value]]
+    if len(keys) == 1:
+        ((name, values),) = keys.items()
+    elif len(keys) == 2:
+        name = next((pair for pair, parts in PAIRS.items() if set(parts) == set(keys)), None)
+        if name is None:
+            return None
+        first, second = PAIRS[name]
+        values = [pair_key(a, b) for a in keys[first] for b in keys[second]]
     else:
-        keys = [value]
-    return (name, keys) if name in AREAS[area][1] else None
+        return None
+    return (name, values) if name in AREAS[area][1] else None
 
 
 def _period_split(filters: DensityFilters) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
@@ -132,7 +138,7 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
         dimension, keys = precounted
         parts.append(
             "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c "
-            "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s) AND c.month >= %s AND c.month < %s"
+            "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.month >= %s AND c.month < %s"
         )
         params += [area, dimension, keys, *months]
     for day_from, day_end in day_ranges:

@@ -6,6 +6,7 @@ Officials only: dossier locations are personal data, so even counts per
 small cell are not public. Anonymous callers get 401, citizens 403."""
 
 import datetime as dt
+import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,11 +23,14 @@ from rest_framework.response import Response
 from dossiers.models import Channel, Dossier, Procedure, Sector, Status
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import OfficialApiView, QueryParams, month_start
+from gisportal.htmlmap import html_map_response
 from layers.models import Era
 
 from .density import RESOLUTIONS, DensityFilters, density_commune_geojson, density_h3_geojson_text, density_tile
+from .html_exports import density_html
 
 CELLS = ("h3", "commune")
+FORMATS = ("json", "html")
 ERAS = (Era.POST_2025.value, Era.PRE_2025.value)
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 MAX_ZOOM = 22
@@ -96,6 +100,7 @@ def density_params(query) -> tuple[str, int, str, DensityFilters]:
     res = params.integer("res", default=8, low=RESOLUTIONS[0], high=RESOLUTIONS[-1])
     era = params.choice("era", ERAS, default=Era.POST_2025.value)
     filters = _filters(params)
+    params.choice("format", FORMATS, default="json")  # read by the view; checked here with the rest
     params.raise_if_invalid()
     return cell, res, era, filters
 
@@ -118,11 +123,27 @@ class DensityApi(OfficialApiView):
             OpenApiParameter("cell", OpenApiTypes.STR, enum=list(CELLS), description="Default h3."),
             OpenApiParameter("era", OpenApiTypes.STR, enum=list(ERAS), description="Communes of which map (commune)."),
             *_FILTER_PARAMETERS,
+            OpenApiParameter(
+                "format",
+                OpenApiTypes.STR,
+                enum=list(FORMATS),
+                description="Default json; html: the map as a standalone file that opens offline.",
+            ),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, (200, "text/html"): OpenApiTypes.BINARY, 413: None},
     )
     def get(self, request):
         cell, res, era, filters = density_params(request.query_params)
+        if request.query_params.get("format") == "html":
+            if cell == "h3":
+                collection = json.loads(density_h3_geojson_text(filters=filters, res=res))
+            else:
+                collection = density_commune_geojson(filters=filters, era=era)
+            body = density_html(
+                collection=collection, cell=cell, res=res, date_from=filters.date_from, date_to=filters.date_to
+            )
+            name = f"mat-do-ho-so-{cell}-{filters.date_from:%Y%m%d}-{filters.date_to:%Y%m%d}.html"
+            return html_map_response(body, filename=name)
         if cell == "h3":
             # Written as text from kept per-cell fragments: at thousands of
             # cells, building and encoding dicts took longer than counting.

@@ -7,6 +7,7 @@ import zlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,9 +18,13 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams
+from gisportal.messages import in_language
+from gisportal.spreadsheets import SafeCsvWriter
 from layers.models import GeometryType, ImportJob, Layer
-from layers.registries.selectors import layers_editable_ids, layers_visible_to
+from layers.registries.selectors import layer_can_edit, layer_get_for_user, layers_editable_ids, layers_visible_to
 from layers.registries.tiles import TILEJSON_MAX_ZOOM
+
+from .basemap import DATA_ATTRIBUTION, xyz_tiles
 
 # The 2025 arrangement of communes took effect on this day; the 2019 one is
 # shown as it stood on a day well inside its term.
@@ -27,8 +32,6 @@ ERA_2025_START = dt.date(2025, 7, 1)
 ERA_2019_SAMPLE_DAY = dt.date(2024, 1, 1)
 DEFAULT_ERA = "2025"
 
-# Credits the boundary and population sources ask for; shown on the map.
-DATA_ATTRIBUTION = "© Marc Choisy (MIT), © Thang Le Quoc (MIT), © dvhcvn (MIT)"
 
 NEAREST_LIMIT = 5
 
@@ -152,12 +155,10 @@ def _edit_strings() -> dict[str, str]:
 
 
 def base_tiles() -> dict | None:
-    # No base map unless a deployment configures one: the portal must work
-    # offline, and the commune boundaries make the map readable on their own.
-    url = getattr(settings, "MAP_TILE_URL", "")
-    if not url:
-        return None
-    return {"url": url, "attribution": getattr(settings, "MAP_TILE_ATTRIBUTION", "")}
+    """The operator's raster tiles (BASE_MAP_KIND=xyz), else None: the portal
+    must work offline, and its own context layer (maps.basemap) makes every
+    map readable. Kept in the pages' configs; basemap.js draws them."""
+    return xyz_tiles()
 
 
 # Layers the editor can add points to (a single point becomes a one-part MultiPoint).
@@ -167,12 +168,9 @@ POINT_TYPES = frozenset({GeometryType.POINT, GeometryType.MULTIPOINT})
 REGISTRY_COLOURS = ["#7b3fa0", "#1f7a4d", "#b5477d", "#8a5a00", "#00788a", "#5b6b00", "#a63a14"]
 
 
-def _in_language(text: str) -> str:
-    """Registry titles are written "Tiếng Việt / English": the page's half."""
-    vietnamese, separator, english = text.partition(" / ")
-    if not separator:
-        return text
-    return english if get_language() == "en" else vietnamese
+# Labels of the domain are written "Tiếng Việt / English": the page's half,
+# through the one helper every page uses (also `|in_language` in templates).
+_in_language = in_language
 
 
 def _tile_template(layer: Layer) -> str:
@@ -337,6 +335,7 @@ def _upload_strings() -> dict[str, str]:
         "requestFailed": _("The request failed: {message}"),
         "networkError": _("The server could not be reached. Check your connection and try again."),
         "chooseFile": _("Choose a file to upload."),
+        "confirmReplace": _("Tick the box to confirm that the layer's features are to be replaced."),
     }
 
 
@@ -351,6 +350,7 @@ def registry_upload(request):
             "slug": layer.slug,
             "title": _in_language(layer.title),
             "import_url": reverse("layer-import", kwargs={"slug": layer.slug}),
+            "template_url": reverse("registry-upload-template", kwargs={"slug": layer.slug}),
             "map_url": f"{reverse('map')}?layers={layer.slug}",
             "feature_count": layer.feature_count,
         }
@@ -364,11 +364,30 @@ def registry_upload(request):
     }
     context = {
         "layers": editable,
+        # Adding is the default; replacing deletes every feature, so the page
+        # asks for a confirmation first (static/maps/upload.js).
         "modes": [
-            {"key": ImportJob.Mode.REPLACE, "label": _("Replace all features of the layer")},
             {"key": ImportJob.Mode.APPEND, "label": _("Add to the features already there")},
+            {"key": ImportJob.Mode.REPLACE, "label": _("Replace all features of the layer")},
         ],
         "accept": UPLOAD_ACCEPT,
         "upload_config": config,
     }
     return render(request, "maps/registry_upload.html", context)
+
+
+@login_required
+def registry_upload_template(request, slug: str):
+    """A CSV with just the header the import reads for this layer: the
+    geometry columns (lon/lat for a point layer, else WKT) and the layer's
+    schema fields. Only for a layer the caller may edit; 404 otherwise."""
+    actor = actor_for(request.user)
+    layer = layer_get_for_user(actor=actor, slug=slug)
+    if not layer_can_edit(actor=actor, layer=layer):
+        raise Http404
+    geometry = ["lon", "lat"] if layer.geometry_type == GeometryType.POINT else ["wkt"]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{layer.slug}-template.csv"'
+    response.write("\ufeff")  # a BOM: spreadsheets then read the Vietnamese names right
+    SafeCsvWriter(response).writerow([*geometry, *(f["name"] for f in layer.schema if f.get("name"))])
+    return response

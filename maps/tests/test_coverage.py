@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 from django.contrib.gis.geos import MultiPolygon
+from django.contrib.gis.geos import Point as GEOSPoint
 from django.core.cache import cache
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, shape
@@ -316,7 +317,10 @@ def test_query_counts(api, django_assert_num_queries):
         assert api.get(CATCHMENTS, {"kind": "post_office", "era": "2019"}).status_code == 200
     with django_assert_num_queries(2):
         assert api.get(CATCHMENTS, {"kind": "commune_desk", "era": "2019"}).status_code == 200
-    with django_assert_num_queries(5):
+    # Suggest: the data's fingerprint, then (not cached yet) 1 + 2 × count.
+    with django_assert_num_queries(6):
+        assert api.get(SUGGEST, {"kind": "post_office", "era": "2019", "count": 2}).status_code == 200
+    with django_assert_num_queries(1):
         assert api.get(SUGGEST, {"kind": "post_office", "era": "2019", "count": 2}).status_code == 200
 
 
@@ -350,3 +354,25 @@ def test_schema_documents_the_coverage_endpoints(api):
         assert path in paths
     names = {p["name"] for p in paths[COVERAGE]["get"]["parameters"]}
     assert {"kind", "radius_m", "on", "era", "format"} <= names
+
+
+def test_a_repeated_suggestion_comes_from_the_cache_until_the_data_changes(api, django_assert_max_num_queries):
+    """The greedy search costs seconds, and the endpoint is public: the same
+    question is answered from the cache, and a service point placed at the
+    suggested site makes the next answer suggest somewhere else."""
+    params = {"kind": "provincial_centre", "radius_m": 4000, "era": "2019"}
+    first = api.get(SUGGEST, params).json()["suggestions"][0]
+    with django_assert_max_num_queries(1):  # the fingerprint; no greedy step
+        again = api.get(SUGGEST, params).json()["suggestions"][0]
+    assert again == first
+
+    ServicePoint.objects.create(
+        code="SUGGESTED-1",
+        name="Trung tâm mới / New centre",
+        kind="provincial_centre",
+        geom=GEOSPoint(first["site"]["lon"], first["site"]["lat"], srid=4326),
+    )
+    moved = api.get(SUGGEST, params).json()["suggestions"][0]
+    assert (moved["site"]["lon"], moved["site"]["lat"]) != (first["site"]["lon"], first["site"]["lat"])
+    _, covered, _ = _independent("2019", "provincial_centre", 4000)
+    assert moved["covered_before"] == pytest.approx(covered, rel=0.005)

@@ -33,6 +33,10 @@ def test_coverage_page_redraws_on_filter_change(tmp_path, monkeypatch):
     # The routed requests are answered from inside Playwright's event loop,
     # on this thread and in this test's transaction.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # One commune of the current map without population: the headline says it was left out.
+    first = AdministrativeUnit.objects.filter(era="2025", level="commune").order_by("code").first()
+    AdministrativeUnit.objects.filter(pk=first.pk).update(population=None)
+    unknown = AdministrativeUnit.objects.filter(era="2025", level="commune", population__isnull=True).count()
     client = Client()
     html = client.get("/planning/coverage/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     (tmp_path / "coverage.html").write_text(_local_html(html), encoding="utf-8")
@@ -59,6 +63,8 @@ def test_coverage_page_redraws_on_filter_change(tmp_path, monkeypatch):
         expected = communes["2025"] + 2 * posts
         page.wait_for_function(f"document.querySelectorAll('#map path.leaflet-interactive').length === {expected}")
         assert page.locator("#worst-list li").count() == 10
+        headline = page.locator("#coverage-status").inner_text()
+        assert f"{unknown} xã, phường chưa rõ dân số không được tính vào các số liệu này." in headline
 
         page.select_option("#date-select", index=1)  # the 2019 map
         expected = communes["2019"] + 2 * posts
@@ -71,7 +77,8 @@ def test_coverage_page_redraws_on_filter_change(tmp_path, monkeypatch):
 
         page.select_option("#suggest-count", "2")
         page.wait_for_selector("#suggest-list li >> nth=1")
-        assert page.locator(".leaflet-marker-icon").count() == 2
+        # The suggestions' markers (the shared base map's names are markers too).
+        assert page.locator(".leaflet-marker-icon:not(.context-label)").count() == 2
         assert errors == []
     finally:
         browsers.close()

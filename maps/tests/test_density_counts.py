@@ -170,3 +170,91 @@ def test_the_2019_commune_is_stored_by_the_service_and_the_generator(history, su
     assert len(stored) == 2500 + len(made)
     for location, commune_id in stored:
         assert commune_id == _first_holding(units, location.x, location.y)
+
+
+_RAW_COUNT_SQL = """SELECT h3_r8, count(*) FROM dossiers_dossier d
+    WHERE (d.received_at AT TIME ZONE %(tz)s)::date BETWEEN %(a)s AND %(b)s
+      AND (%(procedure)s::bigint IS NULL OR d.procedure_id = %(procedure)s)
+      AND (%(sector)s::bigint IS NULL
+           OR d.procedure_id IN (SELECT id FROM dossiers_procedure WHERE sector_id = %(sector)s))
+      AND (%(channel)s::int IS NULL OR d.channel = %(channel)s)
+      AND (%(status)s::text IS NULL OR d.status = %(status)s)
+    GROUP BY 1"""
+
+
+def test_two_and_three_filters_equal_an_independent_count_and_a_raw_count(moved):
+    """Pairs of filters come from the pre-counted pair rows for whole months
+    (three from the dossiers); the answer equals the h3 count made here and a
+    raw COUNT over the dossiers."""
+    from django.db import connection
+
+    rows = _dossiers()
+    days = sorted({r[2] for r in rows})
+    rng = random.Random(13)
+    names = ["procedure_id", "sector_id", "channel", "status"]
+    tried = Counter()
+    for i in range(36):
+        a, b = sorted(rng.sample(days, 2))
+        if i % 3 == 0:  # whole months: the pre-counted rows alone
+            a = a.replace(day=1)
+            b = (b.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        pick = rng.choice(rows)
+        values = dict(zip(names, (pick[3], pick[4], pick[5], pick[6]), strict=True))
+        chosen = {name: values[name] for name in rng.sample(names, 2 if i % 4 else 3)}
+        if i % 9 == 4:  # a procedure outside the chosen sector: nothing
+            chosen = {"sector_id": pick[4], "procedure_id": next(r[3] for r in rows if r[4] != pick[4])}
+        tried[tuple(sorted(chosen))] += 1
+        filters = DensityFilters(date_from=a, date_to=b, **chosen)
+        selected = [
+            r for r in rows if a <= r[2] <= b and all(chosen.get(n, v) == v for n, v in zip(names, r[3:7], strict=True))
+        ]
+        expected = Counter(h3.latlng_to_cell(lat, lon, 8) for lon, lat, *_ in selected)
+        got = density_h3_counts(filters=filters, res=8)
+        assert {h3.int_to_str(c): n for c, n in got.items()} == dict(expected), (a, b, chosen)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RAW_COUNT_SQL,
+                {"tz": timezone.get_current_timezone_name(), "a": a, "b": b, "procedure": chosen.get("procedure_id"),
+                 "sector": chosen.get("sector_id"), "channel": chosen.get("channel"), "status": chosen.get("status")},
+            )  # fmt: skip
+            assert got == dict(cursor.fetchall())
+        by_id = dict(AdministrativeUnit.objects.filter(era="2025", level="commune").values_list("id", "code"))
+        communes = {r["code"]: r["count"] for r in density_commune_counts(filters=filters, era="2025")}
+        assert {k: v for k, v in communes.items() if v} == dict(Counter(by_id[r[7]] for r in selected))
+    assert len(tried) >= 6, tried
+
+
+def test_pair_rows_are_read_for_two_filters(history):
+    """Two filters over whole months read DensityCount only (no dossier scan)."""
+    from maps.density import density_counts_sql
+
+    dossier = Dossier.objects.exclude(received_at=None).first()
+    month = timezone.localtime(dossier.received_at).date().replace(day=1)
+    end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    for extra in ({"channel": dossier.channel}, {"status": dossier.status}):
+        sql, _ = density_counts_sql(
+            DensityFilters(date_from=month, date_to=end, procedure_id=dossier.procedure_id, **extra), 8
+        )
+        assert "dossiers_dossier" not in sql and "dossiers_densitycount" in sql
+    sql, _ = density_counts_sql(
+        DensityFilters(date_from=month, date_to=end, channel=dossier.channel, status=dossier.status), 9
+    )
+    assert "dossiers_dossier" in sql  # resolution 9 keeps no filtered rows
+
+
+def test_migration_0015_counts_the_pairs_a_rebuild_counts(history):
+    """The migration's own SQL (not the live module) gives the pair rows of
+    the dossiers already there."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    pairs = ("proc_chan", "proc_stat", "chan_stat")
+    rebuilt = {k: v for k, v in _snapshot().items() if k[3] in pairs}
+    assert len(rebuilt) > 1000
+    migration = importlib.import_module("dossiers.migrations.0015_density_pairs")
+    migration.drop_pairs(None, SimpleNamespace(connection=connection))
+    assert not DensityCount.objects.filter(dimension__in=pairs).exists()
+    migration.count_pairs(None, SimpleNamespace(connection=connection))
+    assert {k: v for k, v in _snapshot().items() if k[3] in pairs} == rebuilt

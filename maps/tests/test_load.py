@@ -4,12 +4,12 @@ an independent numpy count, 2SFCA an independent numpy + pyproj computation;
 bad parameters 400 naming them; access matrix."""
 
 import datetime as dt
-import math
 from collections import Counter
 
 import holidays
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -98,14 +98,13 @@ def test_load_equals_direct_count(history, official, client_as):
         else:
             assert props["late_share"] is None
 
-    # Ranked by load; the top tenth (rounded up) is flagged.
+    # Ranked by load; flagged exactly when above the capacity norm (not a share of the points).
     rates = [f["properties"]["received_per_counter_per_day"] for f in body["features"]]
     assert rates == sorted(rates, reverse=True)
-    flagged = [f["properties"]["code"] for f in body["features"] if f["properties"]["overloaded"]]
-    assert len(flagged) == math.ceil(len(counters) / 10)
-    assert min(got[c]["received_per_counter_per_day"] for c in flagged) >= max(
-        got[c]["received_per_counter_per_day"] for c in got if c not in flagged
-    )
+    norm = body["capacity_per_counter_per_day"]
+    assert norm == django_settings.COUNTER_CAPACITY_PER_DAY
+    flagged = {f["properties"]["code"] for f in body["features"] if f["properties"]["overloaded"]}
+    assert flagged == {code for code in counters if received[code] / counters[code] / working_days > norm}
 
 
 def test_load_kind_filter(history, official, client_as):

@@ -63,12 +63,23 @@ def test_planning_pages_in_chromium(make_user, tmp_path):
         page.get_by_label(re.compile("Accessibility|tiếp cận")).check()
         page.wait_for_function(f"document.querySelectorAll('#load-map path.leaflet-interactive').length > {points}")
         assert page.locator("#load-map path.leaflet-interactive").count() == points + 99
+        # The legend: the colour classes, grey for nothing received, the norm of "overloaded",
+        # and once the accessibility layer is on, its classes and grey for unknown population.
+        legend = page.locator("#load-legend")
+        assert legend.is_visible()
+        text = legend.inner_text()
+        assert "Quá tải: hơn 32 hồ sơ mỗi quầy" in text and "Không tiếp nhận hồ sơ nào trong kỳ" in text
+        assert "Không có số liệu: chưa rõ dân số" in text
         assert errors == []
 
         page.goto(f"file://{tmp_path / 'indicators.html'}")
         page.wait_for_selector("#indicators-map path.leaflet-interactive")
         assert page.locator("#indicators-map path.leaflet-interactive").count() == 99
         assert page.evaluate("Chart.getChart('indicators-chart').data.datasets.length") == 2
+        legend = page.locator("#indicators-legend")
+        assert legend.is_visible()
+        assert "Không có số liệu: không có hồ sơ nào giải quyết xong trong kỳ" in legend.inner_text()
+        assert legend.locator("i").count() == 6  # five classes and grey
         assert errors == []
     finally:
         browsers.close()
