@@ -2,11 +2,15 @@
 each bad parameter, the error format, and paging links."""
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.gis.gdal import GDALException
+from django.contrib.gis.geos import GEOSException
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +22,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework_gis.fields import GeometryField
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
@@ -53,6 +58,87 @@ def exception_handler(exc, context):
 # --- parameters as the schema declares them ------------------------------------------
 # The same bounds as the QueryParams call that reads each one, so that the
 # schema and the server agree (a value outside them is a 400).
+
+
+# --- numbers and places in a request body -----------------------------------------------
+
+
+def body_number(data, errors: dict, name: str, *, low: float, high: float, integer: bool = False):
+    """The number in body field `name` (JSON number, or its text in a form)
+    within [low, high]; None when absent; a bilingual message under `name`
+    in `errors` when it is not one."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not math.isfinite(number) or not low <= number <= high:
+        errors.setdefault(name, []).append(
+            message(f"Phải là số trong [{low:g}, {high:g}].", f"Must be a number within [{low:g}, {high:g}].")
+        )
+        return None
+    return number
+
+
+# The JSON Schema of a place given as GeoJSON, for the OpenAPI bodies.
+GEOJSON_POINT_SCHEMA = {
+    "type": "object",
+    "description": 'A GeoJSON Point in WGS84 (EPSG:4326): {"type": "Point", "coordinates": [lon, lat]}.',
+    "properties": {
+        "type": {"type": "string", "enum": ["Point"]},
+        "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3},
+    },
+    "required": ["type", "coordinates"],
+}
+_POINT_TEXT_MAX = 1000  # a Point's GeoJSON text in a form; anything longer is not one
+
+
+def _point_refused(errors: dict, name: str) -> tuple[None, None]:
+    errors.setdefault(name, []).append(
+        message(
+            'Phải là một điểm GeoJSON WGS84: {"type": "Point", "coordinates": [kinh độ, vĩ độ]}.',
+            'Must be a WGS84 GeoJSON Point: {"type": "Point", "coordinates": [lon, lat]}.',
+        )
+    )
+    return None, None
+
+
+def body_point(data, errors: dict, *, name: str, lon: str, lat: str) -> tuple[float | None, float | None]:
+    """A place sent either as two numbers (`lon`, `lat`) or as a GeoJSON Point
+    in `name` (an object; in a multipart form, its JSON text), parsed by
+    djangorestframework-gis's GeometryField. (lon, lat), or (None, None) when
+    neither is sent; a bilingual message naming the field otherwise, and
+    naming `name` when both ways are used at once."""
+    x = body_number(data, errors, lon, low=-180, high=180)
+    y = body_number(data, errors, lat, low=-90, high=90)
+    raw = data.get(name)
+    if raw is None or raw == "":
+        return x, y
+    if any(data.get(n) not in (None, "") for n in (lon, lat)):
+        errors.setdefault(name, []).append(
+            message(f"Gửi {name} hoặc {lon}, {lat}, không gửi cả hai.", f"Send {name} or {lon}, {lat}, not both.")
+        )
+        return None, None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if len(raw) <= _POINT_TEXT_MAX else None
+        except ValueError:
+            raw = None
+    # Only GeoJSON: GEOSGeometry would also read WKT and hex WKB from a string.
+    if not isinstance(raw, dict) or raw.get("type") != "Point" or not isinstance(raw.get("coordinates"), list):
+        return _point_refused(errors, name)
+    try:
+        point = GeometryField().to_internal_value(raw)
+    except (DjangoValidationError, GEOSException, GDALException, ValueError, TypeError):
+        return _point_refused(errors, name)
+    if point.empty or point.srid not in (None, 4326):
+        return _point_refused(errors, name)
+    x, y = point.x, point.y
+    if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        return _point_refused(errors, name)
+    return x, y
 
 
 def integer_parameter(

@@ -7,12 +7,13 @@ def message(vi: str, en: str) -> str:
     return f"{vi} / {en}"
 
 
-def in_language(label: str) -> str:
-    """The half of a "Tiếng Việt / English" label in the active language
-    (the whole text when it has no halves)."""
-    from django.utils.translation import get_language  # here: this module imports nothing at load
+def in_language(label: str, language: str | None = None) -> str:
+    """The half of a "Tiếng Việt / English" label in `language` (by default
+    the active one); the Vietnamese half when the English one is empty, the
+    whole text when it has no halves."""
+    if language is None:
+        from django.utils.translation import get_language  # here: this module imports nothing at load
 
-    vietnamese, separator, english = str(label).partition(" / ")
-    if not separator:
-        return str(label)
-    return english if (get_language() or "vi").startswith("en") else vietnamese
+        language = get_language() or "vi"
+    vietnamese, _, english = str(label).partition(" / ")
+    return english if language.startswith("en") and english else vietnamese

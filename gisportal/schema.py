@@ -42,7 +42,7 @@ _ERROR_DESCRIPTIONS = {
     "403": "Signed in but not allowed.",
     "404": "Not found, or not visible to the caller (the same answer).",
     "409": "The state of the resource does not allow it.",
-    "413": "The upload is too large.",
+    "413": "Too large: the upload, or the answer asked for (an HTML map of more features than it holds).",
     "422": "The same Idempotency-Key was used with another body.",
     "429": "Too many requests; see Retry-After.",
 }

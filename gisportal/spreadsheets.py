@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BOM = "\ufeff"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
@@ -60,3 +61,26 @@ def xlsx_row(row: Iterable[Any]) -> list[Any]:
     """A row for openpyxl's `append`: it would store a text starting with `=`
     as a formula."""
     return [spreadsheet_cell(value) for value in row]
+
+
+# --- what an export covers ------------------------------------------------------
+#
+# Every export of figures (stats, indicators) says which period it covers and
+# when it was made. CSV readers expect the column row first and one line per
+# group (a contract of the existing exports), so the statement is three
+# trailing columns repeated on every line, never a preamble; an XLSX file also
+# gets a sheet "Thông tin / About" with the same facts.
+PERIOD_COLUMNS = ("period_from", "period_to", "generated_at")
+
+
+def generated_at_now() -> str:
+    """The moment of generation, local time with its offset, to the second."""
+    from django.utils import timezone
+
+    return timezone.localtime().isoformat(timespec="seconds")
+
+
+def with_period(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, date_from, date_to, generated_at: str):
+    """(header, rows) with the PERIOD_COLUMNS appended to each."""
+    stamp = [str(date_from), str(date_to), generated_at]
+    return [*header, *PERIOD_COLUMNS], [[*row, *stamp] for row in rows]

@@ -3,6 +3,7 @@ classes named in settings while `rest_framework.views` loads, so this module
 must not import `rest_framework.views` itself."""
 
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
 from gisportal.clientip import client_ip
@@ -25,3 +26,18 @@ class PublicLookupThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def window_hit(scope: str, ident: str, rate: str) -> int | None:
+    """Counts one event of `ident` in a fixed window of `rate` ("3/hour");
+    the seconds until the window ends when the count is over the rate, None
+    while it is within. The count lives in the shared cache (fails open)."""
+    allowed, window_s = SimpleRateThrottle.parse_rate(None, rate)
+    key = f"window:{scope}:{ident}"
+    cache.add(key, 0, window_s)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, window_s)
+        count = 1
+    return window_s if count > allowed else None

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, Sp
 from dossiers import catalogue_urls, stats_urls
 from dossiers import urls as dossier_urls
 from feedback import urls as feedback_urls
+from gisportal.accounts.views import LimitedPasswordResetView
 from maps import coverage_urls, density_urls, load_urls, nearest_urls, postal_urls
 from notifications import urls as notification_urls
 from payments import urls as payment_urls
@@ -15,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("gisportal.accounts.urls")),
+    # Before Django's own: the same URL and name, with limits.
+    path("accounts/password_reset/", LimitedPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     # JSON like every other answer of the API; YAML for those who want it.
     path("api/schema/", SpectacularJSONAPIView.as_view(), name="schema"),
@@ -40,6 +43,7 @@ urlpatterns = [
     path("api/v1/", include(coverage_urls.api_urlpatterns)),
     path("", include(coverage_urls.page_urlpatterns)),
     path("api/v1/", include(load_urls.api_urlpatterns)),
+    path("api/v1/", include("layers.batch_nearest_urls")),
     path("", include(load_urls.page_urlpatterns)),
     path("api/v1/", include(density_urls.api_urlpatterns)),
     path("tiles/", include(density_urls.tile_urlpatterns)),

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class AccountsConfig(AppConfig):
     name = "gisportal.accounts"
     label = "accounts"
-    verbose_name = "Accounts, agencies and roles"
+    verbose_name = gettext_lazy("Accounts, agencies and roles")
 
     def ready(self) -> None:
         from django.core import checks

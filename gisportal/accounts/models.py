@@ -6,6 +6,7 @@ depend on this module, never the other way round."""
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from knox.models import AbstractAuthToken
 from knox.settings import CONSTANTS
 
@@ -41,8 +42,9 @@ class Agency(models.Model):
     admin_unit_code = models.CharField(max_length=10, blank=True, help_text="Unit it governs (commune committees).")
 
     class Meta:
+        verbose_name = gettext_lazy("agency")
+        verbose_name_plural = gettext_lazy("agencies")
         ordering = ["code"]
-        verbose_name_plural = "agencies"
 
     def __str__(self) -> str:
         return self.name
@@ -74,6 +76,8 @@ class Profile(models.Model):
     id_number = models.CharField(max_length=12, blank=True, validators=[validate_citizen_id])
 
     class Meta:
+        verbose_name = gettext_lazy("profile")
+        verbose_name_plural = gettext_lazy("profiles")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(role="citizen") | models.Q(role="administrator") | models.Q(agency__isnull=False),
@@ -97,6 +101,8 @@ class ApiToken(AbstractAuthToken):
     user_agent = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("API token")
+        verbose_name_plural = gettext_lazy("API tokens")
         ordering = ["-created"]
 
     def __str__(self) -> str:
@@ -123,6 +129,8 @@ class PhoneCode(models.Model):
     sms = models.ForeignKey("SmsMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = gettext_lazy("phone code")
+        verbose_name_plural = gettext_lazy("phone codes")
         indexes = [
             models.Index(fields=["phone", "purpose", "-created_at"], name="phonecode_phone_purpose"),
             models.Index(fields=["phone", "created_at"], name="phonecode_phone_created"),
@@ -165,6 +173,8 @@ class SmsMessage(OutboxJob):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("SMS message")
+        verbose_name_plural = gettext_lazy("SMS messages")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -180,9 +190,9 @@ class SandboxSms(models.Model):
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = gettext_lazy("sandbox SMS")
+        verbose_name_plural = gettext_lazy("sandbox SMS inbox")
         ordering = ["-received_at", "-id"]
-        verbose_name = "sandbox SMS"
-        verbose_name_plural = "sandbox SMS inbox"
 
     def __str__(self) -> str:
         return f"{self.phone} {self.received_at:%Y-%m-%d %H:%M:%S}"

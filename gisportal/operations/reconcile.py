@@ -40,7 +40,9 @@ def dossiers_reconcile(*, accepted: dict[str, str], note_prefix: str, key_prefix
     note is `note_prefix` + a key starting with `key_prefix`."""
     marked = (
         Dossier.objects.filter(note__startswith=note_prefix + key_prefix)
-        .annotate(receive_events=Count("events", filter=Q(events__action="receive")))
+        # The event that created the dossier: "receive" at a desk, "submit"
+        # online (it then waits for receipt).
+        .annotate(receive_events=Count("events", filter=Q(events__from_status="")))
         .values_list("pk", "code", "note", "receive_events")
     )
     by_key: dict[str, list[tuple[int, str, int]]] = {}

@@ -2,6 +2,8 @@ import hashlib
 import hmac
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from . import env
 
 BASE_DIR = env.BASE_DIR
@@ -42,6 +44,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # gzip for answers that hold no secret (BREACH: gisportal/compression.py);
+    # high up, so that it sees the answer as every other middleware left it.
+    "gisportal.compression.PublicGZipMiddleware",
     # NUL and other characters PostgreSQL cannot store: a 400 before any view.
     "gisportal.middleware.UnstorableInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -80,6 +85,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context.unread_notifications",
             ],
+            # `|in_language` in every template: one language of a bilingual label.
+            "builtins": ["gisportal.templatetags.language"],
         },
     },
 ]
@@ -189,6 +196,29 @@ REST_KNOX = {
 
 # Public look-ups (nearest, lists, dossier lookup) are limited per client.
 PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "300/min")
+# Password reset: requests per client (over it: 429), and e-mails per address
+# (over it: the same "sent" page, nothing sent, so no mailbox is flooded and
+# nobody learns whether an address has an account).
+PASSWORD_RESET_CLIENT_RATE = env.get("PASSWORD_RESET_CLIENT_RATE", "10/hour")
+PASSWORD_RESET_ADDRESS_RATE = env.get("PASSWORD_RESET_ADDRESS_RATE", "3/hour")
+
+# The base map under every map page (maps.basemap, static/maps/basemap.js).
+# Always drawn: the portal's own context layer (province and commune outlines,
+# commune and service-point names) from its own API, so nothing leaves the
+# machine by default. BASE_MAP_KIND=xyz adds raster tiles from BASE_MAP_URL
+# (a {z}/{x}/{y} template, e.g. a tile server inside the government network);
+# BASE_MAP_KIND=style draws a vector map from a MapLibre/Mapbox GL style JSON at
+# BASE_MAP_URL (http(s)://, or a path on the portal), with MapLibre GL JS.
+BASE_MAP_KIND = (env.get("BASE_MAP_KIND", "none") or "none").strip().lower()
+BASE_MAP_URL = env.get("BASE_MAP_URL", "") or ""
+BASE_MAP_ATTRIBUTION = env.get("BASE_MAP_ATTRIBUTION", "") or ""
+BASE_MAP_MAX_ZOOM = int(env.get("BASE_MAP_MAX_ZOOM", "19") or "19")
+if BASE_MAP_KIND not in {"none", "xyz", "style"}:
+    raise ImproperlyConfigured(f"BASE_MAP_KIND must be none, xyz or style, not {BASE_MAP_KIND!r}")
+if BASE_MAP_KIND == "xyz" and not all(part in BASE_MAP_URL for part in ("{z}", "{x}", "{y}")):
+    raise ImproperlyConfigured("BASE_MAP_KIND=xyz needs BASE_MAP_URL with {z}, {x} and {y}")
+if BASE_MAP_KIND == "style" and not BASE_MAP_URL.startswith(("https://", "http://", "/")):
+    raise ImproperlyConfigured("BASE_MAP_KIND=style needs BASE_MAP_URL, the style JSON's http(s):// URL or /path")
 
 CELERY_BROKER_URL = env.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = None
@@ -209,6 +239,9 @@ CELERY_IMPORTS = ["gisportal.tasks"]
 # Redis is unreachable each process uses a memory cache (gisportal/cache.py).
 CACHE_URL = env.get("CACHE_URL") or env.redis_next_database(CELERY_BROKER_URL)
 CACHES = {"default": env.cache(CACHE_URL)}
+# Vector tiles this process served last, kept in its memory in front of the
+# shared cache (layers/registries/tiles.py, RecentTiles); 0 turns it off.
+TILE_MEMORY_CACHE_BYTES = int(env.get("TILE_MEMORY_CACHE_BYTES", str(32 * 2**20)))
 
 # Background work described by a row (gisportal/outbox.py). A worker stamps
 # its job every OUTBOX_HEARTBEAT_S; a running job silent for
@@ -318,6 +351,18 @@ WORKDAY_END = env.get("WORKDAY_END", "17:00")
 DOSSIER_FILES_ROOT = env.get("DOSSIER_FILES_ROOT") or BASE_DIR / "var" / "private" / "dossiers"
 DOSSIER_ATTACHMENT_MAX_BYTES = int(env.get("DOSSIER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 DOSSIER_ATTACHMENT_MAX_COUNT = int(env.get("DOSSIER_ATTACHMENT_MAX_COUNT", "10"))
+# A citizen's document store ("Giấy tờ của tôi") and drafts (dossiers/documents.py,
+# dossiers/drafts.py): at most this many documents and drafts per person; a
+# draft is deleted DOSSIER_DRAFT_DAYS after it was last saved (beat task or
+# `manage.py drafts_expire`), and is invisible from then on.
+DOSSIER_DOCUMENT_MAX_COUNT = int(env.get("DOSSIER_DOCUMENT_MAX_COUNT", "100"))
+DOSSIER_DRAFT_MAX_COUNT = int(env.get("DOSSIER_DRAFT_MAX_COUNT", "50"))
+DOSSIER_DRAFT_DAYS = int(env.get("DOSSIER_DRAFT_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["dossier-drafts-expire"] = {
+    "task": "dossiers.tasks.drafts_expire_task",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
 
 # The public address printed in QR codes on slips (lookup links).
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
@@ -406,6 +451,7 @@ ZALO_SANDBOX_REPLY_WINDOW_S = float(env.get("ZALO_SANDBOX_REPLY_WINDOW_S", str(7
 ZALO_SANDBOX_TOKEN_TTL_S = float(env.get("ZALO_SANDBOX_TOKEN_TTL_S", "90000"))
 ZALO_SANDBOX_WEBHOOK_URL = env.get("ZALO_SANDBOX_WEBHOOK_URL", "")
 
+
 def _derived_secret(purpose: str) -> str:
     """A default secret of an integration, derived from the environment's
     DJANGO_SECRET_KEY: unpublished wherever the key is, and the same in every
@@ -454,3 +500,10 @@ CELERY_BEAT_SCHEDULE["vnpost-sandbox-tick"] = {
     "schedule": VNPOST_SANDBOX_TICK_S,
     "options": {"expires": VNPOST_SANDBOX_TICK_S},
 }
+
+# Planning: a service point is "overloaded" when it receives more dossiers per
+# counter per working day than this norm. No national norm is published; the
+# default is a stated assumption: about 15 minutes at the counter per dossier
+# received (check the documents, enter the dossier, print the receipt slip)
+# over an 8-hour working day = 32. Set the province's own figure here.
+COUNTER_CAPACITY_PER_DAY = float(env.get("COUNTER_CAPACITY_PER_DAY", "32"))

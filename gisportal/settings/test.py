@@ -9,6 +9,9 @@ PUBLIC_LOOKUP_RATE = env.get("PUBLIC_LOOKUP_RATE", "100000/min")  # noqa: F405
 # runs at once must not share rate-limit counters.
 CACHE_URL = env.get("CACHE_URL")  # noqa: F405
 CACHES = {"default": env.cache(CACHE_URL)}  # noqa: F405
+# Off: tests clear the shared cache between them, while a layer's id and
+# version may come back after a flush. The test of RecentTiles turns it on.
+TILE_MEMORY_CACHE_BYTES = int(env.get("TILE_MEMORY_CACHE_BYTES", "0"))  # noqa: F405
 # Short outbox intervals, so that fault tests take seconds (their workers and
 # beat read these from the environment like any process).
 OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "0.25"))  # noqa: F405
@@ -24,7 +27,12 @@ CELERY_BEAT_SCHEDULE["outbox-sweep"].update(  # noqa: F405
 # No mail leaves a test process unless a test gives it an SMTP server (its own sink).
 if not EMAIL_HOST:  # noqa: F405
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# MD5 for speed; the default hasher too, so a server on these settings signs in
+# accounts made under the dev settings (e.g. a demo copy for bench/schemathesis_run.py).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

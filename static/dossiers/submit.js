@@ -1,7 +1,9 @@
-/* Submit page: a small map to place the applicant's address, which fills
- * the hidden lon/lat inputs, picks the commune clicked and proposes the
- * nearest commune desk as the receiving point (from the public nearest
- * API); the result-by-post address, located on a second map (a click, the
+/* Submit page: a small map to place the applicant's address (a tap, the
+ * device's location, or a commune, ward or service point found by name),
+ * which fills the hidden lon/lat inputs and the commune, and lists the desks
+ * that may receive this procedure for that address with the reason, the
+ * proposed one first (GET /api/v1/procedures/{code}/desks/); a warning in
+ * words when the person picks a desk that may not receive it; the result-by-post address, located on a second map (a click, the
  * device's location, or the typed address matched to a commune) with the
  * nearest post offices; sending the paper dossier by post (collected at
  * home, or dropped at the proposed post office); and a submit button that
@@ -39,10 +41,20 @@
     return metres < 1000 ? Math.round(metres) + " m" : kilometres.format(metres / 1000) + " km";
   }
 
+  // A refused request's error names the parameters and their messages when the API says them.
   async function getJson(url) {
     const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
     if (!response.ok) {
-      throw new Error("HTTP " + response.status);
+      let detail = "HTTP " + response.status;
+      try {
+        const body = await response.json();
+        detail = typeof body.detail === "string"
+          ? body.detail
+          : Object.entries(body).map(([name, messages]) => name + ": " + [].concat(messages).join(" ")).join("; ");
+      } catch (ignored) {
+        // not JSON: the status says it
+      }
+      throw new Error(detail);
     }
     return response.json();
   }
@@ -64,11 +76,17 @@
   // --- Map ---------------------------------------------------------------------
 
   const map = L.map("location-map", { center: PROVINCE_CENTRE, zoom: 9, minZoom: 7, maxZoom: 18, zoomSnap: 0.25 });
+  // The province (or the applicant's commune, when the form names it) from the first frame.
+  if (config.startBounds) {
+    map.fitBounds(config.startBounds, { padding: [8, 8], animate: false });
+  }
   window.submitMap = map; // for the browser test and debugging
+  // The shared base map: the operator's tiles if any, and the names (static/maps/basemap.js).
+  window.PortalBaseMap.add(map, { boundaries: false });
   // Not interactive: a click anywhere goes to the map, which finds the commune itself.
   const boundaries = L.geoJSON(null, {
     interactive: false,
-    style: { color: "#0b3d5c", weight: 1, fillColor: "#dce9f2", fillOpacity: 0.6 },
+    style: { color: "#0b3d5c", weight: 1, fillColor: "#dce9f2", fillOpacity: window.PortalBaseMap.config.tiles ? 0.15 : 0.6 },
   }).addTo(map);
   let marker = null;
 
@@ -95,7 +113,7 @@
         communeFeatures.push(...collection.features);
         next = collection.next;
       }
-      if (boundaries.getLayers().length) {
+      if (!config.startBounds && boundaries.getLayers().length) {
         map.fitBounds(boundaries.getBounds(), { padding: [8, 8] });
       }
       setStatus("");
@@ -137,28 +155,155 @@
     return inside;
   }
 
-  async function proposeNearestDesk(latlng) {
+  // --- The desks that may receive this procedure for the address ---------------------
+
+  const deskAdvice = document.getElementById("desk-advice");
+  const deskProposed = document.getElementById("desk-proposed");
+  const deskHeading = document.getElementById("desk-heading");
+  const deskList = document.getElementById("desk-list");
+  const deskWarning = document.getElementById("desk-warning");
+  let desks = null; // the last answer of the desks API
+  let deskRequest = 0;
+
+  function inLanguage(reason) {
+    return config.language === "en" ? reason.en : reason.vi;
+  }
+
+  function optionName(code) {
+    const option = Array.from(pointSelect.options).find((item) => item.value === code);
+    return option ? option.textContent.trim() : code;
+  }
+
+  function proposedDesk() {
+    return desks ? desks.features.find((feature) => feature.properties.proposed) : null;
+  }
+
+  // In words, not only in colour: the chosen desk may not receive this procedure here.
+  function checkDesk() {
+    if (!pointSelect || !deskWarning) {
+      return;
+    }
+    const code = pointSelect.value;
+    const listed = desks && desks.features.some((f) => f.properties.role === "receiving" && f.properties.code === code);
+    const others = desks ? desks.other_commune_desks : null;
+    if (!desks || !code || listed || others.may_receive) {
+      deskWarning.hidden = true;
+      deskWarning.textContent = "";
+      pointSelect.removeAttribute("aria-invalid");
+      return;
+    }
+    const proposed = proposedDesk();
+    deskWarning.textContent = fill(text.deskNotEligible, {
+      name: optionName(code),
+      commune: desks.commune.full_name,
+      reason: inLanguage(others.reason),
+      proposed: proposed ? proposed.properties.name : "",
+    });
+    deskWarning.hidden = false;
+    pointSelect.setAttribute("aria-invalid", "true");
+  }
+
+  // Desks the citizen picked themselves (the list's buttons count as theirs):
+  // a proposal that answers after such a pick does not undo it.
+  let handPicks = 0;
+  let proposing = false;
+
+  function selectDesk(code) {
+    if (hasOption(pointSelect, code)) {
+      pointSelect.value = code;
+      proposing = true;
+      try {
+        pointSelect.dispatchEvent(new Event("change", { bubbles: true }));
+      } finally {
+        proposing = false;
+      }
+    }
+  }
+
+  function deskItem(feature) {
+    const properties = feature.properties;
+    const item = document.createElement("li");
+    item.dataset.code = properties.code;
+    item.dataset.role = properties.role;
+    const name = document.createElement("span");
+    name.className = "desk-name";
+    name.textContent = properties.name;
+    if (properties.proposed) {
+      const tag = document.createElement("span");
+      tag.className = "desk-tag";
+      tag.textContent = text.proposedTag;
+      name.append(tag);
+    }
+    const reason = document.createElement("span");
+    reason.className = "desk-reason";
+    reason.textContent = inLanguage(properties.reason);
+    const meta = document.createElement("span");
+    meta.className = "desk-meta";
+    meta.textContent = formatDistance(properties.distance_m) + (properties.role === "postal_drop_off" ? " · " + text.dropOff : "");
+    item.append(name, reason, meta);
+    if (properties.role === "receiving" && hasOption(pointSelect, properties.code)) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "button button--secondary button--small";
+      button.textContent = text.choose;
+      button.addEventListener("click", () => {
+        selectDesk(properties.code);
+        handPicks += 1;
+      });
+      item.append(button);
+    }
+    return item;
+  }
+
+  function showDesks(picksBefore) {
+    const proposed = proposedDesk();
+    deskHeading.textContent = fill(text.desksFor, { commune: desks.commune.full_name });
+    deskList.replaceChildren(...desks.features.map(deskItem));
+    deskProposed.textContent = proposed
+      ? fill(text.proposed, { name: proposed.properties.name, distance: formatDistance(proposed.properties.distance_m) }) +
+        " " + inLanguage(proposed.properties.reason)
+      : "";
+    deskAdvice.hidden = false;
+    if (proposed && handPicks === picksBefore) {
+      selectDesk(proposed.properties.code);
+    }
+    checkDesk();
+  }
+
+  async function proposeDesks(latlng) {
     if (!pointSelect) {
       return; // a desk officer receives at their own desk
     }
-    setStatus(text.searching);
+    const request = ++deskRequest;
+    const picksBefore = handPicks;
+    deskProposed.textContent = text.desksLoading;
+    deskAdvice.hidden = false;
+    let answer;
     try {
-      const url = apiUrl(config.api.nearest, { lon: latlng.lng, lat: latlng.lat, kind: "commune_desk", limit: 1 });
-      const answer = await getJson(url);
-      const nearest = answer.features[0];
-      if (!nearest) {
-        setStatus(text.nearestNone);
-        return;
-      }
-      const properties = nearest.properties;
-      if (hasOption(pointSelect, properties.code)) {
-        pointSelect.value = properties.code;
-        pointSelect.dispatchEvent(new Event("change", { bubbles: true }));
-      }
-      setStatus(fill(text.nearest, { name: properties.name, distance: formatDistance(properties.distance_m) }));
+      answer = await getJson(apiUrl(config.api.desks, { lon: latlng.lng.toFixed(6), lat: latlng.lat.toFixed(6) }));
     } catch (error) {
-      setStatus(text.nearestNone);
+      if (request === deskRequest) {
+        desks = null;
+        deskList.replaceChildren();
+        deskHeading.textContent = "";
+        deskProposed.textContent = fill(text.desksFailed, { message: error.message });
+        checkDesk();
+      }
+      return;
     }
+    if (request === deskRequest) {
+      desks = answer;
+      showDesks(picksBefore);
+    }
+  }
+
+  if (pointSelect) {
+    pointSelect.addEventListener("change", () => {
+      if (!proposing) {
+        handPicks += 1;
+      }
+      checkDesk();
+    });
   }
 
   function choose(latlng) {
@@ -173,7 +318,7 @@
     }
     setStatus(fill(text.chosen, { lat: lat.toFixed(5), lon: lon.toFixed(5) }));
     proposePickupOffice(latlng);
-    return proposeNearestDesk(latlng);
+    return proposeDesks(latlng);
   }
 
   map.on("click", (event) => {
@@ -201,7 +346,147 @@
   const boundariesLoaded = loadBoundaries().then(() => {
     if (marker) {
       map.setView(marker.getLatLng(), 13);
+      // The desks again, so that a refused desk is explained next to the list.
+      const chosenDesk = pointSelect ? pointSelect.value : "";
+      proposeDesks(marker.getLatLng()).then(() => chosenDesk && selectDesk(chosenDesk));
     }
+  });
+
+  // --- Finding the address: search by name, or the device's location -------------------
+
+  const searchInput = document.getElementById("place-search");
+  const searchResults = document.getElementById("place-results");
+  const locateError = document.getElementById("locate-error");
+  const SEARCH_DELAY_MS = 300;
+  let searchTimer = null;
+  let searchRequest = 0;
+
+  function showResults(children) {
+    searchResults.replaceChildren(...children);
+    searchResults.hidden = children.length === 0;
+  }
+
+  function resultNote(message) {
+    const item = document.createElement("li");
+    item.className = "place-none";
+    item.textContent = message;
+    return item;
+  }
+
+  function forgetPoint() {
+    lonInput.value = "";
+    latInput.value = "";
+    if (marker) {
+      marker.remove();
+      marker = null;
+    }
+    clearButton.hidden = true;
+  }
+
+  function chooseResult(result) {
+    showResults([]);
+    const [lon, lat] = result.point.coordinates;
+    if (result.type === "commune") {
+      // Only the commune is known: no precise point is sent (tap the map for one).
+      forgetPoint();
+      if (hasOption(communeSelect, result.code)) {
+        communeSelect.value = result.code;
+      }
+      const [west, south, east, north] = result.bbox;
+      map.fitBounds([[south, west], [north, east]], { padding: [8, 8] });
+      setStatus(fill(text.communeChosen, { commune: result.detail }));
+      return proposeDesks(L.latLng(lat, lon));
+    }
+    map.setView([lat, lon], 16);
+    setStatus(fill(text.pointFound, { name: result.name }));
+    return Promise.resolve();
+  }
+
+  function resultItem(result) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "place-result";
+    button.dataset.code = result.code;
+    button.dataset.type = result.type;
+    button.textContent = result.type === "commune" ? result.detail : result.name;
+    if (result.type !== "commune" && result.detail) {
+      const small = document.createElement("small");
+      small.textContent = result.detail;
+      button.append(small);
+    }
+    button.addEventListener("click", () => chooseResult(result));
+    const item = document.createElement("li");
+    item.append(button);
+    return item;
+  }
+
+  async function searchPlaces() {
+    clearTimeout(searchTimer);
+    const q = searchInput.value.trim();
+    const request = ++searchRequest;
+    if (q.length < 2) {
+      showResults(q ? [resultNote(text.searchShort)] : []);
+      return;
+    }
+    let answer;
+    try {
+      answer = await getJson(apiUrl(config.api.places, { q: q, limit: 8 }));
+    } catch (error) {
+      if (request === searchRequest) {
+        showResults([resultNote(fill(text.searchFailed, { message: error.message }))]);
+      }
+      return;
+    }
+    if (request === searchRequest) {
+      showResults(answer.results.length ? answer.results.map(resultItem) : [resultNote(text.searchNone)]);
+    }
+  }
+
+  searchInput.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(searchPlaces, SEARCH_DELAY_MS);
+  });
+  searchInput.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      event.preventDefault(); // search, do not send the form
+      searchPlaces();
+    } else if (event.key === "Escape") {
+      showResults([]);
+    }
+  });
+  document.getElementById("place-search-button").addEventListener("click", searchPlaces);
+
+  function showLocateError(message) {
+    locateError.textContent = message || "";
+    locateError.hidden = !message;
+  }
+
+  document.getElementById("locate-me").addEventListener("click", () => {
+    showLocateError("");
+    if (!("geolocation" in navigator)) {
+      showLocateError(text.geoUnsupported);
+      return;
+    }
+    setStatus(text.locating);
+    navigator.geolocation.getCurrentPosition(
+      (position) => {
+        const latlng = L.latLng(position.coords.latitude, position.coords.longitude);
+        boundariesLoaded.then(() => {
+          if (!communeAt(latlng)) {
+            setStatus("");
+            showLocateError(text.geoOutside);
+            return;
+          }
+          map.setView(latlng, 16);
+          choose(latlng);
+        });
+      },
+      (error) => {
+        setStatus("");
+        showLocateError(error.code === error.PERMISSION_DENIED ? text.geoDenied : text.geoFailed);
+      },
+      { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 }
+    );
   });
 
   // --- Result by post: the address located on a map of its own -----------------------
@@ -229,9 +514,10 @@
     }
     deliveryMap = L.map("delivery-map", { center: PROVINCE_CENTRE, zoom: 9, minZoom: 7, maxZoom: 18, zoomSnap: 0.25 });
     window.deliveryMap = deliveryMap; // for the browser test
+    window.PortalBaseMap.add(deliveryMap, { boundaries: false });
     const outlines = L.geoJSON(null, {
       interactive: false,
-      style: { color: "#0b3d5c", weight: 1, fillColor: "#dce9f2", fillOpacity: 0.6 },
+      style: { color: "#0b3d5c", weight: 1, fillColor: "#dce9f2", fillOpacity: window.PortalBaseMap.config.tiles ? 0.15 : 0.6 },
     }).addTo(deliveryMap);
     deliveryMap.getContainer().setAttribute("aria-busy", "true");
     boundariesLoaded.then(() => {

@@ -47,7 +47,7 @@
         headers: { Accept: "application/json", "X-CSRFToken": csrfToken(), ...((options && options.headers) || {}) },
       });
     } catch (error) {
-      throw new Error(text.network || "Network error", { cause: error });
+      throw new Error(text.network, { cause: error });
     }
     const body = (response.headers.get("Content-Type") || "").includes("json") ? await response.json() : null;
     if (!response.ok) throw new ApiError(response.status, body);
@@ -73,13 +73,15 @@
   // what makes the map readable. The first view fits them, unless the
   // visitor has already moved the map or chosen a place.
   function boundaries(map) {
+    // The shared base map: the operator's tiles if any, and the names (static/maps/basemap.js).
+    window.PortalBaseMap.add(map, { boundaries: false });
     let moved = false;
     map.once("zoomstart dragstart click", () => (moved = true));
     const params = new URLSearchParams({ level: "commune", on: config.on, geometry: "simplified", limit: 200 });
     api(config.api.adminUnits + "?" + params).then((collection) => {
       const layer = L.geoJSON(collection, {
         interactive: false,
-        style: { color: "#3d6b8e", weight: 1, fillColor: "#fffdf6", fillOpacity: 0.8 },
+        style: { color: "#3d6b8e", weight: 1, fillColor: "#fffdf6", fillOpacity: window.PortalBaseMap.config.tiles ? 0.15 : 0.8 },
       }).addTo(map);
       layer.bringToBack();
       // Marked once the map has stopped moving (for assistive technology and the browser test).

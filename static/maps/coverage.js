@@ -10,6 +10,8 @@
   var COLOURS = ["#bd0026", "#f03b20", "#fd8d3c", "#fecc5c", "#31a354"];
 
   var map = L.map("map", { zoomControl: true }).setView([21.18, 106.1], 10);
+  // The shared base map: the operator's tiles if any, outlines and names (static/maps/basemap.js).
+  window.PortalBaseMap.add(map);
   var communes = L.geoJSON(null, { style: styleCommune, onEachFeature: bindCommune }).addTo(map);
   var buffers = L.layerGroup().addTo(map);
   var points = L.layerGroup().addTo(map);
@@ -89,6 +91,8 @@
     var radius = form.radius.value;
     form.radiusOut.textContent = radius;
     status.textContent = S.loading;
+    var htmlLink = document.getElementById("coverage-html");
+    if (htmlLink) htmlLink.href = config.coverageUrl + "?" + query({ radius_m: radius, format: "html" });
     document.getElementById("map").setAttribute("aria-busy", "true");
     var jobs = [
       getJson(config.coverageUrl + "?" + query({ radius_m: radius, format: "geojson" })).then(function (data) {
@@ -99,8 +103,10 @@
           map.fitBounds(communes.getBounds(), { padding: [10, 10] });
         }
         var s = data.summary;
+        var excluded = (s.communes_without_population || []).length;
         status.textContent = S.summary.replace("{share}", pct(s.share)).replace("{population}", fmt(s.population))
-          .replace("{radius}", radius);
+          .replace("{radius}", radius) +
+          (excluded ? " " + S.summaryExcluded.replace("{count}", fmt(excluded)) : "");
         var list = document.getElementById("worst-list");
         list.innerHTML = "";
         data.worst.forEach(function (c) {

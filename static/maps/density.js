@@ -18,6 +18,8 @@
   var COLOURS = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 
   var map = L.map("map", { zoomControl: true }).setView([21.18, 106.1], 10);
+  // The shared base map: the operator's tiles if any, outlines and names (static/maps/basemap.js).
+  window.PortalBaseMap.add(map);
   var layer = null;
   var fitted = false;
   var controller = null;
@@ -98,7 +100,10 @@
     errorBox.hidden = true;
     statusBox.textContent = text.loading;
     mapBox.setAttribute("aria-busy", "true");
-    fetch(config.apiUrl + "?" + query().toString(), {
+    var asked = query();
+    var htmlLink = document.getElementById("density-html");
+    if (htmlLink) { asked.set("format", "html"); htmlLink.href = config.apiUrl + "?" + asked.toString(); asked.delete("format"); }
+    fetch(config.apiUrl + "?" + asked.toString(), {
       credentials: "same-origin", headers: { Accept: "application/json" }, signal: controller.signal
     }).then(function (response) {
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });

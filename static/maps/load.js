@@ -7,9 +7,8 @@
   var s = config.strings;
   var map = L.map("load-map", { scrollWheelZoom: false }).setView([21.2, 106.2], 9);
   // A base map only where the deployment configures one (no external host by default).
-  if (config.tiles) {
-    L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 }).addTo(map);
-  }
+  // The shared base map: the operator's tiles if any, outlines and names (static/maps/basemap.js).
+  window.PortalBaseMap.add(map);
 
   var features = config.load.features;
   var max = 0;
@@ -18,6 +17,9 @@
   function colour(value, top) {
     if (!top || value === null || value === undefined) { return "#cccccc"; }
     return ramp[Math.min(ramp.length - 1, Math.floor((value / top) * ramp.length))];
+  }
+  function round1(value) {
+    return value === null || value === undefined ? null : value.toFixed(1);
   }
   function esc(text) {
     var div = document.createElement("div");
@@ -43,13 +45,32 @@
         "<strong>" + esc(p.name) + "</strong>" + (p.overloaded ? " — " + esc(s.overloaded) : "") +
         "<br>" + esc(s.counters) + ": " + esc(p.counters) +
         "<br>" + esc(s.received) + ": " + esc(p.received) +
-        "<br>" + esc(s.perCounterDay) + ": " + esc(p.received_per_counter_per_day) +
+        "<br>" + esc(s.perCounterDay) + ": " + esc(round1(p.received_per_counter_per_day)) +
         "<br>" + esc(s.openQueue) + ": " + esc(p.open_queue) +
         "<br>" + esc(s.lateShare) + ": " + (p.late_share === null ? "—" : esc((p.late_share * 100).toFixed(1) + " %"))
       );
     },
   }).addTo(map);
   if (features.length) { map.fitBounds(pointsLayer.getBounds(), { padding: [20, 20] }); }
+
+  // The legend: what a colour and a red outline mean, from the page's strings.
+  var legend = L.control({ position: "bottomright" });
+  var accessLegend = document.createElement("div");
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "plan-legend");
+    div.id = "load-legend";
+    var html = "<strong>" + esc(s.legendTitle) + "</strong>";
+    for (var i = 0; i < ramp.length; i += 1) {
+      html += "<br><i style=\"background:" + ramp[i] + "\"></i>" +
+        esc(round1(max * i / ramp.length)) + " – " + esc(round1(max * (i + 1) / ramp.length));
+    }
+    html += "<br><i style=\"background:#cccccc\"></i>" + esc(s.legendNone);
+    html += "<br><i style=\"border:3px solid #b00000;background:#fff\"></i>" + esc(s.legendOverloaded);
+    div.innerHTML = html;
+    div.appendChild(accessLegend);
+    return div;
+  };
+  legend.addTo(map);
 
   var accessLayer = L.layerGroup();
   var control = L.control.layers(null, {}, { collapsed: false }).addTo(map);
@@ -77,6 +98,14 @@
           while (i < breaks.length && v > breaks[i]) { i += 1; }
           return greens[i];
         }
+        var labels = [0].concat(breaks);
+        var html = "<br><strong>" + esc(s.accessLegendTitle) + "</strong>";
+        for (var i = 0; i < greens.length; i += 1) {
+          html += "<br><i style=\"background:" + greens[i] + "\"></i>" +
+            (i < breaks.length ? "≤ " + esc(breaks[i].toFixed(2)) : "> " + esc(labels[i].toFixed(2)));
+        }
+        html += "<br><i style=\"background:#dddddd\"></i>" + esc(s.accessNoData);
+        accessLegend.innerHTML = html;
         L.geoJSON(data, {
           style: function (f) {
             return { fillColor: fill(f.properties.accessibility), fillOpacity: 0.6, color: "#666", weight: 0.6 };

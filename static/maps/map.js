@@ -3,8 +3,9 @@
  * Everything drawn comes from the public API (/api/v1/...), so the map shows
  * exactly what API clients get. Settings and every text shown to people come
  * from the page's JSON block (#map-config), already translated by Django.
- * There is no base map by default: the portal must work without internet,
- * and the commune boundaries are what makes the map readable. */
+ * The base map is the shared one (static/maps/basemap.js): by default no
+ * tiles, since the portal must work without internet; the commune
+ * boundaries and names are what makes the map readable. */
 (function () {
   "use strict";
 
@@ -775,18 +776,19 @@
   });
   document.getElementById("procedure-clear").addEventListener("click", () => chooseProcedure(null));
 
-  // --- Optional base map ---------------------------------------------------
+  // --- Base map ------------------------------------------------------------
 
-  // Only when the deployment configures tiles, and off until switched on.
-  // Boundaries turn translucent while it shows, so the tiles can be seen.
-  function addOptionalBaseMap() {
-    if (!config.tiles) {
-      return;
+  // The shared base map (static/maps/basemap.js): the operator's tiles when
+  // configured, and the service points' names at street level. This page
+  // draws the communes of the chosen era and their names itself. Boundaries
+  // turn translucent while tiles show, so the tiles can be seen.
+  function addBaseMap() {
+    const base = window.PortalBaseMap.add(map, { boundaries: false, communeLabels: false, control: layerControl });
+    if (base.tiles) {
+      setBoundaryFill(0.2);
+      base.tiles.on("add", () => setBoundaryFill(0.2));
+      base.tiles.on("remove", () => setBoundaryFill(0.85));
     }
-    const tiles = L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 });
-    layerControl.addOverlay(tiles, escapeHtml(text.basemap));
-    tiles.on("add", () => setBoundaryFill(0.2));
-    tiles.on("remove", () => setBoundaryFill(0.85));
   }
 
   function setBoundaryFill(opacity) {
@@ -809,7 +811,7 @@
   for (const radio of document.querySelectorAll('input[name="era"]')) {
     radio.addEventListener("change", () => radio.checked && showEra(radio.value));
   }
-  addOptionalBaseMap();
+  addBaseMap();
   const checkedEra = document.querySelector('input[name="era"]:checked');
   // A link may name a point to search from (?near=LON,LAT, e.g. from the
   // Zalo chat): its nearest service points once the boundaries are drawn.

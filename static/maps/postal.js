@@ -7,11 +7,12 @@
   var config = JSON.parse(document.getElementById("postal-config").textContent);
   var s = config.strings;
   var container = document.getElementById("postal-map");
-  var map = L.map("postal-map", { scrollWheelZoom: false }).setView([21.2, 106.2], 9);
+  // maxZoom on the map itself: the parcel clusters need it, and without base
+  // tiles (offline, the default) no tile layer would give one.
+  var map = L.map("postal-map", { scrollWheelZoom: false, maxZoom: 19 }).setView([21.2, 106.2], 9);
   window.postalMap = map; // for the browser test
-  if (config.tiles) {
-    L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 }).addTo(map);
-  }
+  // The shared base map: the operator's tiles if any, outlines and names (static/maps/basemap.js).
+  window.PortalBaseMap.add(map);
   function esc(text) {
     var div = document.createElement("div");
     div.textContent = text === null || text === undefined ? "—" : String(text);

@@ -25,6 +25,27 @@
   const mapLink = document.getElementById("import-map-link");
   const errorsLink = document.getElementById("import-errors-link");
   const csrfToken = form.querySelector('input[name="csrfmiddlewaretoken"]').value;
+  const replaceBox = document.getElementById("replace-confirm");
+  const replaceInput = document.getElementById("replace-confirm-input");
+  const templateLink = document.getElementById("template-link");
+
+  // Replacing deletes every feature of the layer: it needs the box ticked.
+  function syncMode() {
+    const replacing = modeSelect.value === "replace";
+    replaceBox.hidden = !replacing;
+    replaceInput.required = replacing;
+    if (!replacing) {
+      replaceInput.checked = false;
+    }
+  }
+  modeSelect.addEventListener("change", syncMode);
+  syncMode();
+
+  function syncTemplate() {
+    templateLink.href = layerSelect.selectedOptions[0].dataset.templateUrl;
+  }
+  layerSelect.addEventListener("change", syncTemplate);
+  syncTemplate();
 
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, (match, key) => (key in values ? String(values[key]) : match));
@@ -50,13 +71,24 @@
     progress.dataset.state = fraction === null || fraction === undefined ? "indeterminate" : "determinate";
   }
 
+  // API messages are written "Tiếng Việt / English": the page's half.
+  function inLanguage(message) {
+    const parts = String(message === null || message === undefined ? "" : message).split(" / ");
+    if (parts.length !== 2) {
+      return parts.join(" / ");
+    }
+    return config.language === "en" ? parts[1] : parts[0];
+  }
+
   // 400/413 bodies name each bad field; others carry `detail`.
   function describeBody(status, body) {
     if (body && typeof body === "object") {
       if (typeof body.detail === "string") {
-        return body.detail;
+        return inLanguage(body.detail);
       }
-      const parts = Object.entries(body).map(([name, messages]) => name + ": " + [].concat(messages).join(" "));
+      const parts = Object.entries(body).map(
+        ([name, messages]) => name + ": " + [].concat(messages).map(inLanguage).join(" ")
+      );
       if (parts.length) {
         return parts.join("; ");
       }
@@ -127,11 +159,11 @@
       );
     } else if (job.status === "succeeded") {
       setProgress(1);
-      setStatus(fill(text.succeeded, { message: job.message }));
+      setStatus(fill(text.succeeded, { message: inLanguage(job.message) }));
     } else if (job.status === "failed") {
       setProgress(0);
       setStatus("");
-      setError(fill(text.failed, { message: job.message }));
+      setError(fill(text.failed, { message: inLanguage(job.message) }));
     }
     if (job.links && job.links.errors) {
       errorsLink.href = sameOriginPath(job.links.errors);
@@ -162,6 +194,11 @@
     if (!fileInput.files.length) {
       setError(text.chooseFile);
       fileInput.focus();
+      return;
+    }
+    if (modeSelect.value === "replace" && !replaceInput.checked) {
+      setError(text.confirmReplace);
+      replaceInput.focus();
       return;
     }
     const option = layerSelect.selectedOptions[0];
