@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from dossiers.lookup import CODE_PATTERN, public_view
 from dossiers.selectors import dossier_public_lookup
+from gisportal.messages import in_language
 
 from .feedback_chat import STEPS as FEEDBACK_STEPS
 from .feedback_chat import feedback_location, feedback_photo, feedback_start, feedback_text
@@ -61,6 +62,8 @@ _ON_TIME = {
     "late": ("Quá hạn", "Late"),
     "in_time": ("Trong hạn", "Within its deadline"),
     "closed": ("Đã kết thúc", "Closed"),
+    # An online dossier the desk has not received yet (issue #15).
+    "not_received": ("Chờ tiếp nhận, thời hạn tính từ khi tiếp nhận", "Waiting for receipt; the deadline starts then"),
 }
 
 
@@ -83,11 +86,6 @@ class Turn:
 
 def _moment(iso: str | None) -> str:
     return dt.datetime.fromisoformat(iso).strftime("%d/%m/%Y %H:%M") if iso else "—"
-
-
-def _half(label: str, language: str) -> str:
-    vi, _, en = label.partition(" / ")
-    return en if language == "en" and en else vi
 
 
 def find_code(text: str) -> str | None:
@@ -129,10 +127,12 @@ def reply_lookup(turn: Turn, code: str) -> None:
     lines = [
         turn.words(f"Hồ sơ {view['code']}", f"Dossier {view['code']}"),
         turn.words("Thủ tục: ", "Procedure: ") + view["procedure"]["name"],
-        turn.words("Trạng thái: ", "Status: ") + _half(view["status_label"], language),
+        turn.words("Trạng thái: ", "Status: ") + in_language(view["status_label"], language),
         turn.words("Tiếp nhận: ", "Received: ") + _moment(view["received_at"]),
         turn.words("Hẹn trả kết quả: ", "Result due: ") + _moment(view["due_at"]),
     ]
+    if not view["received_at"]:
+        lines.insert(3, turn.words("Nộp lúc: ", "Submitted: ") + _moment(view["submitted_at"]))
     if view["appointment_at"]:
         lines.append(turn.words("Hẹn lại: ", "New date: ") + _moment(view["appointment_at"]))
     if view["finished_at"]:

@@ -22,6 +22,7 @@ from feedback.errors import FeedbackInputError
 from feedback.photos import photos_check
 from feedback.selectors import categories_active
 from feedback.services import feedback_submit
+from gisportal.messages import in_language
 
 from .text import fold, has_phrase
 
@@ -31,11 +32,6 @@ YES_WORDS = ("co", "dong y", "yes", "ok", "agree")
 NO_WORDS = ("khong", "no", "khong dong y")
 MAX_PHOTOS = 3
 PHOTO_TIMEOUT_S = 10
-
-
-def _half(text: str, language: str) -> str:
-    vi, _, en = text.partition(" / ")
-    return en if language == "en" and en else vi
 
 
 def feedback_start(turn) -> None:
@@ -67,7 +63,7 @@ def feedback_text(turn, text: str) -> None:
     step = state["step"]
     if step == "fb_category":
         codes = state["categories"]
-        if folded.isdigit() and 1 <= int(folded) <= len(codes):
+        if folded.isdecimal() and 1 <= int(folded) <= len(codes):
             turn.chat_user.state = {"step": "fb_text", "category": codes[int(folded) - 1]}
             turn.say("Hãy mô tả vấn đề (tối đa 4.000 ký tự).", "Describe the problem (at most 4,000 characters).")
         else:
@@ -158,8 +154,8 @@ def _submit(turn) -> None:
     if problems:
         turn.chat_user.state = {**state, "step": "fb_place", "photos": []}
         turn.say(
-            "Ảnh không hợp lệ: " + "; ".join(_half(p, "vi") for p in problems),
-            "Photos refused: " + "; ".join(_half(p, "en") for p in problems),
+            "Ảnh không hợp lệ: " + "; ".join(in_language(p, "vi") for p in problems),
+            "Photos refused: " + "; ".join(in_language(p, "en") for p in problems),
         )
         return
     msg_id = str((turn.event.payload.get("message") or {}).get("msg_id") or turn.event.event_key)[:100]
@@ -179,8 +175,8 @@ def _submit(turn) -> None:
         turn.chat_user.state = {**state, "step": "fb_place"}
         problems = [text for messages in refusal.errors.values() for text in messages]
         turn.say(
-            "Chưa gửi được: " + "; ".join(_half(p, "vi") for p in problems),
-            "Not sent: " + "; ".join(_half(p, "en") for p in problems),
+            "Chưa gửi được: " + "; ".join(in_language(p, "vi") for p in problems),
+            "Not sent: " + "; ".join(in_language(p, "en") for p in problems),
         )
         return
     turn.chat_user.state = {}

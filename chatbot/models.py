@@ -13,6 +13,7 @@ events Zalo sends us and the messages we send back.
   refresh tokens are single-use, so the newest lives here, not in settings)."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from gisportal.delivery import DeliveryJob
 from gisportal.outbox import OutboxJob
@@ -28,6 +29,10 @@ class ChatUser(models.Model):
     last_message_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = gettext_lazy("chat user")
+        verbose_name_plural = gettext_lazy("chat users")
+
     def __str__(self) -> str:
         return self.zalo_user_id
 
@@ -40,6 +45,8 @@ class ChatLink(models.Model):
     linked_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = gettext_lazy("chat link")
+        verbose_name_plural = gettext_lazy("chat links")
         constraints = [models.UniqueConstraint(fields=["chat_user", "dossier"], name="chatlink_once")]
         indexes = [models.Index(fields=["dossier"], name="chatlink_dossier")]
 
@@ -72,6 +79,8 @@ class ZaloEvent(OutboxJob):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("Zalo event")
+        verbose_name_plural = gettext_lazy("Zalo events")
         ordering = ["-received_at"]
 
     def __str__(self) -> str:
@@ -87,6 +96,8 @@ class OutboundMessage(DeliveryJob):
     payload = models.JSONField(help_text="Zalo's `message` object: text, or an attachment (a list template).")
 
     class Meta(DeliveryJob.Meta):
+        verbose_name = gettext_lazy("outbound message")
+        verbose_name_plural = gettext_lazy("outbound messages")
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["event", "position"], name="outbound_once_per_event")]
 
@@ -100,6 +111,10 @@ class ZaloToken(models.Model):
     refresh_token = models.TextField(blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: unknown (refreshed when refused).")
     refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("Zalo token")
+        verbose_name_plural = gettext_lazy("Zalo tokens")
 
     def __str__(self) -> str:
         return f"{self.oa_id} (expires {self.expires_at})"

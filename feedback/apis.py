@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
+import re
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -35,8 +35,10 @@ from gisportal.accounts.phone import (
 )
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import (
+    GEOJSON_POINT_SCHEMA,
     PublicApiView,
     QueryParams,
+    body_point,
     date_parameter,
     default_period,
     integer_parameter,
@@ -155,22 +157,6 @@ def _text(data: Mapping, errors: dict, name: str, *, max_length: int, required: 
     return value
 
 
-def _number(data: Mapping, errors: dict, name: str, *, low: float, high: float) -> float | None:
-    value = data.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = None
-    if isinstance(value, bool) or number is None or not math.isfinite(number) or not low <= number <= high:
-        errors.setdefault(name, []).append(
-            message(f"Phải là số trong [{low:g}, {high:g}].", f"Must be a number within [{low:g}, {high:g}].")
-        )
-        return None
-    return number
-
-
 def _flag(data: Mapping, name: str) -> bool:
     value = data.get(name)
     return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
@@ -182,7 +168,7 @@ def _integer(data: Mapping, name: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     text = str(value).strip()
-    return int(text) if text.lstrip("-").isdigit() and len(text) < 10 else None
+    return int(text) if text.lstrip("-").isdecimal() and len(text) < 10 else None
 
 
 def _phone_proof(request, data: Mapping, errors: dict) -> str:
@@ -253,8 +239,9 @@ class PhoneCodeApi(FeedbackPublicView):
         )
 
 
+CATEGORY_CODE = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 CATEGORY_PARAMETER = OpenApiParameter(
-    "category", {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,40}$"}, description="A category code."
+    "category", {"type": "string", "pattern": f"^{CATEGORY_CODE.pattern}$"}, description="A category code."
 )
 
 
@@ -448,6 +435,7 @@ SUBMIT_BODY = {
         "text": {"type": "string", "maxLength": 4000},
         "lon": {"type": "number", "minimum": -180, "maximum": 180},
         "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "location": GEOJSON_POINT_SCHEMA,
         "address": {"type": "string", "maxLength": 300},
         "consent_location": {"type": "boolean"},
         "consent_version": {"type": "string", "maxLength": 40},
@@ -486,6 +474,8 @@ class FeedbackListApi(FeedbackApiView):
         status_filter = params.choice("status", Status.values)
         due = params.choice("due", ["soon", "late"])
         category = params.raw("category")
+        if category is not None and not CATEGORY_CODE.fullmatch(category):
+            params.fail("category", "Mã lĩnh vực không hợp lệ.", "Not a category code.")
         limit = params.integer("limit", default=50, low=1, high=MAX_PAGE)
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
@@ -505,8 +495,7 @@ class FeedbackListApi(FeedbackApiView):
         text = _text(data, errors, "text", max_length=4000, required=True)
         address = _text(data, errors, "address", max_length=300)
         version = _text(data, errors, "consent_version", max_length=40) or consent.CURRENT_VERSION
-        lon = _number(data, errors, "lon", low=-180, high=180)
-        lat = _number(data, errors, "lat", low=-90, high=90)
+        lon, lat = body_point(data, errors, name="location", lon="lon", lat="lat")
         files = request.FILES.getlist("photos") if hasattr(request, "FILES") else []
         photos, problems = photos_check(files)
         if problems:

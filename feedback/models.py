@@ -10,6 +10,7 @@ from django.contrib.postgres.indexes import GistIndex
 from django.core.validators import RegexValidator
 from django.db.models import F, Func, Q
 from django.db.models.functions import Cast
+from django.utils.translation import gettext_lazy
 
 from gisportal.accounts.models import Agency, Sector
 
@@ -37,8 +38,9 @@ class Category(models.Model):
     is_active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = gettext_lazy("category")
+        verbose_name_plural = gettext_lazy("categories")
         ordering = ["order", "code"]
-        verbose_name_plural = "categories"
         constraints = [
             models.CheckConstraint(condition=Q(scope="local") | ~Q(sector=""), name="category_sector_needs_sector")
         ]
@@ -126,6 +128,8 @@ class Feedback(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = gettext_lazy("feedback")
+        verbose_name_plural = gettext_lazy("feedback reports")
         ordering = ["-received_at", "-id"]
         indexes = [
             GistIndex(fields=["location"], name="feedback_location_gist"),
@@ -270,6 +274,8 @@ class Rating(models.Model):
     )
 
     class Meta:
+        verbose_name = gettext_lazy("rating")
+        verbose_name_plural = gettext_lazy("ratings")
         indexes = [
             models.Index(
                 fields=["day"], include=["score", "agency", "service_point", "commune"], name="rating_day_groups"
@@ -307,8 +313,9 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("Open311 API key")
+        verbose_name_plural = gettext_lazy("Open311 API keys")
         ordering = ["-created_at"]
-        verbose_name = "Open311 API key"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

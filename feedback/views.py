@@ -87,10 +87,11 @@ def feedback_map_page(request):
         "statuses": {s: _in_language(Status(s).label) for s in Status.values},
         "categories": {c["code"]: c["label"] for c in _categories()},
         "strings": {
+            "network": _("The server could not be reached. Check your connection and try again."),
             "loading": _("Loading reports…"),
             "shown": _("{count} reports in view."),
             "cluster": _("{count} reports here. Zoom in to see them."),
-            "received": _("Received"),
+            "received": _("Received on"),
             "open": _("Open the report"),
             "failed": _("The reports could not be loaded: {message}"),
             "approximate": _("Approximate place (about 100 m) until the answer is published."),
@@ -174,7 +175,16 @@ def feedback_page(request, public_id: str):
         and report.is_public
         and not rated,
         "rated": rated,
-        "config": {"api": _api(), "id": report.public_id, "signedIn": request.user.is_authenticated},
+        "config": {
+            "api": _api(),
+            "id": report.public_id,
+            "signedIn": request.user.is_authenticated,
+            "language": get_language(),
+            "strings": {
+                "network": _("The server could not be reached. Check your connection and try again."),
+                "failed": _("The request failed: {message}"),
+            },
+        },
     }
     return render(request, "feedback/report.html", context)
 
@@ -288,7 +298,7 @@ def feedback_transition_from_form(request, public_id: str) -> None:
 def dossier_rating_page(request, code: str):
     """The rating form of the dossier page (`sections.RATING_SECTION`)."""
     raw = (request.POST.get("score") or "").strip()
-    score = int(raw) if raw.isdigit() and len(raw) < 3 else None
+    score = int(raw) if raw.isdecimal() and len(raw) < 3 else None
     try:
         dossier_rate(code=code, score=score, comment=request.POST.get("comment", ""), acting_user=request.user)
     except Dossier.DoesNotExist as missing:

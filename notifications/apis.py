@@ -56,19 +56,29 @@ _PREFERENCES = inline_serializer(
         "email_address": serializers.CharField(allow_blank=True),
     },
 )
-_PREFERENCES_CHANGE = inline_serializer(
-    "NotificationPreferencesChange",
-    {
-        "inbox": serializers.BooleanField(required=False),
-        "email": serializers.BooleanField(required=False),
-        "zalo": serializers.BooleanField(required=False),
-        "language": serializers.ChoiceField(choices=Language.values, required=False),
+# Plain schemas: the server refuses unknown fields (400 naming them), which an
+# inline serializer cannot declare (additionalProperties: false).
+_PREFERENCES_CHANGE = {
+    "type": "object",
+    "properties": {
+        "inbox": {"type": "boolean"},
+        "email": {"type": "boolean"},
+        "zalo": {"type": "boolean"},
+        "language": {"type": "string", "enum": list(Language.values)},
     },
-)
-_MARK_READ = inline_serializer(
-    "NotificationsMarkRead",
-    {"ids": serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=MAX_IDS)},
-)
+    "additionalProperties": False,
+}
+_MARK_READ = {
+    "type": "object",
+    "properties": {
+        "ids": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+            "maxItems": MAX_IDS,
+        }
+    },
+    "additionalProperties": False,
+}
 _MARKED = inline_serializer("NotificationsMarked", {"marked": serializers.IntegerField()})
 
 
@@ -158,7 +168,7 @@ class InboxReadApi(NotificationApiView):
     """POST /api/v1/notifications/read/ {"ids": [...]} (or {} for all)."""
 
     @extend_schema(
-        request=_MARK_READ,
+        request={"application/json": _MARK_READ},
         responses={200: _MARKED},
         summary="Mark your notifications read (those of `ids`, or all)",
         operation_id="notifications_mark_read",
@@ -167,7 +177,7 @@ class InboxReadApi(NotificationApiView):
         data = _object(request)
         errors = _unknown_fields(data, {"ids"})
         ids = data.get("ids")
-        valid = ids is None or (
+        valid = "ids" not in data or (
             isinstance(ids, list)
             and len(ids) <= MAX_IDS
             and all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i < 2**63 for i in ids)
@@ -193,7 +203,7 @@ class PreferencesApi(NotificationApiView):
         return Response(preferences_view(notification_preferences_of(request.user), request.user))
 
     @extend_schema(
-        request=_PREFERENCES_CHANGE,
+        request={"application/json": _PREFERENCES_CHANGE},
         responses={200: _PREFERENCES},
         summary="Change your notification preferences (the fields given)",
         operation_id="notifications_preferences_update",

@@ -14,11 +14,22 @@ from django.utils import timezone
 from dossiers.events import DossierChanged
 from dossiers.extensions import dossier_step_label
 from dossiers.models import Delivery, Dossier, Status
+from gisportal.messages import in_language
 
 # Events a citizen is told about. Steps other apps record on a dossier
 # (`payment_*`, `shipment_*`) are told too; anything else is internal.
 NOTIFIED_ACTIONS = frozenset(
-    {"receive", "request_supplement", "mark_result_ready", "return_result", "refuse", "withdraw", "stop", "apologize"}
+    {
+        "receive",
+        "request_completion",
+        "request_supplement",
+        "mark_result_ready",
+        "return_result",
+        "refuse",
+        "withdraw",
+        "stop",
+        "apologize",
+    }
 )
 NOTIFIED_PREFIXES = ("payment_", "shipment_")
 
@@ -47,6 +58,10 @@ _HAPPENED = {
         "Hồ sơ {code} đã được tiếp nhận tại {point}. Hẹn trả kết quả: {due}.",
         "Dossier {code} was received at {point}. Result due: {due}.",
     ),
+    "request_completion": Words(
+        "Hồ sơ {code} chưa được tiếp nhận: {point} đề nghị bổ sung, hoàn thiện: {note}",
+        "Dossier {code} has not been received yet: {point} asks you to complete it: {note}",
+    ),
     "request_supplement": Words(
         "Hồ sơ {code} cần bổ sung, hoàn thiện: {note}",
         "Dossier {code} needs a supplement: {note}",
@@ -73,6 +88,12 @@ _NEXT = {
         "Bạn có thể theo dõi tiến độ tại đường dẫn dưới đây; cổng sẽ báo khi cần bổ sung hoặc khi có kết quả.",
         "Follow its progress at the link below; the portal tells you when a supplement is needed "
         "or the result is ready.",
+    ),
+    "request_completion": Words(
+        "Vui lòng nộp giấy tờ bổ sung trên trang hồ sơ của bạn; hồ sơ sẽ quay lại chờ tiếp nhận. "
+        "Thời hạn giải quyết chỉ bắt đầu khi hồ sơ được tiếp nhận.",
+        "Please hand in the missing documents on your dossier's page; it then waits for receipt again. "
+        "The deadline starts only when the dossier is received.",
     ),
     "request_supplement": Words(
         "Vui lòng nộp giấy tờ bổ sung trên trang hồ sơ của bạn hoặc tại {point}. "
@@ -129,11 +150,6 @@ def _key(action: str) -> str:
     return action
 
 
-def _half(label: str, language: str) -> str:
-    vi, _, en = str(label).partition(" / ")
-    return en if language == "en" and en else vi
-
-
 def _moment(value) -> str:
     return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else "—"
 
@@ -154,12 +170,15 @@ def notification_compose(*, change: DossierChanged, dossier: Dossier, language: 
         "due": _moment(dossier.due_at),
         "appointment": _moment(dossier.appointment_at),
     }
-    state = _half(Status(change.to_status).label, language)
+    state = in_language(Status(change.to_status).label, language)
     happened = _HAPPENED[key].get(language).format(**fields).strip()
     step = dossier_step_label(change.action) if key in NOTIFIED_PREFIXES else None
     if step is not None:
         # The step's own name, as the app that records it registered it ("Fee paid").
-        what = _half(step, language)
+        what = in_language(step, language)
+        # The note of a step the portal records itself (a gateway's, the
+        # carrier's) is "Tiếng Việt / English": the recipient's half.
+        note = in_language(note, language)
         happened = f"{'Dossier' if language == 'en' else 'Hồ sơ'} {dossier.code} — {what}" + (
             f": {note}" if note else "."
         )

@@ -9,6 +9,7 @@ the e-mail and Zalo channels are messages sent by the outbox after commit
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from gisportal.delivery import DeliveryJob
 from gisportal.outbox import outbox_index
@@ -37,6 +38,10 @@ class NotificationPreference(models.Model):
     zalo = models.BooleanField(default=True, help_text="To the Zalo followers who linked the dossier.")
     language = models.CharField(max_length=2, choices=Language.choices, default=Language.VI)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("notification preference")
+        verbose_name_plural = gettext_lazy("notification preferences")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language})"
@@ -67,6 +72,8 @@ class Notification(DeliveryJob):
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(DeliveryJob.Meta):
+        verbose_name = gettext_lazy("notification")
+        verbose_name_plural = gettext_lazy("notifications")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "channel", "recipient"], name="notification_once_per_event"),

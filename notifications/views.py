@@ -27,7 +27,7 @@ def inbox_page(request):
 def inbox_read(request):
     """Marks one notification (`id`) or all of them read; other people's ids change nothing."""
     raw = request.POST.get("id", "")
-    ids = [int(raw)] if raw.isdigit() else None
+    ids = [int(raw)] if raw.isdecimal() else None
     notifications_mark_read(user=request.user, ids=ids)
     return redirect("inbox")
 

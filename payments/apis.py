@@ -38,7 +38,7 @@ from gisportal.api import (
 )
 from gisportal.clientip import client_ip
 from gisportal.downloads import download_response
-from gisportal.spreadsheets import CSV_CONTENT_TYPE, csv_bytes, xlsx_row
+from gisportal.spreadsheets import CSV_CONTENT_TYPE, XLSX_CONTENT_TYPE, csv_bytes, xlsx_row
 from gisportal.unstorable import MultiPartParser
 
 from . import reconciliation
@@ -507,7 +507,7 @@ def reconciliation_file(report: dict, fmt: str) -> HttpResponse:
     return download_response(
         buffer.getvalue(),
         filename=f"{name}.xlsx",
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content_type=XLSX_CONTENT_TYPE,
     )
 
 
@@ -518,7 +518,11 @@ class ReconciliationApi(OfficialApiView):
             date_parameter("to", description="Last day (default: `from`, or today); at most 366 days"),
             OpenApiParameter("format", str, enum=["json", "csv", "xlsx"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
+        },
         summary="Reconciliation: requests, payments, gateway and bank, differences listed",
         operation_id="payments_reconciliation",
     )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class PaymentsConfig(AppConfig):
     name = "payments"
-    verbose_name = "Phí, lệ phí / Fees and payments"
+    verbose_name = gettext_lazy("Fees and payments")
 
     def ready(self) -> None:
         # The dossier core announces its changes; it never imports payments.

@@ -7,6 +7,7 @@ table of `payments.states` and writes an event on the dossier for each."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from gisportal.outbox import OutboxJob
 
@@ -55,6 +56,8 @@ class PaymentRequest(models.Model):
     is_demo = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = gettext_lazy("payment request")
+        verbose_name_plural = gettext_lazy("payment requests")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -124,6 +127,8 @@ class OnlineOrder(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("online order")
+        verbose_name_plural = gettext_lazy("online orders")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -158,6 +163,8 @@ class GatewayTransaction(models.Model):
     client_ip = models.CharField(max_length=45, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("gateway transaction")
+        verbose_name_plural = gettext_lazy("gateway transactions")
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["received_at"], name="gatewaytxn_received"),
@@ -199,6 +206,8 @@ class BankStatementLine(models.Model):
     is_demo = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = gettext_lazy("bank statement line")
+        verbose_name_plural = gettext_lazy("bank statement lines")
         ordering = ["-value_date", "-id"]
         constraints = [models.UniqueConstraint(fields=["bank_reference"], name="bankline_bank_reference")]
         indexes = [models.Index(fields=["value_date"], name="bankline_value_date")]
@@ -237,6 +246,8 @@ class Payment(models.Model):
     is_demo = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = gettext_lazy("payment")
+        verbose_name_plural = gettext_lazy("payments")
         ordering = ["-paid_at", "-id"]
         indexes = [models.Index(fields=["paid_at"], name="payment_paid_at")]
 
@@ -285,6 +296,8 @@ class Refund(OutboxJob):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("refund")
+        verbose_name_plural = gettext_lazy("refunds")
         ordering = ["-created_at"]
 
 
@@ -340,6 +353,8 @@ class SandboxTransaction(models.Model):
     refunded_vnd = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = gettext_lazy("sandbox transaction")
+        verbose_name_plural = gettext_lazy("sandbox transactions")
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["tmn_code", "txn_ref"], name="sandboxtxn_merchant_ref")]
 
@@ -367,4 +382,6 @@ class SandboxIpn(OutboxJob):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(OutboxJob.Meta):
+        verbose_name = gettext_lazy("sandbox IPN")
+        verbose_name_plural = gettext_lazy("sandbox IPNs")
         ordering = ["transaction", "copy"]

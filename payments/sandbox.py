@@ -285,7 +285,7 @@ def sandbox_api(body: Mapping) -> dict:
     if body.get("vnp_SecureHash", "").lower() != expected:
         return _api_answer(body, "97", "Invalid Checksum")
     amount = body.get("vnp_Amount", "")
-    if not (amount.isdigit() and int(amount) > 0 and int(amount) % 100 == 0):
+    if not (amount.isascii() and amount.isdigit() and int(amount) > 0 and int(amount) % 100 == 0):
         return _api_answer(body, "03", "Invalid data format")
     with transaction.atomic():
         txn = (

@@ -22,6 +22,7 @@ from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters
 from gisportal.clientip import client_ip
+from gisportal.messages import in_language
 
 from . import reconciliation
 from .apis import (
@@ -42,11 +43,9 @@ from .words import vnd
 audit = logging.getLogger("gisportal.audit")
 
 
-def _in_language(text: str) -> str:
-    vietnamese, separator, english = str(text).partition(" / ")
-    if not separator:
-        return str(text)
-    return english if get_language() == "en" else vietnamese
+# Labels of the domain are written "Tiếng Việt / English": the page's half,
+# through the one helper every page uses (also `|in_language` in templates).
+_in_language = in_language
 
 
 def _refused(request, *, code: str | None, error: Exception, status: int):
@@ -92,7 +91,7 @@ def record_counter(request, code: str):
     dossier = _visible(request.user, code)
     raw_amount = (request.POST.get("amount_vnd") or "").replace(".", "").replace(",", "").strip()
     try:
-        if not raw_amount.isdigit():
+        if not (raw_amount.isascii() and raw_amount.isdigit()):
             raise PaymentInputError.one("amount_vnd", "Số tiền phải là số nguyên (đồng).", "A whole number of VND.")
         payment = payment_record_counter(
             dossier_id=dossier.pk,

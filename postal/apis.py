@@ -293,7 +293,7 @@ class CounterSubmissionApi(DossierApiView):
 
 def _whole(value):
     """A whole number from JSON or a form field (a form sends text)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         return int(value.strip())
     return value
 

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class PostalConfig(AppConfig):
     name = "postal"
-    verbose_name = "Bưu chính công ích / Public postal service"
+    verbose_name = gettext_lazy("Public postal service")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -149,12 +149,20 @@ class CallbackRefused(Exception):
 # --- shipments made from dossier events -------------------------------------------------
 
 
+# Dossier events after which the paper dossier is collected: submission
+# (online, waiting for receipt) or receipt (for a dossier received at once).
+_DOSSIER_ARRIVES = frozenset({"submit", "receive"})
+
+
 def shipments_on_dossier_change(change: DossierChanged) -> None:
     """Subscribed to dossiers.events: runs inside the dossier's transaction,
     so a shipment exists exactly when the step that calls for it does."""
-    if change.action == "receive":
+    if change.action in _DOSSIER_ARRIVES:
         dossier = _dossier(change.dossier_id)
-        if dossier.postal_pickup:
+        # An online dossier whose paper copy goes by post waits for receipt
+        # (dossiers.services.waits_for_receipt): the post collects it at
+        # submission and the desk receives it with the paper in hand.
+        if dossier.postal_pickup and not _active(dossier, Leg.INBOUND):
             _shipment_open(dossier, leg=Leg.INBOUND, at=change.at)
     elif change.to_status == Status.RESULT_READY and change.status_changed:
         dossier = _dossier(change.dossier_id)
@@ -585,7 +593,7 @@ def carrier_callback_receive(*, body: bytes, timestamp: str | None, signature: s
     CallbackRefused for anything not believed or not readable: nothing is
     written then."""
     now = timezone.now()
-    if not timestamp or not timestamp.strip().isdigit():
+    if not timestamp or not timestamp.strip().isdecimal():
         raise CallbackRefused(401, "X-VNPost-Timestamp", "Thiếu dấu thời gian.", "The timestamp header is missing.")
     signed_at = int(timestamp.strip())
     if abs(now.timestamp() - signed_at) > settings.VNPOST_CALLBACK_MAX_SKEW_S:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class ZaloSandboxConfig(AppConfig):
@@ -8,5 +9,5 @@ class ZaloSandboxConfig(AppConfig):
 
     name = "chatbot.sandbox"
     label = "zalo_sandbox"
-    verbose_name = "Zalo OA sandbox"
+    verbose_name = gettext_lazy("Zalo OA sandbox")
     default_auto_field = "django.db.models.BigAutoField"

@@ -57,6 +57,20 @@ def test_a_dossier_code_is_looked_up_with_or_without_accents(dossier, template):
         assert private not in answer
 
 
+def test_a_dossier_waiting_for_receipt_says_so_in_both_languages(submit):
+    """Issue #15: an online dossier the desk has not received has no receipt
+    time nor deadline yet; the chat says so instead of failing."""
+    waiting = submit(receive=False)
+    [answer] = texts(process(text_event("2004", f"tra cứu {waiting.code}")))
+    assert "Trạng thái: Chờ tiếp nhận" in answer
+    assert f"Nộp lúc: {timezone.localtime(waiting.submitted_at):%d/%m/%Y %H:%M}" in answer
+    assert "Hẹn trả kết quả: —" in answer
+    assert "Tiến độ: Chờ tiếp nhận, thời hạn tính từ khi tiếp nhận" in answer
+    process(text_event("2004", "English please"))
+    [answer] = texts(process(text_event("2004", f"lookup {waiting.code}")))
+    assert "Status: Waiting for receipt" in answer and "Progress: Waiting for receipt" in answer
+
+
 def test_an_unknown_code_says_so(dossier):
     [answer] = texts(process(text_event("2002", "tra cứu 000.00.13.H04-991231-9999")))
     assert answer.startswith("Không tìm thấy hồ sơ 000.00.13.H04-991231-9999")

@@ -93,6 +93,19 @@ def test_a_signed_in_citizen_reports_with_a_photo_and_consent_is_recorded(people
     )
 
 
+@pytest.mark.parametrize("form", ["json", "multipart"])
+def test_the_place_may_be_a_geojson_point(people, kinh_bac, form):
+    """`location` as a GeoJSON Point (in a form, its JSON text) puts the report
+    where `lon`, `lat` would: same point, same commune, same agency."""
+    point = {"type": "Point", "coordinates": [kinh_bac[0], kinh_bac[1]]}
+    sent = body(kinh_bac, lon=None, lat=None, location=point if form == "json" else json.dumps(point))
+    answer = client_for(people.reporter).post(LIST, sent, format=form)
+    assert answer.status_code == 201, answer.content
+    report = Feedback.objects.get(public_id=answer.json()["id"])
+    assert (report.location.x, report.location.y) == pytest.approx(kinh_bac, abs=1e-12)
+    assert (report.commune.code, report.agency.code) == ("09187", "ubnd-09187")
+
+
 def test_an_anonymous_citizen_reports_with_a_phone_checked_by_a_code(people, kinh_bac):
     client = client_for(None)
     code = send_code(client)
@@ -135,6 +148,15 @@ def test_a_good_report_is_checked_before_the_code_is_used(people, kinh_bac):
         ({"consent_location": False}, {"consent_location"}),
         ({"consent_version": "2019-01"}, {"consent_version"}),
         ({"lon": None, "lat": None, "address": "nowhere at all"}, {"address"}),
+        # The place as GeoJSON instead: a Point, WGS84, alone.
+        ({"location": {"type": "Point", "coordinates": [106.06, 21.18]}}, {"location"}),  # and lon, lat
+        ({"lon": None, "lat": None, "location": {"type": "LineString", "coordinates": [[1, 2], [3, 4]]}}, {"location"}),
+        ({"lon": None, "lat": None, "location": {"type": "Point", "coordinates": [206.0, 21.1]}}, {"location"}),
+        ({"lon": None, "lat": None, "location": {"type": "Point", "coordinates": []}}, {"location"}),
+        ({"lon": None, "lat": None, "location": {"type": "Point", "coordinates": ["a", "b"]}}, {"location"}),
+        ({"lon": None, "lat": None, "location": "POINT (106.06 21.18)"}, {"location"}),  # WKT is not GeoJSON
+        ({"lon": None, "lat": None, "location": [106.06, 21.18]}, {"location"}),
+        ({"lon": None, "lat": None, "location": {"type": "Point", "coordinates": [105.5, 21.0]}}, {"location"}),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_writes_nothing(people, kinh_bac, overrides, fields):

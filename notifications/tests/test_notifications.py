@@ -39,6 +39,26 @@ def test_the_citizen_hears_of_each_step_they_should_know_once_per_channel(submit
     assert {(row.recipient, row.status, row.attempts) for row in email} == {(EMAIL, "queued", 0)}
 
 
+def test_an_online_dossier_is_told_received_at_receipt_not_at_submission(submit, people):
+    """Issue #15: the online dossier waits for the desk; "received", with its
+    due date, goes out when the desk receives it. A request to complete it
+    before receipt is told too."""
+    dossier = submit(applicant_email=EMAIL, receive=False)
+    assert rows(dossier) == []
+    dossier_transition(
+        code=dossier.code, action="request_completion", acting_user=people.desk_main, note="Thiếu tờ khai"
+    )
+    asked = Notification.objects.get(dossier=dossier, action="request_completion", channel="email")
+    assert f"Hồ sơ {dossier.code} chưa được tiếp nhận" in asked.body and "Thiếu tờ khai" in asked.body
+    assert "Thời hạn giải quyết chỉ bắt đầu khi hồ sơ được tiếp nhận" in asked.body
+    dossier_transition(code=dossier.code, action="complete", acting_user=people.citizen_a)
+    assert not Notification.objects.filter(dossier=dossier, action="receive").exists()
+    received = dossier_transition(code=dossier.code, action="receive", acting_user=people.desk_main)
+    email = Notification.objects.get(dossier=dossier, action="receive", channel="email")
+    assert f"Hẹn trả kết quả: {received.due_at.astimezone(local(2026, 1, 1).tzinfo):%d/%m/%Y %H:%M}" in email.body
+    assert rows(dossier) == [(a, c) for a in ("request_completion", "receive") for c in ("email", "inbox")]
+
+
 @pytest.mark.parametrize(
     ("state", "action"),
     [

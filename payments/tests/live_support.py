@@ -87,8 +87,9 @@ def committed_fee_world(django_db_blocker) -> Iterator[dict]:
 
 
 def submit_committed(world: dict):
-    """A dossier of the world's citizen, received online at its desk (committed)."""
-    from dossiers.services import Submission, dossier_submit
+    """A dossier of the world's citizen, submitted online and received by its
+    desk's officer (committed): the fee is asked at receipt (issue #15)."""
+    from dossiers.services import Submission, dossier_submit, dossier_transition
 
     dossier, _ = dossier_submit(
         submission=Submission(
@@ -101,4 +102,4 @@ def submit_committed(world: dict):
         ),
         acting_user=world["citizen"],
     )
-    return dossier
+    return dossier_transition(code=dossier.code, action="receive", acting_user=world["officer"])

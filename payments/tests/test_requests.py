@@ -37,9 +37,29 @@ def test_a_fee_bearing_dossier_gets_one_pending_request_when_received(fee_dossie
     assert request.payer_id == people.citizen_a.pk and request.payer_name == "Nguyễn Văn A"
     # Due at closing time of the third working day after receipt.
     assert timezone.localtime(request.due_at).hour == 17 and request.due_at > fee_dossier.received_at
-    assert _actions(fee_dossier) == ["receive", "payment_requested"]
+    # Issue #15: submitted online, then received by the desk, whose receipt asks for the fee.
+    assert _actions(fee_dossier) == ["submit", "receive", "payment_requested"]
     event = DossierEvent.objects.get(dossier=fee_dossier, action="payment_requested")
-    assert request.reference in event.note and event.actor_id == people.citizen_a.pk
+    assert request.reference in event.note and event.actor_id == people.desk_main.pk
+
+
+def test_an_online_dossier_is_asked_its_fee_at_receipt_not_at_submission(fee, submit, people):
+    from dossiers.services import dossier_transition
+
+    waiting = submit(receive=False)
+    assert not PaymentRequest.objects.filter(dossier=waiting).exists()
+    received = dossier_transition(code=waiting.code, action="receive", acting_user=people.desk_main)
+    request = PaymentRequest.objects.get(dossier=waiting)
+    assert (request.status, request.amount_vnd) == (RequestStatus.PENDING, FEE)
+    assert request.due_at > received.received_at
+
+
+def test_an_online_dossier_refused_before_receipt_is_never_asked_a_fee(fee, submit, people):
+    from dossiers.services import dossier_transition
+
+    waiting = submit(receive=False)
+    dossier_transition(code=waiting.code, action="refuse", acting_user=people.desk_main, note="Sai thẩm quyền")
+    assert not PaymentRequest.objects.filter(dossier=waiting).exists()
 
 
 def test_a_free_dossier_gets_none(submit):

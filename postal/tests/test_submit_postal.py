@@ -4,6 +4,8 @@ by post at a located address, or both; procedures the catalogue keeps from
 the post are refused naming the field; an inbound shipment is ordered when
 the dossier is received. Through the API, as clients call it."""
 
+import json
+
 import pytest
 from shapely import wkb
 from shapely.geometry import Point as ShapelyPoint
@@ -74,6 +76,23 @@ def test_the_result_address_is_located_by_a_point_and_its_commune(client_as, peo
     assert not Shipment.objects.filter(dossier__code=detail["code"]).exists()  # not before the result is ready
 
 
+@pytest.mark.parametrize("form", ["json", "multipart"])
+def test_both_places_may_be_geojson_points(client_as, people, api_payload, form):
+    """`location` and `delivery_location` as GeoJSON Points (in a form, their
+    JSON text) locate the applicant and the result address as the number pairs do."""
+    point = {"type": "Point", "coordinates": list(KINH_BAC)}
+    sent = point if form == "json" else json.dumps(point)
+    body = api_payload(
+        result_delivery="post", delivery_address="Số 2 Ngô Gia Tự", location=sent, delivery_location=sent
+    )
+    response = client_as(people.citizen_a).post(URL, body, format=form)
+    assert response.status_code == 201, response.content
+    detail = response.json()
+    assert detail["location"]["coordinates"] == [pytest.approx(KINH_BAC[0]), pytest.approx(KINH_BAC[1])]
+    assert detail["delivery_location"] == {"type": "Point", "coordinates": list(KINH_BAC)}
+    assert detail["delivery_commune"]["code"] == _commune_containing(*KINH_BAC)
+
+
 def test_a_typed_commune_alone_locates_the_result_address(client_as, people, api_payload):
     body = api_payload(result_delivery="post", delivery_address="Số 2 Ngô Gia Tự", delivery_commune="09187")
     response = client_as(people.citizen_a).post(URL, body, format="json")
@@ -103,6 +122,28 @@ def test_existing_clients_still_submit_without_the_postal_fields(client_as, peop
             "delivery_location",
         ),
         ({"result_delivery": "post", "delivery_address": "x", "delivery_lon": 200}, "delivery_lon"),
+        (
+            {
+                "result_delivery": "post",
+                "delivery_address": "x",
+                "delivery_lon": KINH_BAC[0],
+                "delivery_lat": KINH_BAC[1],
+                "delivery_location": {"type": "Point", "coordinates": list(KINH_BAC)},
+            },
+            "delivery_location",
+        ),
+        (
+            {"result_delivery": "post", "delivery_address": "x", "delivery_location": {"type": "Polygon"}},
+            "delivery_location",
+        ),
+        (
+            {
+                "result_delivery": "post",
+                "delivery_address": "x",
+                "delivery_location": {"type": "Point", "coordinates": [105.0, 21.0]},  # outside the province
+            },
+            "delivery_location",
+        ),
         ({"result_delivery": "post", "delivery_address": "x", "delivery_commune": "99999"}, "delivery_commune"),
         (
             {
