@@ -48,8 +48,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import platform
 import signal
 import sys
 import time
@@ -64,6 +62,7 @@ from common import (  # noqa: E402
     history_bench_open,
     history_generate,
     history_sizes,
+    machine_facts,
     say,
     summarize,
 )
@@ -314,10 +313,7 @@ def main() -> int:
         "generation_s": {str(n): t["total"] for n, t in generation.items()},
         "queries": args.queries,
         "client": "rest_framework.test.APIClient in-process (no socket)",
-        "cpu_count": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "total_s": round(time.perf_counter() - started, 1),
+        **machine_facts(started),
     }
     print(json.dumps(summary), flush=True)
     return 0

@@ -9,6 +9,7 @@ marker is never truncated or dropped.
 
 import http.client
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -317,16 +318,35 @@ def dossier_base_data() -> dict:
     return {"leader": leader, "procedures": procedures, "s": time.perf_counter() - started}
 
 
-def history_bench_open(args, *, default_suffix: str, marker: str) -> tuple[str, str]:
-    """The opening of the history benchmarks: their scratch database found or
-    made, migrated, and Django set up on it; returns (main database URL,
-    bench database name). `args` needs db_name, small, large, recreate and
-    settings."""
+def bench_open(args, *, default_suffix: str, marker: str, sizes: str) -> tuple[str, str, str]:
+    """The opening of a benchmark that runs Django in its own process: the
+    scratch database found or made, migrated, and Django set up on it;
+    returns (main database URL, bench database name, bench database URL).
+    `args` needs db_name, recreate and settings; `sizes` says what it holds."""
     main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix=default_suffix)
-    say(f"bench database {bench_db!r}; histories {args.small:,} and {args.large:,} dossiers")
+    say(f"bench database {bench_db!r}; {sizes}")
     prepare_database(main_url, bench_db, marker=marker, recreate=args.recreate, settings_module=args.settings)
     django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
+    return main_url, bench_db, bench_url
+
+
+def history_bench_open(args, *, default_suffix: str, marker: str) -> tuple[str, str]:
+    """`bench_open` for the history benchmarks (`args` also needs small and
+    large); returns (main database URL, bench database name)."""
+    sizes = f"histories {args.small:,} and {args.large:,} dossiers"
+    main_url, bench_db, _url = bench_open(args, default_suffix=default_suffix, marker=marker, sizes=sizes)
     return main_url, bench_db
+
+
+def machine_facts(started: float) -> dict:
+    """What every benchmark's JSON line ends with: the machine and the run's
+    length (`started`: time.perf_counter() at the start)."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def history_sizes(small: int, large: int, *, present: str | None, large_mark: str) -> list[int]:

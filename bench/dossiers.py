@@ -19,9 +19,12 @@ units, service points, commune committees and procedure catalogue.
    not follow the number of dossiers.
 2. Submissions. N POST /api/v1/dossiers/ through DRF's APIClient in-process
    (a citizen, online, no attachment; each request commits its own
-   transaction: code counter, dossier, event, indicator counts), then the same
-   rows (read back, codes prefixed) inserted one by one by a plain INSERT in
-   autocommit through psycopg. Both rows and events are removed afterwards.
+   transaction: code counter, dossier, event; an online dossier then waits
+   for receipt), then the desk's receipt of each (POST .../transitions/
+   {"action": "receive"} by a desk officer of its point: the deadline, the
+   event and the indicator and density counts), then the same rows (read
+   back, codes prefixed) inserted one by one by a plain INSERT in autocommit
+   through psycopg. Both rows and events are removed afterwards.
 
 The history already in the database is measured first and reused (a table
 comment records its size and seed), so a rerun generates one size only. The
@@ -31,8 +34,6 @@ last line of stdout is a JSON summary.
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import random
 import signal
 import sys
@@ -50,6 +51,7 @@ from common import (  # noqa: E402
     history_bench_open,
     history_generate,
     history_sizes,
+    machine_facts,
     say,
     summarize,
 )
@@ -185,7 +187,10 @@ def submissions(args, citizen, conninfo: str) -> dict:
     from layers.models import ServicePoint
 
     rng = random.Random(args.seed)
-    procedures = list(Procedure.objects.filter(is_active=True).values_list("code", "level"))
+    # Procedures that declare no dossier components: a JSON body carries no files.
+    procedures = list(
+        Procedure.objects.filter(is_active=True, components__isnull=True).distinct().values_list("code", "level")
+    )
     desks = list(
         ServicePoint.objects.filter(kind="commune_desk", is_active=True).values_list("code", "admin_unit__code")
     )
@@ -222,6 +227,32 @@ def submissions(args, citizen, conninfo: str) -> dict:
         assert response.status_code == 201, response.content[:300]
     api_s = sum(samples) / 1e9
 
+    # The desk receives each online dossier (issue #15): a desk officer per point.
+    from gisportal.accounts.models import Agency
+    from gisportal.accounts.services import user_ensure
+
+    agency = Agency.objects.get(code="ttpvhcc")
+    desks: dict[int, APIClient] = {}
+    received = []
+    for code, point_id, point_code in Dossier.objects.filter(
+        id__gt=last_id, is_demo=False, status="waiting_receipt"
+    ).values_list("code", "receiving_point_id", "receiving_point__code"):
+        if point_id not in desks:
+            officer = user_ensure(
+                username=f"bench_desk_{point_code}".lower()[:150],
+                password="x-Bench-pass-1",
+                role="desk_officer",
+                agency=agency,
+                service_point=ServicePoint.objects.get(pk=point_id),
+            )
+            desks[point_id] = APIClient()
+            desks[point_id].force_authenticate(officer)
+        t = time.perf_counter_ns()
+        response = desks[point_id].post(f"{SUBMIT_URL}{code}/transitions/", {"action": "receive"}, format="json")
+        received.append(time.perf_counter_ns() - t)
+        assert response.status_code == 200, response.content[:300]
+    receive_s = sum(received) / 1e9
+
     # The same rows by plain INSERT, one committed statement each.
     columns = [f.column for f in Dossier._meta.concrete_fields if f.column != "id"]  # every column the API wrote
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -240,11 +271,10 @@ def submissions(args, citizen, conninfo: str) -> dict:
             conn.execute(insert, values)
             inserted.append(time.perf_counter_ns() - t)
         insert_s = sum(inserted) / 1e9
-        # Leave the history as it was: no live dossier, no bench event.
-        conn.execute(
-            "DELETE FROM dossiers_dossierevent WHERE dossier_id IN (SELECT id FROM dossiers_dossier WHERE NOT is_demo)"
-        )
-        conn.execute("DELETE FROM dossiers_dossier WHERE NOT is_demo")
+    # Leave the history as it was: no live dossier, no bench event, nor what
+    # the subscribers wrote for them (the fee request and the notifications of
+    # the desk's receipt): Django's delete follows every relation.
+    Dossier.objects.filter(is_demo=False).delete()
     n = len(samples)
     return {
         "submissions": n,
@@ -256,6 +286,9 @@ def submissions(args, citizen, conninfo: str) -> dict:
         "insert": summarize(inserted),
         "ratio_api_to_insert_time": (api_s / n) / (insert_s / len(inserted)),
         "api_statements_per_submission": statements,
+        "receipts": len(received),
+        "receive_per_s": len(received) / receive_s,
+        "receive": summarize(received),
     }
 
 
@@ -290,7 +323,8 @@ def main() -> int:
                 f"  API {submit['api_per_s']:.0f} dossiers/s (p50 {submit['api']['p50']:.1f} ms, "
                 f"{submit['api_statements_per_submission']} SQL statements each); "
                 f"plain INSERT {submit['insert_per_s']:.0f} rows/s (p50 {submit['insert']['p50']:.2f} ms); "
-                f"API/INSERT time ratio {submit['ratio_api_to_insert_time']:.1f}"
+                f"API/INSERT time ratio {submit['ratio_api_to_insert_time']:.1f}; "
+                f"desk receipt {submit['receive_per_s']:.0f} dossiers/s (p50 {submit['receive']['p50']:.1f} ms)"
             )
     small, large = results[args.small], results[args.large]
     ratios_api = {g: large["api"][g]["p50"] / small["api"][g]["p50"] for g in GROUP_BYS}
@@ -326,13 +360,12 @@ def main() -> int:
         "insert_p50_ms": round(submit["insert"]["p50"], 3),
         "ratio_api_to_insert_time": round(submit["ratio_api_to_insert_time"], 2),
         "api_statements_per_submission": submit["api_statements_per_submission"],
+        "api_receipts_per_s": round(submit["receive_per_s"], 1),
+        "api_receipt_p50_ms": round(submit["receive"]["p50"], 2),
         "client": "rest_framework.test.APIClient in-process (no socket)",
         "generation_s": {str(n): t["total"] for n, t in generation.items()},
         "queries_per_group_by": args.queries,
-        "cpu_count": os.cpu_count(),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "total_s": round(time.perf_counter() - started, 1),
+        **machine_facts(started),
     }
     print(json.dumps(summary), flush=True)
     return 0

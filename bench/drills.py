@@ -27,7 +27,8 @@ retried the same way). In the middle:
 
 Then the traffic stops, the script waits up to --settle-s for import jobs to
 end, and reconciles (gisportal/operations/reconcile.py): every dossier the
-server accepted exists exactly once with its receive event and attachment,
+server accepted exists exactly once with the event that created it (an online
+submission: `submit`, waiting for receipt) and its attachment,
 every import job ended `succeeded` or `failed`, the layer holds the rows its
 succeeded jobs imported, and the indicator and density counters equal a
 rebuild. It prints the figures of each drill, and as its last line a JSON
@@ -270,10 +271,8 @@ class Stack:
 def _drill_accounts() -> dict[str, str]:
     """A citizen and an official of the agency owning the drill layer (so its
     editor), with API tokens; the layer."""
-    from rest_framework.authtoken.models import Token
-
     from gisportal.accounts.models import Agency, Role
-    from gisportal.accounts.services import user_ensure
+    from gisportal.accounts.services import api_token_create, user_ensure
     from layers.models import GeometryType, Visibility
     from layers.registries.services import layer_create_or_update
 
@@ -288,10 +287,7 @@ def _drill_accounts() -> dict[str, str]:
         schema=[{"name": "name", "type": "string"}, {"name": "n", "type": "integer"}],
         visibility=Visibility.INTERNAL,
     )
-    return {
-        name: Token.objects.get_or_create(user=user)[0].key
-        for name, user in (("citizen", citizen), ("official", official))
-    }
+    return {name: api_token_create(user=user)[1] for name, user in (("citizen", citizen), ("official", official))}
 
 
 # --------------------------------------------------------------------------- clients
@@ -588,7 +584,7 @@ def print_drill(drill: str, f: dict) -> None:
     say(
         f"  dossiers: {d['found']} of {d['accepted']} accepted found, {d['missing']} missing, "
         f"{d['duplicates']} duplicates, "
-        f"{d['unacknowledged']} unacknowledged, {d['receive_event_not_one']} without exactly one receive event, "
+        f"{d['unacknowledged']} unacknowledged, {d['receive_event_not_one']} without exactly one creating event, "
         f"{d['attachment_files_missing']} attachment files missing"
     )
     say(

@@ -49,13 +49,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
+    bench_open,
     conninfo_from_url,
-    django_setup,
     dossier_base_data,
     exit_on_sigterm,
-    prepare_database,
     say,
-    scratch_database,
     summarize,
     url_with_db,
 )
@@ -345,10 +343,9 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     started = time.perf_counter()
-    main_url, bench_db, bench_url = scratch_database(args.db_name, default_suffix="bench_feedback")
-    say(f"bench database {bench_db!r}; {args.reports:,} reports")
-    prepare_database(main_url, bench_db, marker=DB_MARKER, recreate=args.recreate, settings_module=args.settings)
-    django_setup(settings_module=args.settings, bench_url=bench_url, bench_db=bench_db)
+    main_url, bench_db, bench_url = bench_open(
+        args, default_suffix="bench_feedback", marker=DB_MARKER, sizes=f"{args.reports:,} reports"
+    )
     loaded = load_reports(args)
     ctx = {"conninfo": conninfo_from_url(url_with_db(main_url, bench_db))}
     chosen = args.only.split(",") if args.only else list(MEASUREMENTS)

@@ -112,8 +112,9 @@ def baseline(conninfo: str, redis_url: str, rounds: int, warmup: int) -> list[in
     queue = redis.Redis.from_url(redis_url)
     samples = []
     sql = (
-        "INSERT INTO chatbot_zaloevent (event_key, event_name, user_id, timestamp_ms, payload, received_at, status,"
-        " message, queued_at, attempts) VALUES (%s, %s, %s, %s, %s, now(), 'queued', '', now(), 0) RETURNING id"
+        "INSERT INTO chatbot_zaloevent (event_key, event_name, user_id, timestamp_ms, payload, facts, received_at,"
+        " status, message, queued_at, attempts) VALUES (%s, %s, %s, %s, %s, '{}', now(), 'queued', '', now(), 0)"
+        " RETURNING id"
     )
     with psycopg.connect(conninfo, autocommit=True) as conn:
         for i in range(warmup + rounds):
