@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -68,6 +69,25 @@ def collect_errors(page: Page, *, ignore_failed_loads_outside: str | None = None
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     return errors
+
+
+def record_outside_requests(page: Page, server: str) -> list[str]:
+    """Every request of the page's context goes through here: those to another
+    host than the server under test's are recorded (the list returned) and
+    refused. Other servers of the same host (a style server on loopback) pass."""
+    outside: list[str] = []
+    host = urlsplit(server).hostname
+
+    def route(handled):
+        url = handled.request.url
+        if urlsplit(url).hostname != host and not url.startswith(("data:", "blob:")):
+            outside.append(url)
+            handled.abort()
+        else:
+            handled.continue_()
+
+    page.context.route("**/*", route)
+    return outside
 
 
 def new_page(

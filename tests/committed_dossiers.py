@@ -24,9 +24,11 @@ class Committed:
     desk: object
     dossiers: list = field(default_factory=list)
 
-    def submit(self, **fields):
+    def submit(self, *, receive: bool = True, **fields):
+        """An online dossier of the citizen; received by the desk unless
+        `receive=False` (issue #15: online dossiers wait for receipt)."""
         from dossiers.models import Procedure
-        from dossiers.services import Submission, dossier_submit
+        from dossiers.services import Submission, dossier_submit, dossier_transition
 
         procedure = Procedure.objects.filter(is_active=True, level="province").order_by("code").first()
         values = {
@@ -40,6 +42,8 @@ class Committed:
         }
         dossier, _ = dossier_submit(submission=Submission(**values), acting_user=self.citizen)
         self.dossiers.append(dossier)
+        if receive and dossier.status == "waiting_receipt":
+            dossier = dossier_transition(code=dossier.code, action="receive", acting_user=self.desk)
         return dossier
 
     def move(self, dossier, action: str, note: str = "bước thử"):

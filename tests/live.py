@@ -4,7 +4,6 @@ conftest has already filled with the demo data). A plugin loaded by the
 root conftest, so every app's tests share one server per session."""
 
 import os
-import random
 import subprocess
 import sys
 import time
@@ -144,13 +143,19 @@ def live_server_url(django_db_setup, django_db_blocker, tmp_path_factory) -> Ite
 # start, so a developer's worker or another test run never takes the message
 # (the settings read the broker from REDIS_URL; the queue name is fixed).
 
-QUEUE_REDIS_DATABASES = range(8, 16)
+QUEUE_REDIS_DATABASES = range(8, 16, 2)  # each with the cache one database up
 
 
 @pytest.fixture(scope="module")
-def private_broker_url() -> str:
-    index = random.choice(QUEUE_REDIS_DATABASES)
-    return f"redis://127.0.0.1:6379/{index}"
+def private_broker_url(worker_id) -> str:
+    """One Redis database per pytest-xdist worker: modules of one worker run one
+    after the other (and purge what an earlier one left), while two workers'
+    modules run at once and must never share a queue. A random pick put the
+    feedback page's worker and the notifications' worker on the same database
+    one run in eight, each taking the other's tasks against the wrong test
+    database (the SMS code that never arrived)."""
+    number = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+    return f"redis://127.0.0.1:6379/{QUEUE_REDIS_DATABASES[number % len(QUEUE_REDIS_DATABASES)]}"
 
 
 def _wait_for_log_line(process: subprocess.Popen, log_path: Path, text: str) -> None:

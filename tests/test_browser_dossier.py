@@ -189,10 +189,14 @@ def test_a_citizen_submits_online_and_anyone_looks_the_dossier_up(
         [PLACE[1], PLACE[0]],
     )
     page.mouse.click(point["x"], point["y"])
-    # The nearest commune desk (ours, right there) is proposed, and the commune clicked is chosen.
-    expect(page.locator("#id_receiving_point")).to_have_value(desk.code)
+    # The commune clicked is chosen; for this province-level procedure a provincial centre is
+    # proposed with its reason (issue 15), and any commune desk may receive it too (Decree
+    # 118/2025): the citizen picks ours, right there, without a warning.
     expect(page.locator("#id_applicant_commune")).to_have_value(setup["commune"])
-    expect(page.locator("#location-status")).to_contain_text(desk.name)
+    expect(page.locator("#desk-list li[data-role='receiving']").first).to_have_attribute("data-code", "CENTRE-KINHBAC")
+    expect(page.locator("#desk-proposed")).to_contain_text("Thủ tục cấp tỉnh")
+    page.locator("#id_receiving_point").select_option(desk.code)
+    expect(page.locator("#desk-warning")).to_be_hidden()
     lon = float(page.locator("#id_lon").input_value())
     lat = float(page.locator("#id_lat").input_value())
     assert GEOD.inv(lon, lat, *PLACE)[2] < TOLERANCE_M
@@ -208,8 +212,10 @@ def test_a_citizen_submits_online_and_anyone_looks_the_dossier_up(
     code = page.locator("#dossier-code").inner_text().strip()
     assert code.startswith(UNIT_IDENTIFIER + "-")
     expect(page.locator("#page-message")).to_contain_text(code)
-    expect(page.locator("#receipt-link")).to_have_attribute("href", f"/api/v1/dossiers/{code}/slips/receipt.pdf")
-    expect(page.locator("#dossier-status")).to_have_text("Đã tiếp nhận")
+    # Issue #15: an online dossier waits for the desk; no receipt slip before receipt.
+    expect(page.locator("#receipt-link")).to_have_count(0)
+    expect(page.locator("#dossier-status")).to_have_text("Chờ tiếp nhận")
+    expect(page.locator("#dossier-due")).to_contain_text("tiếp nhận")
     expect(page.locator("#attachments li")).to_have_count(1)
     expect(page.locator("#attachments")).to_contain_text("to-khai.pdf")
     page.screenshot(path=str(DOSSIER_SCREENSHOT), full_page=True)
@@ -239,7 +245,7 @@ def test_a_citizen_submits_online_and_anyone_looks_the_dossier_up(
     visitor.goto(f"{live_server_url}/dossiers/lookup/?code={code}")
     result = visitor.locator(".lookup-result")
     expect(result).to_contain_text(procedure.name)
-    expect(result).to_contain_text("Đã tiếp nhận")
+    expect(result).to_contain_text("Chờ tiếp nhận")
     expect(result).not_to_contain_text("Phạm Thị Lan")  # no personal data
     visitor.screenshot(path=str(LOOKUP_SCREENSHOT), full_page=True)
     assert visitor_errors == []
@@ -295,6 +301,28 @@ def test_the_worklist_is_cards_on_a_phone_and_its_buttons_move_the_dossier(
         is_mobile=True,
         has_touch=True,
     )
+    # Issue #15: the online dossier waits for receipt; the desk receives it from its list on the phone.
+    page.goto(f"{live_server_url}/worklist/")
+    # (The dossier of the submit test above, at the same desk, may wait too.)
+    expect(page.locator("#tab-waiting")).to_contain_text("Chờ tiếp nhận (")
+    page.locator("#tab-waiting").click()
+    assert "status=waiting_receipt" in page.url
+    waiting = page.locator(f'#worklist tr[data-code="{code}"]')
+    expect(waiting).to_contain_text("Chờ tiếp nhận")
+    rows = page.locator("#worklist tbody tr")
+    assert all("Chờ tiếp nhận" in text for text in rows.all_inner_texts())
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    receive = waiting.get_by_role("button", name="Tiếp nhận hồ sơ")
+    box = receive.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5, box
+    receive.click()
+    expect(page.locator(".notice--success")).to_contain_text(code)
+    received = in_database(
+        django_db_blocker, lambda: Dossier.objects.values("status", "received_at", "due_at").get(code=code)
+    )
+    assert received["status"] == "received"
+    assert received["received_at"] is not None and received["due_at"] > received["received_at"]
+
     page.goto(f"{live_server_url}/worklist/?status=received")
     row = page.locator(f'#worklist tr[data-code="{code}"]')
     expect(row).to_be_visible()

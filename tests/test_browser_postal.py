@@ -248,6 +248,8 @@ def test_a_result_by_post_travels_from_the_submit_page_to_the_lookup(setup, stac
     page.locator("#delivery-match").click()
     expect(page.locator("#id_delivery_commune")).to_have_value("09187")
     expect(page.locator("#delivery-post-offices li").first).to_be_visible()
+    # The shared base map's names are in (nothing moves on the page after this).
+    expect(page.locator("#delivery-map")).to_have_attribute("data-context", "ready")
     page.locator("#delivery-map").scroll_into_view_if_needed()
     page.evaluate("([lat, lon]) => window.deliveryMap.setView([lat, lon], 16, {animate: false})", [PLACE[1], PLACE[0]])
     page.wait_for_function(
@@ -255,8 +257,24 @@ def test_a_result_by_post_travels_from_the_submit_page_to_the_lookup(setup, stac
         " return !map._animatingZoom && !(map._panAnim && map._panAnim._inProgress); }"
     )
     point = page.evaluate(
-        """([lat, lon]) => {
+        """async ([lat, lon]) => {
             const map = window.deliveryMap;
+            // The page may still move the map (the matched commune's outline,
+            // the post offices) or the layout (the phone header collapses on
+            // scroll): wait until both stay put, then aim at the place.
+            const state = () => {
+                const r = map.getContainer().getBoundingClientRect();
+                const c = map.getCenter();
+                return [r.top, r.left, c.lat, c.lng, map.getZoom()].join();
+            };
+            let last = state();
+            for (let i = 0; i < 50; i += 1) {
+                await new Promise((resolve) => window.setTimeout(resolve, 150));
+                const now = state();
+                if (now === last && !map._animatingZoom) break;
+                last = now;
+            }
+            map.setView([lat, lon], 16, {animate: false});
             const box = map.getContainer().getBoundingClientRect();
             const p = map.latLngToContainerPoint([lat, lon]);
             return {x: Math.round(box.left + p.x), y: Math.round(box.top + p.y)};
@@ -279,6 +297,7 @@ def test_a_result_by_post_travels_from_the_submit_page_to_the_lookup(setup, stac
     users = setup["users"]
     tokens = {role: _token(server, users[role]) for role in ("desk", "processor", "leader")}
     for role, action in (
+        ("desk", "receive"),  # an online dossier waits for the desk (issue #15)
         ("desk", "assign"),
         ("processor", "start"),
         ("leader", "approve"),

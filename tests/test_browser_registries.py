@@ -111,6 +111,7 @@ def test_upload_shows_progress_and_the_layer_appears_on_the_map(
     page.select_option("#layer-select", layer.slug)
     page.set_input_files("#file-input", str(path))
     page.select_option("#mode-select", "replace")
+    page.check("#replace-confirm-input")  # replacing asks for a confirmation (see test_browser_upload_page.py)
     with page.expect_response(lambda r: r.request.method == "POST" and "/imports/" in r.url) as posted:
         page.locator("#upload-button").click()
     assert posted.value.status == 202, posted.value.text()

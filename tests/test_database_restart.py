@@ -161,6 +161,19 @@ def test_the_first_requests_after_a_quiet_restart_succeed(cluster, portal):
     assert [a.status for a in answers] == [200, 200, 200, 200], answers
 
 
+def test_the_nearest_look_up_prepares_its_statement_again_after_a_restart(cluster, portal):
+    """The nearest statement is prepared once per connection: the one prepared
+    before the restart died with the old connection, the new one prepares it again."""
+    nearest = "/api/v1/service-points/nearest/?lon=106.07&lat=21.18&limit=3"
+    assert [_get(portal, nearest).status for _ in range(3)] == [200, 200, 200]
+
+    cluster.restart()
+
+    answers = [_get(portal, nearest) for _ in range(3)]
+    assert [a.status for a in answers] == [200, 200, 200], answers
+    assert json.loads(answers[-1].body)["type"] == "FeatureCollection"
+
+
 def test_a_restart_under_load_answers_503_fast_then_recovers(cluster, portal):
     with RequestStream(portal) as stream:
         time.sleep(1.0)

@@ -64,7 +64,7 @@ def test_a_short_schemathesis_run_finds_nothing(live_server_url, callers, tmp_pa
         "--password",
         PASSWORD,
         "--max-examples",
-        "4",
+        "3",
         "--phases",
         "examples,fuzzing,stateful",
         # Wrong passwords from one client would lock it out (sign-in lockout)
@@ -84,3 +84,7 @@ def test_a_short_schemathesis_run_finds_nothing(live_server_url, callers, tmp_pa
     assert summary["server_errors"] == 0, logs
     assert (summary["failures"], summary["errors"]) == (0, 0), logs
     assert run.returncode == 0, run.stdout
+    # The signed-in callers stayed signed in until the sign-out pass at the end.
+    for name in ("citizen", "official"):
+        assert summary["callers"][name]["token_alive_after_main_pass"] is True, summary["callers"][name]
+        assert (tmp_path / f"{name}-revoking.har").is_file()

@@ -1,11 +1,17 @@
 """Production settings pass Django's deployment checks, given their environment."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import requests
 from django.conf import settings
+
+from tests.processes import free_port, stop
 
 
 def _check_deploy(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
@@ -58,6 +64,49 @@ def test_production_collects_static_files(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "static" / "staticfiles.json").is_file()
+    _served_static_files_are_hashed_compressed_and_cached(env, tmp_path / "gunicorn.log")
+
+
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+HTTPS = {"X-Forwarded-Proto": "https"}  # as the TLS proxy says; else a redirect to https
+
+
+def _served_static_files_are_hashed_compressed_and_cached(env: dict, log: Path) -> None:
+    """What `./portal serve --production` sends (gunicorn, the production
+    settings, whitenoise over the collected files): pages name the static
+    files by their content hash; a hashed file is cached for ten years
+    (`immutable`) and sent compressed, an unhashed name only briefly."""
+    port = free_port()
+    env = {**env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(GUNICORN), "gisportal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = requests.get(f"{base}/accounts/login/", headers=HTTPS, timeout=60)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+                time.sleep(0.2)
+        assert page.status_code == 200, page.text[:500]
+        css = re.search(r'href="(/static/maps/portal\.[0-9a-f]{12}\.css)"', page.text)
+        assert css, "the page does not name portal.css by its hash"
+        for encoding in ("br", "gzip"):
+            hashed = requests.get(base + css.group(1), headers={**HTTPS, "Accept-Encoding": encoding}, timeout=30)
+            assert hashed.status_code == 200 and hashed.headers["Content-Encoding"] == encoding
+            assert hashed.headers["Cache-Control"] == "max-age=315360000, public, immutable"
+        plain = requests.get(f"{base}/static/maps/portal.css", headers=HTTPS, timeout=60)
+        assert plain.status_code == 200 and "immutable" not in plain.headers["Cache-Control"]
+    finally:
+        stop(server)
 
 
 def test_production_refuses_the_retired_num_proxies():

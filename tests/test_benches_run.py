@@ -1,0 +1,190 @@
+"""Every benchmark in bench/ runs from a fresh clone: each script is run at a
+tiny size as a subprocess, the way a developer runs it, and must exit 0 with a
+JSON object as its last line holding the keys its README section promises.
+
+The scripts work in scratch databases named after the "main" database they
+are given: here an empty database of this run, so that theirs are new and
+never a developer's. Migrating a database from template_postgis takes 15-20 s
+here, so it is done once and each script gets a marked copy (its own migrate
+then has nothing to do); all are dropped afterwards.
+
+Not run here:
+- bench/schemathesis_run.py: it needs a running portal, and the suite already
+  runs schemathesis over the whole schema (tests/test_schemathesis.py);
+- bench/drills.py: it starts a private PostgreSQL cluster, Redis, gunicorn and
+  Celery and breaks them on purpose (minutes); tests/test_bench_drills.py
+  checks its set-up against the API;
+- bench/registries_import.py: its database name is fixed
+  (`gisportal_imp_bench`, shared by every checkout on the server), so two
+  suites at once would truncate each other's table; it is skipped until the
+  script takes a database name;
+- bench/analytics_coverage.py: read-only against the developer database
+  with the demo layers loaded (./portal setup), which a test database is not.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+from django.conf import settings
+from psycopg import sql as pgsql
+
+from conftest import _run_suffix
+
+ROOT = settings.BASE_DIR
+BENCH = ROOT / "bench"
+
+# script, tiny arguments, keys its last line must hold, scratch database suffix and marker name
+BENCHES = {
+    "nearest": (
+        ["--tiny"],
+        {"n_points", "sql_p50_ms", "inprocess_p50_ms", "ratio_inprocess_p50", "gist_ok", "sanity_mismatches"},
+        ["bench"],
+    ),
+    "feedback": (
+        ["--reports", "300", "--queries", "1", "--warmup", "0", "--only", "map"],
+        {"reports", "map", "total_s"},
+        ["bench_feedback"],
+    ),
+    "dossiers": (
+        ["--small", "200", "--large", "400", "--submissions", "3", "--queries", "1", "--warmup", "0"],
+        {"small", "large", "indicator_api_p50_ms_small", "ratio_indicator_api"},
+        ["bench_dossiers"],
+    ),
+    "analytics": (
+        ["--small", "200", "--large", "400", "--queries", "1", "--warmup", "0", "--coverage-repeats", "1"],
+        {"small", "large", "density_api_p50_ms"},
+        ["bench_analytics"],
+    ),
+    "payments": (
+        ["--dossiers", "200", "--ipns", "12", "--threads", "2", "--rounds", "1", "--runs", "1"],
+        {"dossiers", "payments", "ipns"},
+        ["bench_payments"],
+    ),
+    "registries": (
+        ["-n", "500", "--requests", "2", "--tiles", "1", "--warmup", "0", "--no-pygeoapi"],
+        {"n_points", "bench_db"},
+        ["bench_registries"],
+    ),
+    "zalo": (
+        ["--events", "5", "--warmup", "1"],
+        {"webhook_p50_ms", "baseline_p50_ms", "ratio_p50"},
+        ["zalo_bench"],
+    ),
+    "batch_nearest": (
+        ["--tiny"],
+        {"points", "service_points", "ratio_ours_over_geopandas"},
+        ["bench_batch_nearest"],
+    ),
+}
+# Scripts run this many at a time: most of a tiny run is waiting (a server
+# starting, a database being copied), so three overlap well on two cores.
+AT_ONCE = 3
+NEEDS = {"registries": ["ogr2ogr"], "zalo": ["redis-server"]}
+
+
+def _marker(script: str) -> str:
+    source = (BENCH / f"{script}.py").read_text()
+    for line in source.splitlines():
+        if line.startswith(("DB_MARKER = ", "MARKER = ")):
+            return json.loads(line.split("=", 1)[1].strip())
+    raise AssertionError(f"bench/{script}.py has no marker line")
+
+
+@pytest.fixture(scope="module")
+def main_url():
+    """An empty database of this run as the scripts' "main" database (they
+    only issue CREATE DATABASE there): their scratch databases are
+    <it>_<suffix>, new to this run, and all are dropped afterwards."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(BENCH))
+    db = settings.DATABASES["default"]
+    name = f"test_benchrun_{_run_suffix()}"
+    server = f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    maintenance = common.conninfo_from_url(server + "/postgres")
+    template = f"{name}_tpl"
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        for stale in (name, template):
+            conn.execute(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{template}" TEMPLATE template_postgis')
+    # Migrated once (as a fresh clone's first run does), then each script's
+    # scratch database is a copy carrying the script's marker: its own
+    # `migrate` finds nothing to do, which saves a minute of the suite.
+    env = {**os.environ, "DATABASE_URL": f"{server}/{template}", "DJANGO_SETTINGS_MODULE": "gisportal.settings.test"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        for script, (_args, _keys, suffixes) in BENCHES.items():
+            for suffix in suffixes:
+                copy = f"{name}_{suffix}"
+                conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{template}"')
+                conn.execute(
+                    pgsql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                        pgsql.Identifier(copy), pgsql.Literal(_marker(script))
+                    )
+                )
+    try:
+        yield f"{server}/{name}"
+    finally:
+        main = common.conninfo_from_url(f"{server}/{name}")
+        for script, (_args, _keys, suffixes) in BENCHES.items():
+            for suffix in suffixes:
+                common.drop_database(main, f"{name}_{suffix}", marker=_marker(script))
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            for own in (name, template):
+                conn.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+
+
+def _missing(script: str) -> list[str]:
+    return [tool for tool in NEEDS.get(script, []) if not shutil.which(tool)]
+
+
+def _run(script: str, main_url: str) -> tuple[subprocess.CompletedProcess, float]:
+    args, _keys, _suffixes = BENCHES[script]
+    env = {**os.environ, "DATABASE_URL": main_url}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # each script chooses its own settings
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(BENCH / f"{script}.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done, time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def runs(main_url) -> dict[str, tuple[subprocess.CompletedProcess, float]]:
+    """Every script run once, AT_ONCE at a time (each in its own databases)."""
+    wanted = [script for script in BENCHES if not _missing(script)]
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        futures = {script: pool.submit(_run, script, main_url) for script in wanted}
+        return {script: future.result() for script, future in futures.items()}
+
+
+@pytest.mark.parametrize("script", list(BENCHES))
+def test_the_benchmark_runs_at_a_tiny_size(script, runs):
+    _args, keys, _suffixes = BENCHES[script]
+    missing = _missing(script)
+    if missing:
+        pytest.skip(f"bench/{script}.py needs {', '.join(missing)}, not installed")
+    done, took = runs[script]
+    tail = "\n".join((done.stdout + done.stderr).splitlines()[-25:])
+    assert done.returncode == 0, f"bench/{script}.py exited {done.returncode} after {took:.0f} s:\n{tail}"
+    last = done.stdout.strip().splitlines()[-1]
+    summary = json.loads(last)
+    assert isinstance(summary, dict), last
+    assert keys <= summary.keys(), f"missing {sorted(keys - summary.keys())} in {last[:500]}"
