@@ -10,6 +10,7 @@ marker is never truncated or dropped.
 import http.client
 import os
 import platform
+import secrets
 import signal
 import socket
 import subprocess
@@ -286,6 +287,57 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: only what we started
                 self.proc.wait(timeout=5)
         Path(self.log_path).unlink(missing_ok=True)
+
+
+def private_redis() -> Server:
+    """A redis-server of the script's own (production's broker and cache)."""
+    return Server(
+        ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        env=dict(os.environ),
+        name="redis",
+    )
+
+
+def production_profile(
+    *, workers: int | None = None, max_requests: int = 2000, preload: bool = False
+) -> tuple[list[str], dict]:
+    """gunicorn's options as `./portal serve --production` starts it (gthread,
+    cores + 1 workers x 4 threads, --max-requests 2000, the proxy on this
+    host trusted), bound to "{port}" (Server), and what they are."""
+    cores = os.cpu_count() or 2
+    workers, threads = workers or cores + 1, 4
+    profile = ["--bind", "127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
+    profile += ["--worker-class", "gthread", "--timeout", "60", "--max-requests", str(max_requests)]
+    profile += ["--max-requests-jitter", str(max_requests // 10), "--forwarded-allow-ips", "127.0.0.1"]
+    profile += ["--log-level", "warning", *(["--preload"] if preload else [])]
+    info = {
+        "settings": "gisportal.settings.production",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "max_requests": max_requests,
+        "preload": preload,
+        "cache": "redis",
+        "conn_max_age": 60,
+    }
+    return profile, info
+
+
+def production_env(bench_url: str, redis_port: int, **extra: str) -> dict:
+    """The environment of the production settings on the scratch database:
+    a secret, the private Redis as broker and cache, and nginx on this host
+    (X-Forwarded-For names the citizen, whom the public rate limit counts)."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gisportal.settings.production",
+        "DATABASE_URL": bench_url,
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/1",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        **extra,
+    }
 
 
 def exit_on_sigterm(signum, frame):

@@ -44,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
+    ROOT,
+    Server,
     conninfo_from_url,
     current_history,
     dossier_base_data,
@@ -52,8 +54,12 @@ from common import (  # noqa: E402
     history_generate,
     history_sizes,
     machine_facts,
+    private_redis,
+    production_env,
+    production_profile,
     say,
     summarize,
+    url_with_db,
 )
 
 DB_MARKER = "scratch database of bench/dossiers.py: dropped and reloaded at will"
@@ -81,6 +87,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--small", type=int, help="smaller history (default 100,000; quick 20,000)")
     p.add_argument("--large", type=int, help="larger history (default 2,000,000; quick 200,000)")
     p.add_argument("--submissions", type=int, help="timed API submissions (default 1,000; quick 200)")
+    p.add_argument(
+        "--concurrent",
+        type=int,
+        help="submissions (each sent twice) by concurrent HTTP clients (default 400; quick 100)",
+    )
+    p.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients (default 20)")
+    p.add_argument("--workers", type=int, help="gunicorn workers for the concurrent run (default cores + 1)")
     p.add_argument("--queries", type=int, help="timed indicator requests per group_by (default 50; quick 20)")
     p.add_argument("--warmup", type=int, default=5, help="untimed requests per group_by first (default 5)")
     p.add_argument("--events", action="store_true", help="generate the histories with their events (slower)")
@@ -94,6 +107,7 @@ def parse_args() -> argparse.Namespace:
     args.small = args.small or (20_000 if args.quick else 100_000)
     args.large = args.large or (200_000 if args.quick else 2_000_000)
     args.submissions = args.submissions or (200 if args.quick else 1_000)
+    args.concurrent = (100 if args.quick else 400) if args.concurrent is None else args.concurrent
     args.queries = args.queries or (20 if args.quick else 50)
     return args
 
@@ -177,7 +191,7 @@ def print_indicators(n: int, result: dict) -> None:
     say(f"  direct count over dossiers_dossier (agency): p50 {result['direct_agency']['p50']:.1f} ms")
 
 
-def submissions(args, citizen, conninfo: str) -> dict:
+def submissions(args, citizen, conninfo: str, bench_url: str) -> dict:
     """N submissions through the API, then the same rows by plain INSERT."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -195,7 +209,7 @@ def submissions(args, citizen, conninfo: str) -> dict:
         ServicePoint.objects.filter(kind="commune_desk", is_active=True).values_list("code", "admin_unit__code")
     )
     payloads = []
-    for i in range(args.submissions + args.warmup):
+    for i in range(args.submissions + args.warmup + args.concurrent):
         code, level = rng.choice(procedures)
         desk, commune = rng.choice(desks)
         payloads.append(
@@ -214,6 +228,7 @@ def submissions(args, citizen, conninfo: str) -> dict:
     client = APIClient()
     client.force_authenticate(citizen)
     last_id = Dossier.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    payloads, later = payloads[: args.submissions + args.warmup], payloads[args.submissions + args.warmup :]
     for payload in payloads[: args.warmup]:
         assert client.post(SUBMIT_URL, payload, format="json").status_code == 201
     with CaptureQueriesContext(connection) as queries:
@@ -271,6 +286,7 @@ def submissions(args, citizen, conninfo: str) -> dict:
             conn.execute(insert, values)
             inserted.append(time.perf_counter_ns() - t)
         insert_s = sum(inserted) / 1e9
+    concurrent = concurrent_submissions(args, citizen, later, conninfo, bench_url) if later else None
     # Leave the history as it was: no live dossier, no bench event, nor what
     # the subscribers wrote for them (the fee request and the notifications of
     # the desk's receipt): Django's delete follows every relation.
@@ -289,6 +305,140 @@ def submissions(args, citizen, conninfo: str) -> dict:
         "receipts": len(received),
         "receive_per_s": len(received) / receive_s,
         "receive": summarize(received),
+        "concurrent": concurrent,
+    }
+
+
+def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, bench_url: str) -> dict:
+    """`args.clients` HTTP clients at once against gunicorn in the production
+    profile, each submission sent twice with the same Idempotency-Key by two
+    different clients (a retry racing the first try); then the ledger: one
+    dossier and one event per key, no code twice, the counters at the
+    highest code. The same rows then by plain INSERT from as many
+    connections at once (the floor)."""
+    import http.client
+    import threading
+
+    from knox.models import get_token_model
+
+    from dossiers.models import CodeCounter, Dossier, DossierEvent
+
+    AuthToken = get_token_model()
+    _, token = AuthToken.objects.create(user=citizen)
+    marker = f"bench-concurrent-{random.Random(args.seed).randrange(10**9)}"
+    bodies = [json.dumps({**payload, "note": marker}) for payload in payloads]
+    clients = args.clients
+    # Send i goes to client i % clients; its retry to the next client.
+    sends: list[list[int]] = [[] for _ in range(clients)]
+    for i in range(len(bodies)):
+        sends[i % clients].append(i)
+        sends[(i + 1) % clients].append(i)
+    answers: dict[int, list[tuple[int, str]]] = {i: [] for i in range(len(bodies))}
+    latencies: list[int] = []
+    lock = threading.Lock()
+    redis_server = private_redis()
+    profile, profile_info = production_profile(workers=args.workers)
+    server = Server(
+        [sys.executable, "-m", "gunicorn", "gisportal.wsgi:application", "--chdir", str(ROOT), *profile],
+        env=production_env(bench_url, redis_server.port),
+        name="gisportal",
+    )
+
+    def client(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for i in sends[n]:
+            headers = {
+                "Authorization": f"Token {token}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"{marker}-{i}",
+                "X-Forwarded-Proto": "https",
+            }
+            t = time.perf_counter_ns()
+            conn.request("POST", SUBMIT_URL, body=bodies[i].encode(), headers=headers)
+            response = conn.getresponse()
+            body = response.read()
+            elapsed = time.perf_counter_ns() - t
+            code = json.loads(body).get("code", "") if response.status in (200, 201) else body[:200].decode()
+            with lock:
+                answers[i].append((response.status, code))
+                latencies.append(elapsed)
+        conn.close()
+
+    try:
+        server.wait_ready("/api/v1/procedures/?q=khai", timeout=90, headers={"X-Forwarded-Proto": "https"})
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        api_s = time.perf_counter() - started
+    finally:
+        server.stop()
+        redis_server.stop()
+    # The ledger.
+    made = Dossier.objects.filter(note=marker)
+    codes = list(made.values_list("code", flat=True))
+    refused = [a for pair in answers.values() for a in pair if a[0] not in (200, 201)]
+    split = [i for i, pair in answers.items() if len({code for _, code in pair}) != 1]
+    events = DossierEvent.objects.filter(dossier__note=marker, action="submit").count()
+    counters_behind = 0
+    for counter in CodeCounter.objects.filter(unit_identifier__in={c.rsplit("-", 2)[0] for c in codes}):
+        prefix = f"{counter.unit_identifier}-{counter.day:%y%m%d}-"
+        highest = max(
+            (
+                int(c.rsplit("-", 1)[1])
+                for c in Dossier.objects.filter(code__startswith=prefix).values_list("code", flat=True)
+            ),
+            default=0,
+        )
+        counters_behind += highest > counter.last
+    ledger = {
+        "keys": len(bodies),
+        "requests": 2 * len(bodies),
+        "dossiers": len(codes),
+        "distinct_codes": len(set(codes)),
+        "submit_events": events,
+        "refused": len(refused),
+        "first_refused": refused[:3],
+        "keys_answered_with_two_codes": len(split),
+        "counters_behind_a_code": counters_behind,
+    }
+    ledger["lost_or_duplicated"] = (
+        abs(len(bodies) - len(codes)) + (len(codes) - len(set(codes))) + abs(events - len(codes)) + len(split)
+    )
+    # The floor: the same rows by plain INSERT from as many connections at once.
+    columns = [f.column for f in Dossier._meta.concrete_fields if f.column != "id"]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM dossiers_dossier WHERE note = %s", [marker]).fetchall()
+    code_at = columns.index("code")
+    insert = f"INSERT INTO dossiers_dossier ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+
+    def inserter(n: int) -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            for row in rows[n::clients]:
+                values = list(row)
+                values[code_at] = "C-" + values[code_at]
+                conn.execute(insert, values)
+
+    threads = [threading.Thread(target=inserter, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    insert_s = time.perf_counter() - started
+    AuthToken.objects.filter(user=citizen).delete()
+    # Only the keys' first tries count as submissions; the retries are answered from the ledger.
+    return {
+        "clients": clients,
+        "profile": profile_info,
+        "api_requests_per_s": round(2 * len(bodies) / api_s, 1),
+        "api_dossiers_per_s": round(len(bodies) / api_s, 1),
+        "api_request": summarize(latencies),
+        "insert_rows_per_s": round(len(rows) / insert_s, 1),
+        "ratio_api_to_insert_time": round((api_s / len(bodies)) / (insert_s / max(len(rows), 1)), 2),
+        **ledger,
     }
 
 
@@ -317,7 +467,9 @@ def main() -> int:
         if position == 0:
             # Between the two histories: the next generation rebuilds the counts these submissions touched.
             say(f"submitting {args.submissions:,} dossiers through the API, then the same rows by plain INSERT ...")
-            submit = submissions(args, base["citizen"], conninfo_from_url(main_url, bench_db))
+            submit = submissions(
+                args, base["citizen"], conninfo_from_url(main_url, bench_db), url_with_db(main_url, bench_db)
+            )
             submit["history_size"] = n
             say(
                 f"  API {submit['api_per_s']:.0f} dossiers/s (p50 {submit['api']['p50']:.1f} ms, "
@@ -326,6 +478,15 @@ def main() -> int:
                 f"API/INSERT time ratio {submit['ratio_api_to_insert_time']:.1f}; "
                 f"desk receipt {submit['receive_per_s']:.0f} dossiers/s (p50 {submit['receive']['p50']:.1f} ms)"
             )
+            if submit["concurrent"]:
+                c = submit["concurrent"]
+                say(
+                    f"  {c['clients']} HTTP clients at once (gunicorn, production profile), each key sent twice: "
+                    f"{c['api_dossiers_per_s']:.0f} dossiers/s, p50 {c['api_request']['p50']:.1f} ms; "
+                    f"plain INSERT from {c['clients']} connections {c['insert_rows_per_s']:.0f} rows/s; ratio "
+                    f"{c['ratio_api_to_insert_time']}; {c['dossiers']} dossiers for {c['keys']} keys, "
+                    f"{c['lost_or_duplicated']} lost or duplicated, {c['refused']} refused"
+                )
     small, large = results[args.small], results[args.large]
     ratios_api = {g: large["api"][g]["p50"] / small["api"][g]["p50"] for g in GROUP_BYS}
     ratios_selector = {g: large["selector"][g]["p50"] / small["selector"][g]["p50"] for g in GROUP_BYS}
@@ -363,6 +524,7 @@ def main() -> int:
         "api_receipts_per_s": round(submit["receive_per_s"], 1),
         "api_receipt_p50_ms": round(submit["receive"]["p50"], 2),
         "client": "rest_framework.test.APIClient in-process (no socket)",
+        "concurrent": submit["concurrent"],
         "generation_s": {str(n): t["total"] for n, t in generation.items()},
         "queries_per_group_by": args.queries,
         **machine_facts(started),

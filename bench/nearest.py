@@ -53,7 +53,6 @@ import platform
 import pstats
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -76,6 +75,9 @@ from common import (  # noqa: E402
     exit_on_sigterm,
     percentile,
     prepare_database,
+    private_redis,
+    production_env,
+    production_profile,
     say,
     scratch_database,
     summarize,
@@ -537,43 +539,14 @@ def production_servers(
     production settings and profile (`./portal serve --production`: gthread,
     cores + 1 workers x 4 threads, --max-requests 2000), and the floor app
     under the very same gunicorn command line."""
-    cores = os.cpu_count() or 2
-    workers, threads = workers or cores + 1, 4
-    redis_server = Server(
-        ["redis-server", "--port", "{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        env=dict(os.environ),
-        name="redis",
-    )
-    profile = ["--bind", "127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-    profile += ["--worker-class", "gthread", "--timeout", "60", "--max-requests", str(max_requests)]
-    profile += ["--max-requests-jitter", str(max_requests // 10), "--forwarded-allow-ips", "127.0.0.1"]
-    profile += ["--log-level", "warning", *(["--preload"] if preload else [])]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gisportal.settings.production",
-        "DATABASE_URL": bench_url,
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "REDIS_URL": f"redis://127.0.0.1:{redis_server.port}/0",
-        "CACHE_URL": f"redis://127.0.0.1:{redis_server.port}/1",
-        # nginx on this host: X-Forwarded-For names the citizen, whom the public rate counts
-        "TRUSTED_PROXIES": "127.0.0.1",
-    }
+    redis_server = private_redis()
+    profile, profile_info = production_profile(workers=workers, max_requests=max_requests, preload=preload)
+    env = production_env(bench_url, redis_server.port)
     gunicorn = [sys.executable, "-m", "gunicorn"]
     api = Server([*gunicorn, "gisportal.wsgi:application", "--chdir", str(ROOT), *profile], env=env, name="api")
     floor = Server(
         [*gunicorn, "nearest_floor_app:application", "--chdir", str(ROOT / "bench"), *profile], env=env, name="floor"
     )
-    profile_info = {
-        "settings": "gisportal.settings.production",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "max_requests": max_requests,
-        "preload": preload,
-        "cache": "redis",
-        "conn_max_age": 60,
-    }
     return [api, floor, redis_server], {"api": api, "floor": floor}, profile_info
 
 

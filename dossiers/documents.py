@@ -161,12 +161,13 @@ def documents_keep_from_dossier(dossier: Dossier, *, owner) -> None:
     citizen's dossier and its attachments are written: each attachment not
     yet in the owner's store (by SHA-256) is kept there, sharing the
     attachment's file."""
-    if owner is None:
+    attachments = list(Attachment.objects.filter(dossier=dossier).order_by("id"))
+    if owner is None or not attachments:
         return
     known = set(StoredDocument.objects.filter(owner=owner).values_list("sha256", flat=True))
     room = settings.DOSSIER_DOCUMENT_MAX_COUNT - len(known)
     rows = []
-    for attachment in Attachment.objects.filter(dossier=dossier).order_by("id"):
+    for attachment in attachments:
         if attachment.sha256 in known or room <= 0:
             continue
         known.add(attachment.sha256)

@@ -2,9 +2,10 @@
 
 import json
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import (
@@ -99,14 +100,17 @@ class AdminUnitListApi(PublicApiView):
         links = page_links(
             request, offset=offset, limit=limit, returned=len(page), total=None if has_more else offset + len(page)
         )
-        return Response(
-            {
-                "type": "FeatureCollection",
-                "features": [_unit_feature(u) for u in page],
-                "numberReturned": len(page),
-                **links,
-            }
+        # Outlines are spliced in as PostGIS wrote them: decoding and
+        # re-encoding a page of communes (250 KB of coordinates) cost 30 ms.
+        render = JSONRenderer().render
+        features = b",".join(
+            b'{"type":"Feature","id":%s,"geometry":%s,"properties":%s}'
+            % (render(f"{u.era}-{u.code}"), (u.geojson or "null").encode(), render(_unit_properties(u)))
+            for u in page
         )
+        rest = render({"numberReturned": len(page), **links})
+        body = b'{"type":"FeatureCollection","features":[' + features + b"]," + rest[1:]
+        return HttpResponse(body, content_type=JSONRenderer.media_type)
 
 
 class AdminUnitDetailApi(PublicApiView):

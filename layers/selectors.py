@@ -50,7 +50,9 @@ def unit_list(
     return (
         units.select_related("parent")
         .annotate(geojson=AsGeoJSON(field, precision=6))
-        .defer("geom", "geom_simplified")
+        # The parent is there for its code: its outline (a whole province's
+        # for a commune) fetched and parsed once a row cost 50 ms a page.
+        .defer("geom", "geom_simplified", "parent__geom", "parent__geom_simplified")
         .order_by("level", "code")
     )
 

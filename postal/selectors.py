@@ -72,8 +72,12 @@ def shipment_list(
 
 def shipments_of_dossier(dossier_id: int) -> list[Shipment]:
     """A dossier's shipments with their history, for those who already may
-    see the dossier (the dossier page, the public lookup)."""
-    return list(_with_history(Shipment.objects.filter(dossier_id=dossier_id)).order_by("created_at", "id"))
+    see the dossier (the dossier page, the public lookup). Most dossiers
+    have none: a narrow check first spares them the wide query."""
+    shipments = Shipment.objects.filter(dossier_id=dossier_id)
+    if not shipments.exists():
+        return []
+    return list(_with_history(shipments).order_by("created_at", "id"))
 
 
 def shipment_actions(actor: Actor, shipment: Shipment) -> list[str]:

@@ -158,18 +158,23 @@ def shipments_on_dossier_change(change: DossierChanged) -> None:
     """Subscribed to dossiers.events: runs inside the dossier's transaction,
     so a shipment exists exactly when the step that calls for it does."""
     if change.action in _DOSSIER_ARRIVES:
-        dossier = _dossier(change.dossier_id)
         # An online dossier whose paper copy goes by post waits for receipt
         # (dossiers.services.waits_for_receipt): the post collects it at
         # submission and the desk receives it with the paper in hand.
-        if dossier.postal_pickup and not _active(dossier, Leg.INBOUND):
-            _shipment_open(dossier, leg=Leg.INBOUND, at=change.at)
+        if _by_post(change.dossier_id, postal_pickup__gt="") and not _active(change.dossier_id, Leg.INBOUND):
+            _shipment_open(_dossier(change.dossier_id), leg=Leg.INBOUND, at=change.at)
     elif change.to_status == Status.RESULT_READY and change.status_changed:
-        dossier = _dossier(change.dossier_id)
-        if dossier.result_delivery == Delivery.POST and not _active(dossier, Leg.OUTBOUND):
-            _shipment_open(dossier, leg=Leg.OUTBOUND, at=change.at)
+        if _by_post(change.dossier_id, result_delivery=Delivery.POST) and not _active(change.dossier_id, Leg.OUTBOUND):
+            _shipment_open(_dossier(change.dossier_id), leg=Leg.OUTBOUND, at=change.at)
     elif change.action in _CANCELLING:
         _shipments_cancel(change)
+
+
+def _by_post(dossier_id: int, **condition) -> bool:
+    """Whether the dossier goes by post on that leg: one narrow statement,
+    so the dossiers that do not (most of them) never load the whole
+    dossier with its units (their boundaries) that a shipment needs."""
+    return Dossier.objects.filter(pk=dossier_id, **condition).exists()
 
 
 def _dossier(dossier_id: int) -> Dossier:
@@ -182,9 +187,9 @@ def _dossier(dossier_id: int) -> Dossier:
     ).get(pk=dossier_id)
 
 
-def _active(dossier: Dossier, leg: str) -> bool:
+def _active(dossier_id: int, leg: str) -> bool:
     return (
-        Shipment.objects.filter(dossier=dossier, leg=leg)
+        Shipment.objects.filter(dossier_id=dossier_id, leg=leg)
         .exclude(status__in=[ShipmentStatus.CANCELLED, ShipmentStatus.REFUSED, ShipmentStatus.RETURNED])
         .exists()
     )
