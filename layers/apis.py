@@ -2,7 +2,8 @@
 
 import json
 
-from django.http import Http404, HttpResponse
+from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -16,6 +17,7 @@ from gisportal.api import (
     number_parameter,
     numbers_pattern,
     page_links,
+    public_answer,
 )
 
 from . import selectors
@@ -92,7 +94,15 @@ class AdminUnitListApi(PublicApiView):
         limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
+        return public_answer(
+            request,
+            key=f"units:{timezone.localdate()}:{request.build_absolute_uri()}",
+            version=selectors.units_version(),
+            make=lambda: self.body(request, on, level, era, contains, geometry, limit, offset),
+        )
 
+    @staticmethod
+    def body(request, on, level, era, contains, geometry, limit, offset) -> bytes:
         units = selectors.unit_list(on=on, level=level, era=era, contains=contains, simplified=geometry == "simplified")
         page = list(units[offset : offset + limit + 1])
         has_more = len(page) > limit
@@ -109,8 +119,7 @@ class AdminUnitListApi(PublicApiView):
             for u in page
         )
         rest = render({"numberReturned": len(page), **links})
-        body = b'{"type":"FeatureCollection","features":[' + features + b"]," + rest[1:]
-        return HttpResponse(body, content_type=JSONRenderer.media_type)
+        return b'{"type":"FeatureCollection","features":[' + features + b"]," + rest[1:]
 
 
 class AdminUnitDetailApi(PublicApiView):

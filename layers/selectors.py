@@ -57,6 +57,15 @@ def unit_list(
     )
 
 
+def units_version() -> int | None:
+    """The units' version (migration 0007): moved by every statement that
+    changes the units table, never reused. None if the row is missing."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM layers_unitsversion WHERE id = 1")
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 # A day: the key changes with any edit of the communes anyway.
 _OUTLINE_CACHE_SECONDS = 24 * 3600
 
