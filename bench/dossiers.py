@@ -309,6 +309,19 @@ def submissions(args, citizen, conninfo: str, bench_url: str) -> dict:
     }
 
 
+def _threads_timed(target, count: int) -> float:
+    """Seconds for `count` threads running target(0) ... target(count - 1) at once."""
+    import threading
+
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
+
+
 def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, bench_url: str) -> dict:
     """`args.clients` HTTP clients at once against gunicorn in the production
     profile, each submission sent twice with the same Idempotency-Key by two
@@ -366,13 +379,7 @@ def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, b
 
     try:
         server.wait_ready("/api/v1/procedures/?q=khai", timeout=90, headers={"X-Forwarded-Proto": "https"})
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        api_s = time.perf_counter() - started
+        api_s = _threads_timed(client, clients)
     finally:
         server.stop()
         redis_server.stop()
@@ -421,13 +428,7 @@ def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, b
                 values[code_at] = "C-" + values[code_at]
                 conn.execute(insert, values)
 
-    threads = [threading.Thread(target=inserter, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    insert_s = time.perf_counter() - started
+    insert_s = _threads_timed(inserter, clients)
     AuthToken.objects.filter(user=citizen).delete()
     # Only the keys' first tries count as submissions; the retries are answered from the ledger.
     return {
