@@ -108,6 +108,11 @@ def runserver(env: dict[str, str], log_dir: Path, *, ready_path: str = "/map/") 
     stops it on exit."""
     port = free_port()
     log_path = log_dir / "server.log"
+    # runserver makes a thread per request: with persistent connections each
+    # thread's stayed open until collected, and 30 quick requests under a busy
+    # suite took PostgreSQL's last connection slots (a 503 in the middle of
+    # tests/test_cache_fail_open.py). Django's advice: none with runserver.
+    env = {"DATABASE_CONN_MAX_AGE": "0", **env}
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],

@@ -50,7 +50,11 @@ def database(default_url: str) -> dict:
     # Connections persist for a minute, and each request checks the one it
     # reuses before the first query (CONN_HEALTH_CHECKS): after a database
     # restart a stale connection is replaced instead of failing the request.
-    config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    # DATABASE_CONN_MAX_AGE=0 for a server with a thread per request (Django's
+    # runserver): each thread would keep its own connection open until it is
+    # collected, and a burst of requests ran PostgreSQL out of connection slots.
+    max_age = int(get("DATABASE_CONN_MAX_AGE", "60") or "60")
+    config = dj_database_url.parse(url, conn_max_age=max_age, conn_health_checks=True)
     config["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     # Web requests are short: JIT compilation cost ~30 ms on spatial pages that
     # run in 5-20 ms (290 of 650 ms for a busy z8 tile, since PostGIS functions
