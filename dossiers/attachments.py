@@ -120,6 +120,22 @@ def attachment_write(checked: CheckedFile) -> str:
     return stored_name
 
 
+def stored_file_fields(checked: CheckedFile, *, written: list[str]) -> dict:
+    """Writes `checked` (attachment_write), adds its stored name to `written`
+    (what the caller removes if its transaction fails) and returns the
+    fields every stored file's row holds (attachments, results, the
+    citizen's documents)."""
+    stored = attachment_write(checked)
+    written.append(stored)
+    return {
+        "original_name": checked.original_name,
+        "stored_name": stored,
+        "content_type": checked.content_type,
+        "size": len(checked.content),
+        "sha256": checked.sha256,
+    }
+
+
 def attachment_path(stored_name: str) -> Path:
     path = (storage_root() / stored_name).resolve()
     if path.parent != storage_root().resolve():

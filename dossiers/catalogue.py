@@ -13,7 +13,7 @@ import io
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from gisportal.api import message
 from gisportal.spreadsheets import csv_bytes
 
 from .components import components_import
+from .import_report import FileImportReport
 from .models import AdministrativeLevel, OnlineLevel, Procedure, ProcedureForm, Sector
 from .process import process_import, steps_of
 
@@ -256,17 +257,12 @@ def procedure_get(*, code: str) -> Procedure | None:
 
 
 @dataclass
-class ImportReport:
+class ImportReport(FileImportReport):
     rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     sectors_created: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def summary(self) -> str:
         return message(

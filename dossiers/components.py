@@ -27,6 +27,7 @@ from jsonschema.exceptions import SchemaError
 from gisportal.api import message
 
 from .attachments import CheckedFile
+from .import_report import FileImportReport
 from .models import ComponentFileType, Dossier, Procedure, ProcedureComponent
 
 # What an e-form answer may weigh once serialised: a form, not a document store.
@@ -323,14 +324,9 @@ _FALSE = frozenset({"false", "0", "no", "không", "khong", ""})
 
 
 @dataclass
-class ComponentImportReport:
+class ComponentImportReport(FileImportReport):
     procedures: int = 0
     components: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def summary(self) -> str:
         return message(

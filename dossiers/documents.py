@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from gisportal.api import message
 
-from .attachments import CheckedFile, attachment_path, attachment_write, attachments_check
+from .attachments import CheckedFile, attachment_path, attachments_check, stored_file_fields
 from .errors import DossierInputError
 from .models import Attachment, Dossier, ProcedureComponent, StoredDocument
 
@@ -114,15 +114,9 @@ def document_upload(*, owner, upload, kind: str = "", kind_name: str | None = No
                     f"Kho giấy tờ đã đủ {limit} tệp; hãy xóa bớt.",
                     f"Your store already holds {limit} documents; delete some first.",
                 )
-            stored = attachment_write(file)
-            written.append(stored)
             document = StoredDocument.objects.create(
                 owner=owner,
-                original_name=file.original_name,
-                stored_name=stored,
-                content_type=file.content_type,
-                size=len(file.content),
-                sha256=file.sha256,
+                **stored_file_fields(file, written=written),
                 kind=kind,
                 kind_name=_kind_name(kind) if kind_name is None else kind_name[:300],
                 uploaded_at=timezone.now(),
@@ -161,8 +155,10 @@ def documents_keep_from_dossier(dossier: Dossier, *, owner) -> None:
     citizen's dossier and its attachments are written: each attachment not
     yet in the owner's store (by SHA-256) is kept there, sharing the
     attachment's file."""
+    if owner is None:
+        return
     attachments = list(Attachment.objects.filter(dossier=dossier).order_by("id"))
-    if owner is None or not attachments:
+    if not attachments:
         return
     known = set(StoredDocument.objects.filter(owner=owner).values_list("sha256", flat=True))
     room = settings.DOSSIER_DOCUMENT_MAX_COUNT - len(known)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from gisportal.accounts.selectors import actor_for, user_display_name
 
-from .attachments import CheckedFile, attachment_write, attachments_remove
+from .attachments import CheckedFile, attachments_remove, stored_file_fields
 from .errors import DossierInputError, DossierInputRefused, TransitionNotAllowed
 from .handling_selectors import (
     dossier_may_assign,
@@ -114,15 +114,9 @@ def dossier_result_attach(
                     status=dossier.status,
                     allowed=[t.action for t in dossier_actions(actor, dossier)],
                 )
-            stored = attachment_write(document)
-            written.append(stored)
             result = ResultDocument.objects.create(
                 dossier=dossier,
-                original_name=document.original_name,
-                stored_name=stored,
-                content_type=document.content_type,
-                size=len(document.content),
-                sha256=document.sha256,
+                **stored_file_fields(document, written=written),
                 uploaded_by=acting_user,
                 uploaded_at=at,
             )
@@ -171,15 +165,9 @@ def dossier_supplement_with_files(
                     allowed=[t.action for t in dossier_actions(actor, dossier)],
                 )
             for checked in files:
-                stored = attachment_write(checked)
-                written.append(stored)
                 Attachment.objects.create(
                     dossier=dossier,
-                    original_name=checked.original_name,
-                    stored_name=stored,
-                    content_type=checked.content_type,
-                    size=len(checked.content),
-                    sha256=checked.sha256,
+                    **stored_file_fields(checked, written=written),
                     uploaded_by=acting_user,
                     uploaded_at=at,
                     supplement_round=dossier.supplement_count,

@@ -23,7 +23,7 @@ import csv
 import datetime as dt
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
@@ -33,6 +33,7 @@ from gisportal.accounts.models import Role
 from gisportal.messages import message
 
 from .calendar import WorkingCalendar, working_calendar
+from .import_report import FileImportReport
 from .models import Dossier, Procedure
 from .workflow import BY_ACTION, MAIN_PATH, TRANSITIONS, Step
 
@@ -299,14 +300,9 @@ CSV_COLUMNS = ["procedure", "action", "roles", "days"]
 
 
 @dataclass
-class ProcessImportReport:
+class ProcessImportReport(FileImportReport):
     procedures: int = 0
     steps: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
     def summary(self) -> str:
         return message(

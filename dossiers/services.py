@@ -26,7 +26,7 @@ from gisportal.api import message
 from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
 
 from . import density_counts, stats
-from .attachments import CheckedFile, attachment_write, attachments_remove
+from .attachments import CheckedFile, attachments_remove, stored_file_fields
 from .calendar import WorkingCalendar, working_calendar
 from .components import CheckedComponents, ComponentsRefused, components_check
 from .desks import desk_refusal
@@ -547,15 +547,9 @@ def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, wri
     for code, files in checked.files.items():
         component = checked.components[code]
         for upload in files:
-            stored = attachment_write(upload)
-            written.append(stored)
             Attachment.objects.create(
                 dossier=dossier,
-                original_name=upload.original_name,
-                stored_name=stored,
-                content_type=upload.content_type,
-                size=len(upload.content),
-                sha256=upload.sha256,
+                **stored_file_fields(upload, written=written),
                 uploaded_by=user,
                 uploaded_at=now,
                 component=component,
@@ -642,15 +636,9 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
         applicant_commune_2019_id=density_counts.commune_2019_for(location),
     )
     for checked in sub.files:
-        stored = attachment_write(checked)
-        written.append(stored)
         Attachment.objects.create(
             dossier=dossier,
-            original_name=checked.original_name,
-            stored_name=stored,
-            content_type=checked.content_type,
-            size=len(checked.content),
-            sha256=checked.sha256,
+            **stored_file_fields(checked, written=written),
             uploaded_by=user,
             uploaded_at=now,
         )
