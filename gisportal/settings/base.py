@@ -234,6 +234,20 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_IMPORTS = ["gisportal.tasks"]
 
+# --- Workers on other hosts: queues by kind, broker redelivery (issue #14) -------
+# Every task is routed to a queue of its kind (gisportal/queues.py); a worker
+# without -Q consumes them all. An unacknowledged message (its worker died)
+# comes back from Redis after CELERY_VISIBILITY_TIMEOUT_S (Celery's default,
+# an hour); the outbox sweep has usually restarted the job long before, and
+# the late copy then finds nothing to claim.
+from gisportal.queues import task_queues, task_routes  # noqa: E402
+
+CELERY_TASK_QUEUES = task_queues(default=CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = task_routes(default=CELERY_TASK_DEFAULT_QUEUE)
+
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": float(env.get("CELERY_VISIBILITY_TIMEOUT_S", "3600"))}
+# --- end of workers on other hosts ------------------------------------------------
+
 # The shared cache (rate limits, tiles, counts): CACHE_URL, by default the
 # broker's Redis one database up (REDIS_URL /0 -> /1). It fails open: while
 # Redis is unreachable each process uses a memory cache (gisportal/cache.py).
