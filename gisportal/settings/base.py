@@ -246,6 +246,25 @@ CELERY_TASK_QUEUES = task_queues(default=CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = task_routes(default=CELERY_TASK_DEFAULT_QUEUE)
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": float(env.get("CELERY_VISIBILITY_TIMEOUT_S", "3600"))}
+# Files that every host reaches (gisportal/filestore.py): PORTAL_STORAGE=local
+# (default) keeps MEDIA_ROOT and DOSSIER_FILES_ROOT as local folders;
+# PORTAL_STORAGE=s3 keeps them in the bucket AWS_STORAGE_BUCKET_NAME of the
+# S3-compatible store at AWS_S3_ENDPOINT_URL (empty: AWS itself), with the
+# keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+from gisportal.filestore import storage_settings  # noqa: E402
+
+PORTAL_STORAGE = (env.get("PORTAL_STORAGE", "local") or "local").strip().lower()
+if PORTAL_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = env.get("AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_ENDPOINT_URL = env.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env.get("AWS_S3_REGION_NAME") or None
+    AWS_ACCESS_KEY_ID = env.get("AWS_ACCESS_KEY_ID")
+    AWS_SECRET_ACCESS_KEY = env.get("AWS_SECRET_ACCESS_KEY")
+STORAGES = storage_settings(
+    kind=PORTAL_STORAGE,
+    bucket=env.get("AWS_STORAGE_BUCKET_NAME"),
+    static_backend="django.contrib.staticfiles.storage.StaticFilesStorage",
+)
 # --- end of workers on other hosts ------------------------------------------------
 
 # The shared cache (rate limits, tiles, counts): CACHE_URL, by default the
