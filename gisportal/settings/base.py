@@ -246,6 +246,12 @@ CELERY_TASK_QUEUES = task_queues(default=CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = task_routes(default=CELERY_TASK_DEFAULT_QUEUE)
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": float(env.get("CELERY_VISIBILITY_TIMEOUT_S", "3600"))}
+# How often a worker looks for such messages (kombu: every 10 s x 10 by default).
+if env.get("CELERY_UNACKED_RESTORE_INTERVAL_S"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "unacked_restore_interval": float(env.get("CELERY_UNACKED_RESTORE_INTERVAL_S")),
+        "unacked_restore_throttle": 1,
+    }
 # Files that every host reaches (gisportal/filestore.py): PORTAL_STORAGE=local
 # (default) keeps MEDIA_ROOT and DOSSIER_FILES_ROOT as local folders;
 # PORTAL_STORAGE=s3 keeps them in the bucket AWS_STORAGE_BUCKET_NAME of the
