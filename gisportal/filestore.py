@@ -72,7 +72,7 @@ def storage_settings(*, kind: str, bucket: str | None, static_backend: str) -> d
         # streams every file after its own access check).
         options = {"default_acl": None, "querystring_auth": True, "file_overwrite": True}
         return {
-            alias: {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**options, "location": prefix}}
+            alias: {"BACKEND": "gisportal.s3storage.PortalS3Storage", "OPTIONS": {**options, "location": prefix}}
             for alias, prefix in S3_PREFIXES.items()
         } | {"staticfiles": static}
     raise ImproperlyConfigured(f"PORTAL_STORAGE must be local or s3, not {kind!r}")

@@ -93,11 +93,12 @@ def editor_session(django_db_setup, django_db_blocker) -> Iterator[tuple[Layer, 
                 user.delete()
 
 
-def signed_in(base_url: str, session_key: str) -> requests.Session:
-    """An HTTP session with the portal's session cookie and a CSRF token."""
+def signed_in(base_url: str, session_key: str, *, page: str = "/registries/upload/") -> requests.Session:
+    """An HTTP session with the portal's session cookie and a CSRF token
+    (from `page`, a form the user may open)."""
     http = requests.Session()
     http.cookies.set(settings.SESSION_COOKIE_NAME, session_key)
-    page = http.get(f"{base_url}/registries/upload/", timeout=10)
+    page = http.get(f"{base_url}{page}", timeout=10)
     assert page.status_code == 200, page.text[:500]
     http.headers["X-CSRFToken"] = http.cookies[settings.CSRF_COOKIE_NAME]
     return http
