@@ -6,12 +6,14 @@ folder path:
 - `default` (MEDIA_ROOT): procedure forms, registry uploads waiting for
   their import job, import error reports;
 - `dossier_files` (DOSSIER_FILES_ROOT): dossier attachments, result
-  documents, a citizen's document store.
+  documents, a citizen's document store;
+- `feedback_files` (FEEDBACK_FILES_ROOT): feedback photos, originals and
+  public copies.
 
 PORTAL_STORAGE=local (the default) keeps both in local folders, exactly as
 on one machine before. PORTAL_STORAGE=s3 keeps them in one bucket of an
-S3-compatible object store (django-storages), under the prefixes `media/`
-and `private/dossiers/`, so that web servers and workers on other hosts see
+S3-compatible object store (django-storages), under the prefixes `media/`,
+`private/dossiers/` and `private/feedback/`, so that web servers and workers on other hosts see
 the same files (settings: `storage_settings`).
 
 A file that a library must read from disk (GDAL reads registry uploads) is
@@ -30,8 +32,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 DOSSIER_FILES = "dossier_files"
+FEEDBACK_FILES = "feedback_files"
 MEDIA = "default"
-S3_PREFIXES = {MEDIA: "media", DOSSIER_FILES: "private/dossiers"}
+S3_PREFIXES = {MEDIA: "media", DOSSIER_FILES: "private/dossiers", FEEDBACK_FILES: "private/feedback"}
 DOWNLOAD_CHUNK_BYTES = 1024 * 1024
 
 
@@ -63,6 +66,10 @@ def storage_settings(*, kind: str, bucket: str | None, static_backend: str) -> d
                 "BACKEND": "gisportal.filestore.SettingFolderStorage",
                 "OPTIONS": {"setting": "DOSSIER_FILES_ROOT"},
             },
+            FEEDBACK_FILES: {
+                "BACKEND": "gisportal.filestore.SettingFolderStorage",
+                "OPTIONS": {"setting": "FEEDBACK_FILES_ROOT"},
+            },
             "staticfiles": static,
         }
     if kind == "s3":
@@ -84,6 +91,10 @@ def media_storage() -> Storage:
 
 def dossier_storage() -> Storage:
     return storages[DOSSIER_FILES]
+
+
+def feedback_storage() -> Storage:
+    return storages[FEEDBACK_FILES]
 
 
 def is_local(storage: Storage) -> bool:

@@ -33,6 +33,8 @@ def test_tasks_are_sent_to_the_queue_of_their_kind():
 
 def test_a_worker_without_q_consumes_every_queue():
     # Without -Q a worker subscribes to every queue of the app's configuration
-    # (tests/test_workers_hosts.py runs such workers on routed imports).
-    assert set(app.amqp.queues) == {queue.name for queue in settings.CELERY_TASK_QUEUES}
-    assert set(app.amqp.queues) == {"celery", "imports", "rebuilds", "notifications", "calls"}
+    # (tests/test_workers_hosts.py runs such workers on routed imports). Other
+    # tests of this process may have added queues of their own to the app.
+    configured = {queue.name for queue in settings.CELERY_TASK_QUEUES}
+    assert configured == {"celery", "imports", "rebuilds", "notifications", "calls"}
+    assert configured <= set(app.amqp.queues)
