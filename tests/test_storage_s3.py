@@ -10,13 +10,17 @@ server (moto's, on loopback).
 - A dossier attachment uploaded through the web is in the bucket (boto3
   says so) and in neither host's folders, and downloads as sent; a file of
   the wrong type or over the size limit is refused with a 400 naming the
-  field, and nothing reaches the bucket."""
+  field, and nothing reaches the bucket.
+- A feedback photo: its original and its public copy are in the bucket, the
+  original downloads for its reporter."""
 
 from collections.abc import Iterator
 
 import pytest
 
 from dossiers.models import Attachment, Dossier, Procedure
+from feedback.models import Feedback
+from feedback.tests.conftest import KINH_BAC, LOCAL, jpeg_with_gps, point_in
 from layers.models import ImportJob
 from layers.tests.fixtures_registry import sample_points, write_csv
 from layers.tests.test_registry_import import _zip_bomb
@@ -136,6 +140,7 @@ def citizen(django_db_setup, django_db_blocker) -> Iterator[tuple[object, str]]:
             with django_db_blocker.unblock():
                 # Its dossiers go with the citizen's clean-up.
                 made.dossiers.extend(Dossier.objects.filter(applicant=made.citizen))
+                Feedback.objects.filter(reporter_user=made.citizen).delete()
                 session_delete(session_key)
 
 
@@ -184,4 +189,29 @@ def test_a_dossier_attachment_is_kept_in_the_bucket_and_downloads_through_the_we
         assert refused.status_code == 400, refused.text[:2000]
         assert "attachments" in str(refused.json()), refused.json()
     assert s3_bucket.keys("private/dossiers/") == sorted([*before, key])
+    assert no_local_files(hosts)
+
+
+def test_a_feedback_photo_and_its_public_copy_are_kept_in_the_bucket(hosts, citizen, s3_bucket):
+    made, session_key = citizen
+    http = signed_in(hosts["url"], session_key, page="/accounts/login/")
+    photo = jpeg_with_gps()
+    lon, lat = point_in(KINH_BAC)
+    answer = http.post(
+        f"{hosts['url']}/api/v1/feedback/",
+        data={"category": LOCAL, "text": "Đèn đường hỏng.", "lon": lon, "lat": lat, "consent_location": "true"},
+        files={"photos": ("den.jpg", photo, "image/jpeg")},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text[:2000]
+    stored = Feedback.objects.get(public_id=answer.json()["id"]).photos.get()
+    original, public = (
+        f"private/feedback/original/{stored.original_stored}",
+        f"private/feedback/public/{stored.public_stored}",
+    )
+    assert s3_bucket.keys("private/feedback/") == sorted([original, public])
+    assert s3_bucket.read(original) == photo
+    assert s3_bucket.read(public).startswith(b"\xff\xd8") and b"Test Camera" not in s3_bucket.read(public)
+    download = http.get(f"{hosts['url']}/api/v1/feedback/{stored.feedback.public_id}/photos/{stored.pk}/", timeout=10)
+    assert download.status_code == 200 and download.content == photo
     assert no_local_files(hosts)
