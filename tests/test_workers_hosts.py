@@ -3,12 +3,12 @@ their own (their own working directory, media and temporary folders; only
 the broker, the database and the object store in common), on a private
 redis-server, with the files in an S3 bucket (moto's server).
 
-- Two workers on the same queues; the one running an import is SIGKILLed
-  (with the host's embedded beat nothing is lost: the other worker's beat
-  sweeps the silent job back to the queue, gisportal/outbox.py) and the
-  import finishes on the other; the dead worker's unacknowledged message,
-  which Redis redelivers after CELERY_VISIBILITY_TIMEOUT_S, finds nothing
-  to claim: every row is there once.
+- Two workers on the same queues (started without -Q, as on one machine);
+  the one running an import is SIGKILLed, and the import finishes on the
+  other: its beat's outbox sweep returns the silent job to the queue
+  (gisportal/outbox.py). The dead worker's unacknowledged message, which
+  Redis redelivers after CELERY_VISIBILITY_TIMEOUT_S, finds nothing to
+  claim: the job started twice, finished once, and every row is there once.
 - Queues by kind: with one worker per queue, an SMS sent while a long
   import runs is delivered before the import ends.
 
