@@ -22,7 +22,7 @@ from dossiers.models import Attachment, Dossier, Procedure
 from feedback.models import Feedback
 from feedback.tests.conftest import KINH_BAC, LOCAL, jpeg_with_gps, point_in
 from layers.models import ImportJob
-from layers.tests.fixtures_registry import sample_points, write_csv
+from layers.tests.fixtures_registry import append_bad_csv_rows, sample_points, write_csv
 from layers.tests.test_registry_import import _zip_bomb
 from tests import test_faults_queue
 from tests.browser import session_delete, session_key_for
@@ -88,9 +88,7 @@ def test_a_registry_upload_is_imported_by_the_worker_from_the_bucket(
 ):
     layer, session_key = editor_session
     http = signed_in(hosts["url"], session_key)
-    path = write_csv(sample_points(60, seed=31), tmp_path / "truong-hoc.csv")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(f"Trường hỏng {i},,,,,,không-phải-số,21.1\n" for i in range(5))
+    path = append_bad_csv_rows(write_csv(sample_points(60, seed=31), tmp_path / "truong-hoc.csv"), 5)
     with path.open("rb") as handle:
         answer = http.post(
             f"{hosts['url']}/api/v1/layers/{layer.slug}/imports/", files={"file": handle}, data={"mode": "replace"}

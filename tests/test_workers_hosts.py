@@ -28,7 +28,7 @@ import shapely
 from gisportal.accounts.models import SandboxSms, SmsMessage
 from gisportal.celery import app
 from layers.models import Feature, FeatureChange, ImportJob, Layer
-from layers.tests.fixtures_registry import assert_same_features, sample_points, write_csv
+from layers.tests.fixtures_registry import append_bad_csv_rows, assert_same_features, sample_points, write_csv
 from tests.live import celery_worker, process_env, wait_for
 from tests.objectstore import Bucket, local_files, moto_bucket, other_host
 from tests.processes import kill_group
@@ -52,9 +52,7 @@ def uploaded_import(django_db_blocker, bucket: Bucket, folder: Path) -> Iterator
     of 300 good rows and 30 bad ones) is in the bucket, where the web server
     stored it (tests/test_storage_s3.py uploads through the web)."""
     sample = sample_points(GOOD_ROWS, seed=21)
-    path = write_csv(sample, folder / "tram-y-te.csv")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(f"Trạm hỏng {i},,,,,,không-phải-số,21.1\n" for i in range(BAD_ROWS))
+    path = append_bad_csv_rows(write_csv(sample, folder / "tram-y-te.csv"), BAD_ROWS)
     stored = f"imports/{uuid.uuid4().hex}.csv"
     bucket.put(f"media/{stored}", path.read_bytes())
     with committed_layer(django_db_blocker, initial=40) as layer:
