@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 from tqdm import tqdm
 
 from gisportal.filestore import is_local, media_storage
@@ -59,7 +60,9 @@ class Command(BaseCommand):
         )
         if job.error_report_path:
             storage = media_storage()
-            report = storage.path(job.error_report_path) if is_local(storage) else storage.url(job.error_report_path)
+            # In an object store the report is read through the portal's API.
+            local = is_local(storage)
+            report = storage.path(job.error_report_path) if local else reverse("import-job-errors", args=[job.pk])
             self.stdout.write(f"Báo cáo lỗi / error report: {report}")
         if job.status != ImportJob.Status.SUCCEEDED:
             raise CommandError(f"{job.message} [{counts}]")
