@@ -37,6 +37,7 @@ from gisportal.accounts.selectors import Actor, actor_for
 
 from .models import OPEN_STATUSES, Dossier, Procedure, Status
 from .process import procedure_steps
+from .provinces import code_scope
 from .workflow import Transition, may_take, transitions_from
 
 
@@ -111,7 +112,7 @@ def dossier_get_for_user(*, user, code: str, for_update: bool = False) -> Dossie
     if for_update:
         # Lock only the dossier row, not the joined procedure.
         dossiers = dossiers.select_for_update(of=("self",))
-    return dossiers.select_related("procedure", "receiving_point", "agency").get(code=code)
+    return dossiers.select_related("procedure", "receiving_point", "agency").get(code=code, **code_scope(code))
 
 
 def worklist(*, user, status: str | None = None, due: str | None = None, now: dt.datetime | None = None):

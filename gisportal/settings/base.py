@@ -507,3 +507,9 @@ CELERY_BEAT_SCHEDULE["vnpost-sandbox-tick"] = {
 # received (check the documents, enter the dossier, print the receipt slip)
 # over an 8-hour working day = 32. Set the province's own figure here.
 COUNTER_CAPACITY_PER_DAY = float(env.get("COUNTER_CAPACITY_PER_DAY", "32"))
+
+# --- Citus shards by province (issue 14) -----------------------------------------
+# "citus": the database is a Citus coordinator; after `migrate`, run
+# `manage.py citus_distribute` (README, "Citus shards by province"). Empty:
+# one PostgreSQL, as always.
+DATABASE_DISTRIBUTION = (env.get("DATABASE_DISTRIBUTION", "") or "").strip().lower()
