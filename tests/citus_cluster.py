@@ -89,7 +89,6 @@ class CitusCluster:
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             list(pool.map(create, self.nodes))
         with psycopg.connect(self.coordinator.conninfo(name), autocommit=True) as conn:
-            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", [self.coordinator.port])
             for worker in self.workers:
                 conn.execute("SELECT citus_add_node('127.0.0.1', %s)", [worker.port])
         return self.coordinator.url(name)
