@@ -140,7 +140,8 @@ def _widen_unique_keys(table: str) -> list[str]:
         include = re.search(r"INCLUDE \(.*?\)", definition)
         clause = "PRIMARY KEY" if kind == "p" else "UNIQUE"
         _run(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
-        _run(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {clause} ({keys}) {include.group(0) if include else ''}")
+        included = include.group(0) if include else ""
+        _run(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {clause} ({keys}) {included}")
         widened.append(f"{table}.{name}")
     for index, definition in _rows(
         """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
