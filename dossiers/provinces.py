@@ -47,6 +47,22 @@ def province_code_of_point(point) -> str:
     return province_code_of_unit(point.admin_unit_id)
 
 
+_BY_POINT: dict[int, str] = {}
+
+
+def point_scope(point_id: int) -> dict:
+    """Extra filter arguments for the dossiers received at a service point:
+    its province in the Citus mode (one shard group), nothing otherwise."""
+    if not distributed():
+        return {}
+    if point_id not in _BY_POINT:
+        from layers.models import ServicePoint
+
+        unit_id = ServicePoint.objects.filter(pk=point_id).values_list("admin_unit_id", flat=True).first()
+        _BY_POINT[point_id] = province_code_of_unit(unit_id)
+    return {"province_code": _BY_POINT[point_id]}
+
+
 def dossier_scope(dossier_id: int) -> dict:
     """Filter arguments for one dossier by id: with its province in the Citus
     mode (one shard group, and the only way Citus locks a row FOR UPDATE),

@@ -151,18 +151,27 @@ def answers(codes: list[str]) -> dict:
 def routing(codes: list[str]) -> dict:
     """EXPLAIN of a province-scoped lookup (what the selector sends) and of a
     national indicator read, in the Citus mode."""
+    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from dossiers.models import DailyStat, Dossier
     from dossiers.provinces import code_scope
+    from dossiers.selectors import worklist
 
     code = codes[-1]
     scoped = Dossier.objects.filter(code=code, **code_scope(code)).explain()
+    desk = get_user_model().objects.get(username=SECOND_DESK_OFFICER)
+    desk_worklist = worklist(user=desk).explain()
     national = DailyStat.objects.filter(dimension="all").values("day").order_by("day").explain()
     with connection.cursor() as cursor:
         cursor.execute("SELECT province_code, count(*) FROM dossiers_dossier GROUP BY 1 ORDER BY 1")
         by_province = dict(cursor.fetchall())
-    return {"scoped_lookup": scoped, "national": national, "dossiers_by_province": by_province}
+    return {
+        "scoped_lookup": scoped,
+        "desk_worklist": desk_worklist,
+        "national": national,
+        "dossiers_by_province": by_province,
+    }
 
 
 def main() -> None:

@@ -143,5 +143,7 @@ def test_province_scoped_lookup_goes_to_one_shard(deployments):
     _cluster, citus, _single, _timings = deployments
     assert "Task Count: 1\n" in citus["routing"]["scoped_lookup"] + "\n"
     assert f"province_code)::text = '{SECOND_PROVINCE}'" in citus["routing"]["scoped_lookup"]
+    # A desk officer's worklist: the desk's province, one shard.
+    assert "Task Count: 1\n" in citus["routing"]["desk_worklist"]
     # The national indicator read runs on every shard.
     assert "Task Count: 8" in citus["routing"]["national"]
