@@ -110,16 +110,16 @@ class Target:
         with self.connect() as conn:
             conn.execute(
                 """INSERT INTO dossiers_dossier (province_code, code, procedure_id, applicant_name,
-                       applicant_id_number, applicant_address, channel, receiving_point_id, agency_id,
-                       receiving_agency_id, status, submitted_at, received_at, due_at, finished_at,
-                       paused_working_days, supplement_count, result_delivery, delivery_address, fee_vnd, note,
-                       is_demo, updated_at)
-                   SELECT p, 'N' || p || '-' || g, %(procedure)s, 'Công dân ' || g, lpad(g::text, 12, '0'),
+                       applicant_id_number, applicant_phone, applicant_email, applicant_address, channel,
+                       receiving_point_id, agency_id, receiving_agency_id, status, submitted_at, received_at, due_at,
+                       finished_at, timeliness, paused_working_days, supplement_count, result_delivery,
+                       delivery_address, fee_vnd, note, is_demo, updated_at)
+                   SELECT p, 'N' || p || '-' || g, %(procedure)s, 'Công dân ' || g, lpad(g::text, 12, '0'), '', '',
                           'Địa chỉ ' || g, 1 + g %% 3, %(point)s, %(agency)s, %(agency)s,
                           CASE WHEN g %% 3 = 0 THEN 'result_returned' WHEN g %% 3 = 1 THEN 'processing'
                                ELSE 'received' END,
                           r, r, r + interval '15 days', CASE WHEN g %% 3 = 0 THEN r + interval '7 days' END,
-                          0, 0, 'desk', '', 0, '', true, r
+                          CASE WHEN g %% 3 = 0 THEN 'early' ELSE '' END, 0, 0, 'desk', '', 0, '', true, r
                    FROM (SELECT g, (%(codes)s::text[])[1 + width_bucket(((g * 2654435761) %% 1000003) / 1000003.0,
                                     %(cuts)s::numeric[])] AS p,
                                 now() - ((g * 7919) %% (%(days)s * 1440)) * interval '1 minute' AS r
@@ -179,11 +179,12 @@ def submit(conn: psycopg.Connection, target: Target, province: str) -> None:
         ).fetchone()
         (dossier_id,) = conn.execute(
             """INSERT INTO dossiers_dossier (province_code, code, procedure_id, applicant_name,
-                   applicant_id_number, applicant_address, channel, receiving_point_id, agency_id,
-                   receiving_agency_id, status, submitted_at, received_at, due_at, paused_working_days,
-                   supplement_count, result_delivery, delivery_address, fee_vnd, note, is_demo, updated_at)
-               VALUES (%s, %s, %s, 'Công dân', '001099000001', 'Địa chỉ', 1, %s, %s, %s, 'received',
-                       now(), now(), now() + interval '15 days', 0, 0, 'desk', '', 0, '', false, now())
+                   applicant_id_number, applicant_phone, applicant_email, applicant_address, channel,
+                   receiving_point_id, agency_id, receiving_agency_id, status, submitted_at, received_at, due_at,
+                   timeliness, paused_working_days, supplement_count, result_delivery, delivery_address, fee_vnd,
+                   note, is_demo, updated_at)
+               VALUES (%s, %s, %s, 'Công dân', '001099000001', '', '', 'Địa chỉ', 1, %s, %s, %s, 'received',
+                       now(), now(), now() + interval '15 days', '', 0, 0, 'desk', '', 0, '', false, now())
                RETURNING id""",
             [province, f"S{province}-{number}-{last}", target.procedure_id, target.point_id]
             + [target.agency_id, target.agency_id],
