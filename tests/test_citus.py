@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from dossiers.citus import DISTRIBUTED_TABLES
 from tests.citus_cluster import CitusCluster, citus_installed
 from tests.citus_scenario import SECOND_PROVINCE
 from tests.clusters import private_cluster_unavailable
+from tests.live import runserver
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal"
@@ -81,6 +83,7 @@ def deployments():
             citus_run = pool.submit(_deployment, citus_url, citus=True, timings=timings)
             single_run = pool.submit(_deployment, single_url, citus=False, timings=timings)
             citus, single = citus_run.result(), single_run.result()
+        citus["url"], single["url"] = citus_url, single_url
         yield cluster, citus, single, timings
     print(f"\ncitus test timings: {json.dumps({k: round(v, 1) for k, v in timings.items()})}")
 
@@ -97,6 +100,38 @@ def test_same_answers_as_one_postgresql(deployments):
     assert all("H99" in code for code in worklists["motcua99"]) and worklists["motcua99"]
     assert not any("H99" in code for code in worklists["motcua"])
     assert sum(citus["answers"]["density"].values()) == 6
+
+
+def _stable(value):
+    """A lookup answer without its moments (the two runs submit seconds apart)."""
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if not (k == "at" or k.endswith("_at"))}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+def test_public_lookup_over_http_gives_the_same_answers(deployments, tmp_path):
+    """The portal's own server (runserver) on the coordinator and on one
+    PostgreSQL: the public lookup of every dossier answers the same."""
+    _cluster, citus, single, _timings = deployments
+    answers = {}
+    for label, deployment in (("citus", citus), ("single", single)):
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_DISTRIBUTION"}
+        env.update(DATABASE_URL=deployment["url"], DJANGO_SETTINGS_MODULE="gisportal.settings.dev")
+        env["PUBLIC_LOOKUP_RATE"] = "1000/min"  # the shared Redis counts every test's lookups from 127.0.0.1
+        if label == "citus":
+            env["DATABASE_DISTRIBUTION"] = "citus"
+        (tmp_path / label).mkdir()
+        with runserver(env, tmp_path / label) as base_url:
+            answers[label] = {}
+            for code in citus["answers"]["codes"]:
+                with urllib.request.urlopen(f"{base_url}/api/v1/dossiers/lookup/?code={code}", timeout=30) as response:
+                    answers[label][code] = _stable(json.loads(response.read()))
+    assert answers["citus"] == answers["single"]
+    second = [code for code in citus["answers"]["codes"] if "H99" in code]
+    assert {answers["citus"][code]["receiving_point"]["code"] for code in second} == {"CENTRE-99"}
+    assert answers["citus"][second[0]]["status"] == "refused"
 
 
 def _coordinator(cluster: CitusCluster):
