@@ -25,9 +25,7 @@ Last line: one JSON object."""
 
 import argparse
 import json
-import os
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -41,7 +39,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 
 from bench.common import machine_facts, say, summarize  # noqa: E402
-from tests.citus_cluster import CitusCluster, citus_installed  # noqa: E402
+from tests.citus_cluster import CitusCluster, citus_installed, portal_prepare  # noqa: E402
 
 # The 34 provinces of the 2025 map: GSO code, population in millions
 # (rounded public figures of the merged provinces; only their shares matter).
@@ -63,25 +61,6 @@ def _thresholds() -> tuple[list[str], list[float]]:
         running += PROVINCES[code] / total
         cuts.append(round(running, 6))
     return codes, cuts
-
-
-def _manage(env: dict, *args: str) -> None:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-
-def _prepare(url: str, *, citus: bool) -> float:
-    started = time.perf_counter()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_DISTRIBUTION")}
-    env.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="gisportal.settings.dev", DATABASE_CONN_MAX_AGE="0")
-    if citus:
-        env["DATABASE_DISTRIBUTION"] = "citus"
-    _manage(env, "migrate", "--noinput", "-v0")
-    if citus:
-        _manage(env, "citus_distribute")
-    _manage(env, "load_demo", "--dossiers", "0", "--feedback", "0", "-v0")
-    return time.perf_counter() - started
 
 
 class Target:
@@ -285,10 +264,9 @@ def main() -> None:
         citus_url = cluster.create_database(DATABASE)
         single_url = cluster.coordinator.create_database(f"{DATABASE}_single")
         with ThreadPoolExecutor(2) as pool:
-            single_prepare = pool.submit(_prepare, single_url, citus=False)
-            citus_prepare = pool.submit(_prepare, citus_url, citus=True)
-            prepared = {"single": single_prepare.result(), "citus": citus_prepare.result()}
-        result["prepare_s"] = {m: round(s, 1) for m, s in prepared.items()}
+            single_prepare = pool.submit(portal_prepare, single_url, citus=False)
+            citus_prepare = pool.submit(portal_prepare, citus_url, citus=True)
+            result["prepare_s"] = {"single": single_prepare.result(), "citus": citus_prepare.result()}
         targets = {
             "single": Target("single", cluster.coordinator.conninfo(f"{DATABASE}_single"), citus=False),
             "citus": Target("citus", cluster.coordinator.conninfo(DATABASE), citus=True),

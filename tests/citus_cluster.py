@@ -8,7 +8,10 @@ separate machines.
 Citus comes from vendor/citus (`./portal test` and `./portal setup --citus`
 build it when it is missing)."""
 
+import os
 import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import psycopg
 
 from tests.clusters import EXTENSIONS, PrivateCluster, postgres_bindir
 
+ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
 # Citus first: it must be created before the others in a database it manages.
 CITUS_EXTENSIONS = ("citus", *EXTENSIONS)
@@ -98,3 +102,37 @@ class CitusCluster:
 
     def worker_ports(self) -> list[int]:
         return [worker.port for worker in self.workers]
+
+
+def portal_env(url: str, *, citus: bool) -> dict[str, str]:
+    """The environment of a portal process (manage.py, runserver) on `url`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_DISTRIBUTION")}
+    env.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="gisportal.settings.dev", DATABASE_CONN_MAX_AGE="0")
+    if citus:
+        env["DATABASE_DISTRIBUTION"] = "citus"
+    return env
+
+
+def manage(url: str, *args: str, citus: bool) -> str:
+    """`manage.py ARGS` on `url`; its output. RuntimeError with the log when it fails."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=portal_env(url, citus=citus), capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)}:\n{done.stdout}\n{done.stderr[-4000:]}")
+    return done.stdout
+
+
+def portal_prepare(url: str, *, citus: bool) -> dict[str, float]:
+    """migrate, on Citus `citus_distribute`, and the Bắc Ninh demo without a
+    dossier history; the seconds each took."""
+    took: dict[str, float] = {}
+    steps = [("migrate", ["migrate", "--noinput", "-v0"])]
+    if citus:
+        steps.append(("citus_distribute", ["citus_distribute"]))
+    steps.append(("load_demo", ["load_demo", "--dossiers", "0", "--feedback", "0", "-v0"]))
+    for name, args in steps:
+        started = time.monotonic()
+        manage(url, *args, citus=citus)
+        took[name] = round(time.monotonic() - started, 1)
+    return took

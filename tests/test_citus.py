@@ -11,7 +11,6 @@ Citus is built from vendor/citus by `./portal test` when missing: without it
 this test fails (it does not skip)."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 
 from dossiers.citus import DISTRIBUTED_TABLES
-from tests.citus_cluster import CitusCluster, citus_installed
+from tests.citus_cluster import CitusCluster, citus_installed, manage, portal_env, portal_prepare
 from tests.citus_scenario import SECOND_PROVINCE
 from tests.clusters import private_cluster_unavailable
 from tests.live import runserver
@@ -34,33 +33,19 @@ SINGLE_DATABASE = "portal_single"
 HOME = "24"
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}\n{result.stderr[-4000:]}"
-    return result.stdout
-
-
 def _deployment(url: str, *, citus: bool, timings: dict[str, float]) -> dict:
     """migrate (+ citus_distribute), load_demo, the scenario; its JSON."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_DISTRIBUTION")}
-    env.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="gisportal.settings.dev", DATABASE_CONN_MAX_AGE="0")
     label = "citus" if citus else "single"
+    timings.update({f"{label}_{step}_s": s for step, s in portal_prepare(url, citus=citus).items()})
     if citus:
-        env["DATABASE_DISTRIBUTION"] = "citus"
-    started = time.monotonic()
-    _manage(env, "migrate", "--noinput", "-v0")
-    timings[f"{label}_migrate_s"] = time.monotonic() - started
-    if citus:
-        started = time.monotonic()
-        report = _manage(env, "citus_distribute")
-        timings["citus_distribute_s"] = time.monotonic() - started
-        assert "distributed by province_code: dossiers_dossier" in report
-        assert _manage(env, "citus_distribute").strip() == "already distributed"
-    _manage(env, "load_demo", "--dossiers", "0", "--feedback", "0", "-v0")
+        assert manage(url, "citus_distribute", citus=True).strip() == "already distributed"
     result = subprocess.run(
-        [sys.executable, "-m", "tests.citus_scenario"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "tests.citus_scenario"],
+        cwd=ROOT,
+        env=portal_env(url, citus=citus),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -117,11 +102,8 @@ def test_public_lookup_over_http_gives_the_same_answers(deployments, tmp_path):
     _cluster, citus, single, _timings = deployments
     answers = {}
     for label, deployment in (("citus", citus), ("single", single)):
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_DISTRIBUTION"}
-        env.update(DATABASE_URL=deployment["url"], DJANGO_SETTINGS_MODULE="gisportal.settings.dev")
+        env = portal_env(deployment["url"], citus=label == "citus")
         env["PUBLIC_LOOKUP_RATE"] = "1000/min"  # the shared Redis counts every test's lookups from 127.0.0.1
-        if label == "citus":
-            env["DATABASE_DISTRIBUTION"] = "citus"
         (tmp_path / label).mkdir()
         with runserver(env, tmp_path / label) as base_url:
             answers[label] = {}
