@@ -546,3 +546,15 @@ CELERY_BEAT_SCHEDULE["vnpost-sandbox-tick"] = {
 # received (check the documents, enter the dossier, print the receipt slip)
 # over an 8-hour working day = 32. Set the province's own figure here.
 COUNTER_CAPACITY_PER_DAY = float(env.get("COUNTER_CAPACITY_PER_DAY", "32"))
+
+# --- Citus shards by province (issue 14) -----------------------------------------
+# "citus": the database is a Citus coordinator; after `migrate`, run
+# `manage.py citus_distribute` (README, "Citus shards by province"). Empty:
+# one PostgreSQL, as always.
+DATABASE_DISTRIBUTION = (env.get("DATABASE_DISTRIBUTION", "") or "").strip().lower()
+if DATABASE_DISTRIBUTION == "citus":
+    # One connection per worker in a transaction: the dossier tables have
+    # foreign keys to reference tables, and a transaction that reads or writes
+    # a dossier by id (every shard) then writes a reference table (a payment
+    # request) would otherwise fail.
+    DATABASES["default"]["OPTIONS"]["options"] += " -c citus.multi_shard_modify_mode=sequential"
