@@ -1,0 +1,302 @@
+"""The portal on a primary and its streaming replica, both behind PgBouncer in
+transaction mode: the project's own server (runserver) with DATABASE_URL and
+DATABASE_REPLICA_URL naming PgBouncer, DATABASE_POOLER=pgbouncer.
+
+Which side answered is seen in the data, not in a header: with the replica's
+replay paused, a service point inserted on the primary is the nearest point of
+its place on the primary and missing on the replica.
+
+One primary, replica and PgBouncer for the module (migrations and the demo data
+without dossiers: about 25 s), then a few seconds per test."""
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from tests.live import runserver, wait_for
+from tests.replication import PgBouncer, PrimaryCluster, ReplicaCluster, replication_unavailable
+
+pytestmark = pytest.mark.skipif(replication_unavailable() is not None, reason=str(replication_unavailable()))
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ROLE, PASSWORD, DATABASE = "portal", "portal-replica-test", "portal"
+MAX_LAG_S = 4.0
+CHECK_S = 0.25
+CITIZEN, CITIZEN_PASSWORD, CITIZEN_ID = "replica_citizen", "x-Strong-pass-1", "027095007777"
+NOT_USABLE = "read replica not usable"
+USABLE_AGAIN = "read replica usable again"
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+_SETUP_SCRIPT = f"""
+import json
+from dossiers.models import Procedure
+from gisportal.accounts.models import Profile
+from gisportal.accounts.services import user_ensure
+user = user_ensure(username={CITIZEN!r}, password={CITIZEN_PASSWORD!r}, role="citizen")
+Profile.objects.filter(user=user).update(id_number={CITIZEN_ID!r}, full_name="Nguyễn Văn Bản Sao")
+from dossiers.models import Sector
+from gisportal.accounts.models import Agency
+# A procedure without required components (the demo ones need files).
+sector = Sector.objects.create(code="replica-test", name="Lĩnh vực thử nghiệm", name_en="Test sector")
+procedure = Procedure.objects.create(
+    code="9.900101", name="Thủ tục thử (bản sao)", level="province", processing_days=3,
+    sector=sector, agency=Agency.objects.get(code="so-tp"), online_level="full", fee_vnd=0,
+)
+print(json.dumps({{"procedure": procedure.code}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[dict]:
+    """Primary (migrated, demo data without dossiers), replica, PgBouncer."""
+    with PrimaryCluster() as primary:
+        primary.app_database(DATABASE, role=ROLE, password=PASSWORD)
+        direct = {
+            **_base_env(),
+            "DATABASE_URL": f"postgis://{ROLE}:{PASSWORD}@127.0.0.1:{primary.port}/{DATABASE}",
+        }
+        _manage(direct, "migrate", "--noinput", "-v0")
+        _manage(direct, "load_demo", "--dossiers", "0", "--feedback", "0", "-v0")
+        setup = json.loads(_manage(direct, "shell", "-c", _SETUP_SCRIPT).strip().splitlines()[-1])
+        with ReplicaCluster(primary) as replica:
+            databases = {DATABASE: (primary.port, DATABASE), f"{DATABASE}_replica": (replica.port, DATABASE)}
+            with PgBouncer(databases=databases, users={ROLE: PASSWORD}) as bouncer:
+                yield {"primary": primary, "replica": replica, "bouncer": bouncer, **setup}
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "gisportal.settings.test", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def server(stack, tmp_path_factory) -> Iterator[dict]:
+    bouncer = stack["bouncer"]
+    env = {
+        **_base_env(),
+        "DATABASE_URL": bouncer.url(DATABASE, user=ROLE, password=PASSWORD),
+        "DATABASE_REPLICA_URL": bouncer.url(f"{DATABASE}_replica", user=ROLE, password=PASSWORD),
+        "DATABASE_POOLER": "pgbouncer",
+        "DATABASE_REPLICA_MAX_LAG_S": str(MAX_LAG_S),
+        "DATABASE_REPLICA_CHECK_S": str(CHECK_S),
+        "DATABASE_REPLICA_STICKY_S": "60",
+    }
+    log_dir = tmp_path_factory.mktemp("replica_server")
+    with runserver(env, log_dir) as base_url:
+        yield {"url": base_url, "log": log_dir / "server.log"}
+    log = (log_dir / "server.log").read_text()
+    assert "Traceback" not in log, log[-5000:]
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _primary_sql(stack, statement: str, params=()):
+    with psycopg.connect(stack["primary"].conninfo(DATABASE), autocommit=True) as conn:
+        cursor = conn.execute(statement, params)
+        return cursor.fetchall() if cursor.description else None
+
+
+def _fresh_replay(stack) -> float:
+    """A commit on the primary that the replica has replayed: the replica's
+    lag counts from now once its replay is paused. Returns time.monotonic()."""
+    # A commit that writes: one that only takes a transaction id logs no commit record.
+    with psycopg.connect(stack["primary"].conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS heartbeat (at timestamptz)")
+        conn.execute("INSERT INTO heartbeat VALUES (now())")
+    stack["replica"].wait_caught_up()
+    return time.monotonic()
+
+
+def _insert_point(stack, *, code: str, lon: float, lat: float) -> None:
+    """A copy of CENTRE-MAIN at (lon, lat), written on the primary only."""
+    columns = [
+        row[0]
+        for row in _primary_sql(
+            stack,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'layers_servicepoint' "
+            "AND column_name <> 'id' AND is_generated = 'NEVER' ORDER BY ordinal_position",
+        )
+    ]
+    values = {"code": "%(code)s", "name": "%(code)s", "geom": "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"}
+    select = ", ".join(values.get(column, column) for column in columns)
+    _primary_sql(
+        stack,
+        f"INSERT INTO layers_servicepoint ({', '.join(columns)}) "
+        f"SELECT {select} FROM layers_servicepoint WHERE code = 'CENTRE-MAIN'",
+        {"code": code, "lon": lon, "lat": lat},
+    )
+
+
+def _nearest_code(base_url: str, *, lon: float, lat: float, session=requests) -> str:
+    response = session.get(f"{base_url}/api/v1/service-points/nearest/", params={"lon": lon, "lat": lat}, timeout=10)
+    assert response.status_code == 200, response.text[:500]
+    return response.json()["features"][0]["properties"]["code"]
+
+
+def _log_count(server, text: str) -> int:
+    return server["log"].read_text().count(text)
+
+
+@pytest.fixture
+def paused(stack) -> Iterator[float]:
+    """The replica's replay paused right after a commit it replayed; yields
+    when (monotonic) its lag started; resumes and waits for it to catch up."""
+    started = _fresh_replay(stack)
+    stack["replica"].pause_replay()
+    try:
+        yield started
+    finally:
+        stack["replica"].resume_replay()
+        stack["replica"].wait_caught_up()
+
+
+def _wait_replica_usable(server) -> None:
+    """Until the server's router reads from the replica again (after a test that
+    made it fall back): its log says so, or it never said otherwise."""
+
+    def usable() -> bool:
+        _nearest_code(server["url"], lon=106.07, lat=21.18)  # a stale-OK read makes the router check
+        return _log_count(server, NOT_USABLE) == _log_count(server, USABLE_AGAIN)
+
+    wait_for("the replica usable again", usable, timeout_s=15, logs=(server["log"],))
+
+
+# --- tests ------------------------------------------------------------------------
+
+
+def test_stale_ok_reads_come_from_the_replica_until_it_lags_beyond_the_bound(stack, server, paused):
+    lon, lat = 106.0712, 21.1834
+    _insert_point(stack, code="REPLICA-MARK-1", lon=lon, lat=lat)
+    # The primary has it (independently of the portal): it is the nearest point there.
+    on_primary = _primary_sql(
+        stack,
+        "SELECT code FROM layers_servicepoint WHERE is_active "
+        "ORDER BY geom::geography <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography LIMIT 1",
+        (lon, lat),
+    )
+    assert on_primary == [("REPLICA-MARK-1",)]
+    warnings_before = _log_count(server, NOT_USABLE)
+
+    # Within the bound: the nearest look-up reads the replica, which lacks it...
+    assert time.monotonic() - paused < MAX_LAG_S - 1, "too slow to test inside the lag bound"
+    assert _nearest_code(server["url"], lon=lon, lat=lat) != "REPLICA-MARK-1"
+    # ...while a read that is not stale-OK (the service point list) reads the primary.
+    listed = requests.get(f"{server['url']}/api/v1/service-points/", params={"q": "REPLICA-MARK-1"}, timeout=10)
+    assert listed.status_code == 200 and "REPLICA-MARK-1" in listed.text
+
+    # Beyond the bound the same read falls back to the primary, with one warning.
+    found_at = wait_for(
+        "the nearest look-up falling back to the primary",
+        lambda: _nearest_code(server["url"], lon=lon, lat=lat) == "REPLICA-MARK-1" and time.monotonic(),
+        timeout_s=MAX_LAG_S + 10,
+        logs=(server["log"],),
+    )
+    assert found_at - paused >= MAX_LAG_S
+    for _ in range(5):
+        assert _nearest_code(server["url"], lon=lon, lat=lat) == "REPLICA-MARK-1"
+    assert _log_count(server, NOT_USABLE) == warnings_before + 1
+    assert "replay lag" in server["log"].read_text().split(NOT_USABLE)[-1].splitlines()[0]
+
+
+def test_a_citizen_sees_the_dossier_just_submitted_while_the_replica_is_behind(stack, server, paused):
+    _wait_replica_usable(server)
+    lon, lat = 106.0402, 21.1533
+    _insert_point(stack, code="REPLICA-MARK-2", lon=lon, lat=lat)
+    citizen = requests.Session()
+    token = citizen.post(
+        f"{server['url']}/api/v1/auth/token/", json={"username": CITIZEN, "password": CITIZEN_PASSWORD}, timeout=10
+    )
+    assert token.status_code == 200, token.text[:500]
+    citizen.headers["Authorization"] = f"Token {token.json()['token']}"
+    submitted = citizen.post(
+        f"{server['url']}/api/v1/dossiers/",
+        json={
+            "procedure": stack["procedure"],
+            "applicant_name": "Nguyễn Văn Bản Sao",
+            "applicant_id_number": CITIZEN_ID,
+            "applicant_address": "Số 1 đường Lý Thái Tổ, Bắc Ninh",
+            "applicant_phone": "0912 345 678",
+            "channel": 2,
+            "receiving_point": "CENTRE-MAIN",
+            "result_delivery": "desk",
+        },
+        timeout=10,
+    )
+    assert submitted.status_code == 201, submitted.text[:1000]
+    code = submitted.json()["code"]
+    # The replica has not replayed it; the citizen reads it anyway.
+    on_replica = psycopg.connect(stack["replica"].conninfo(DATABASE), autocommit=True)
+    with on_replica:
+        assert on_replica.execute("SELECT count(*) FROM dossiers_dossier WHERE code = %s", [code]).fetchone() == (0,)
+    mine = citizen.get(f"{server['url']}/api/v1/dossiers/", timeout=10)
+    assert mine.status_code == 200 and code in mine.text
+    lookup = requests.get(f"{server['url']}/api/v1/dossiers/lookup/", params={"code": code}, timeout=10)
+    assert lookup.status_code == 200 and code in lookup.text
+    # The write left a cookie: for a while this client's stale-OK reads come
+    # from the primary too, while another client's still come from the replica.
+    assert "db_primary_until" in citizen.cookies
+    assert time.monotonic() - paused < MAX_LAG_S, "too slow to test inside the lag bound"
+    assert _nearest_code(server["url"], lon=lon, lat=lat, session=citizen) == "REPLICA-MARK-2"
+    assert _nearest_code(server["url"], lon=lon, lat=lat) != "REPLICA-MARK-2"
+
+
+def test_public_reads_answer_from_the_primary_while_the_replica_is_down(stack, server):
+    _wait_replica_usable(server)
+    replica = stack["replica"]
+    warnings_before = _log_count(server, NOT_USABLE)
+    replica.stop()
+    try:
+        # The router learns it at its next check (every CHECK_S); requests in
+        # between may meet the dead connection (a 503, never a 500).
+        wait_for(
+            "the router noticing",
+            lambda: requests.get(f"{server['url']}/map/", timeout=10) and _log_count(server, NOT_USABLE) > warnings_before,
+            timeout_s=15,
+        )
+        assert "unreachable" in server["log"].read_text().split(NOT_USABLE)[-1].splitlines()[0]
+        for path in (
+            "/map/",
+            "/api/v1/service-points/nearest/?lon=106.07&lat=21.18",
+            "/ogc/collections",
+            "/api/v1/stats/dossiers/",
+            "/api/v1/analytics/density/",
+        ):
+            response = requests.get(f"{server['url']}{path}", timeout=10)
+            assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        assert _log_count(server, NOT_USABLE) == warnings_before + 1
+    finally:
+        replica.start()
+    _wait_replica_usable(server)
+
+
+def test_pgbouncer_transaction_mode_serves_prepared_reads_tiles_and_items(stack, server):
+    """Through PgBouncer in transaction mode: many nearest look-ups (the read
+    that prepares its statement without a pooler) on whatever server session
+    PgBouncer hands out, a registry tile and OGC API items."""
+    _wait_replica_usable(server)
+    for i in range(12):
+        assert _nearest_code(server["url"], lon=106.0 + i * 0.01, lat=21.1 + i * 0.005)
+    collections = requests.get(f"{server['url']}/ogc/collections", params={"f": "json"}, timeout=10)
+    assert collections.status_code == 200, collections.text[:300]
+    collection = collections.json()["collections"][0]["id"]
+    items = requests.get(f"{server['url']}/ogc/collections/{collection}/items", params={"limit": 5}, timeout=10)
+    assert items.status_code == 200 and items.json()["features"], items.text[:300]
+    tile = requests.get(f"{server['url']}/tiles/{collection}/12/3261/1800.pbf", timeout=10)
+    assert tile.status_code in (200, 204), tile.text[:300]
