@@ -84,14 +84,31 @@ _request: contextvars.ContextVar[_RequestState | None] = contextvars.ContextVar(
 
 class ReplicaHealth:
     """Whether this process may read from the replica, asked of the replica at
-    most every `check_s` seconds. One thread asks at a time; the others go on
-    with the last answer meanwhile."""
+    most every DATABASE_REPLICA_CHECK_S seconds. One thread asks at a time; the
+    others go on with the last answer meanwhile.
+
+    The question runs in a thread of its own, given DATABASE_REPLICA_PROBE_TIMEOUT_S
+    to answer: behind PgBouncer a replica that is down does not refuse the
+    connection, the query waits in PgBouncer's queue (query_wait_timeout). No
+    answer in time counts as down, and no new question is asked until that
+    one has ended."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._checked_at = -math.inf
+        self._pending: threading.Thread | None = None
         self.usable = True
         self.reason = ""
+
+    def _ask(self) -> tuple[bool, str]:
+        if self._pending is not None and self._pending.is_alive():
+            return False, "the previous check is still waiting for an answer"
+        answer: list[tuple[bool, str]] = []
+        self._pending = threading.Thread(target=lambda: answer.append(_probe()), name="replica-probe", daemon=True)
+        self._pending.start()
+        timeout_s = settings.DATABASE_REPLICA_PROBE_TIMEOUT_S
+        self._pending.join(timeout_s)
+        return answer[0] if answer else (False, f"no answer within {timeout_s:g} s")
 
     def replica_usable(self) -> bool:
         if time.monotonic() - self._checked_at < settings.DATABASE_REPLICA_CHECK_S:
@@ -99,7 +116,7 @@ class ReplicaHealth:
         if not self._lock.acquire(blocking=False):
             return self.usable
         try:
-            usable, reason = _probe()
+            usable, reason = self._ask()
             self._checked_at = time.monotonic()
             if usable != self.usable:
                 if usable:
@@ -124,7 +141,7 @@ def _probe() -> tuple[bool, str]:
         with psycopg.connect(
             **params,
             port=db["PORT"] or None,
-            connect_timeout=settings.DATABASE_REPLICA_CONNECT_TIMEOUT_S,
+            connect_timeout=max(1, math.ceil(settings.DATABASE_REPLICA_PROBE_TIMEOUT_S)),
             prepare_threshold=None,
             autocommit=True,
         ) as conn:

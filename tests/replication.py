@@ -139,10 +139,12 @@ auth_file = {self.folder / "userlist.txt"}
 pool_mode = transaction
 max_client_conn = 200
 default_pool_size = 8
-; a server that is down: clients hear it at once, PgBouncer retries every second
+; A server that is down does not fail its clients at once: they wait in the
+; queue for query_wait_timeout (a 503 from the portal), while PgBouncer retries
+; every server_login_retry.
 server_login_retry = 1
 server_connect_timeout = 2
-query_wait_timeout = 10
+query_wait_timeout = 3
 logfile = {self.log_path}
 """
         )
