@@ -139,6 +139,11 @@ auth_file = {self.folder / "userlist.txt"}
 pool_mode = transaction
 max_client_conn = 200
 default_pool_size = 8
+; Several server sessions, handed out in turn: whatever a client leaves on one
+; session (a prepared statement, a TEMP table) is missing on its next transaction,
+; as under production load, not only by bad luck.
+min_pool_size = 3
+server_round_robin = 1
 ; A server that is down does not fail its clients at once: they wait in the
 ; queue for query_wait_timeout (a 503 from the portal), while PgBouncer retries
 ; every server_login_retry.
@@ -169,6 +174,21 @@ logfile = {self.log_path}
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"PgBouncer did not start:\n{self.log_tail()}")
             time.sleep(0.05)
+
+    def open_sessions(self, database: str, *, user: str, password: str, count: int = 3) -> None:
+        """Makes PgBouncer open `count` server sessions for `database` (clients
+        in a transaction at once), which round robin then hands out in turn."""
+        conninfo = psycopg.conninfo.make_conninfo(
+            host="127.0.0.1", port=self.port, user=user, password=password, dbname=database
+        )
+        clients = [psycopg.connect(conninfo, prepare_threshold=None) for _ in range(count)]
+        try:
+            pids = {client.execute("SELECT pg_backend_pid()").fetchone()[0] for client in clients}
+            assert len(pids) == count, f"PgBouncer gave {len(pids)} server sessions to {count} transactions"
+        finally:
+            for client in clients:
+                client.commit()  # a client gone mid-transaction would cost its server session
+                client.close()
 
     def _listening(self) -> bool:
         try:

@@ -111,6 +111,8 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict
         with ReplicaCluster(primary) as replica:
             databases = {DATABASE: (primary.port, DATABASE), f"{DATABASE}_replica": (replica.port, DATABASE)}
             with PgBouncer(databases=databases, users={ROLE: PASSWORD}) as bouncer:
+                for name in databases:
+                    bouncer.open_sessions(name, user=ROLE, password=PASSWORD)
                 yield {"primary": primary, "replica": replica, "bouncer": bouncer, **setup}
 
 
@@ -340,3 +342,33 @@ def test_pgbouncer_transaction_mode_serves_prepared_reads_tiles_and_items(stack,
     assert items.status_code == 200 and items.json()["features"], items.text[:300]
     tile = requests.get(f"{server['url']}/tiles/{collection}/12/3261/1800.pbf", timeout=10)
     assert tile.status_code in (200, 204), tile.text[:300]
+
+
+_IMPORT_SCRIPT = """
+import json, tempfile
+from pathlib import Path
+from layers.registries.importing import import_job_create, layer_import
+from layers.tests.fixtures_registry import make_layer, sample_points, write_csv
+layer = make_layer("replica-import")
+path = write_csv(sample_points(60), Path(tempfile.mkdtemp()) / "points.csv")
+job = import_job_create(
+    layer=layer, acting_user=None, source_name="points.csv", mode="replace", path=path, enqueue=False
+)
+job = layer_import(job=job)
+print(json.dumps({"status": job.status, "imported": job.rows_imported, "features": layer.features.count()}))
+"""
+
+
+def test_a_registry_import_runs_through_pgbouncer(stack, tmp_path):
+    """The import stages its rows between transactions: through PgBouncer in
+    transaction mode (round robin over its server sessions) it must not lean on
+    one session."""
+    bouncer = stack["bouncer"]
+    env = {
+        **_base_env(),
+        "DATABASE_URL": bouncer.url(DATABASE, user=ROLE, password=PASSWORD),
+        "DATABASE_POOLER": "pgbouncer",
+        "DJANGO_MEDIA_ROOT": str(tmp_path),
+    }
+    result = json.loads(_manage(env, "shell", "-c", _IMPORT_SCRIPT).strip().splitlines()[-1])
+    assert result == {"status": "succeeded", "imported": 60, "features": 60}
