@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 
 from gisportal.dbrouting import read_connection
 
@@ -43,7 +43,7 @@ def test_without_a_replica_url_there_is_one_database_and_no_router():
     assert list(settings.DATABASES) == ["default"]
     assert settings.DATABASE_ROUTERS == []
     assert "gisportal.dbrouting.ReplicaRoutingMiddleware" not in settings.MIDDLEWARE
-    assert read_connection() is connection._connections["default"]  # raw reads: the one database
+    assert read_connection() is connections["default"]  # raw reads: the one database
     default = _settings_with()
     assert default.returncode == 0, default.stderr
     shown = json.loads(default.stdout)
