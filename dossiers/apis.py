@@ -27,7 +27,7 @@ from gisportal.api import QueryParams, body_number, body_point, integer_paramete
 from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
-from .attachments import CheckedFile, attachment_download_name, attachment_path, attachments_check
+from .attachments import CheckedFile, attachment_download_name, attachment_open, attachments_check
 from .calendar import working_calendar
 from .components import ComponentsRefused
 from .documents import document_choices, documents_as_files
@@ -408,7 +408,7 @@ class DossierAttachmentApi(DossierApiView):
         if attachment is None:
             raise Http404
         try:
-            handle = attachment_path(attachment.stored_name).open("rb")
+            handle = attachment_open(attachment.stored_name)
         except FileNotFoundError as missing:
             raise Http404 from missing
         audit.info("attachment downloaded code=%s attachment=%s user=%s", code, attachment.pk, request.user.pk)

@@ -4,13 +4,17 @@ as downloads named by their checked type."""
 
 import hashlib
 import io
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 
 from gisportal.api import message
+from gisportal.filestore import dossier_storage
 from gisportal.zipcheck import ZipLimits, ZipRefused, size_text, zip_check
 
 # What a scanned or typed document may be; sniffed from the bytes, never
@@ -27,6 +31,7 @@ SUFFIX_BY_TYPE = {content_type: suffix for _, content_type, suffix in _SIGNATURE
 # 100 MB (or one part past 100 times its packed size) is a bomb, not a form.
 # Its entries are decompressed once to check: an official opening it later
 # must not meet sizes other than the declared ones.
+_STORED_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}")
 DOCX_ZIP_LIMITS = ZipLimits(max_entries=1000, max_total_bytes=100 * 1024 * 1024, max_ratio=100, inflate=True)
 
 
@@ -107,17 +112,11 @@ def attachments_check(
     return checked, problems
 
 
-def storage_root() -> Path:
-    return Path(settings.DOSSIER_FILES_ROOT)
-
-
 def attachment_write(checked: CheckedFile) -> str:
-    """Writes the bytes under a new random name and returns that name."""
-    root = storage_root()
-    root.mkdir(parents=True, exist_ok=True)
+    """Stores the bytes under a new random name in the dossier files' store
+    (gisportal.filestore: a local folder or an object store) and returns that name."""
     stored_name = secrets.token_hex(16) + checked.suffix
-    (root / stored_name).write_bytes(checked.content)
-    return stored_name
+    return dossier_storage().save(stored_name, ContentFile(checked.content))
 
 
 def stored_file_fields(checked: CheckedFile, *, written: list[str]) -> dict:
@@ -136,11 +135,34 @@ def stored_file_fields(checked: CheckedFile, *, written: list[str]) -> dict:
     }
 
 
-def attachment_path(stored_name: str) -> Path:
-    path = (storage_root() / stored_name).resolve()
-    if path.parent != storage_root().resolve():
+def _checked_name(stored_name: str) -> str:
+    """A stored name is a plain file name: nothing that leaves the store."""
+    if not _STORED_NAME.fullmatch(stored_name or ""):
         raise FileNotFoundError(stored_name)
-    return path
+    return stored_name
+
+
+def attachment_open(stored_name: str) -> IO[bytes]:
+    """The stored file, open for reading; FileNotFoundError when it is gone."""
+    return dossier_storage().open(_checked_name(stored_name), "rb")
+
+
+def attachment_read(stored_name: str) -> bytes:
+    with attachment_open(stored_name) as handle:
+        return handle.read()
+
+
+def attachment_exists(stored_name: str) -> bool:
+    try:
+        return dossier_storage().exists(_checked_name(stored_name))
+    except FileNotFoundError:
+        return False
+
+
+def attachment_path(stored_name: str) -> Path:
+    """The file's local path: only where the store is a local folder (tests
+    that damage a file on disk)."""
+    return Path(dossier_storage().path(_checked_name(stored_name)))
 
 
 def attachment_download_name(*, original_name: str, content_type: str) -> str:
@@ -151,5 +173,6 @@ def attachment_download_name(*, original_name: str, content_type: str) -> str:
 
 
 def attachments_remove(stored_names: list[str]) -> None:
+    storage = dossier_storage()
     for name in stored_names:
-        attachment_path(name).unlink(missing_ok=True)
+        storage.delete(_checked_name(name))

@@ -1138,7 +1138,7 @@ def dossier_history_generate(
         cursor.execute(
             """INSERT INTO dossiers_codecounter (unit_identifier, day, last)
                SELECT * FROM unnest(%s::text[], %s::date[], %s::int[])
-               ON CONFLICT (unit_identifier, day) DO UPDATE
+               ON CONFLICT (unit_identifier, day, province_code) DO UPDATE
                SET last = greatest(dossiers_codecounter.last, EXCLUDED.last)""",
             [[c[0] for c in counters], [c[1] for c in counters], [c[2] for c in counters]],
         )

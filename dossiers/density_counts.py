@@ -95,30 +95,30 @@ def month_of(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date().replace(day=1)
 
 
-def _months_sql(month: dt.date, rows: list[tuple[int, int, str, int, int]]) -> tuple[str, list]:
+def _months_sql(month: dt.date, rows: list[tuple[int, int, str, int, int]], province_code: str) -> tuple[str, list]:
     """An UPSERT adding each (area, cell, dimension, key, delta) to its row of `month`."""
     params: list = []
     # One key order for every transaction, so two never wait on each other in a cycle.
     for area, cell, dimension, key, delta in sorted(rows):
-        params += [month, area, cell, dimension, key, delta]
-    values = ", ".join(["(%s::date, %s::smallint, %s::bigint, %s, %s::bigint, %s::int)"] * len(rows))
+        params += [province_code, month, area, cell, dimension, key, delta]
+    values = ", ".join(["(%s, %s::date, %s::smallint, %s::bigint, %s, %s::bigint, %s::int)"] * len(rows))
     sql = (
-        "INSERT INTO dossiers_densitycount AS c (month, area, cell, dimension, key, dossiers) "
-        f"VALUES {values} ON CONFLICT (area, dimension, key, month, cell) "
+        "INSERT INTO dossiers_densitycount AS c (province_code, month, area, cell, dimension, key, dossiers) "
+        f"VALUES {values} ON CONFLICT (area, dimension, key, month, cell, province_code) "
         "DO UPDATE SET dossiers = c.dossiers + EXCLUDED.dossiers"
     )
     return sql, params
 
 
-def _days_sql(day: dt.date, cells: dict[int, int]) -> tuple[str, list]:
+def _days_sql(day: dt.date, cells: dict[int, int], province_code: str) -> tuple[str, list]:
     """An UPSERT adding 1 to the day row of each {area: cell}."""
     params: list = []
     for area, cell in sorted(cells.items()):
-        params += [day, area, cell]
-    values = ", ".join(["(%s::date, %s::smallint, %s::bigint, 1)"] * len(cells))
+        params += [province_code, day, area, cell]
+    values = ", ".join(["(%s, %s::date, %s::smallint, %s::bigint, 1)"] * len(cells))
     sql = (
-        f"INSERT INTO dossiers_densitydaycount AS c (day, area, cell, dossiers) VALUES {values} "
-        "ON CONFLICT (area, day, cell) DO UPDATE SET dossiers = c.dossiers + 1"
+        f"INSERT INTO dossiers_densitydaycount AS c (province_code, day, area, cell, dossiers) VALUES {values} "
+        "ON CONFLICT (area, day, cell, province_code) DO UPDATE SET dossiers = c.dossiers + 1"
     )
     return sql, params
 
@@ -147,8 +147,8 @@ def density_count_received(dossier: Dossier) -> None:
         return
     keys = _keys(dossier, dossier.status)
     rows = [(area, cell, dimension, keys[dimension], 1) for area, cell in cells.items() for dimension in AREAS[area][1]]
-    months, month_params = _months_sql(month_of(dossier.received_at), rows)
-    days, day_params = _days_sql(timezone.localtime(dossier.received_at).date(), cells)
+    months, month_params = _months_sql(month_of(dossier.received_at), rows, dossier.province_code)
+    days, day_params = _days_sql(timezone.localtime(dossier.received_at).date(), cells, dossier.province_code)
     # One statement (a data-modifying WITH): one round trip on the submission path.
     with connection.cursor() as cursor:
         cursor.execute(f"WITH months AS ({months}) {days}", [*month_params, *day_params])
@@ -167,7 +167,7 @@ def density_count_status(dossier: Dossier, *, from_status: str) -> None:
                 rows.append((area, cell, dimension, new[dimension], 1))
     if rows:
         with connection.cursor() as cursor:
-            cursor.execute(*_months_sql(month_of(dossier.received_at), rows))
+            cursor.execute(*_months_sql(month_of(dossier.received_at), rows, dossier.province_code))
 
 
 # dimension -> the key as an expression on the dossier
@@ -215,19 +215,20 @@ def density_rebuild() -> int:
         for area, (column, dimensions) in AREAS.items():
             dimension, key, sets, selected = _grouping_sql(dimensions)
             cursor.execute(
-                f"""INSERT INTO dossiers_densitycount (month, area, cell, dimension, key, dossiers)
-                    SELECT month, {area}, cell, {dimension}, {key}, count(*)
-                    FROM (SELECT {column} AS cell,
+                f"""INSERT INTO dossiers_densitycount (province_code, month, area, cell, dimension, key, dossiers)
+                    SELECT province_code, month, {area}, cell, {dimension}, {key}, count(*)
+                    FROM (SELECT province_code, {column} AS cell,
                                  date_trunc('month', received_at AT TIME ZONE %(tz)s)::date AS month{selected}
                           FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL) AS d
-                    GROUP BY GROUPING SETS ({", ".join(sets)})""",
+                    GROUP BY province_code, GROUPING SETS ({", ".join(sets)})""",
                 params,
             )
             total += cursor.rowcount
             cursor.execute(
-                f"""INSERT INTO dossiers_densitydaycount (day, area, cell, dossiers)
-                    SELECT (received_at AT TIME ZONE %(tz)s)::date, {area}, {column}, count(*)
-                    FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL GROUP BY 1, 3""",
+                f"""INSERT INTO dossiers_densitydaycount (province_code, day, area, cell, dossiers)
+                    SELECT province_code, (received_at AT TIME ZONE %(tz)s)::date, {area}, {column}, count(*)
+                    FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL
+                    GROUP BY 1, 2, 4""",
                 params,
             )
     return total

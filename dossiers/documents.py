@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from gisportal.api import message
 
-from .attachments import CheckedFile, attachment_path, attachments_check, stored_file_fields
+from .attachments import CheckedFile, attachment_read, attachments_check, attachments_remove, stored_file_fields
 from .errors import DossierInputError
 from .models import Attachment, Dossier, ProcedureComponent, StoredDocument
 
@@ -129,8 +129,7 @@ def document_upload(*, owner, upload, kind: str = "", kind_name: str | None = No
 
 
 def _remove_files(stored_names: list[str]) -> None:
-    for name in stored_names:
-        attachment_path(name).unlink(missing_ok=True)
+    attachments_remove(stored_names)
 
 
 def document_delete(*, user, document_id) -> None:
@@ -271,7 +270,7 @@ def document_as_file(document: StoredDocument) -> CheckedFile | None:
     """The document's bytes as an upload already checked, or None when the
     file is missing or no longer matches its SHA-256."""
     try:
-        content = attachment_path(document.stored_name).read_bytes()
+        content = attachment_read(document.stored_name)
     except (FileNotFoundError, OSError):
         return None
     if hashlib.sha256(content).hexdigest() != document.sha256:

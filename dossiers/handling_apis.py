@@ -17,7 +17,7 @@ from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
 from .apis import MAX_OFFSET, MAX_PAGE, DossierApiView, _object
-from .attachments import attachment_download_name, attachment_path, attachments_check
+from .attachments import attachment_download_name, attachment_open, attachments_check
 from .errors import DossierInputError
 from .handling_selectors import dossiers_assigned_to_me, result_document_for
 from .handling_serializers import result_ref
@@ -120,7 +120,7 @@ class DossierResultApi(DossierApiView):
         if document is None:
             raise Http404
         try:
-            handle = attachment_path(document.stored_name).open("rb")
+            handle = attachment_open(document.stored_name)
         except FileNotFoundError as missing:
             raise Http404 from missing
         audit.info("result downloaded code=%s result=%s user=%s", code, document.pk, request.user.pk)

@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
+from .provinces import HOME_PROVINCE_CODE
+
 
 class AdministrativeLevel(models.TextChoices):
     PROVINCE = "province", "Cấp tỉnh / Province"
@@ -270,6 +272,9 @@ class PostalPickup(models.TextChoices):
 
 class Dossier(models.Model):
     code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of the dossier's province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="dossiers")
     applicant = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="dossiers"
@@ -453,6 +458,9 @@ class DossierEvent(models.Model):
     these."""
 
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of its dossier's province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
     action = models.CharField(max_length=30)
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices)
@@ -561,11 +569,16 @@ class CodeCounter(models.Model):
     with one UPSERT so concurrent submissions serialise on this row."""
 
     unit_identifier = models.CharField(max_length=20)
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of the unit's province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
     day = models.DateField()
     last = models.PositiveIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["unit_identifier", "day"], name="codecounter_unit_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["unit_identifier", "day", "province_code"], name="codecounter_unit_day")
+        ]
 
 
 class IdempotencyKey(models.Model):
@@ -609,9 +622,14 @@ class DailyStat(models.Model):
     on_time = models.IntegerField(default=0)
     late = models.IntegerField(default=0)
     processing_days_sum = models.BigIntegerField(default=0)
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of the counted dossiers' province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["dimension", "key", "day"], name="dailystat_dim_key_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["dimension", "key", "day", "province_code"], name="dailystat_dim_key_day")
+        ]
         indexes = [models.Index(fields=["dimension", "day"], name="dailystat_dim_day")]
 
 
@@ -634,13 +652,16 @@ class DensityCount(models.Model):
     dimension = models.CharField(max_length=9)
     key = models.BigIntegerField()
     dossiers = models.IntegerField(default=0)
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of the counted dossiers' province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
 
     class Meta:
         constraints = [
             # Also the read path: (area, dimension, key, month range) gives the
             # cells and their counts from the index alone.
             models.UniqueConstraint(
-                fields=["area", "dimension", "key", "month", "cell"],
+                fields=["area", "dimension", "key", "month", "cell", "province_code"],
                 include=["dossiers"],
                 name="densitycount_key",
             )
@@ -657,10 +678,15 @@ class DensityDayCount(models.Model):
     area = models.PositiveSmallIntegerField()
     cell = models.BigIntegerField()
     dossiers = models.IntegerField(default=0)
+    # The shard key of a national deployment on Citus (dossiers.provinces,
+    # gisportal/distribution): the GSO code of the counted dossiers' province.
+    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["area", "day", "cell"], include=["dossiers"], name="densitydaycount_key")
+            models.UniqueConstraint(
+                fields=["area", "day", "cell", "province_code"], include=["dossiers"], name="densitydaycount_key"
+            )
         ]
 
 

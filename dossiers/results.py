@@ -8,7 +8,7 @@ import hashlib
 from gisportal.accounts.selectors import user_display_name
 from gisportal.api import message
 
-from .attachments import attachment_path
+from .attachments import attachment_read
 from .errors import TransitionNotAllowed
 from .models import Dossier, ResultDocument
 
@@ -25,7 +25,7 @@ def result_approve(dossier: Dossier, *, user, at: dt.datetime) -> ResultDocument
     if document is None:
         return None
     try:
-        digest = hashlib.sha256(attachment_path(document.stored_name).read_bytes()).hexdigest()
+        digest = hashlib.sha256(attachment_read(document.stored_name)).hexdigest()
     except FileNotFoundError:
         digest = None
     if digest != document.sha256:

@@ -37,6 +37,7 @@ from gisportal.accounts.selectors import Actor, actor_for
 
 from .models import OPEN_STATUSES, Dossier, Procedure, Status
 from .process import procedure_steps
+from .provinces import code_scope, point_scope
 from .workflow import Transition, may_take, transitions_from
 
 
@@ -47,8 +48,10 @@ def dossiers_visible_to(actor: Actor) -> QuerySet[Dossier]:
     if actor.is_administrator:
         return dossiers
     if actor.role == Role.DESK_OFFICER:
-        scope = Q(receiving_point_id=actor.service_point_id) if actor.service_point_id else Q(agency_id=actor.agency_id)
-        return dossiers.filter(scope)
+        if actor.service_point_id:
+            # With the desk's province in the Citus mode: one shard group.
+            return dossiers.filter(receiving_point_id=actor.service_point_id, **point_scope(actor.service_point_id))
+        return dossiers.filter(agency_id=actor.agency_id)
     if actor.role in (Role.PROCESSING_OFFICER, Role.LEADER):
         # procedure_id IN (literal ids) rather than a join or a subquery, so
         # PostgreSQL ORs two index scans (either of those scanned every dossier).
@@ -111,7 +114,7 @@ def dossier_get_for_user(*, user, code: str, for_update: bool = False) -> Dossie
     if for_update:
         # Lock only the dossier row, not the joined procedure.
         dossiers = dossiers.select_for_update(of=("self",))
-    return dossiers.select_related("procedure", "receiving_point", "agency").get(code=code)
+    return dossiers.select_related("procedure", "receiving_point", "agency").get(code=code, **code_scope(code))
 
 
 def worklist(*, user, status: str | None = None, due: str | None = None, now: dt.datetime | None = None):
@@ -160,6 +163,6 @@ def dossier_public_lookup(*, code: str) -> Dossier | None:
     return (
         Dossier.objects.select_related("procedure", "procedure__agency", "receiving_point", "agency")
         .prefetch_related("events")
-        .filter(code=code)
+        .filter(code=code, **code_scope(code))
         .first()
     )

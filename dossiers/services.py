@@ -49,6 +49,7 @@ from .models import (
     Status,
     Timeliness,
 )
+from .provinces import HOME_PROVINCE_CODE, dossier_scope, province_code_of_point
 from .results import result_approve
 from .selectors import (
     dossier_actions,
@@ -62,16 +63,16 @@ from .workflow import BY_ACTION
 # --- codes -------------------------------------------------------------------
 
 
-def dossier_code_next(*, unit_identifier: str, day: dt.date) -> str:
+def dossier_code_next(*, unit_identifier: str, day: dt.date, province_code: str = HOME_PROVINCE_CODE) -> str:
     """`<unit>-<YYMMDD>-<NNNN>` (Circular 01/2018 Art. 19). One UPSERT: two
     concurrent submissions at one unit serialise on the counter row and
     never share a number; the number restarts every day."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO dossiers_codecounter (unit_identifier, day, last) VALUES (%s, %s, 1) "
-            "ON CONFLICT (unit_identifier, day) DO UPDATE SET last = dossiers_codecounter.last + 1 "
+            "INSERT INTO dossiers_codecounter (province_code, unit_identifier, day, last) VALUES (%s, %s, %s, 1) "
+            "ON CONFLICT (unit_identifier, day, province_code) DO UPDATE SET last = dossiers_codecounter.last + 1 "
             "RETURNING last",
-            [unit_identifier, day],
+            [province_code, unit_identifier, day],
         )
         (number,) = cursor.fetchone()
     return f"{unit_identifier}-{day:%y%m%d}-{number:04d}"
@@ -100,6 +101,7 @@ def _event(
     transaction: subscribers' rows commit or roll back with it."""
     event = DossierEvent.objects.create(
         dossier=dossier,
+        province_code=dossier.province_code,
         action=action,
         from_status=from_status,
         to_status=dossier.status,
@@ -601,10 +603,14 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
     waiting = waits_for_receipt(sub.channel)
     # The code is the dossier's identifier from submission on (the applicant
     # tracks it, links carry it); its date is the day it reached the unit.
-    code = dossier_code_next(unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date())
+    province_code = province_code_of_point(point)
+    code = dossier_code_next(
+        unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date(), province_code=province_code
+    )
     agency = _handling_agency(procedure, point)
     dossier = Dossier.objects.create(
         code=code,
+        province_code=province_code,
         procedure=procedure,
         applicant=_applicant_account(sub, user, actor),
         applicant_name=sub.applicant_name.strip(),
@@ -833,7 +839,8 @@ def dossier_transition_by_system(
         raise ValueError(f"not a system transition: {action!r}")
     at = at or timezone.now()
     with transaction.atomic():
-        dossier = Dossier.objects.select_for_update(of=("self",)).select_related("agency").get(pk=dossier_id)
+        dossiers = Dossier.objects.select_for_update(of=("self",)).select_related("agency")
+        dossier = dossiers.get(**dossier_scope(dossier_id))
         if dossier.status not in transition.sources:
             raise TransitionNotAllowed(action=action, status=dossier.status, allowed=[])
         _apply(dossier, transition, user=None, actor=SYSTEM_ACTOR, at=at, note=note, actor_name=actor_name)
@@ -906,7 +913,7 @@ def dossier_record_event(
         raise ValueError(f"not a recordable action: {action!r}")
     actor = actor_for(acting_user)
     with transaction.atomic():
-        dossier = Dossier.objects.select_for_update(of=("self",)).get(pk=dossier_id)
+        dossier = Dossier.objects.select_for_update(of=("self",)).get(**dossier_scope(dossier_id))
         return _event(
             dossier,
             action=action,

@@ -24,18 +24,18 @@ def _keys(dossier: Dossier, *, agency_id: int) -> list[tuple[str, int]]:
     ]
 
 
-def _add(day: dt.date, keys: list[tuple[str, int]], **measures: int) -> None:
+def _add(day: dt.date, keys: list[tuple[str, int]], *, province_code: str, **measures: int) -> None:
     values = [measures.get(m, 0) for m in _MEASURES]
-    rows = ", ".join(["(%s, %s, %s, " + ", ".join(["%s"] * len(_MEASURES)) + ")"] * len(keys))
+    rows = ", ".join(["(%s, %s, %s, %s, " + ", ".join(["%s"] * len(_MEASURES)) + ")"] * len(keys))
     params: list = []
     # Always the same key order, so two transactions lock rows in one order.
     for dimension, key in sorted(keys):
-        params += [day, dimension, key, *values]
+        params += [province_code, day, dimension, key, *values]
     updates = ", ".join(f"{m} = s.{m} + EXCLUDED.{m}" for m in _MEASURES)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO dossiers_dailystat AS s (day, dimension, key, {', '.join(_MEASURES)}) VALUES {rows} "
-            f"ON CONFLICT (dimension, key, day) DO UPDATE SET {updates}",
+            f"INSERT INTO dossiers_dailystat AS s (province_code, day, dimension, key, {', '.join(_MEASURES)}) "
+            f"VALUES {rows} ON CONFLICT (dimension, key, day, province_code) DO UPDATE SET {updates}",
             params,
         )
 
@@ -46,6 +46,7 @@ def count_received(dossier: Dossier) -> None:
         # Receipts stay with the agency that had the dossier then, finishes go
         # to the one that finished it: a transfer moves neither count.
         _keys(dossier, agency_id=dossier.receiving_agency_id or dossier.agency_id),
+        province_code=dossier.province_code,
         received=1,
         online=int(dossier.channel == Channel.ONLINE),
     )
@@ -55,6 +56,7 @@ def count_finished(dossier: Dossier) -> None:
     _add(
         timezone.localtime(dossier.finished_at).date(),
         _keys(dossier, agency_id=dossier.agency_id),
+        province_code=dossier.province_code,
         finished=1,
         early=int(dossier.timeliness == "early"),
         on_time=int(dossier.timeliness == "on_time"),
@@ -82,14 +84,14 @@ def stats_rebuild() -> int:
     parts = []
     for dimension, (received_column, finished_column) in _DIMENSION_COLUMNS.items():
         parts.append(
-            f"""SELECT (received_at AT TIME ZONE %(tz)s)::date AS day, '{dimension}' AS dimension,
+            f"""SELECT province_code, (received_at AT TIME ZONE %(tz)s)::date AS day, '{dimension}' AS dimension,
                        {received_column} AS key,
                        1 AS received, (channel = {int(Channel.ONLINE)})::int AS online,
                        0 AS finished, 0 AS early, 0 AS on_time, 0 AS late, 0 AS processing_days_sum
                 FROM dossiers_dossier WHERE received_at IS NOT NULL
                 UNION ALL
-                SELECT (finished_at AT TIME ZONE %(tz)s)::date, '{dimension}', {finished_column}, 0, 0, 1,
-                       (timeliness = 'early')::int, (timeliness = 'on_time')::int, (timeliness = 'late')::int,
+                SELECT province_code, (finished_at AT TIME ZONE %(tz)s)::date, '{dimension}', {finished_column},
+                       0, 0, 1, (timeliness = 'early')::int, (timeliness = 'on_time')::int, (timeliness = 'late')::int,
                        coalesce(processing_working_days, 0)
                 FROM dossiers_dossier WHERE finished_at IS NOT NULL"""
         )
@@ -98,9 +100,9 @@ def stats_rebuild() -> int:
         cursor.execute("LOCK TABLE dossiers_dailystat IN EXCLUSIVE MODE")
         cursor.execute("DELETE FROM dossiers_dailystat")
         cursor.execute(
-            f"INSERT INTO dossiers_dailystat (day, dimension, key, {', '.join(_MEASURES)}) "
-            f"SELECT day, dimension, key, {measures} FROM ({' UNION ALL '.join(parts)}) AS facts "
-            "GROUP BY day, dimension, key",
+            f"INSERT INTO dossiers_dailystat (province_code, day, dimension, key, {', '.join(_MEASURES)}) "
+            f"SELECT province_code, day, dimension, key, {measures} FROM ({' UNION ALL '.join(parts)}) AS facts "
+            "GROUP BY province_code, day, dimension, key",
             {"tz": tz},
         )
         return cursor.rowcount

@@ -23,7 +23,7 @@ from gisportal.downloads import download_response
 from gisportal.unstorable import MultiPartParser
 
 from .apis import IDEMPOTENCY_KEY, SUBMIT_RESPONSES, DossierApiView, _object
-from .attachments import attachment_download_name, attachment_path
+from .attachments import attachment_download_name, attachment_open
 from .documents import document_delete, document_get_for_user, document_summary, document_upload, documents_of
 from .drafts import (
     dossier_submit_closing_draft,
@@ -141,7 +141,7 @@ class MyDocumentFileApi(StoreApiView):
     def get(self, request, document_id: int):
         document = document_get_for_user(user=request.user, document_id=document_id)
         try:
-            handle = attachment_path(document.stored_name).open("rb")
+            handle = attachment_open(document.stored_name)
         except FileNotFoundError as missing:
             raise StoredDocument.DoesNotExist from missing
         return download_response(

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.http import Http404
@@ -54,7 +55,7 @@ from gisportal.unstorable import MultiPartParser
 from . import consent
 from .errors import FeedbackInputError, FeedbackNotAllowed, RatingNotAllowed
 from .models import Feedback, Photo, Status
-from .photos import photo_path, photos_check
+from .photos import photo_open, photos_check
 from .selectors import (
     MAX_POINTS,
     POINTS_FROM_ZOOM,
@@ -711,13 +712,13 @@ class FeedbackPhotoApi(FeedbackApiView):
         if photo is None:
             raise Http404
         try:
-            handle = photo_path("original", photo.original_stored).open("rb")
+            handle = photo_open("original", photo.original_stored)
         except FileNotFoundError as missing:
             raise Http404 from missing
         audit.info("feedback photo downloaded id=%s photo=%s user=%s", public_id, photo.pk, request.user.pk)
         return download_response(
             handle,
-            filename=f"{report.public_id}-{photo.pk}{photo_path('original', photo.original_stored).suffix}",
+            filename=f"{report.public_id}-{photo.pk}{PurePosixPath(photo.original_stored).suffix}",
             content_type=photo.original_type,
             private=True,
         )

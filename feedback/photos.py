@@ -18,16 +18,20 @@ takes (`photos=`), and the problems found (bilingual, for the field
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dossiers.attachments import CheckedFile, attachments_check
 from gisportal.api import message
+from gisportal.filestore import feedback_storage
 
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 PHOTO_TYPES_DESCRIBED = "JPEG, PNG"
@@ -99,28 +103,36 @@ def photos_check(files: list) -> tuple[list[CheckedPhoto], list[str]]:
 # --- storage -------------------------------------------------------------------
 
 
-def _root(kind: str) -> Path:
-    return Path(settings.FEEDBACK_FILES_ROOT) / kind
+# In the feedback files' store (gisportal.filestore: a local folder or an
+# object store), under `original/` and `public/`.
+_STORED_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}")
+
+
+def _name(kind: str, stored: str) -> str:
+    if kind not in ("original", "public") or not _STORED_NAME.fullmatch(stored or ""):
+        raise FileNotFoundError(stored)
+    return f"{kind}/{stored}"
 
 
 def photo_write(kind: str, content: bytes, suffix: str) -> str:
     """Writes the bytes under a new random name in `kind` ("original" or
     "public") and returns the name."""
-    root = _root(kind)
-    root.mkdir(parents=True, exist_ok=True)
     name = secrets.token_hex(16) + suffix
-    (root / name).write_bytes(content)
+    feedback_storage().save(_name(kind, name), ContentFile(content))
     return name
 
 
+def photo_open(kind: str, stored: str) -> IO[bytes]:
+    """The stored photo, open for reading; FileNotFoundError when it is gone."""
+    return feedback_storage().open(_name(kind, stored), "rb")
+
+
 def photo_path(kind: str, stored: str) -> Path:
-    root = _root(kind).resolve()
-    path = (root / stored).resolve()
-    if path.parent != root:
-        raise FileNotFoundError(stored)
-    return path
+    """The photo's local path: only where the store is a local folder (tests)."""
+    return Path(feedback_storage().path(_name(kind, stored)))
 
 
 def photos_remove(written: list[tuple[str, str]]) -> None:
+    storage = feedback_storage()
     for kind, stored in written:
-        photo_path(kind, stored).unlink(missing_ok=True)
+        storage.delete(_name(kind, stored))

@@ -30,7 +30,7 @@ from gisportal.downloads import download_response
 from . import consent
 from .errors import FeedbackInputError, FeedbackNotAllowed, RatingNotAllowed
 from .models import Feedback, Photo, Status
-from .photos import photo_path
+from .photos import photo_open
 from .selectors import (
     POINTS_FROM_ZOOM,
     categories_active,
@@ -204,7 +204,7 @@ def feedback_photo_public(request, public_id: str, photo_id: int):
     if photo is None or not report.is_public:
         raise Http404
     try:
-        handle = photo_path("public", photo.public_stored).open("rb")
+        handle = photo_open("public", photo.public_stored)
     except FileNotFoundError as missing:
         raise Http404 from missing
     return download_response(handle, filename=f"{report.public_id}-{photo.pk}.jpg", content_type="image/jpeg")

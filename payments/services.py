@@ -23,6 +23,7 @@ from django.utils import timezone
 from dossiers.calendar import working_calendar
 from dossiers.events import DossierChanged
 from dossiers.models import Dossier, DossierEvent, Status
+from dossiers.provinces import dossier_scope
 from dossiers.selectors import dossier_get_for_user, dossier_may_act, dossiers_visible_to
 from dossiers.services import dossier_record_event
 from gisportal.accounts.models import Role
@@ -139,7 +140,7 @@ def payment_request_create(
     if not lines or any(amount <= 0 for _label, amount in lines):
         raise PaymentInputError.one("lines", "Cần ít nhất một khoản phí dương.", "At least one positive fee.")
     with transaction.atomic():
-        dossier = Dossier.objects.select_for_update(of=("self",)).get(pk=dossier_id)
+        dossier = Dossier.objects.select_for_update(of=("self",)).get(**dossier_scope(dossier_id))
         if PaymentRequest.objects.filter(dossier=dossier, status__in=OPEN_STATUSES).exists():
             raise PaymentConflict("Hồ sơ đã có yêu cầu thanh toán.", "The dossier already has an open payment request.")
         total = sum(amount for _label, amount in lines)

@@ -191,15 +191,21 @@ def purge_broker(env: dict[str, str]) -> None:
 
 
 @contextmanager
-def celery_worker(env: dict[str, str], log_dir: Path, *, beat: bool = False) -> Iterator[subprocess.Popen]:
+def celery_worker(
+    env: dict[str, str], log_dir: Path, *, beat: bool = False, queues: str | None = None, cwd: Path = PROJECT_ROOT
+) -> Iterator[subprocess.Popen]:
     """A Celery worker (solo pool) with `env`, in a session of its own so that
     `kill_group` kills it with its embedded beat (`beat`: the outbox sweep);
-    yields it once ready (its log at `process.log_path`), stops it on exit."""
+    yields it once ready (its log at `process.log_path`), stops it on exit.
+    `queues` (comma-separated) limits it to those queues (-Q); `cwd` is its
+    working directory (another host's: `env` then needs PYTHONPATH)."""
     log_path = log_dir / "worker.log"
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            celery_worker_command(loglevel="INFO", beat_schedule=log_dir / "celerybeat-schedule" if beat else None),
-            cwd=PROJECT_ROOT,
+            celery_worker_command(
+                loglevel="INFO", queue=queues, beat_schedule=log_dir / "celerybeat-schedule" if beat else None
+            ),
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -89,6 +89,13 @@ BENCHES = {
         {"points", "service_points", "ratio_ours_over_geopandas"},
         ["bench_batch_nearest"],
     ),
+    # Issue 14: its own Citus coordinator, workers and database (no scratch copy).
+    "national": (
+        ["--small", "2000", "--large", "4000", "--submissions", "20", "--reads", "20", "--aggregates", "2"]
+        + ["--shards", "8"],
+        {"n2000", "n4000", "growth_p95_large_over_small", "cluster_start_s"},
+        [],
+    ),
 }
 # Scripts run this many at a time: most of a tiny run is waiting (a server
 # starting, a database being copied), so three overlap well on two cores.

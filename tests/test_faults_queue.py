@@ -29,7 +29,14 @@ from gisportal.accounts.models import Agency
 from gisportal.accounts.services import user_ensure
 from layers.models import Feature, FeatureChange, ImportJob, Layer
 from layers.registries.importing import import_job_create, layer_import
-from layers.tests.fixtures_registry import assert_same_features, make_layer, sample_points, write_csv, write_gpkg
+from layers.tests.fixtures_registry import (
+    append_bad_csv_rows,
+    assert_same_features,
+    make_layer,
+    sample_points,
+    write_csv,
+    write_gpkg,
+)
 from tests.browser import session_delete, session_key_for
 from tests.live import celery_worker, own_connection, process_env, purge_broker, runserver, wait_for
 from tests.processes import kill_group
@@ -93,11 +100,12 @@ def editor_session(django_db_setup, django_db_blocker) -> Iterator[tuple[Layer, 
                 user.delete()
 
 
-def signed_in(base_url: str, session_key: str) -> requests.Session:
-    """An HTTP session with the portal's session cookie and a CSRF token."""
+def signed_in(base_url: str, session_key: str, *, page: str = "/registries/upload/") -> requests.Session:
+    """An HTTP session with the portal's session cookie and a CSRF token
+    (from `page`, a form the user may open)."""
     http = requests.Session()
     http.cookies.set(settings.SESSION_COOKIE_NAME, session_key)
-    page = http.get(f"{base_url}/registries/upload/", timeout=10)
+    page = http.get(f"{base_url}{page}", timeout=10)
     assert page.status_code == 200, page.text[:500]
     http.headers["X-CSRFToken"] = http.cookies[settings.CSRF_COOKIE_NAME]
     return http
@@ -166,9 +174,7 @@ def queued_upload(django_db_blocker, tmp_path: Path) -> Iterator[tuple[Layer, Im
     committed but not sent: the workers' sweep publishes it, as it does a job
     the broker missed."""
     sample = sample_points(300, seed=12)
-    path = write_csv(sample, tmp_path / "tram-y-te.csv")
-    with path.open("a", encoding="utf-8") as handle:
-        handle.writelines(f"Trạm hỏng {i},,,,,,không-phải-số,21.1\n" for i in range(30))
+    path = append_bad_csv_rows(write_csv(sample, tmp_path / "tram-y-te.csv"), 30)
     with committed_layer(django_db_blocker, initial=40) as layer:
         with django_db_blocker.unblock():
             job = import_job_create(

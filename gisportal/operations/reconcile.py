@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 
 from dossiers import density_counts, stats
-from dossiers.attachments import attachment_path
+from dossiers.attachments import attachment_exists
 from dossiers.models import Attachment, DailyStat, DensityCount, DensityDayCount, Dossier
 from layers.models import Feature, ImportJob
 
@@ -67,11 +67,7 @@ def _attachment_files_missing(dossier_ids: list[int]) -> int:
     names = Attachment.objects.filter(dossier_id__in=dossier_ids).values_list("stored_name", flat=True)
     missing = 0
     for name in names:
-        try:
-            present = attachment_path(name).is_file()
-        except FileNotFoundError:
-            present = False
-        missing += not present
+        missing += not attachment_exists(name)
     return missing
 
 

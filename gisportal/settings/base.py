@@ -251,6 +251,45 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_IMPORTS = ["gisportal.tasks"]
 
+# --- Workers on other hosts: queues by kind, broker redelivery (issue #14) -------
+# Every task is routed to a queue of its kind (gisportal/queues.py); a worker
+# without -Q consumes them all. An unacknowledged message (its worker died)
+# comes back from Redis after CELERY_VISIBILITY_TIMEOUT_S (Celery's default,
+# an hour); the outbox sweep has usually restarted the job long before, and
+# the late copy then finds nothing to claim.
+from gisportal.queues import task_queues, task_routes  # noqa: E402
+
+CELERY_TASK_QUEUES = task_queues(default=CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = task_routes(default=CELERY_TASK_DEFAULT_QUEUE)
+
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": float(env.get("CELERY_VISIBILITY_TIMEOUT_S", "3600"))}
+# How often a worker looks for such messages (kombu: every 10 s x 10 by default).
+if env.get("CELERY_UNACKED_RESTORE_INTERVAL_S"):
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
+        "unacked_restore_interval": float(env.get("CELERY_UNACKED_RESTORE_INTERVAL_S")),
+        "unacked_restore_throttle": 1,
+    }
+# Files that every host reaches (gisportal/filestore.py): PORTAL_STORAGE=local
+# (default) keeps MEDIA_ROOT and DOSSIER_FILES_ROOT as local folders;
+# PORTAL_STORAGE=s3 keeps them in the bucket AWS_STORAGE_BUCKET_NAME of the
+# S3-compatible store at AWS_S3_ENDPOINT_URL (empty: AWS itself), with the
+# keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+from gisportal.filestore import storage_settings  # noqa: E402
+
+PORTAL_STORAGE = (env.get("PORTAL_STORAGE", "local") or "local").strip().lower()
+if PORTAL_STORAGE == "s3":
+    AWS_STORAGE_BUCKET_NAME = env.get("AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_ENDPOINT_URL = env.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env.get("AWS_S3_REGION_NAME") or None
+    AWS_ACCESS_KEY_ID = env.get("AWS_ACCESS_KEY_ID")
+    AWS_SECRET_ACCESS_KEY = env.get("AWS_SECRET_ACCESS_KEY")
+STORAGES = storage_settings(
+    kind=PORTAL_STORAGE,
+    bucket=env.get("AWS_STORAGE_BUCKET_NAME"),
+    static_backend="django.contrib.staticfiles.storage.StaticFilesStorage",
+)
+# --- end of workers on other hosts ------------------------------------------------
+
 # The shared cache (rate limits, tiles, counts): CACHE_URL, by default the
 # broker's Redis one database up (REDIS_URL /0 -> /1). It fails open: while
 # Redis is unreachable each process uses a memory cache (gisportal/cache.py).
@@ -524,3 +563,15 @@ CELERY_BEAT_SCHEDULE["vnpost-sandbox-tick"] = {
 # received (check the documents, enter the dossier, print the receipt slip)
 # over an 8-hour working day = 32. Set the province's own figure here.
 COUNTER_CAPACITY_PER_DAY = float(env.get("COUNTER_CAPACITY_PER_DAY", "32"))
+
+# --- Citus shards by province (issue 14) -----------------------------------------
+# "citus": the database is a Citus coordinator; after `migrate`, run
+# `manage.py citus_distribute` (README, "Citus shards by province"). Empty:
+# one PostgreSQL, as always.
+DATABASE_DISTRIBUTION = (env.get("DATABASE_DISTRIBUTION", "") or "").strip().lower()
+if DATABASE_DISTRIBUTION == "citus":
+    # One connection per worker in a transaction: the dossier tables have
+    # foreign keys to reference tables, and a transaction that reads or writes
+    # a dossier by id (every shard) then writes a reference table (a payment
+    # request) would otherwise fail.
+    DATABASES["default"]["OPTIONS"]["options"] += " -c citus.multi_shard_modify_mode=sequential"

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.api import QueryParams, bbox_parameter, message
 from gisportal.downloads import download_response
+from gisportal.filestore import media_storage
 from gisportal.htmlmap import MAX_FEATURES, html_map_response
 from gisportal.outbox import outbox_state_message
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
@@ -150,10 +151,11 @@ class ImportJobErrorsApi(APIView):
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, summary="The error report of an import job")
     def get(self, request, job_id: int):
         job = _job_for(actor=actor_for(request.user), job_id=job_id)
-        path = Path(settings.MEDIA_ROOT) / job.error_report_path if job.error_report_path else None
-        if path is None or not path.is_file():
+        storage = media_storage()
+        if not job.error_report_path or not storage.exists(job.error_report_path):
             raise Http404
-        return download_response(path.open("rb"), filename=f"import-{job.pk}-errors.csv", content_type=CSV_CONTENT_TYPE)
+        handle = storage.open(job.error_report_path, "rb")
+        return download_response(handle, filename=f"import-{job.pk}-errors.csv", content_type=CSV_CONTENT_TYPE)
 
 
 class LayerExportApi(APIView):

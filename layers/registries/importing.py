@@ -37,10 +37,12 @@ import datetime as dt
 import json
 import logging
 import math
+import tempfile
 import uuid
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -52,10 +54,12 @@ import pyogrio.errors
 import pyproj
 import shapely
 from django.conf import settings
+from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from gisportal.api import message
+from gisportal.filestore import is_local, local_copy, media_storage, names_under
 from gisportal.outbox import outbox_claim, outbox_heartbeat, outbox_owns, outbox_publish_on_commit
 from gisportal.spreadsheets import SafeCsvWriter
 from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
@@ -143,11 +147,25 @@ def _refuse(vi: str, en: str) -> ImportRefused:
 # --- the file before any parser -------------------------------------------------
 
 
-def import_file_path(job: ImportJob) -> Path:
-    """Uploads are stored under MEDIA_ROOT/imports by a generated name; the
-    management command may point a job at a file elsewhere (absolute path)."""
-    path = Path(job.stored_path)
-    return path if path.is_absolute() else Path(settings.MEDIA_ROOT) / path
+def _uploaded(job: ImportJob) -> bool:
+    """Whether the job's file is an upload in the media store (imports/...);
+    else the management command pointed it at a local file (absolute path)."""
+    return not Path(job.stored_path).is_absolute()
+
+
+@contextmanager
+def import_source(job: ImportJob) -> Iterator[Path]:
+    """A local path to read the job's file from: a command's own file where
+    it is; an upload from the media store (a temporary copy when the store
+    is an object store on another host, removed after the read)."""
+    if not _uploaded(job):
+        yield Path(job.stored_path)
+        return
+    storage = media_storage()
+    if not storage.exists(job.stored_path):
+        raise _refuse("Không tìm thấy tệp đã tải lên.", "The uploaded file is missing.")
+    with local_copy(storage, job.stored_path) as path:
+        yield path
 
 
 def import_format_detect(*, path: Path, source_name: str) -> str:
@@ -901,20 +919,29 @@ class _Staging:
 
 class _Report:
     """The CSV of rejected, repaired and flagged rows, opened on first use:
-    UTF-8 with a BOM, every cell through spreadsheet_cell."""
+    UTF-8 with a BOM, every cell through spreadsheet_cell. Written where the
+    media store keeps it when that is a local folder (a partial report is
+    visible while the import runs); else to a temporary file that is stored
+    in the object store when the report is closed."""
 
     def __init__(self, job: ImportJob):
         self.relative = f"imports/job-{job.pk}-{uuid.uuid4().hex[:12]}-errors.csv"
-        self.path = Path(settings.MEDIA_ROOT) / self.relative
+        self.storage = media_storage()
+        self.local = is_local(self.storage)
+        self.path = Path(self.storage.path(self.relative)) if self.local else None
         self._handle = None
         self._writer = None
+        self._stored = False
 
     def write(self, entries: list[tuple[int, str, str, dict]]) -> None:
         if not entries:
             return
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            if self.local:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            else:
+                self._handle = tempfile.TemporaryFile("w+", encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by close())
             self._writer = SafeCsvWriter(self._handle)
             self._writer.writerow(["row", "outcome", "reason", "attributes"])
         for row, outcome, reason, raw in entries:
@@ -923,12 +950,19 @@ class _Report:
     def close(self) -> str:
         if self._handle is None:
             return ""
+        if not self.local and not self._stored:
+            self._handle.flush()
+            self._handle.buffer.seek(0)
+            self.storage.save(self.relative, File(self._handle.buffer))
+            self._stored = True
         self._handle.close()
         return self.relative
 
     def discard(self) -> None:
+        if self._handle is None:
+            return
         self.close()
-        self.path.unlink(missing_ok=True)
+        self.storage.delete(self.relative)
 
 
 class _Superseded(Exception):
@@ -1017,7 +1051,13 @@ def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJ
 
 
 def _run(*, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, progress: Progress | None) -> None:
-    path = import_file_path(job)
+    with import_source(job) as path:
+        _run_file(path=path, job=job, layer=layer, staging=staging, report=report, progress=progress)
+
+
+def _run_file(
+    *, path: Path, job: ImportJob, layer: Layer, staging: _Staging, report: _Report, progress: Progress | None
+) -> None:
     if not path.is_file():
         raise _refuse("Không tìm thấy tệp đã tải lên.", "The uploaded file is missing.")
     _check_size(path)
@@ -1164,12 +1204,7 @@ def import_job_create(
         if upload.size > settings.UPLOAD_MAX_BYTES:
             limit_mb = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
             raise _refuse(f"Tệp quá lớn; giới hạn {limit_mb} MB.", f"File too large; the limit is {limit_mb} MB.")
-        stored = f"imports/{uuid.uuid4().hex}{suffix}"
-        target = Path(settings.MEDIA_ROOT) / stored
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as handle:
-            for chunk in upload.chunks():
-                handle.write(chunk)
+        stored = media_storage().save(f"imports/{uuid.uuid4().hex}{suffix}", upload)
     elif path is not None:
         stored = str(Path(path).resolve())
     else:
@@ -1202,19 +1237,26 @@ def import_job_run(*, job_id: int, progress: Progress | None = None) -> ImportJo
 
 def import_upload_discard(job: ImportJob) -> None:
     """Remove an uploaded file once its job has ended (never a command's own file)."""
-    path = import_file_path(job)
-    imports_dir = (Path(settings.MEDIA_ROOT) / "imports").resolve()
-    if path.resolve().parent == imports_dir and path.is_file():
-        path.unlink()
+    if _uploaded(job) and PurePosixPath(job.stored_path).parent == PurePosixPath("imports"):
+        media_storage().delete(job.stored_path)
 
 
 def import_job_reports_discard(job: ImportJob) -> None:
     """Remove error reports of the job's interrupted attempts (all but the one
     the job points to)."""
-    kept = job.error_report_path
-    for path in (Path(settings.MEDIA_ROOT) / "imports").glob(f"job-{job.pk}-*-errors.csv"):
-        if f"imports/{path.name}" != kept:
-            path.unlink(missing_ok=True)
+    storage = media_storage()
+    for name in import_job_reports(job):
+        if name != job.error_report_path:
+            storage.delete(name)
+
+
+def import_job_reports(job: ImportJob) -> list[str]:
+    """Names of every error report the job's attempts stored."""
+    return [
+        name
+        for name in names_under(media_storage(), "imports", prefix=f"job-{job.pk}-")
+        if name.endswith("-errors.csv")
+    ]
 
 
 def import_job_files_discard(job: ImportJob) -> None:

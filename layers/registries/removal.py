@@ -7,13 +7,13 @@ removes can no longer tell."""
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from django.conf import settings
 from django.db import transaction
 
+from gisportal.filestore import media_storage
+
 from ..models import Feature, FeatureChange, ImportJob, Layer
-from .importing import import_file_path
 from .tiles import tile_cache_purge
 
 audit = logging.getLogger("gisportal.audit")
@@ -40,28 +40,29 @@ def layer_removal_summary(layer: Layer) -> LayerRemoval:
     )
 
 
-def _import_files(jobs) -> list[Path]:
-    """The files of these jobs that the portal stored under MEDIA_ROOT/imports
-    (never a file a management command imported from elsewhere)."""
-    imports_dir = (Path(settings.MEDIA_ROOT) / "imports").resolve()
-    paths = []
+def _import_files(jobs) -> list[str]:
+    """Names in the media store of the files the portal stored for these
+    jobs under imports/ (never a file a management command imported from
+    elsewhere)."""
+    names = []
     for job in jobs:
-        paths.append(import_file_path(job))
+        if not Path(job.stored_path).is_absolute():
+            names.append(job.stored_path)
         if job.error_report_path:
-            paths.append(Path(settings.MEDIA_ROOT) / job.error_report_path)
-    return [path for path in paths if path.resolve().parent == imports_dir]
+            names.append(job.error_report_path)
+    return [name for name in names if PurePosixPath(name).parent == PurePosixPath("imports")]
 
 
-def _leftovers_remove(*, files: list[Path], slug: str, layer_id: int) -> None:
+def _leftovers_remove(*, files: list[str], slug: str, layer_id: int) -> None:
+    storage = media_storage()
     removed = 0
-    for path in files:
+    for name in files:
         try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass  # an upload is removed once its import ends
+            if storage.exists(name):  # an upload is removed once its import ends
+                storage.delete(name)
+                removed += 1
         except OSError as error:
-            logger.warning("file of deleted layer %s left behind: %s (%s)", slug, path, error)
+            logger.warning("file of deleted layer %s left behind: %s (%s)", slug, name, error)
     tiles = tile_cache_purge(slug=slug, layer_id=layer_id)
     logger.info("deleted layer %s: %d files and %d cached tiles removed", slug, removed, tiles)
 

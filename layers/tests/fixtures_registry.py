@@ -169,6 +169,14 @@ def write_csv(sample: Sample, path: Path, *, lon: str = "Longitude", lat: str = 
     return path
 
 
+def append_bad_csv_rows(path: Path, count: int) -> Path:
+    """Rows that an import rejects (no coordinates, a number that is not one),
+    appended to a CSV of write_csv: what fills an error report."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.writelines(f"Trạm hỏng {i},,,,,,không-phải-số,21.1\n" for i in range(count))
+    return path
+
+
 WRITERS = {
     "gpkg": (write_gpkg, ".gpkg"),
     "shapefile": (write_shapefile_zip, ".zip"),

@@ -18,7 +18,7 @@ from django.test import Client
 from gisportal.accounts.selectors import actor_for
 from layers.models import Feature, FeatureChange, ImportJob, Layer, ServicePoint, Visibility
 from layers.registries.editing import feature_create
-from layers.registries.importing import import_file_path, import_job_create, layer_import
+from layers.registries.importing import import_job_create, layer_import
 from layers.registries.tiles import TileAddress, tile_cache_key, tile_cache_purge
 from layers.tests.fixtures_registry import make_layer, sample_points, write_csv
 
@@ -131,7 +131,7 @@ def doomed(db, tmp_path, settings, make_user):
         geometry={"type": "Point", "coordinates": [106.07, 21.18]},
         properties={"name": "thêm"},
     )
-    files = [Path(settings.MEDIA_ROOT) / done.error_report_path, import_file_path(queued)]
+    files = [Path(settings.MEDIA_ROOT) / done.error_report_path, Path(settings.MEDIA_ROOT) / queued.stored_path]
     assert all(f.is_file() for f in files)
     layer.refresh_from_db()
     x, y = _tile_of(106.07, 21.18, 12)

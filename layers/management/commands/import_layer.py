@@ -1,10 +1,11 @@
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 from tqdm import tqdm
 
+from gisportal.filestore import is_local, media_storage
 from layers.models import ImportJob, Layer
 from layers.registries.importing import ImportRefused, import_job_create, import_job_run
 
@@ -58,7 +59,10 @@ class Command(BaseCommand):
             f"flagged {job.rows_flagged} of {job.rows_done} rows (job {job.pk})"
         )
         if job.error_report_path:
-            report = Path(settings.MEDIA_ROOT) / job.error_report_path
+            storage = media_storage()
+            # In an object store the report is read through the portal's API.
+            local = is_local(storage)
+            report = storage.path(job.error_report_path) if local else reverse("import-job-errors", args=[job.pk])
             self.stdout.write(f"Báo cáo lỗi / error report: {report}")
         if job.status != ImportJob.Status.SUCCEEDED:
             raise CommandError(f"{job.message} [{counts}]")
