@@ -9,10 +9,9 @@ the period, whenever they were received."""
 
 import datetime as dt
 
-from django.db import connection
-
 from gisportal.accounts.models import Agency
 from gisportal.api import message
+from gisportal.dbrouting import read_connection
 from layers.models import AdministrativeUnit, ServicePoint
 
 from .models import Channel, DailyStat, Procedure
@@ -66,7 +65,7 @@ def _sums(date_from: dt.date, date_to: dt.date, group_by: str) -> list[tuple]:
     else:
         sql = f"SELECT key, {_SUMS} FROM dossiers_dailystat WHERE dimension = %s AND day BETWEEN %s AND %s GROUP BY key"
         dimension = DailyStat.Dimension.ALL if group_by == "none" else group_by
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [dimension, date_from, date_to])
         return cursor.fetchall()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import psycopg
+from django.conf import settings
 from django.contrib.gis.db.models.functions import AsGeoJSON
 from django.contrib.gis.geos import Point, Polygon
 from django.core.cache import cache
@@ -15,6 +16,8 @@ from django.db import connection
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+
+from gisportal.dbrouting import read_connection
 
 from .models import AdministrativeUnit, ServicePoint, ServicePointKind
 
@@ -240,12 +243,21 @@ def prepared_cursor() -> Iterator:
     wrapper (query logging, `execute_wrapper`, health checks as usual) around
     a `_PreparedCursor` of the same connection. Parsing and planning were
     0.2 ms of the 0.5 ms the nearest statement took unprepared
-    (bench/nearest.py). There is no connection pooler in front of PostgreSQL
-    (which could hand the statement to another session)."""
-    with connection.cursor() as wrapper:
+    (bench/nearest.py).
+
+    The connection is the read replica's for a stale-OK request
+    (gisportal/dbrouting.py). Behind a transaction-mode pooler
+    (DATABASE_POOLER) the next statement may run on another server session,
+    which never saw the prepared one: then a plain cursor."""
+    db = read_connection()
+    if settings.DATABASE_POOLER:
+        with db.cursor() as plain:
+            yield plain
+        return
+    with db.cursor() as wrapper:
         own = wrapper.cursor
-        wrapper.cursor = _PreparedCursor(connection.connection)
-        wrapper.cursor.log_sql = connection.queries_logged
+        wrapper.cursor = _PreparedCursor(db.connection)
+        wrapper.cursor.log_sql = db.queries_logged
         try:
             yield wrapper
         finally:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import h3.api.basic_int as h3
 import numpy as np
 import shapely
-from django.db import connection
 from django.utils import timezone
 
 from dossiers.density_counts import (
@@ -37,6 +36,7 @@ from dossiers.density_counts import (
 )
 from dossiers.models import H3_RESOLUTIONS, Procedure
 from gisportal.api import month_start
+from gisportal.dbrouting import read_connection
 from layers.models import Era
 
 RESOLUTIONS = H3_RESOLUTIONS
@@ -164,7 +164,7 @@ def density_h3_counts(*, filters: DensityFilters, res: int) -> dict[int, int]:
     if res not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}")
     sql, params = density_counts_sql(filters, res)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
@@ -209,7 +209,7 @@ def density_commune_counts(*, filters: DensityFilters, era: str) -> list[dict]:
         FROM layers_administrativeunit u LEFT JOIN counts c ON c.cell = u.id
         WHERE u.era = %s AND u.level = 'commune'
         ORDER BY u.code"""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [*params, era])
         rows = cursor.fetchall()
     return [
@@ -307,7 +307,7 @@ def density_tile(*, filters: DensityFilters, res: int, z: int, x: int, y: int) -
             near.append((cell, count))
     if not near:
         return b""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             _TILE_SQL,
             {

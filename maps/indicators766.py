@@ -33,12 +33,11 @@ Definitions (stated here because the decision leaves room):
 
 import datetime as dt
 
-from django.db import connection
-
 from dossiers.models import DailyStat, OnlineLevel, Procedure
 from feedback.selectors import satisfaction_counts
 from gisportal.accounts.models import Agency
 from gisportal.api import message
+from gisportal.dbrouting import read_connection
 from layers.models import AdministrativeUnit, ServicePoint
 from payments.selectors import online_payment_counts
 
@@ -120,7 +119,7 @@ def _indicator(spec: dict, value: float | None) -> dict:
 def _procedure_shares(group_by: str) -> dict[int, tuple[int, int]]:
     """key -> (active procedures, of which fully online): per agency, or key 0 for the province."""
     column = "agency_id" if group_by == "agency" else "0"
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT {column}, count(*), count(*) FILTER (WHERE online_level = %s) "
             f"FROM {Procedure._meta.db_table} WHERE is_active GROUP BY 1",
@@ -148,7 +147,7 @@ def indicators_766(*, group_by: str, date_from: dt.date, date_to: dt.date) -> di
     ordered by dossiers received, most first."""
     if group_by not in GROUP_BY:
         raise ValueError(f"group_by must be one of {GROUP_BY}")
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT key, sum(received), sum(online), sum(finished), sum(early), sum(on_time), sum(late), "
             "sum(processing_days_sum) FROM dossiers_dailystat WHERE dimension = %s AND day BETWEEN %s AND %s "

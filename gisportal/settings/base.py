@@ -92,6 +92,23 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.database("postgis://gisportal:gisportal@127.0.0.1:5432/gisportal")}
+
+# --- Read replica (gisportal/dbrouting.py; README "Read replica and PgBouncer") ---
+# Only with DATABASE_REPLICA_URL: stale-OK reads go to the "replica" alias.
+DATABASE_POOLER = env.pooler() or ""
+DATABASE_REPLICA_MAX_LAG_S = float(env.get("DATABASE_REPLICA_MAX_LAG_S", "5"))
+DATABASE_REPLICA_CHECK_S = float(env.get("DATABASE_REPLICA_CHECK_S", "2"))
+DATABASE_REPLICA_PROBE_TIMEOUT_S = float(env.get("DATABASE_REPLICA_PROBE_TIMEOUT_S", "1"))
+DATABASE_REPLICA_STICKY_S = float(env.get("DATABASE_REPLICA_STICKY_S", "15"))
+if (_replica := env.replica_database()) is not None:
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["gisportal.dbrouting.ReplicaRouter"]
+    # Before the sessions, so that a session saved on the way out counts as a write.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware"),
+        "gisportal.dbrouting.ReplicaRoutingMiddleware",
+    )
+# --- end read replica ---
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -45,8 +45,8 @@ def get_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def database(default_url: str) -> dict:
-    url = get("DATABASE_URL", default_url)
+def database(default_url: str | None, *, variable: str = "DATABASE_URL") -> dict:
+    url = get(variable, default_url)
     # Connections persist for a minute, and each request checks the one it
     # reuses before the first query (CONN_HEALTH_CHECKS): after a database
     # restart a stale connection is replaced instead of failing the request.
@@ -73,6 +73,43 @@ def database(default_url: str) -> dict:
     # Test databases are cloned from a template that already has the
     # extensions, so the application role needs no superuser rights.
     config["TEST"] = {"TEMPLATE": get("DATABASE_TEST_TEMPLATE", "template_postgis")}
+    if pooler():
+        _pooled(config)
+    return config
+
+
+# --- Read replica and connection pooler (docs/decisions.md, "Read replica") ---
+
+
+def pooler() -> str | None:
+    """DATABASE_POOLER=pgbouncer: DATABASE_URL (and DATABASE_REPLICA_URL) name
+    a PgBouncer in transaction mode; unset: PostgreSQL itself."""
+    value = (get("DATABASE_POOLER") or "").strip().lower()
+    if value not in {"", "pgbouncer"}:
+        raise ValueError(f"DATABASE_POOLER must be 'pgbouncer' or unset, not {value!r}")
+    return value or None
+
+
+def _pooled(config: dict) -> None:
+    """What a transaction-mode pooler needs: each transaction may run on another
+    server session, so nothing may outlive a transaction on the session."""
+    # PgBouncer refuses the `options` startup parameter; the same settings go on
+    # the role or database instead (ALTER ROLE ... SET jit = off; README).
+    config["OPTIONS"].pop("options", None)
+    # A statement prepared on one server session is unknown to the next.
+    config["OPTIONS"]["prepare_threshold"] = None
+    # A named cursor (QuerySet.iterator()) lives in its transaction's session.
+    config["DISABLE_SERVER_SIDE_CURSORS"] = True
+
+
+def replica_database() -> dict | None:
+    """The "replica" alias from DATABASE_REPLICA_URL, or None when unset. In
+    tests it mirrors the test database (a test without a replica of its own
+    reads what it wrote)."""
+    if not get("DATABASE_REPLICA_URL"):
+        return None
+    config = database(None, variable="DATABASE_REPLICA_URL")
+    config["TEST"] = {"MIRROR": "default"}
     return config
 
 

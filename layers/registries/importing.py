@@ -861,7 +861,10 @@ def _province_box() -> tuple[float, float, float, float] | None:
 
 
 class _Staging:
-    """A session TEMP table holding accepted rows until the swap."""
+    """A session TEMP table holding accepted rows until the swap. Behind a
+    transaction-mode pooler (DATABASE_POOLER) each transaction may run on
+    another server session, which would not see it: then an UNLOGGED table of
+    the job's own name (a rerun of the job drops what a crash left)."""
 
     def __init__(self, *, job: ImportJob, fields: list[dict]):
         self.table = f"import_staging_{job.pk}"
@@ -869,10 +872,12 @@ class _Staging:
 
     def create(self) -> None:
         columns = ", ".join(f"f{i} {PG_TYPES[f['type']]}" for i, f in enumerate(self.fields))
+        kind = "UNLOGGED" if settings.DATABASE_POOLER else "TEMP"
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(
-                f"CREATE TEMP TABLE {self.table} (row_number integer, geom geometry{', ' if columns else ''}{columns})"
+                f"CREATE {kind} TABLE {self.table} "
+                f"(row_number integer, geom geometry{', ' if columns else ''}{columns})"
             )
 
     def load(self, checked: _Checked) -> None:

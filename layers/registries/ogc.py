@@ -38,7 +38,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -50,6 +49,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
+from gisportal.dbrouting import read_connection
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
@@ -332,7 +332,7 @@ def _temporal_extent(layer: Layer) -> list[str | None] | None:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT min(properties->>%s), max(properties->>%s) FROM layers_feature WHERE layer_id = %s",
             [layer.time_field, layer.time_field, layer.pk],
@@ -820,7 +820,7 @@ def features_page(*, layer: Layer, query: ItemsQuery) -> FeaturesPage:
             "n AS (SELECT count(*) AS n FROM m) "
             "SELECT n.n, p.* FROM n, LATERAL (" + _page_sql("m f WHERE n.n <= %s") + ") p"
         )
-        with connection.cursor() as cursor:
+        with read_connection().cursor() as cursor:
             cursor.execute(sql, [*values, COUNT_CAP + 1, COUNT_CAP, query.limit, query.offset])
             n, returned, text = cursor.fetchone()
         if n <= COUNT_CAP:
@@ -833,14 +833,14 @@ def features_page(*, layer: Layer, query: ItemsQuery) -> FeaturesPage:
 
 
 def _fetch(sql: str, values: list) -> tuple[int, str]:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, values)
         returned, text = cursor.fetchone()
     return returned, text
 
 
 def feature_json(*, layer: Layer, feature_id: int) -> str | None:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT {FEATURE_JSON_SQL} FROM layers_feature f WHERE f.layer_id = %s AND f.id = %s",
             [layer.pk, feature_id],

@@ -33,7 +33,6 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -45,6 +44,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
+from gisportal.dbrouting import read_connection
 
 from ..models import GeometryType, Layer, Visibility
 from .selectors import layer_get_for_user, layer_visible_to
@@ -155,7 +155,7 @@ _SOURCE_SQL = """
 def tile_source_for(*, actor, slug: str) -> TileSource:
     """The layer of that slug if the actor may see it, else a 404 (a hidden
     layer looks like a missing one), by layers_visible_to's rules."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_SOURCE_SQL, [slug])
         row = cursor.fetchone()
     if row is None:
@@ -274,7 +274,7 @@ def _params(layer: "Layer | TileSource", tile: TileAddress) -> dict:
 
 
 def _run(sql: str, params: dict) -> bytes:
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return bytes(row[0]) if row and row[0] is not None else b""
@@ -286,7 +286,7 @@ def _raw_tile(layer: "TileSource", tile: TileAddress) -> tuple[int, bytes]:
     unit_m = tile.width_m / TILE_EXTENT
     simplify = 0.0 if layer.geometry_type in POINT_TYPES else SIMPLIFY_UNITS * unit_m
     params = {**_params(layer, tile), "simplify": simplify, "limit": RAW_MAX_FEATURES + 1}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(_RAW_SQL, params)
         n, data = cursor.fetchone()
     return n, bytes(data) if data is not None else b""
