@@ -569,9 +569,10 @@ COUNTER_CAPACITY_PER_DAY = float(env.get("COUNTER_CAPACITY_PER_DAY", "32"))
 # `manage.py citus_distribute` (README, "Citus shards by province"). Empty:
 # one PostgreSQL, as always.
 DATABASE_DISTRIBUTION = (env.get("DATABASE_DISTRIBUTION", "") or "").strip().lower()
-if DATABASE_DISTRIBUTION == "citus":
-    # One connection per worker in a transaction: the dossier tables have
-    # foreign keys to reference tables, and a transaction that reads or writes
-    # a dossier by id (every shard) then writes a reference table (a payment
-    # request) would otherwise fail.
+# One connection per worker in a transaction: the dossier tables have
+# foreign keys to reference tables, and a transaction that reads or writes a
+# dossier by id (every shard) then writes a reference table (a payment
+# request) would otherwise fail. Behind a transaction-mode pooler there are no
+# startup options (DATABASE_POOLER): it goes on the role then, as jit (README).
+if DATABASE_DISTRIBUTION == "citus" and "options" in DATABASES["default"]["OPTIONS"]:
     DATABASES["default"]["OPTIONS"]["options"] += " -c citus.multi_shard_modify_mode=sequential"
