@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.clusters import EXTENSIONS, PrivateCluster, postgres_bindir
+from tests.clusters import EXTENSIONS, PrivateCluster, Started, postgres_bindir
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
@@ -38,7 +38,7 @@ def citus_installed() -> bool:
     return bool(pkglibdir) and (Path(pkglibdir) / "citus.so").exists()
 
 
-class CitusCluster:
+class CitusCluster(Started):
     """Coordinator + `workers` workers; a context manager that stops them all
     and removes their folders on exit."""
 
@@ -70,17 +70,6 @@ class CitusCluster:
     def destroy(self) -> None:
         for node in self.nodes:
             node.destroy()
-
-    def __enter__(self) -> "CitusCluster":
-        try:
-            self.start()
-        except BaseException:
-            self.destroy()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.destroy()
 
     def create_database(self, name: str) -> str:
         """The database on every node with Citus and the portal's extensions,

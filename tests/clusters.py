@@ -38,7 +38,29 @@ def private_cluster_unavailable() -> str | None:
     return None
 
 
-class PrivateCluster:
+class Started:
+    """A server started on entering and destroyed on leaving, also when its
+    start fails half-way: subclasses give `start` and `destroy`."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def destroy(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.destroy()
+
+
+class PrivateCluster(Started):
     """initdb on a fresh folder under /tmp, trust authentication on
     127.0.0.1:`port`, superuser `postgres`. Use as a context manager: the
     cluster is stopped and its folder removed on exit."""
@@ -120,17 +142,6 @@ class PrivateCluster:
         if self.running():
             self.stop("immediate")
         shutil.rmtree(self.data, ignore_errors=True)
-
-    def __enter__(self) -> "PrivateCluster":
-        try:
-            self.start()
-        except BaseException:
-            self.destroy()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.destroy()
 
     def log_tail(self, lines: int = 20) -> str:
         try:
