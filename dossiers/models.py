@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
-from .provinces import HOME_PROVINCE_CODE
+from .provinces import province_code_field
 
 
 class AdministrativeLevel(models.TextChoices):
@@ -272,9 +272,7 @@ class PostalPickup(models.TextChoices):
 
 class Dossier(models.Model):
     code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of the dossier's province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="dossiers")
     applicant = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="dossiers"
@@ -458,9 +456,7 @@ class DossierEvent(models.Model):
     these."""
 
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="events")
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of its dossier's province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
     action = models.CharField(max_length=30)
     from_status = models.CharField(max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Status.choices)
@@ -569,9 +565,7 @@ class CodeCounter(models.Model):
     with one UPSERT so concurrent submissions serialise on this row."""
 
     unit_identifier = models.CharField(max_length=20)
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of the unit's province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
     day = models.DateField()
     last = models.PositiveIntegerField()
 
@@ -622,9 +616,7 @@ class DailyStat(models.Model):
     on_time = models.IntegerField(default=0)
     late = models.IntegerField(default=0)
     processing_days_sum = models.BigIntegerField(default=0)
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of the counted dossiers' province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
 
     class Meta:
         constraints = [
@@ -652,9 +644,7 @@ class DensityCount(models.Model):
     dimension = models.CharField(max_length=9)
     key = models.BigIntegerField()
     dossiers = models.IntegerField(default=0)
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of the counted dossiers' province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
 
     class Meta:
         constraints = [
@@ -678,9 +668,7 @@ class DensityDayCount(models.Model):
     area = models.PositiveSmallIntegerField()
     cell = models.BigIntegerField()
     dossiers = models.IntegerField(default=0)
-    # The shard key of a national deployment on Citus (dossiers.provinces,
-    # gisportal/distribution): the GSO code of the counted dossiers' province.
-    province_code = models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
+    province_code = province_code_field()
 
     class Meta:
         constraints = [

@@ -9,12 +9,20 @@ services add it to the filters that lock or read one dossier, so Citus routes
 them to one shard group."""
 
 from django.conf import settings
+from django.db import models
 
 # Bắc Ninh on the 2025 map (layers.services.NEW_PROVINCE_CODE); the column's
 # database default, so rows written by bulk loaders belong to it.
 HOME_PROVINCE_CODE = "24"
 
 _BY_UNIT: dict[int, str] = {}
+
+
+def province_code_field():
+    """The shard key of a national deployment on Citus, on every dossier
+    table: the GSO code of the province of the dossier (or of the counted
+    dossiers, or of the unit a code counter numbers)."""
+    return models.CharField(max_length=2, db_default=HOME_PROVINCE_CODE, editable=False)
 
 
 def distributed() -> bool:
