@@ -73,7 +73,6 @@ from common import (  # noqa: E402
     conninfo_from_url,
     django_setup,
     exit_on_sigterm,
-    percentile,
     prepare_database,
     private_redis,
     production_env,
@@ -81,6 +80,7 @@ from common import (  # noqa: E402
     say,
     scratch_database,
     summarize,
+    time_interleaved,
 )
 from psycopg import sql as pgsql  # noqa: E402
 
@@ -316,43 +316,6 @@ def time_mode(run_one, warmup_points, points) -> list[int]:
         run_one(lon, lat, kind)
         samples.append(clock() - t0)
     return samples
-
-
-def time_interleaved(modes: dict, warmup_points, points, rounds: int) -> tuple[dict, list[dict]]:
-    """Every mode on every point, the modes taking turns point by point in an
-    order shuffled for each point (a rotation made one mode nearly always
-    follow the slowest one, and that mode came out 2-3x slower than alone), in
-    `rounds` passes over the points. Returns ns samples per mode, and each
-    pass's p50 in ms per mode (the spread between passes)."""
-    for run in modes.values():
-        for lon, lat, kind in warmup_points:
-            run(lon, lat, kind)
-    names = list(modes)
-    shuffle = random.Random(7).shuffle
-    samples: dict[str, list[int]] = {name: [] for name in names}
-    per_round = []
-    clock = time.perf_counter_ns
-    for _round in range(rounds):
-        gc.collect()
-        # The cyclic collector off while timing: it would run at whatever allocation crosses its
-        # threshold, charging one mode (the one after the help modes' heavy Python) with the
-        # others' garbage. Collected between rounds instead, untimed, for every mode alike.
-        gc.disable()
-        this_round: dict[str, list[int]] = {name: [] for name in names}
-        try:
-            for lon, lat, kind in points:
-                order = names[:]
-                shuffle(order)
-                for name in order:
-                    t0 = clock()
-                    modes[name](lon, lat, kind)
-                    this_round[name].append(clock() - t0)
-        finally:
-            gc.enable()
-        for name, values in this_round.items():
-            samples[name].extend(values)
-        per_round.append({name: percentile(values, 50) / 1e6 for name, values in this_round.items()})
-    return samples, per_round
 
 
 # --------------------------------------------------------------------------- throughput (HTTP, N connections)
