@@ -63,6 +63,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
+    baselines_left_out,
     current_history,
     dossier_base_data,
     exit_on_sigterm,
@@ -80,6 +81,16 @@ DENSITY_URL = "/api/v1/analytics/density/"
 TILE_Z = 10
 CENTRE = (106.0763, 21.1861)  # Bắc Ninh provincial centre, lon/lat
 SNAP_DEGREES = 0.005
+
+LEFT_OUT = {
+    "the small history (density ratios)": "nothing: the same requests; but it is measured minutes before the large "
+    "one, so a change of load between them is not cancelled",
+    "naive SnapToGrid": "H3 cells (a square grid of about their size), the edge days, polygons, GeoJSON and the "
+    "request stack: it only counts",
+    "geopandas (coverage)": "geodesic areas (planar in VN-2000 / UTM 48N; ratio_planar_postgis_over_geopandas "
+    "compares like with like)",
+    "the bench": "HTTP (in process, APIClient), the map page and the browser's drawing",
+}
 
 NAIVE_SQL = """
 SELECT ST_SnapToGrid(location, %(size)s, %(size)s) AS cell, count(*)
@@ -324,6 +335,7 @@ def main() -> int:
             f"{run['era']}+{run['synthetic_points']}": run["ratio_postgis_over_geopandas"] for run in coverage
         },
         "generation_s": {str(n): t["total"] for n, t in generation.items()},
+        **baselines_left_out(LEFT_OUT),
         "queries": args.queries,
         "rounds": args.rounds,
         "naive_queries": args.naive_queries,

@@ -429,6 +429,16 @@ def history_bench_open(args, *, default_suffix: str, marker: str) -> tuple[str, 
     return main_url, bench_db
 
 
+def baselines_left_out(left_out: dict[str, str]) -> dict:
+    """Print what each baseline (and the bench as a whole) leaves out, and
+    return it for the JSON summary under `baselines_leave_out`: a ratio means
+    little without it (issue 13's rule; tests/test_benches_run.py checks the key)."""
+    say("")
+    for name, text in left_out.items():
+        say(f"{name} leaves out: {text}")
+    return {"baselines_leave_out": left_out}
+
+
 def machine_facts(started: float) -> dict:
     """What every benchmark's JSON line ends with: the machine and the run's
     length (`started`: time.perf_counter() at the start)."""
