@@ -11,12 +11,16 @@ Every settings profile that uses Redis gets this class from
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import redis
+from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Errors of the connection, not of a command: the server is away or too slow.
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -64,10 +68,16 @@ class FailOpenRedisCache(RedisCache):
         return time.monotonic() < _skip_until.get(self._location, 0.0)
 
     def _either(self, operation: str, *args, **kwargs):
+        return self._redis_or_memory(
+            lambda: getattr(super(FailOpenRedisCache, self), operation)(*args, **kwargs),
+            lambda: getattr(self._fallback, operation)(*args, **kwargs),
+        )
+
+    def _redis_or_memory(self, on_redis: Callable[[], T], in_memory: Callable[[], T]) -> T:
         if self.is_skipping_redis:
-            return getattr(self._fallback, operation)(*args, **kwargs)
+            return in_memory()
         try:
-            result = getattr(super(), operation)(*args, **kwargs)
+            result = on_redis()
         except UNREACHABLE as error:
             if _skip_until.get(self._location) is None:
                 logger.warning(
@@ -77,10 +87,29 @@ class FailOpenRedisCache(RedisCache):
                     self.retry_after_s,
                 )
             _skip_until[self._location] = time.monotonic() + self.retry_after_s
-            return getattr(self._fallback, operation)(*args, **kwargs)
+            return in_memory()
         if _skip_until.pop(self._location, None) is not None:
             logger.warning("cache: Redis at %s answers again", _redacted(self._location))
         return result
+
+    def count_in_window(self, key: str, window_s: int) -> tuple[int, int]:
+        """`count_in_window` in one Redis round trip: SET NX with the
+        window's expiry, INCR and TTL in one MULTI/EXEC."""
+        return self._redis_or_memory(
+            lambda: self._redis_count_in_window(key, window_s),
+            lambda: count_in_window(self._fallback, key, window_s),
+        )
+
+    def _redis_count_in_window(self, key: str, window_s: int) -> tuple[int, int]:
+        key = self.make_and_validate_key(key)
+        with self._cache.get_client(key, write=True).pipeline(transaction=True) as pipe:
+            # An integer is stored as itself (Django's RedisSerializer), so
+            # cache.get() reads this counter too.
+            pipe.set(key, 0, ex=window_s, nx=True)
+            pipe.incr(key)
+            pipe.ttl(key)
+            _, count, ttl_s = pipe.execute()
+        return count, ttl_s if ttl_s > 0 else window_s
 
     def add(self, *args, **kwargs):
         return self._either("add", *args, **kwargs)
@@ -114,6 +143,22 @@ class FailOpenRedisCache(RedisCache):
 
     def clear(self):
         return self._either("clear")
+
+
+def count_in_window(cache: BaseCache, key: str, window_s: int) -> tuple[int, int]:
+    """Adds one to the counter `key` of `cache`, which starts at 0 and lasts
+    `window_s` seconds from its first count (a fixed window); the count, and
+    the seconds left until the window ends. The Redis cache does it in one
+    round trip (`FailOpenRedisCache.count_in_window`); any other cache with
+    add and incr."""
+    if isinstance(cache, FailOpenRedisCache):
+        return cache.count_in_window(key, window_s)
+    cache.add(key, 0, window_s)
+    try:
+        return cache.incr(key), window_s
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, window_s)
+        return 1, window_s
 
 
 def _redacted(location: str) -> str:

@@ -104,3 +104,18 @@ def test_the_redis_client_is_built_once_per_pool_not_per_operation(private_redis
     assert cache.add("other", 1) is True
     assert cache.incr("other") == 2
     assert cache._cache.get_client() is client
+
+
+def test_a_fixed_window_count_is_one_redis_round_trip_and_counts_in_memory_while_redis_is_down(private_redis):
+    """The rate limits' counter (gisportal.throttling.window_hit): a count and
+    the seconds left in the window, readable as a plain cache value."""
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 0.2
+    assert [cache.count_in_window("window:t:1", 60)[0] for _ in range(3)] == [1, 2, 3]
+    count, left_s = cache.count_in_window("window:t:1", 60)
+    assert count == 4 and 58 <= left_s <= 60
+    assert cache.get("window:t:1") == 4
+    assert redis.Redis.from_url(private_redis.url(1)).ttl(cache.make_key("window:t:1")) <= 60
+
+    private_redis.stop()
+    assert [cache.count_in_window("window:t:1", 60)[0] for _ in range(2)] == [1, 2]  # per process meanwhile
