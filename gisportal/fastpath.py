@@ -2,13 +2,14 @@
 handler (issue #13), the one place where any request skips part of Django.
 
 `LeanPath` wraps the WSGI application (gisportal/wsgi.py). A request it
-knows (GET, a path in `ROUTES`, parameters its route accepts) it answers
-itself; everything else, and every request its route declines (a bad
-parameter, the "now" parameters of the nearest look-up), goes to Django
-untouched. What a lean answer still gets, from the same code as Django's:
+knows (GET, the path of a route of `_routes()`, parameters the route
+accepts) it answers itself; everything else, and every request its route
+declines (a bad parameter, the "now" parameters of the nearest look-up),
+goes to Django untouched. What a lean answer still gets, from the same code
+as Django's:
 
-- the middleware of settings.MIDDLEWARE except those in `NOT_ON_LEAN_PATH`,
-  each left out for the reason written there: security headers (HSTS,
+- the middleware of settings.MIDDLEWARE except the four in `NOT_ON_LEAN_PATH`
+  (each with the reason it changes nothing here), so: security headers (HSTS,
   nosniff, referrer and opener policies, X-Frame-Options, the HTTPS
   redirect), gzip for what holds no secret, the 400 for unstorable input,
   the 503 while the database is away, the language, replica routing. A
@@ -28,7 +29,6 @@ what request_finished does to connections (CONN_MAX_AGE, errors).
 bench/nearest.py measures what this saves; tests/test_fastpath.py proves the
 answers equal Django's."""
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -45,7 +45,6 @@ from django.utils.module_loading import import_string
 
 from gisportal.middleware import database_unavailable
 
-logger = logging.getLogger("django.request")
 T = TypeVar("T")
 
 # The middleware a lean answer does without, and why it changes nothing there.
