@@ -337,25 +337,34 @@ def private_redis() -> Server:
     )
 
 
+GUNICORN_CONF = ROOT / "gisportal" / "gunicorn_conf.py"
+
+
 def production_profile(
-    *, workers: int | None = None, max_requests: int = 2000, preload: bool = False
+    *, workers: int | None = None, max_requests: int | None = None, preload: bool = True
 ) -> tuple[list[str], dict]:
-    """gunicorn's options as `./portal serve --production` starts it (gthread,
-    cores + 1 workers x 4 threads, --max-requests 2000, the proxy on this
-    host trusted), bound to "{port}" (Server), and what they are."""
+    """gunicorn's options as `./portal serve --production` starts it: its
+    settings file (gisportal/gunicorn_conf.py: gthread, cores + 1 workers x
+    4 threads, --max-requests 2000, the application preloaded, the proxy on
+    this host trusted, the access log), bound to "{port}" (Server), with
+    only what a bench option asks overridden; and what they are. Without
+    `preload` the caller's environment must also carry WEB_PRELOAD=0
+    (`production_env(..., WEB_PRELOAD="0")`): gunicorn has no option to
+    turn a preload off."""
     cores = os.cpu_count() or 2
-    workers, threads = workers or cores + 1, 4
-    profile = ["--bind", "127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-    profile += ["--worker-class", "gthread", "--timeout", "60", "--max-requests", str(max_requests)]
-    profile += ["--max-requests-jitter", str(max_requests // 10), "--forwarded-allow-ips", "127.0.0.1"]
-    profile += ["--log-level", "warning", *(["--preload"] if preload else [])]
+    workers = workers or cores + 1
+    profile = ["--config", str(GUNICORN_CONF), "--bind", "127.0.0.1:{port}", "--workers", str(workers)]
+    if max_requests is not None:
+        profile += ["--max-requests", str(max_requests), "--max-requests-jitter", str(max_requests // 10)]
     info = {
         "settings": "gisportal.settings.production",
+        "gunicorn_config": str(GUNICORN_CONF.relative_to(ROOT)),
         "workers": workers,
-        "threads": threads,
+        "threads": 4,
         "worker_class": "gthread",
-        "max_requests": max_requests,
+        "max_requests": max_requests or 2000,
         "preload": preload,
+        "access_log": True,
         "cache": "redis",
         "conn_max_age": 60,
     }

@@ -500,15 +500,15 @@ def load_run(
 
 
 def production_servers(
-    bench_url: str, workers: int | None = None, max_requests: int = 2000, preload: bool = False
+    bench_url: str, workers: int | None = None, max_requests: int = 2000, preload: bool = True
 ) -> tuple[list, dict, dict]:
     """A private redis-server (the production cache), gunicorn with the
-    production settings and profile (`./portal serve --production`: gthread,
-    cores + 1 workers x 4 threads, --max-requests 2000), and the floor app
-    under the very same gunicorn command line."""
+    production settings and profile (`./portal serve --production`:
+    gisportal/gunicorn_conf.py), and the floor app under the very same
+    gunicorn command line."""
     redis_server = private_redis()
     profile, profile_info = production_profile(workers=workers, max_requests=max_requests, preload=preload)
-    env = production_env(bench_url, redis_server.port)
+    env = production_env(bench_url, redis_server.port, **({} if preload else {"WEB_PRELOAD": "0"}))
     gunicorn = [sys.executable, "-m", "gunicorn"]
     api = Server([*gunicorn, "gisportal.wsgi:application", "--chdir", str(ROOT), *profile], env=env, name="api")
     floor = Server(
@@ -528,7 +528,7 @@ def throughput(
     rounds: int,
     workers: int | None = None,
     max_requests: int = 2000,
-    preload: bool = False,
+    preload: bool = True,
 ) -> dict:
     """req/s and latency of the API and of the floor app, N connections,
     interleaved: each round runs both, in alternating order."""
@@ -768,7 +768,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--max-requests", type=int, default=2000, help="throughput: gunicorn --max-requests (production: 2000)"
     )
-    p.add_argument("--preload", action="store_true", help="throughput: gunicorn --preload (not in production)")
+    p.add_argument(
+        "--no-preload", action="store_true", help="throughput: each worker imports the app (production preloads)"
+    )
     p.add_argument("--throughput-rounds", type=int, help="throughput: runs of each server (default 3; tiny 1)")
     args = p.parse_args()
     if args.tiny:
@@ -1065,7 +1067,7 @@ def main() -> int:
                 rounds=args.throughput_rounds,
                 workers=args.web_workers,
                 max_requests=args.max_requests,
-                preload=args.preload,
+                preload=not args.no_preload,
             )
         else:
             say("throughput skipped: redis-server (the production cache) is not installed")
