@@ -164,7 +164,7 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
         "slips": {kind: reverse("api-dossier-slip", args=[dossier.code, kind]) for kind in SLIP_KINDS},
         "lookup_url": lookup_url(dossier.code),
         # After submission (issue #15): `assignment`, `result`, `supplement`.
-        **handling_detail(dossier, actor=actor),
+        **handling_detail(dossier, actor=actor, events=events),
         # Sections of other apps (payments, post), dossiers.extensions.
         **{section.key: section.detail(dossier, actor=actor) for section in dossier_sections()},
     }
