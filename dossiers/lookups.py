@@ -23,16 +23,19 @@ from typing import Any
 
 from django.db import connection
 
+# The tables whose changes move the version, each with the trigger (migration 0018).
+TABLES_WATCHED = 6
 _VERSION_SQL = (
     "SELECT version FROM dossiers_lookupversion WHERE id = 1 "
-    "AND EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'dossiers_lookup_version_bump')"
+    "AND (SELECT count(*) FROM pg_trigger WHERE tgname = 'dossiers_lookup_version_bump') = %s"
 )
 
 
 def lookup_version() -> int | None:
-    """The look-ups' version (migration 0018), None without its triggers."""
+    """The look-ups' version (migration 0018), None unless every watched
+    table has its trigger."""
     with connection.cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
+        cursor.execute(_VERSION_SQL, [TABLES_WATCHED])
         row = cursor.fetchone()
     return row[0] if row else None
 

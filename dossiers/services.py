@@ -675,7 +675,7 @@ def waits_for_receipt(channel: int) -> bool:
 
 def _create(sub, user, actor, procedure, point, commune, location, postal, received_at, written, lookups) -> Dossier:
     now = received_at or timezone.now()
-    calendar = lookups.get("calendar", working_calendar)
+    calendar = lookups.get(("calendar", settings.WORKDAY_START, settings.WORKDAY_END), working_calendar)
     waiting = waits_for_receipt(sub.channel)
     # The code is the dossier's identifier from submission on (the applicant
     # tracks it, links carry it); its date is the day it reached the unit.
