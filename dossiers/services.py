@@ -475,26 +475,33 @@ def _communes_by_code(lookups: Lookups) -> dict[str, AdministrativeUnit]:
 
 
 def _unit_named(unit_id: int | None, lookups: Lookups) -> AdministrativeUnit | None:
-    """A unit's code and names (where a service point sits)."""
-    if unit_id is None:
-        return None
-    return lookups.get(
-        ("unit", unit_id),
-        lambda: AdministrativeUnit.objects.filter(pk=unit_id).only("code", "name", "full_name").first(),
+    """The code and names of the unit a service point sits in."""
+    units = lookups.get(
+        "point_units",
+        lambda: {
+            u.pk: u
+            for u in AdministrativeUnit.objects.filter(pk__in=ServicePoint.objects.values("admin_unit_id")).only(
+                "code", "name", "full_name"
+            )
+        },
     )
+    return units.get(unit_id)
+
+
+def _committees() -> dict[str, Agency]:
+    """People's committees by the code of their unit (the first by id where two share one)."""
+    committees: dict[str, Agency] = {}
+    for agency in Agency.objects.filter(kind=Agency.Kind.PEOPLES_COMMITTEE).order_by("pk"):
+        committees.setdefault(agency.admin_unit_code, agency)
+    return committees
 
 
 def _handling_agency(procedure: Procedure, point: ServicePoint, lookups: Lookups) -> Agency:
     """Commune-level procedures are handled by the people's committee of the
     commune the desk sits in, when the portal knows it."""
-    if procedure.level == "commune" and point.admin_unit_id:
-        committee = lookups.get(
-            ("committee", point.admin_unit_id),
-            lambda: Agency.objects.filter(
-                kind=Agency.Kind.PEOPLES_COMMITTEE,
-                admin_unit_code__in=AdministrativeUnit.objects.filter(pk=point.admin_unit_id).values("code"),
-            ).first(),
-        )
+    unit = _unit_named(point.admin_unit_id, lookups) if procedure.level == "commune" else None
+    if unit is not None:
+        committee = lookups.get("committees", _committees).get(unit.code)
         if committee is not None:
             return committee
     return procedure.agency
@@ -738,7 +745,7 @@ def _commune_2019(location: Point | None, commune: AdministrativeUnit | None, lo
     """The 2019 commune under the dossier's point; for a commune's
     representative point (no address point given), kept per commune."""
     if commune is not None and location is not None and location == commune.representative_point:
-        return lookups.get(("commune_2019", commune.pk), lambda: density_counts.commune_2019_for(location))
+        return lookups.get("communes_2019", density_counts.communes_2019_of_2025_points).get(commune.pk)
     return density_counts.commune_2019_for(location)
 
 
