@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import h3.api.basic_int as h3
@@ -83,6 +84,11 @@ def dossier_code_next(*, unit_identifier: str, day: dt.date, province_code: str 
 # --- events ------------------------------------------------------------------
 
 
+# The event rows written while a submission runs, its own and its
+# subscribers' (`dossier_record_event`), so that its answer needs no read-back.
+_events_written: ContextVar[list[DossierEvent] | None] = ContextVar("events_written", default=None)
+
+
 def _actor_name(user) -> str:
     return "Hệ thống / System" if user is None else user_display_name(user)
 
@@ -116,6 +122,9 @@ def _event(
         note=note,
         at=at,
     )
+    written = _events_written.get()
+    if written is not None:
+        written.append(event)
     dossier_changed_emit(DossierChanged.of(event, code=dossier.code))
     return event
 
@@ -543,6 +552,7 @@ def dossier_submit(
     procedure, point, commune, location, postal = _validate(submission, actor, lookups)
     components = _check_components(submission, procedure, actor, lookups)
     written: list[str] = []
+    events_token = _events_written.set([])
     try:
         with transaction.atomic():
             dossier = _create(
@@ -582,7 +592,20 @@ def dossier_submit(
     except BaseException:
         attachments_remove(written)
         raise
+    finally:
+        events = _events_written.get()
+        _events_written.reset(events_token)
+    _events_known(dossier, events)
     return dossier, True
+
+
+def _events_known(dossier: Dossier, events: list[DossierEvent]) -> None:
+    """Hands the dossier the events its submission wrote, unless one names an
+    office (`dossier_detail` reads those with their offices joined)."""
+    events = [e for e in events if e.dossier_id == dossier.pk]
+    if any(e.actor_agency_id or e.actor_point_id or e.to_agency_id for e in events):
+        return
+    _rows_known(dossier, events=sorted(events, key=lambda e: (e.at, e.pk)))
 
 
 def _check_components(
