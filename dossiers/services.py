@@ -498,9 +498,9 @@ def _unit_named(unit_id: int | None, lookups: Lookups) -> AdministrativeUnit | N
 
 
 def _committees() -> dict[str, Agency]:
-    """People's committees by the code of their unit (the first by id where two share one)."""
+    """People's committees by the code of their unit (the first by agency code where two share one)."""
     committees: dict[str, Agency] = {}
-    for agency in Agency.objects.filter(kind=Agency.Kind.PEOPLES_COMMITTEE).order_by("pk"):
+    for agency in Agency.objects.filter(kind=Agency.Kind.PEOPLES_COMMITTEE).order_by("code"):
         committees.setdefault(agency.admin_unit_code, agency)
     return committees
 
