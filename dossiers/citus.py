@@ -36,8 +36,9 @@ DISTRIBUTED_TABLES = (
 # Owned by extensions: they manage them on every node themselves.
 SKIPPED_TABLES = ("spatial_ref_sys",)
 TRIGGER_REASON = (
-    "a trigger on a reference table would run on every node's copy; the one there is "
-    "(layers_units_version_bump, the units cache version) is bumped by nothing in this mode"
+    "a trigger on a reference table would run on every node's copy; the ones there are "
+    "(layers_units_version_bump, the units cache version, is bumped by nothing in this mode; without "
+    "dossiers_lookup_version_bump, dossiers.lookups keeps nothing)"
 )
 DROPPED_REASON = (
     "Citus keeps no foreign key from a reference table to a distributed one; the row's dossier is checked by "

@@ -80,6 +80,18 @@ def commune_2019_for(location) -> int | None:
     return row[0] if row else None
 
 
+def communes_2019_of_2025_points() -> dict[int, int | None]:
+    """For each 2025 commune, the 2019 commune holding its representative
+    point (`ST_PointOnSurface`, where a dossier without an address point is
+    placed): one statement for them all."""
+    commune = _COMMUNE_2019_SQL.format(point="ST_PointOnSurface(c.geom)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, ({commune}) FROM layers_administrativeunit c WHERE c.era = '2025' AND c.level = 'commune'"
+        )
+        return dict(cursor.fetchall())
+
+
 def communes_2019_fill() -> int:
     """Sets the 2019 commune of every located dossier that lacks one."""
     commune = _COMMUNE_2019_SQL.format(point="d.location")

@@ -165,14 +165,20 @@ def eligible_desks(*, procedure: Procedure, commune: AdministrativeUnit, origin:
     return receiving + posts
 
 
-def desk_refusal(*, procedure: Procedure, point: ServicePoint, commune: AdministrativeUnit | None) -> str | None:
-    """Why `point` may not receive a citizen's online dossier of `procedure`
-    for an applicant in `commune` (the bilingual message), or None. Only
-    commune desks can be wrong here: the centres receive everything, and the
-    kinds an online dossier may name are checked elsewhere."""
+def desk_refusal(
+    *,
+    procedure: Procedure,
+    point: ServicePoint,
+    commune: AdministrativeUnit | None,
+    point_unit: AdministrativeUnit | None,
+) -> str | None:
+    """Why `point` (sitting in `point_unit`) may not receive a citizen's
+    online dossier of `procedure` for an applicant in `commune` (the
+    bilingual message), or None. Only commune desks can be wrong here: the
+    centres receive everything, and the kinds an online dossier may name are
+    checked elsewhere."""
     if point.kind != ServicePointKind.COMMUNE_DESK:
         return None
-    point_unit = AdministrativeUnit.objects.filter(pk=point.admin_unit_id).only("code", "name", "full_name").first()
     point_place = (point_unit.full_name or point_unit.name) if point_unit else "?"
     agency_unit = _one_commune_agency(procedure)
     if agency_unit:

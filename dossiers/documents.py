@@ -156,7 +156,8 @@ def documents_keep_from_dossier(dossier: Dossier, *, owner) -> None:
     attachment's file."""
     if owner is None:
         return
-    attachments = list(Attachment.objects.filter(dossier=dossier).order_by("id"))
+    # The rows the submission just wrote when it handed them over (services._rows_known).
+    attachments = sorted(dossier.attachments.all(), key=lambda attachment: attachment.pk)
     if not attachments:
         return
     known = set(StoredDocument.objects.filter(owner=owner).values_list("sha256", flat=True))

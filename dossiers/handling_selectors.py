@@ -99,22 +99,21 @@ def dossier_may_supplement(actor: Actor, dossier: Dossier) -> bool:
     return dossier_may_take(actor, dossier, move)
 
 
-def supplement_changes(dossier: Dossier) -> dict | None:
+# Before receipt the desk's request to complete plays the same part.
+_REQUESTS = frozenset({"request_supplement", "request_completion"})
+_ANSWERS = frozenset({"supplement", "complete"})
+
+
+def supplement_changes(dossier: Dossier, *, events: list[DossierEvent]) -> dict | None:
     """What changed since the last supplement request: the request (event),
     the files added answering it, and the supplement event once handed in.
-    None when no supplement was ever asked."""
-    # Before receipt the desk's request to complete plays the same part.
-    request = (
-        DossierEvent.objects.filter(dossier=dossier, action__in=["request_supplement", "request_completion"])
-        .order_by("-at", "-id")
-        .first()
-    )
+    None when no supplement was ever asked. `events`: all the dossier's, in
+    their order (at, id), as the dossier's answer has them at hand."""
+    request = max((e for e in events if e.action in _REQUESTS), key=lambda e: (e.at, e.pk), default=None)
     if request is None:  # never asked, or a history loaded without its events
         return None
-    answer = (
-        DossierEvent.objects.filter(dossier=dossier, action__in=["supplement", "complete"], at__gte=request.at)
-        .order_by("at", "id")
-        .first()
+    answer = min(
+        (e for e in events if e.action in _ANSWERS and e.at >= request.at), key=lambda e: (e.at, e.pk), default=None
     )
     files = Attachment.objects.filter(
         dossier=dossier, supplement_round=dossier.supplement_count, uploaded_at__gte=request.at

@@ -68,12 +68,12 @@ def result_detail(dossier: Dossier, *, actor: Actor) -> dict:
     }
 
 
-def supplement_detail(dossier: Dossier, *, actor: Actor) -> dict:
+def supplement_detail(dossier: Dossier, *, actor: Actor, events: list) -> dict:
     """`may_upload`: whether the caller may hand in a supplement with files
     now; `since_request`: the last request (when, by whom, what was asked),
     the files added answering it, and when it was handed in (None if never
     asked)."""
-    changes = supplement_changes(dossier)
+    changes = supplement_changes(dossier, events=events)
     since = None
     if changes is not None:
         request, answer = changes["request"], changes["answer"]
@@ -100,10 +100,11 @@ def supplement_detail(dossier: Dossier, *, actor: Actor) -> dict:
     return {"may_upload": dossier_may_supplement(actor, dossier), "since_request": since}
 
 
-def handling_detail(dossier: Dossier, *, actor: Actor) -> dict:
-    """The keys `dossier_detail` adds for the steps after submission."""
+def handling_detail(dossier: Dossier, *, actor: Actor, events: list) -> dict:
+    """The keys `dossier_detail` adds for the steps after submission
+    (`events`: the dossier's, which it has read)."""
     return {
         "assignment": assignment_detail(dossier, actor=actor),
         "result": result_detail(dossier, actor=actor),
-        "supplement": supplement_detail(dossier, actor=actor),
+        "supplement": supplement_detail(dossier, actor=actor, events=events),
     }

@@ -82,7 +82,12 @@ def dossier_summary(dossier: Dossier) -> dict:
 
 def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
     own = actor.user_id is not None and dossier.applicant_id == actor.user_id
-    events = list(dossier.events.select_related("actor_agency", "actor_point", "to_agency"))
+    events = list(
+        # What the submission wrote when it handed its events over (services._events_known).
+        dossier.events.all()
+        if "events" in getattr(dossier, "_prefetched_objects_cache", {})
+        else dossier.events.select_related("actor_agency", "actor_point", "to_agency")
+    )
     attachments = list(dossier.attachments.all())
     eforms = list(dossier.eforms.all())
     steps = dossier_step_plan(dossier, events=events)
@@ -164,7 +169,7 @@ def dossier_detail(dossier: Dossier, *, actor: Actor) -> dict:
         "slips": {kind: reverse("api-dossier-slip", args=[dossier.code, kind]) for kind in SLIP_KINDS},
         "lookup_url": lookup_url(dossier.code),
         # After submission (issue #15): `assignment`, `result`, `supplement`.
-        **handling_detail(dossier, actor=actor),
+        **handling_detail(dossier, actor=actor, events=events),
         # Sections of other apps (payments, post), dossiers.extensions.
         **{section.key: section.detail(dossier, actor=actor) for section in dossier_sections()},
     }

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import h3.api.basic_int as h3
@@ -33,6 +34,7 @@ from .desks import desk_refusal
 from .documents import documents_keep_from_dossier
 from .errors import DossierInputError, IdempotencyConflict, TransitionNotAllowed
 from .events import DossierChanged, dossier_changed_emit
+from .lookups import Lookups, lookups_current
 from .models import (
     FINISHED_STATUSES,
     H3_RESOLUTIONS,
@@ -46,6 +48,7 @@ from .models import (
     IdempotencyKey,
     PostalPickup,
     Procedure,
+    ProcedureComponent,
     Status,
     Timeliness,
 )
@@ -81,6 +84,11 @@ def dossier_code_next(*, unit_identifier: str, day: dt.date, province_code: str 
 # --- events ------------------------------------------------------------------
 
 
+# The event rows written while a submission runs, its own and its
+# subscribers' (`dossier_record_event`), so that its answer needs no read-back.
+_events_written: ContextVar[list[DossierEvent] | None] = ContextVar("events_written", default=None)
+
+
 def _actor_name(user) -> str:
     return "Hệ thống / System" if user is None else user_display_name(user)
 
@@ -114,6 +122,9 @@ def _event(
         note=note,
         at=at,
     )
+    written = _events_written.get()
+    if written is not None:
+        written.append(event)
     dossier_changed_emit(DossierChanged.of(event, code=dossier.code))
     return event
 
@@ -192,14 +203,14 @@ _PHONE = re.compile(r"\+?\(?[0-9][0-9 ().-]{6,18}[0-9]")
 _ONLINE_POINT_KINDS = (ServicePointKind.PROVINCIAL_CENTRE, ServicePointKind.COMMUNE_DESK)
 
 
-def _resolve_point(sub: Submission, actor: Actor, errors) -> ServicePoint | None:
+def _resolve_point(sub: Submission, actor: Actor, errors, lookups: Lookups) -> ServicePoint | None:
     if actor.role == Role.DESK_OFFICER:
         # Desk officers receive at their own desk, whatever the body says.
-        point = ServicePoint.objects.filter(pk=actor.service_point_id, is_active=True).first()
+        point = _active_points_by_id(lookups).get(actor.service_point_id)
         if point is None:
             _fail(errors, "receiving_point", "Cán bộ chưa được gán điểm tiếp nhận.", "You have no service point.")
         return point
-    point = ServicePoint.objects.filter(code=sub.receiving_point_code, is_active=True).first()
+    point = _active_points(lookups).get(sub.receiving_point_code)
     if point is None:
         _fail(errors, "receiving_point", "Không có điểm tiếp nhận này.", "No such service point.")
     elif point.kind not in _ONLINE_POINT_KINDS:
@@ -355,10 +366,10 @@ def _validate_postal(sub: Submission, procedure: Procedure | None, errors) -> _P
 
 
 def _validate(
-    sub: Submission, actor: Actor
+    sub: Submission, actor: Actor, lookups: Lookups
 ) -> tuple[Procedure, ServicePoint, AdministrativeUnit | None, Point | None, _Postal]:
     errors: dict[str, list[str]] = {}
-    procedure = Procedure.objects.select_related("agency").filter(code=sub.procedure_code, is_active=True).first()
+    procedure = _active_procedures(lookups).get(sub.procedure_code)
     if procedure is None:
         _fail(errors, "procedure", "Không có thủ tục này.", "No such procedure.")
     if not sub.applicant_name.strip():
@@ -377,7 +388,7 @@ def _validate(
             _fail(errors, "applicant_email", "Địa chỉ email không hợp lệ.", "Not a valid e-mail address.")
     if sub.channel not in Channel.values:
         _fail(errors, "channel", "Kênh là 1, 2 hoặc 3.", "Channel is 1, 2 or 3.")
-    point = _resolve_point(sub, actor, errors)
+    point = _resolve_point(sub, actor, errors, lookups)
     if point is not None and not point.receiving_unit_identifier:
         _fail(
             errors,
@@ -407,7 +418,7 @@ def _validate(
         )
     commune = None
     if sub.applicant_commune_code:
-        commune = _communes().filter(code=sub.applicant_commune_code).first()
+        commune = _communes_by_code(lookups).get(sub.applicant_commune_code)
         if commune is None:
             _fail(
                 errors, "applicant_commune", "Không có xã, phường này (địa giới 2025).", "No such commune (2025 map)."
@@ -417,7 +428,9 @@ def _validate(
         commune = inside
     if actor.role == Role.CITIZEN and procedure is not None and point is not None and "receiving_point" not in errors:
         # The desk a citizen names decides who handles a commune-level dossier.
-        refusal = desk_refusal(procedure=procedure, point=point, commune=commune)
+        refusal = desk_refusal(
+            procedure=procedure, point=point, commune=commune, point_unit=_unit_named(point.admin_unit_id, lookups)
+        )
         if refusal:
             errors.setdefault("receiving_point", []).append(refusal)
     postal = _validate_postal(sub, procedure, errors)
@@ -442,14 +455,62 @@ def _communes():
     )
 
 
-def _handling_agency(procedure: Procedure, point: ServicePoint) -> Agency:
+# --- the catalogue rows a submission looks up, kept per process (dossiers.lookups) ---
+
+
+def _active_procedures(lookups: Lookups) -> dict[str, Procedure]:
+    return lookups.get(
+        "procedures", lambda: {p.code: p for p in Procedure.objects.select_related("agency").filter(is_active=True)}
+    )
+
+
+def _procedures_with_components(lookups: Lookups) -> set[int]:
+    return lookups.get(
+        "procedures_with_components",
+        lambda: set(ProcedureComponent.objects.values_list("procedure_id", flat=True).distinct()),
+    )
+
+
+def _active_points(lookups: Lookups) -> dict[str, ServicePoint]:
+    return lookups.get("points", lambda: {p.code: p for p in ServicePoint.objects.filter(is_active=True)})
+
+
+def _active_points_by_id(lookups: Lookups) -> dict[int, ServicePoint]:
+    return lookups.get("points_by_id", lambda: {p.pk: p for p in _active_points(lookups).values()})
+
+
+def _communes_by_code(lookups: Lookups) -> dict[str, AdministrativeUnit]:
+    return lookups.get("communes", lambda: {c.code: c for c in _communes()})
+
+
+def _unit_named(unit_id: int | None, lookups: Lookups) -> AdministrativeUnit | None:
+    """The code and names of the unit a service point sits in."""
+    units = lookups.get(
+        "point_units",
+        lambda: {
+            u.pk: u
+            for u in AdministrativeUnit.objects.filter(pk__in=ServicePoint.objects.values("admin_unit_id")).only(
+                "code", "name", "full_name"
+            )
+        },
+    )
+    return units.get(unit_id)
+
+
+def _committees() -> dict[str, Agency]:
+    """People's committees by the code of their unit (the first by agency code where two share one)."""
+    committees: dict[str, Agency] = {}
+    for agency in Agency.objects.filter(kind=Agency.Kind.PEOPLES_COMMITTEE).order_by("code"):
+        committees.setdefault(agency.admin_unit_code, agency)
+    return committees
+
+
+def _handling_agency(procedure: Procedure, point: ServicePoint, lookups: Lookups) -> Agency:
     """Commune-level procedures are handled by the people's committee of the
     commune the desk sits in, when the portal knows it."""
-    if procedure.level == "commune" and point.admin_unit_id:
-        committee = Agency.objects.filter(
-            kind=Agency.Kind.PEOPLES_COMMITTEE,
-            admin_unit_code__in=AdministrativeUnit.objects.filter(pk=point.admin_unit_id).values("code"),
-        ).first()
+    unit = _unit_named(point.admin_unit_id, lookups) if procedure.level == "commune" else None
+    if unit is not None:
+        committee = lookups.get("committees", _committees).get(unit.code)
         if committee is not None:
             return committee
     return procedure.agency
@@ -486,13 +547,26 @@ def dossier_submit(
         earlier = _idempotent_replay(acting_user, idempotency_key, fingerprint)
         if earlier is not None:
             return earlier, False
-    procedure, point, commune, location, postal = _validate(submission, actor)
-    components = _check_components(submission, procedure, actor)
+    # The catalogue rows it needs, kept by this process while they are current.
+    lookups = lookups_current()
+    procedure, point, commune, location, postal = _validate(submission, actor, lookups)
+    components = _check_components(submission, procedure, actor, lookups)
     written: list[str] = []
+    events_token = _events_written.set([])
     try:
         with transaction.atomic():
             dossier = _create(
-                submission, acting_user, actor, procedure, point, commune, location, postal, received_at, written
+                submission,
+                acting_user,
+                actor,
+                procedure,
+                point,
+                commune,
+                location,
+                postal,
+                received_at,
+                written,
+                lookups,
             )
             if components is not None:
                 _write_components(dossier, components, user=acting_user, written=written)
@@ -518,17 +592,33 @@ def dossier_submit(
     except BaseException:
         attachments_remove(written)
         raise
+    finally:
+        events = _events_written.get()
+        _events_written.reset(events_token)
+    _events_known(dossier, events)
     return dossier, True
 
 
-def _check_components(sub: Submission, procedure: Procedure, actor: Actor) -> CheckedComponents | None:
+def _events_known(dossier: Dossier, events: list[DossierEvent]) -> None:
+    """Hands the dossier the events its submission wrote, unless one names an
+    office (`dossier_detail` reads those with their offices joined)."""
+    events = [e for e in events if e.dossier_id == dossier.pk]
+    if any(e.actor_agency_id or e.actor_point_id or e.to_agency_id for e in events):
+        return
+    _rows_known(dossier, events=sorted(events, key=lambda e: (e.at, e.pk)))
+
+
+def _check_components(
+    sub: Submission, procedure: Procedure, actor: Actor, lookups: Lookups
+) -> CheckedComponents | None:
     """The submission's components checked against the procedure's
     (ComponentsRefused, 422, before anything is written); None for a
     procedure that declares none and a submission that tags none: today's
     behaviour. Online submissions must be complete; at a desk or a post
     office the officer checks the paper dossier in hand (as the demo history
     does), so only what is given is checked there."""
-    if not sub.component_files and not sub.forms and not procedure.components.exists():
+    declares = procedure.pk in _procedures_with_components(lookups)
+    if not sub.component_files and not sub.forms and not declares:
         return None
     limit = settings.DOSSIER_ATTACHMENT_MAX_COUNT
     if len(sub.files) + sum(map(len, sub.component_files.values())) > limit:
@@ -546,10 +636,11 @@ def _check_components(sub: Submission, procedure: Procedure, actor: Actor) -> Ch
 
 def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, written: list[str]) -> None:
     now = dossier.submitted_at
+    attachments = list(dossier.attachments.all())
     for code, files in checked.files.items():
         component = checked.components[code]
         for upload in files:
-            Attachment.objects.create(
+            attachment = Attachment.objects.create(
                 dossier=dossier,
                 **stored_file_fields(upload, written=written),
                 uploaded_by=user,
@@ -558,7 +649,8 @@ def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, wri
                 component_code=component.code,
                 component_name=component.name,
             )
-    DossierEForm.objects.bulk_create(
+            attachments.append(attachment)
+    eforms = DossierEForm.objects.bulk_create(
         DossierEForm(
             dossier=dossier,
             component=checked.components[code],
@@ -570,6 +662,20 @@ def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, wri
         )
         for code, answers in checked.forms.items()
     )
+    _rows_known(dossier, attachments=attachments, eforms=eforms)
+
+
+def _rows_known(dossier: Dossier, **rows: list) -> None:
+    """Tells the dossier instance all the rows it has under each reverse
+    relation named, as `prefetch_related` would: the submission has just
+    written them, so its answer (`dossier.attachments.all()`, ...) needs no
+    read-back."""
+    known = dossier.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, values in rows.items():
+        queryset = getattr(dossier, name).get_queryset()
+        queryset._result_cache = list(values)
+        queryset._prefetch_done = True
+        known[name] = queryset
 
 
 def _idempotent_replay(user, key: str, fingerprint: str) -> Dossier | None:
@@ -597,9 +703,9 @@ def waits_for_receipt(channel: int) -> bool:
     return channel == Channel.ONLINE
 
 
-def _create(sub, user, actor, procedure, point, commune, location, postal, received_at, written) -> Dossier:
+def _create(sub, user, actor, procedure, point, commune, location, postal, received_at, written, lookups) -> Dossier:
     now = received_at or timezone.now()
-    calendar = working_calendar()
+    calendar = lookups.get(("calendar", settings.WORKDAY_START, settings.WORKDAY_END), working_calendar)
     waiting = waits_for_receipt(sub.channel)
     # The code is the dossier's identifier from submission on (the applicant
     # tracks it, links carry it); its date is the day it reached the unit.
@@ -607,7 +713,7 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
     code = dossier_code_next(
         unit_identifier=point.receiving_unit_identifier, day=timezone.localtime(now).date(), province_code=province_code
     )
-    agency = _handling_agency(procedure, point)
+    agency = _handling_agency(procedure, point, lookups)
     dossier = Dossier.objects.create(
         code=code,
         province_code=province_code,
@@ -639,15 +745,15 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
         note=sub.note.strip(),
         # Cells for the density maps, stored so counting needs no geometry work.
         **_h3_cells(location),
-        applicant_commune_2019_id=density_counts.commune_2019_for(location),
+        applicant_commune_2019_id=_commune_2019(location, commune, lookups),
     )
-    for checked in sub.files:
+    attachments = [
         Attachment.objects.create(
-            dossier=dossier,
-            **stored_file_fields(checked, written=written),
-            uploaded_by=user,
-            uploaded_at=now,
+            dossier=dossier, **stored_file_fields(checked, written=written), uploaded_by=user, uploaded_at=now
         )
+        for checked in sub.files
+    ]
+    _rows_known(dossier, attachments=attachments, eforms=[])
     note = Channel(sub.channel).label
     if waiting:
         # Not counted anywhere yet: the indicators count it on the day of receipt.
@@ -656,6 +762,14 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
     _event(dossier, action="receive", from_status="", user=user, actor=actor, at=now, note=note)
     _count_received(dossier)
     return dossier
+
+
+def _commune_2019(location: Point | None, commune: AdministrativeUnit | None, lookups: Lookups) -> int | None:
+    """The 2019 commune under the dossier's point; for a commune's
+    representative point (no address point given), kept per commune."""
+    if commune is not None and location is not None and location == commune.representative_point:
+        return lookups.get("communes_2019", density_counts.communes_2019_of_2025_points).get(commune.pk)
+    return density_counts.commune_2019_for(location)
 
 
 def _count_received(dossier: Dossier) -> None:

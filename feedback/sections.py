@@ -15,15 +15,19 @@ STEP_LABELS = {"feedback_rating": "Đánh giá mức độ hài lòng / Satisfac
 
 
 def dossier_rating(dossier, *, actor) -> dict | None:
+    finished = dossier.finished_at is not None and dossier.status in FINISHED_STATUSES
+    if not finished:
+        # No rating to show or give: `dossier_rate` rates finished dossiers
+        # only, and no move leaves a finished status (no read for an open one).
+        return None
     rating = Rating.objects.filter(dossier_id=dossier.pk).first()
     applicant = actor.role == Role.CITIZEN and actor.user_id is not None and dossier.applicant_id == actor.user_id
-    finished = dossier.finished_at is not None and dossier.status in FINISHED_STATUSES
-    if rating is None and not (applicant and finished):
+    if rating is None and not applicant:
         return None
     return {
         "score": rating.score if rating else None,
         "comment": rating.comment if rating else None,
-        "may_rate": applicant and finished and rating is None,
+        "may_rate": applicant and rating is None,
         "url": reverse("api-dossier-rating", args=[dossier.code]),
         "form_url": reverse("dossier-rating-page", args=[dossier.code]),
     }
