@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 CELERY = Path(sys.executable).parent / "celery"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
 REDIS_SERVER = "redis-server"
 START_TIMEOUT_S = 10
 
@@ -21,6 +22,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_gunicorn(args: list[str], *, env: dict, log: Path, cwd: Path) -> subprocess.Popen:
+    """gunicorn serving `gisportal.wsgi:application` with `args`, its output
+    (errors and, when asked for, the access log) written to `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [str(GUNICORN), "gisportal.wsgi:application", *args],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def celery_worker_command(*, loglevel: str, queue: str | None = None, beat_schedule: Path | None = None) -> list[str]:

@@ -7,8 +7,6 @@ every 5 requests."""
 import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,9 +16,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-from tests.processes import free_port, stop
+from tests.processes import free_port, start_gunicorn, stop
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 CONF = Path(settings.BASE_DIR) / "gisportal" / "gunicorn_conf.py"
 NEAREST = "/api/v1/service-points/nearest/?lon=106.0763&lat=21.1861&limit=3"
 REQUESTS = 24
@@ -66,14 +63,7 @@ def test_the_production_start_preloads_recycles_and_logs(tmp_path):
         "WEB_MAX_REQUESTS": "5",
     }
     log = tmp_path / "gunicorn.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(GUNICORN), "gisportal.wsgi:application", "-c", str(CONF)],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_gunicorn(["-c", str(CONF)], env=env, log=log, cwd=settings.BASE_DIR)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-from tests.processes import free_port, stop
+from tests.processes import free_port, start_gunicorn, stop
 
 
 def _check_deploy(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
@@ -67,7 +67,6 @@ def test_production_collects_static_files(tmp_path):
     _served_static_files_are_hashed_compressed_and_cached(env, tmp_path / "gunicorn.log")
 
 
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 HTTPS = {"X-Forwarded-Proto": "https"}  # as the TLS proxy says; else a redirect to https
 
 
@@ -78,14 +77,7 @@ def _served_static_files_are_hashed_compressed_and_cached(env: dict, log: Path) 
     (`immutable`) and sent compressed, an unhashed name only briefly."""
     port = free_port()
     env = {**env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(GUNICORN), "gisportal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_gunicorn(["--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env, log=log, cwd=settings.BASE_DIR)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
