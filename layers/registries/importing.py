@@ -4,9 +4,12 @@ The file is checked before any parser sees it (size, format by content, a
 zip's central directory), then read with pyogrio in Arrow batches so a large
 file never sits in Python objects. Each batch is reprojected, repaired or
 rejected row by row, typed against the layer's schema and COPYed into a
-session TEMP table; progress is committed per batch. Only the final swap
-(delete in replace mode, INSERT ... SELECT, one FeatureChange, layer_touch) is
-one transaction, so a failure anywhere leaves the layer as it was.
+session TEMP table; progress is committed per batch. In replace mode the
+rows then fill a new table built and indexed to become the layer's partition
+(partitions.py). Only the final swap (that partition attached in place of the
+old one, or in append mode an INSERT ... SELECT; one FeatureChange,
+layer_touch) is one transaction, so a failure anywhere leaves the layer as it
+was.
 
 Decisions (also in the error report's wording):
 - Geometry types: a Point layer takes Point (a one-part MultiPoint is
@@ -65,6 +68,7 @@ from gisportal.spreadsheets import SafeCsvWriter
 from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
 
 from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
+from .partitions import PARENT, layer_partition_ensure, partition_swap, partition_table_create, partition_table_index
 from .services import layer_touch
 
 logger = logging.getLogger(__name__)
@@ -864,10 +868,15 @@ class _Staging:
     """A session TEMP table holding accepted rows until the swap. Behind a
     transaction-mode pooler (DATABASE_POOLER) each transaction may run on
     another server session, which would not see it: then an UNLOGGED table of
-    the job's own name (a rerun of the job drops what a crash left)."""
+    the job's own name (a rerun of the job drops what a crash left).
+    In replace mode the rows then go into a new table of the job's name,
+    indexed, which the swap attaches as the layer's partition (partitions.py)."""
 
     def __init__(self, *, job: ImportJob, fields: list[dict]):
         self.table = f"import_staging_{job.pk}"
+        # Per attempt: a run taken for dead may still be running its build.
+        self.partition = f"import_partition_{job.pk}_{job.attempts}"
+        self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
         self.fields = fields
 
     def create(self) -> None:
@@ -887,7 +896,9 @@ class _Staging:
             for row in zip(checked.rows, checked.hex_wkb, *checked.values, strict=True):
                 copy.write_row(row)
 
-    def insert_into(self, layer: Layer) -> int:
+    def insert_into(self, layer: Layer, *, table: str = PARENT) -> int:
+        """The staged rows as features of `layer`, into layers_feature (append)
+        or into the table built to become the layer's partition (replace)."""
         pairs = [(f["name"], f"f{i}") for i, f in enumerate(self.fields)]
         # jsonb_build_object takes at most 100 arguments: 50 fields a call.
         chunks = [pairs[i : i + 50] for i in range(0, len(pairs), 50)] or [[]]
@@ -899,7 +910,7 @@ class _Staging:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
+                INSERT INTO {table} (layer_id, geom, properties, created_at, updated_at)
                 SELECT %s, ST_SetSRID(geom, 4326), jsonb_strip_nulls({properties}), now(), now()
                 FROM {self.table}
                 """,
@@ -907,10 +918,22 @@ class _Staging:
             )
             return cursor.rowcount
 
+    def partition_build(self, layer: Layer) -> None:
+        """Replace mode: the staged rows in a new table shaped like the
+        layer's partition, indexed after the load, ready for the swap."""
+        with transaction.atomic():
+            partition_table_create(table=self.partition, layer_id=layer.pk)
+            self.insert_into(layer, table=self.partition)
+            partition_table_index(self.partition)
+
     def drop(self) -> None:
+        """The staging table, and the partition built if it was not swapped in
+        (and any that interrupted attempts of the job left)."""
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+                for table in [*self.earlier, self.partition]:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
         except DatabaseError:
             # The session is gone or the outer transaction failed: a TEMP
             # table disappears with its session anyway.
@@ -1137,6 +1160,8 @@ def _run_file(
         f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged outside the province."
         + (f" Columns not in the layer's schema, not imported: {names}." if ignored else ""),
     )
+    if job.mode == ImportJob.Mode.REPLACE:
+        staging.partition_build(layer)
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
         # The job row is locked after the layer, so it keeps its heartbeats
@@ -1146,9 +1171,10 @@ def _run_file(
         if not outbox_owns(job):
             raise _Superseded
         if job.mode == ImportJob.Mode.REPLACE:
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer.pk])
-        staging.insert_into(layer)
+            partition_swap(layer_id=layer.pk, table=staging.partition)
+        else:
+            layer_partition_ensure(layer.pk)
+            staging.insert_into(layer)
         FeatureChange.objects.create(
             layer=layer,
             action=FeatureChange.Action.IMPORT,

@@ -5,6 +5,7 @@ from django.db import connection, transaction
 from gisportal.accounts.models import Agency
 
 from ..models import Layer
+from .partitions import layer_partition_ensure
 
 
 @transaction.atomic
@@ -37,6 +38,7 @@ def layer_create_or_update(
             "is_demo": is_demo,
         },
     )
+    layer_partition_ensure(layer.pk)
     return layer
 
 
