@@ -128,15 +128,6 @@ PROMOTE = {
     GeometryType.MULTILINESTRING: (LINESTRING, shapely.MultiLineString),
     GeometryType.MULTIPOLYGON: (POLYGON, shapely.MultiPolygon),
 }
-PG_TYPES = {
-    FieldType.STRING: "text",
-    FieldType.INTEGER: "bigint",
-    FieldType.NUMBER: "double precision",
-    FieldType.BOOLEAN: "boolean",
-    FieldType.DATE: "text",
-    FieldType.DATETIME: "text",
-}
-
 Progress = Callable[[int, int | None], None]
 
 
@@ -408,7 +399,7 @@ class _Checked:
     """One batch after validation: what goes to staging and what to the report."""
 
     rows: list[int]
-    hex_wkb: list[str]
+    ewkb_hex: list[str]  # EPSG:4326 with the SRID
     values: list[list]
     report: list[tuple[int, str, str, dict]]  # row, outcome, reason, raw attributes
     rejected: int = 0
@@ -567,10 +558,12 @@ class _Validator:
 
         accepted = usable.copy()
         accepted[list(reasons)] = False
-        checked = _Checked(rows=[], hex_wkb=[], values=[], report=[])
+        checked = _Checked(rows=[], ewkb_hex=[], values=[], report=[])
         index = np.flatnonzero(accepted)
         checked.rows = batch.rows[index].tolist()
-        checked.hex_wkb = shapely.to_wkb(geoms[index], hex=True).tolist() if len(index) else []
+        if len(index):
+            with_srid = shapely.set_srid(geoms[index], 4326)
+            checked.ewkb_hex = shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()
         checked.values = [[column[i] for i in index] for column in values]
         checked.rejected = int(count - accepted.sum())
         checked.repaired = int((repaired & accepted).sum())
@@ -865,79 +858,115 @@ def _province_box() -> tuple[float, float, float, float] | None:
 
 
 class _Staging:
-    """A session TEMP table holding accepted rows until the swap. Behind a
+    """Where accepted rows wait for the swap, as features: EWKB and the
+    properties as JSON text written here (`_properties_json`), so PostgreSQL
+    only parses them.
+
+    Replace mode: a new table of the job's name shaped like the layer's
+    partition (partitions.py), COPYed into batch by batch, indexed once
+    loaded (`partition_build`), attached by the swap. Append mode: a session
+    TEMP table, INSERTed into layers_feature by the swap; behind a
     transaction-mode pooler (DATABASE_POOLER) each transaction may run on
     another server session, which would not see it: then an UNLOGGED table of
-    the job's own name (a rerun of the job drops what a crash left).
-    In replace mode the rows then go into a new table of the job's name,
-    indexed, which the swap attaches as the layer's partition (partitions.py)."""
+    the job's own name (a rerun of the job drops what a crash left)."""
 
-    def __init__(self, *, job: ImportJob, fields: list[dict]):
-        self.table = f"import_staging_{job.pk}"
-        # Per attempt: a run taken for dead may still be running its build.
-        self.partition = f"import_partition_{job.pk}_{job.attempts}"
-        self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
+    def __init__(self, *, job: ImportJob, layer: Layer, fields: list[dict]):
+        self.layer = layer
+        self.replace = job.mode == ImportJob.Mode.REPLACE
         self.fields = fields
+        self.keys = [json.dumps(f["name"], ensure_ascii=False) + ":" for f in fields]
+        # Per attempt: a run taken for dead may still be running its build.
+        own = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
+        self.table = own
+        self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
 
     def create(self) -> None:
-        columns = ", ".join(f"f{i} {PG_TYPES[f['type']]}" for i, f in enumerate(self.fields))
-        kind = "UNLOGGED" if settings.DATABASE_POOLER else "TEMP"
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if self.replace:
+                partition_table_create(table=self.table, layer_id=self.layer.pk)
+                # Only while loading: COPY sends geometry and properties.
+                cursor.execute(
+                    f"ALTER TABLE {self.table} ALTER layer_id SET DEFAULT {int(self.layer.pk)}, "
+                    "ALTER created_at SET DEFAULT now(), ALTER updated_at SET DEFAULT now()"
+                )
+                return
+            kind = "UNLOGGED" if settings.DATABASE_POOLER else "TEMP"
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
-            cursor.execute(
-                f"CREATE {kind} TABLE {self.table} "
-                f"(row_number integer, geom geometry{', ' if columns else ''}{columns})"
-            )
+            cursor.execute(f"CREATE {kind} TABLE {self.table} (geom geometry(Geometry, 4326), properties jsonb)")
 
     def load(self, checked: _Checked) -> None:
         if not checked.rows:
             return
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} FROM STDIN") as copy:
-            for row in zip(checked.rows, checked.hex_wkb, *checked.values, strict=True):
+        properties = _properties_json(self.keys, self.fields, checked.values)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy,
+        ):
+            for row in zip(checked.ewkb_hex, properties, strict=True):
                 copy.write_row(row)
 
-    def insert_into(self, layer: Layer, *, table: str = PARENT) -> int:
-        """The staged rows as features of `layer`, into layers_feature (append)
-        or into the table built to become the layer's partition (replace)."""
-        pairs = [(f["name"], f"f{i}") for i, f in enumerate(self.fields)]
-        # jsonb_build_object takes at most 100 arguments: 50 fields a call.
-        chunks = [pairs[i : i + 50] for i in range(0, len(pairs), 50)] or [[]]
-        parts, params = [], []
-        for chunk in chunks:
-            parts.append("jsonb_build_object(" + ", ".join(f"%s::text, {column}" for _, column in chunk) + ")")
-            params.extend(name for name, _ in chunk)
-        properties = " || ".join(parts)
+    def partition_build(self) -> None:
+        """Replace mode: the loaded table indexed, ready for the swap."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER TABLE {self.table} ALTER layer_id DROP DEFAULT, "
+                "ALTER created_at DROP DEFAULT, ALTER updated_at DROP DEFAULT"
+            )
+            partition_table_index(self.table)
+
+    def swap_in(self) -> None:
+        """The staged rows become the layer's features: in replace mode in
+        place of the ones it had. Inside the swap transaction."""
+        if self.replace:
+            partition_swap(layer_id=self.layer.pk, table=self.table)
+            return
+        layer_partition_ensure(self.layer.pk)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""
-                INSERT INTO {table} (layer_id, geom, properties, created_at, updated_at)
-                SELECT %s, ST_SetSRID(geom, 4326), jsonb_strip_nulls({properties}), now(), now()
-                FROM {self.table}
-                """,
-                [layer.pk, *params],
+                f"""INSERT INTO {PARENT} (layer_id, geom, properties, created_at, updated_at)
+                    SELECT %s, geom, properties, now(), now() FROM {self.table}""",
+                [self.layer.pk],
             )
-            return cursor.rowcount
-
-    def partition_build(self, layer: Layer) -> None:
-        """Replace mode: the staged rows in a new table shaped like the
-        layer's partition, indexed after the load, ready for the swap."""
-        with transaction.atomic():
-            partition_table_create(table=self.partition, layer_id=layer.pk)
-            self.insert_into(layer, table=self.partition)
-            partition_table_index(self.partition)
 
     def drop(self) -> None:
-        """The staging table, and the partition built if it was not swapped in
-        (and any that interrupted attempts of the job left)."""
+        """The staging table unless the swap took it (and any that
+        interrupted attempts of the job left)."""
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
-                for table in [*self.earlier, self.partition]:
+                for table in [*self.earlier, self.table]:
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
         except DatabaseError:
             # The session is gone or the outer transaction failed: a TEMP
             # table disappears with its session anyway.
             pass
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _properties_json(keys: list[str], fields: list[dict], values: list[list]) -> list[str]:
+    """Each row's properties as a JSON object text, without the fields that
+    have no value (what jsonb_strip_nulls(jsonb_build_object(...)) gave):
+    column by column, one fragment per value, then joined per row."""
+    string = json.encoder.encode_basestring  # C: escapes quotes, backslashes, controls
+    fragments = []
+    for key, spec, column in zip(keys, fields, values, strict=True):
+        kind = spec["type"]
+        if kind == FieldType.INTEGER:
+            fragments.append([None if v is None else key + str(v) for v in column])
+        elif kind == FieldType.NUMBER:
+            # Finite only (the validator turns others into no value). The shortest
+            # form, as PostgreSQL turns a float8 into numeric, and 2.0 as 2.
+            fragments.append([None if v is None else key + _number(v) for v in column])
+        elif kind == FieldType.BOOLEAN:
+            fragments.append([None if v is None else key + ("true" if v else "false") for v in column])
+        else:
+            fragments.append([None if v is None else key + string(v) for v in column])
+    if not fragments:
+        return ["{}"] * len(values[0]) if values else []
+    return ["{" + ",".join(filter(None, parts)) + "}" for parts in zip(*fragments, strict=True)]
 
 
 class _Report:
@@ -1040,7 +1069,7 @@ def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJ
     import_job_reports_discard(job)  # left by an interrupted attempt
     layer = Layer.objects.get(pk=job.layer_id)
     report = _Report(job)
-    staging = _Staging(job=job, fields=[f for f in layer.schema if f.get("name")])
+    staging = _Staging(job=job, layer=layer, fields=[f for f in layer.schema if f.get("name")])
     try:
         _run(job=job, layer=layer, staging=staging, report=report, progress=progress)
     except _Superseded:
@@ -1161,7 +1190,7 @@ def _run_file(
         + (f" Columns not in the layer's schema, not imported: {names}." if ignored else ""),
     )
     if job.mode == ImportJob.Mode.REPLACE:
-        staging.partition_build(layer)
+        staging.partition_build()
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
         # The job row is locked after the layer, so it keeps its heartbeats
@@ -1170,11 +1199,7 @@ def _run_file(
         Layer.objects.select_for_update().filter(pk=layer.pk).first()
         if not outbox_owns(job):
             raise _Superseded
-        if job.mode == ImportJob.Mode.REPLACE:
-            partition_swap(layer_id=layer.pk, table=staging.partition)
-        else:
-            layer_partition_ensure(layer.pk)
-            staging.insert_into(layer)
+        staging.swap_in()
         FeatureChange.objects.create(
             layer=layer,
             action=FeatureChange.Action.IMPORT,
