@@ -876,8 +876,7 @@ class _Staging:
         self.fields = fields
         self.keys = [json.dumps(f["name"], ensure_ascii=False) + ":" for f in fields]
         # Per attempt: a run taken for dead may still be running its build.
-        own = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
-        self.table = own
+        self.table = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
         self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
 
     def create(self) -> None:
@@ -897,7 +896,7 @@ class _Staging:
     def load(self, checked: _Checked) -> None:
         if not checked.rows:
             return
-        properties = _properties_json(self.keys, self.fields, checked.values)
+        properties = _properties_json(self.keys, self.fields, checked.values, len(checked.rows))
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy,
@@ -946,7 +945,7 @@ def _number(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _properties_json(keys: list[str], fields: list[dict], values: list[list]) -> list[str]:
+def _properties_json(keys: list[str], fields: list[dict], values: list[list], rows: int) -> list[str]:
     """Each row's properties as a JSON object text, without the fields that
     have no value (what jsonb_strip_nulls(jsonb_build_object(...)) gave):
     column by column, one fragment per value, then joined per row."""
@@ -965,7 +964,7 @@ def _properties_json(keys: list[str], fields: list[dict], values: list[list]) ->
         else:
             fragments.append([None if v is None else key + string(v) for v in column])
     if not fragments:
-        return ["{}"] * len(values[0]) if values else []
+        return ["{}"] * rows
     return ["{" + ",".join(filter(None, parts)) + "}" for parts in zip(*fragments, strict=True)]
 
 
