@@ -911,7 +911,7 @@ class _Staging:
                 f"ALTER TABLE {self.table} ALTER layer_id DROP DEFAULT, "
                 "ALTER created_at DROP DEFAULT, ALTER updated_at DROP DEFAULT"
             )
-            partition_table_index(self.table)
+        partition_table_index(self.table)
 
     def swap_in(self) -> None:
         """The staged rows become the layer's features: in replace mode in

@@ -16,7 +16,9 @@ little else.
 In Citus mode (DATABASE_DISTRIBUTION=citus) layers_feature and its partitions
 stay tables of the coordinator (dossiers/citus.py, LOCAL_TABLES)."""
 
-from django.db import connection
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connection, transaction
 
 PARENT = "layers_feature"
 DEFAULT_PARTITION = "layers_feature_default"
@@ -66,25 +68,35 @@ def partition_table_create(*, table: str, layer_id: int) -> None:
 
 
 def partition_table_index(table: str) -> None:
-    """The parent's primary key, indexes and foreign keys on `table` (after
-    its rows are in: a sorted GiST and a GIN built in one pass each), and
-    fresh statistics."""
-    with connection.cursor() as cursor:
-        # A GIN built from 1M rows in 64 MB flushes its lists many times.
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for (definition,) in _rows(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
-            [PARENT],
-        ):
-            cursor.execute(f"ALTER TABLE {_q(table)} ADD {definition}")
-        for (definition,) in _rows(
-            """SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
-               WHERE i.indrelid = %s::regclass AND NOT i.indisprimary""",
-            [PARENT],
-        ):
-            # "CREATE INDEX name ON ONLY public.layers_feature USING ...": the same on the table.
-            _head, _, method = definition.partition(" USING ")
-            cursor.execute(f"CREATE INDEX ON {_q(table)} USING {method}")
+    """The parent's primary key, indexes and foreign keys on `table`, built
+    after its rows are in (a sorted GiST and a GIN in one pass each), and
+    fresh statistics. Outside a transaction (an import: the table is
+    committed) the GIN, the longest, is built in a second session while this
+    one builds the rest: CREATE INDEX takes a SHARE lock, which two builds
+    share; the primary key is made from its unique index and the foreign key
+    added once both are done (their locks would wait for the builds)."""
+    (key,) = _rows(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+        [PARENT],
+    )[0]
+    key_index = f"{table}_pkey"
+    builds = [f"CREATE UNIQUE INDEX {_q(key_index)} ON {_q(table)} {key.removeprefix('PRIMARY KEY ')}"]
+    for (definition,) in _rows(
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass AND NOT indisprimary",
+        [PARENT],
+    ):
+        # "CREATE INDEX name ON ONLY public.layers_feature USING ...": the same on the table.
+        builds.append(f"CREATE INDEX ON {_q(table)} USING {definition.partition(' USING ')[2]}")
+    if connection.in_atomic_block:
+        _build(builds)
+    else:
+        gin = [sql for sql in builds if " USING gin " in sql]
+        rest = [sql for sql in builds if sql not in gin]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(_build_in_own_session, [group for group in (gin, rest) if group]))
+    with transaction.atomic(), connection.cursor() as cursor:
+        key_sql = f"ADD CONSTRAINT {_q(key_index)} PRIMARY KEY USING INDEX {_q(key_index)}"
+        cursor.execute(f"ALTER TABLE {_q(table)} {key_sql}")
         for (definition,) in _rows(
             """SELECT pg_get_constraintdef(oid) FROM pg_constraint
                WHERE conrelid = %s::regclass AND contype = 'f' AND conparentid = 0""",
@@ -92,6 +104,22 @@ def partition_table_index(table: str) -> None:
         ):
             cursor.execute(f"ALTER TABLE {_q(table)} ADD {definition}")
         cursor.execute(f"ANALYZE {_q(table)}")
+
+
+def _build(statements: list[str]) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A GIN built from 1M rows in the default 64 MB flushes its lists many times.
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def _build_in_own_session(statements: list[str]) -> None:
+    """In a worker thread: Django gives it a connection of its own."""
+    try:
+        _build(statements)
+    finally:
+        connection.close()
 
 
 def partition_swap(*, layer_id: int, table: str) -> None:
