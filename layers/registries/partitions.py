@@ -128,7 +128,9 @@ def partition_swap(*, layer_id: int, table: str) -> None:
     caller's transaction, which should hold the layer's row lock."""
     name = partition_name(layer_id)
     old = partition_attached(layer_id)
-    statements = []
+    # Deferred foreign-key checks of rows this transaction wrote would forbid
+    # the DETACH ("pending trigger events"): they run now instead of at commit.
+    statements = ["SET CONSTRAINTS ALL IMMEDIATE"]
     if old is not None:
         statements += [f"ALTER TABLE {PARENT} DETACH PARTITION {_q(old)}", f"DROP TABLE {_q(old)}"]
     statements.append(f"DELETE FROM {DEFAULT_PARTITION} WHERE layer_id = {int(layer_id)}")
@@ -155,4 +157,5 @@ def layer_partition_drop(layer_id: int) -> None:
     caller's transaction."""
     name = partition_attached(layer_id)
     if name is not None:
-        _run(f"ALTER TABLE {PARENT} DETACH PARTITION {_q(name)}", f"DROP TABLE {_q(name)}")
+        detach = f"ALTER TABLE {PARENT} DETACH PARTITION {_q(name)}"
+        _run("SET CONSTRAINTS ALL IMMEDIATE", detach, f"DROP TABLE {_q(name)}")
