@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import tempfile
+import time
 import uuid
 import zoneinfo
 from collections import defaultdict
@@ -58,7 +59,7 @@ import pyproj
 import shapely
 from django.conf import settings
 from django.core.files import File
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from gisportal.api import message
@@ -82,6 +83,10 @@ MAX_VERTICES = 250_000
 REPAIR_MAX_AREA_CHANGE = 0.01
 MIN_ACCEPTED_SHARE = 0.5
 HEAD_BYTES = 64 * 1024
+# The swap gives up on a lock after partitions.SWAP_LOCK_TIMEOUT_S; so many tries.
+SWAP_ATTEMPTS = 3
+SWAP_RETRY_PAUSE_S = 2
+LOCK_NOT_AVAILABLE = "55P03"
 
 FORMAT_BY_EXTENSION = {
     ".gpkg": "gpkg",
@@ -1190,6 +1195,29 @@ def _run_file(
     )
     if job.mode == ImportJob.Mode.REPLACE:
         staging.partition_build()
+    note = (
+        f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
+        f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"
+    )[:300]
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            _swap(job=job, layer=layer, staging=staging, note=note, summary=summary, report_path=report_path)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if attempt == SWAP_ATTEMPTS:
+                raise _refuse(
+                    "Dữ liệu của lớp đang được một giao dịch dài đọc; chưa thể thay thế, lớp không thay đổi. "
+                    "Hãy thử lại sau.",
+                    "The layer's features are held by a long-running read; the import could not be swapped in "
+                    "and the layer is unchanged. Try again later.",
+                ) from error
+            logger.warning("import job %s: swap waited too long for a lock (try %s)", job.pk, attempt)
+            time.sleep(SWAP_RETRY_PAUSE_S)
+
+
+def _swap(*, job: ImportJob, layer: Layer, staging: _Staging, note: str, summary: str, report_path: str) -> None:
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
         # The job row is locked after the layer, so it keeps its heartbeats
@@ -1199,13 +1227,7 @@ def _run_file(
         if not outbox_owns(job):
             raise _Superseded
         staging.swap_in()
-        FeatureChange.objects.create(
-            layer=layer,
-            action=FeatureChange.Action.IMPORT,
-            user_id=job.user_id,
-            note=f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
-            f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"[:300],
-        )
+        FeatureChange.objects.create(layer=layer, action=FeatureChange.Action.IMPORT, user_id=job.user_id, note=note)
         layer_touch(layer)
         _job_update(
             job,
@@ -1310,7 +1332,10 @@ def import_job_reports(job: ImportJob) -> list[str]:
 
 
 def import_job_files_discard(job: ImportJob) -> None:
-    """The clean-up of a job the outbox gave up on: its upload and the partial
-    reports of its interrupted attempts."""
+    """The clean-up of a job the outbox gave up on: its upload, the partial
+    reports of its interrupted attempts and the tables they were building."""
     import_upload_discard(job)
     import_job_reports_discard(job)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for attempt in range(job.attempts + 1):
+            cursor.execute(f"DROP TABLE IF EXISTS import_partition_{int(job.pk)}_{attempt}")

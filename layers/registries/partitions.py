@@ -5,8 +5,8 @@ their own, `layers_feature_<layer id>` (migration 0008; docs/decisions.md,
 A new partition is built apart, as a plain table shaped like one: the
 parent's columns and defaults (ids from the shared sequence), a
 `CHECK (layer_id = N)` so that ATTACH need not scan it, the parent's primary
-key, indexes and foreign keys (so ATTACH adopts them instead of building or
-validating them while holding the parent's lock). `partition_swap` then puts
+key and indexes (so ATTACH adopts them instead of building them while
+holding the parent's lock). `partition_swap` then puts
 it in the layer's place in the caller's transaction: the old partition is
 detached and dropped, the layer's rows in the DEFAULT partition deleted, the
 new one attached. Detaching takes an ACCESS EXCLUSIVE lock on layers_feature:
@@ -22,6 +22,10 @@ from django.db import connection, transaction
 
 PARENT = "layers_feature"
 DEFAULT_PARTITION = "layers_feature_default"
+# The swap's DETACH waits for every open transaction that read layers_feature,
+# and every later reader of any layer queues behind it: it gives up instead
+# (the caller retries, then fails the import with the layer unchanged).
+SWAP_LOCK_TIMEOUT_S = 5
 
 
 def partition_name(layer_id: int) -> str:
@@ -68,13 +72,15 @@ def partition_table_create(*, table: str, layer_id: int) -> None:
 
 
 def partition_table_index(table: str) -> None:
-    """The parent's primary key, indexes and foreign keys on `table`, built
-    after its rows are in (a sorted GiST and a GIN in one pass each), and
-    fresh statistics. Outside a transaction (an import: the table is
-    committed) the GIN, the longest, is built in a second session while this
-    one builds the rest: CREATE INDEX takes a SHARE lock, which two builds
-    share; the primary key is made from its unique index and the foreign key
-    added once both are done (their locks would wait for the builds)."""
+    """The parent's primary key and indexes on `table`, built after its rows
+    are in (a sorted GiST and a GIN in one pass each), and fresh statistics.
+    Outside a transaction (an import: the table is committed) the GIN, the
+    longest, is built in a second session while this one builds the rest:
+    CREATE INDEX takes a SHARE lock, which two builds share; the primary key
+    is made from its unique index once both are done. The foreign key to
+    layers_layer is left to ATTACH (it validates it: about 0.3 s at 1M rows):
+    on a table that a killed import left behind it would keep the layer from
+    being deleted."""
     (key,) = _rows(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
         [PARENT],
@@ -97,12 +103,6 @@ def partition_table_index(table: str) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         key_sql = f"ADD CONSTRAINT {_q(key_index)} PRIMARY KEY USING INDEX {_q(key_index)}"
         cursor.execute(f"ALTER TABLE {_q(table)} {key_sql}")
-        for (definition,) in _rows(
-            """SELECT pg_get_constraintdef(oid) FROM pg_constraint
-               WHERE conrelid = %s::regclass AND contype = 'f' AND conparentid = 0""",
-            [PARENT],
-        ):
-            cursor.execute(f"ALTER TABLE {_q(table)} ADD {definition}")
         cursor.execute(f"ANALYZE {_q(table)}")
 
 
@@ -130,7 +130,7 @@ def partition_swap(*, layer_id: int, table: str) -> None:
     old = partition_attached(layer_id)
     # Deferred foreign-key checks of rows this transaction wrote would forbid
     # the DETACH ("pending trigger events"): they run now instead of at commit.
-    statements = ["SET CONSTRAINTS ALL IMMEDIATE"]
+    statements = ["SET CONSTRAINTS ALL IMMEDIATE", f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_S}s'"]
     if old is not None:
         statements += [f"ALTER TABLE {PARENT} DETACH PARTITION {_q(old)}", f"DROP TABLE {_q(old)}"]
     statements.append(f"DELETE FROM {DEFAULT_PARTITION} WHERE layer_id = {int(layer_id)}")

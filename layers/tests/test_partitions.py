@@ -79,6 +79,10 @@ def test_a_layer_gets_its_partition_and_a_replace_swaps_it_whole(tmp_path):
         [partition_name(layer.pk)],
     )
     assert methods == ["btree", "gin", "gist"]
+    (foreign,) = _one(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [partition_name(layer.pk)]
+    )
+    assert foreign == 1
     assert _tables("import_partition_%") == [] and _tables("import_staging_%") == []
 
 
@@ -107,31 +111,32 @@ def test_a_layer_made_without_the_service_keeps_its_features_in_default_until_it
     assert Feature.objects.get(layer=layer).properties == {"name": "a"}
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_indexes_are_built_in_two_sessions_outside_a_transaction():
-    """What an import does with a committed table: the GIN in a second session."""
-    layer = make_layer("test-partition-build")
+def test_the_indexes_are_built_in_two_sessions_outside_a_transaction(django_db_setup, django_db_blocker):
+    """What an import does with a committed table: the GIN in a second
+    session. Outside the test's transaction (the other session must see the
+    table); the table is dropped afterwards."""
     table = "import_partition_test_build"
-    try:
-        partition_table_create(table=table, layer_id=layer.pk)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} (layer_id, geom, properties, created_at, updated_at) "
-                "SELECT %s, ST_SetSRID(ST_MakePoint(106 + i / 1e4, 21), 4326), jsonb_build_object('n', i), "
-                "now(), now() "
-                "FROM generate_series(1, 500) i",
-                [layer.pk],
-            )
+    with django_db_blocker.unblock():
         assert not connection.in_atomic_block
-        partition_table_index(table)
-        (count,) = _one("SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass", [table])
-        (keys,) = _one(
-            "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('p', 'f')", [table]
-        )
-        assert (count, keys) == (3, 2)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        layer_id = Layer.objects.order_by("pk").values_list("pk", flat=True).first()
+        try:
+            partition_table_create(table=table, layer_id=layer_id)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (layer_id, geom, properties, created_at, updated_at) "
+                    "SELECT %s, ST_SetSRID(ST_MakePoint(106 + i / 1e4, 21), 4326), jsonb_build_object('n', i), "
+                    "now(), now() FROM generate_series(1, 500) i",
+                    [layer_id],
+                )
+            partition_table_index(table)
+            (count,) = _one("SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass", [table])
+            (keys,) = _one(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('p', 'f')", [table]
+            )
+            assert (count, keys) == (3, 1)  # the foreign key comes with ATTACH
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 @pytest.mark.django_db
@@ -165,3 +170,32 @@ def test_properties_json_is_what_jsonb_build_object_made():
             assert cursor.fetchone() == (True, True), text
     assert _properties_json([], [], [], 3) == ["{}", "{}", "{}"]
     assert all(math.isfinite(v) for v in values[2] if v is not None)
+
+
+def test_a_swap_blocked_by_a_long_read_gives_up_and_leaves_the_layer_unchanged(
+    tmp_path, monkeypatch, django_db_setup, django_db_blocker
+):
+    """Its DETACH would queue every reader of every layer behind a long
+    transaction: after a short lock timeout, tried a few times, the import
+    fails with the layer as it was. Committed (outside the test's
+    transaction, whose own locks would be the long read); the layer is
+    deleted afterwards."""
+    from layers.registries import importing, partitions
+    from tests.live import own_connection
+
+    monkeypatch.setattr(partitions, "SWAP_LOCK_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(importing, "SWAP_RETRY_PAUSE_S", 0)
+    with django_db_blocker.unblock():
+        layer = make_layer("test-partition-busy", schema=SCHEMA)
+        try:
+            _replace(layer, write_gpkg(sample_points(10, seed=1), tmp_path / "a.gpkg"))
+            before = sorted(Feature.objects.filter(layer=layer).values_list("id", flat=True))
+            with own_connection() as reader:
+                reader.execute("SELECT count(*) FROM layers_feature")  # holds its lock until rolled back
+                job = _replace(layer, write_gpkg(sample_points(20, seed=2), tmp_path / "b.gpkg"))
+                reader.rollback()
+            assert job.status == "failed" and "layer is unchanged" in job.message, job.message
+            assert sorted(Feature.objects.filter(layer=layer).values_list("id", flat=True)) == before
+            assert _tables("import_partition_%") == []
+        finally:
+            layer_delete(layer=layer, acting_user=None)
