@@ -3,13 +3,13 @@
 The file is checked before any parser sees it (size, format by content, a
 zip's central directory), then read with pyogrio in Arrow batches so a large
 file never sits in Python objects. Each batch is reprojected, repaired or
-rejected row by row, typed against the layer's schema and COPYed into a
-session TEMP table; progress is committed per batch. In replace mode the
-rows then fill a new table built and indexed to become the layer's partition
-(partitions.py). Only the final swap (that partition attached in place of the
-old one, or in append mode an INSERT ... SELECT; one FeatureChange,
-layer_touch) is one transaction, so a failure anywhere leaves the layer as it
-was.
+rejected row by row, typed against the layer's schema and COPYed (EWKB and
+the properties as JSON) into staging; progress is committed per batch. In
+replace mode the staging is a new table shaped like the layer's partition,
+indexed once loaded (partitions.py); in append mode a session TEMP table.
+Only the final swap (that partition attached in place of the old one, or in
+append mode an INSERT ... SELECT; one FeatureChange, layer_touch) is one
+transaction, so a failure anywhere leaves the layer as it was.
 
 Decisions (also in the error report's wording):
 - Geometry types: a Point layer takes Point (a one-part MultiPoint is
