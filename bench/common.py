@@ -7,9 +7,11 @@ and marked with a comment naming the script; a database without that exact
 marker is never truncated or dropped.
 """
 
+import gc
 import http.client
 import os
 import platform
+import random
 import secrets
 import signal
 import socket
@@ -175,6 +177,43 @@ def summarize(samples_ns: list[int]) -> dict:
         "min": min(ms),
         "n": len(ms),
     }
+
+
+def time_interleaved(modes: dict, warmup_points, points, rounds: int) -> tuple[dict, list[dict]]:
+    """Every mode on every point (a tuple of the mode's arguments), the modes
+    taking turns point by point in an order shuffled for each point (a
+    rotation made one mode nearly always follow the slowest one, and that mode
+    came out 2-3x slower than alone), in `rounds` passes over the points. Returns ns samples per mode, and each
+    pass's p50 in ms per mode (the spread between passes)."""
+    for run in modes.values():
+        for point in warmup_points:
+            run(*point)
+    names = list(modes)
+    shuffle = random.Random(7).shuffle
+    samples: dict[str, list[int]] = {name: [] for name in names}
+    per_round = []
+    clock = time.perf_counter_ns
+    for _round in range(rounds):
+        gc.collect()
+        # The cyclic collector off while timing: it would run at whatever allocation crosses its
+        # threshold, charging one mode (the one after a mode heavy in Python) with the
+        # others' garbage. Collected between rounds instead, untimed, for every mode alike.
+        gc.disable()
+        this_round: dict[str, list[int]] = {name: [] for name in names}
+        try:
+            for point in points:
+                order = names[:]
+                shuffle(order)
+                for name in order:
+                    t0 = clock()
+                    modes[name](*point)
+                    this_round[name].append(clock() - t0)
+        finally:
+            gc.enable()
+        for name, values in this_round.items():
+            samples[name].extend(values)
+        per_round.append({name: percentile(values, 50) / 1e6 for name, values in this_round.items()})
+    return samples, per_round
 
 
 # --------------------------------------------------------------------------- child processes
@@ -411,6 +450,16 @@ def history_bench_open(args, *, default_suffix: str, marker: str) -> tuple[str, 
     sizes = f"histories {args.small:,} and {args.large:,} dossiers"
     main_url, bench_db, _url = bench_open(args, default_suffix=default_suffix, marker=marker, sizes=sizes)
     return main_url, bench_db
+
+
+def baselines_left_out(left_out: dict[str, str]) -> dict:
+    """Print what each baseline (and the bench as a whole) leaves out, and
+    return it for the JSON summary under `baselines_leave_out`: a ratio means
+    little without it (issue 13's rule; tests/test_benches_run.py checks the key)."""
+    say("")
+    for name, text in left_out.items():
+        say(f"{name} leaves out: {text}")
+    return {"baselines_leave_out": left_out}
 
 
 def machine_facts(started: float) -> dict:

@@ -21,8 +21,12 @@ Modes, all over the same random query points inside the Bắc Ninh bbox:
   api_sql_prep  the same statements prepared, as the API sends them
   inprocess  GET through django.test.Client: full middleware stack, URL routing,
              the view, JSON rendering; no socket
-  wsgi       the same GET through Django's WSGIHandler (what gunicorn calls):
-             request signals and the connection health check, no test client
+  wsgi       the same GET through Django's WSGIHandler (what gunicorn called
+             before the lean path): request signals and the connection health
+             check, no test client
+  lean       the same GET through the WSGI application gunicorn runs
+             (gisportal.wsgi: the lean path of gisportal/fastpath.py in front
+             of Django's handler) -- the in-process figure of issue 13's target
   help_open, help_proc, help_bal
              GET through django.test.Client with the "where can I get this
              done, now" parameters (maps.nearest): open_at; procedure (a
@@ -73,7 +77,6 @@ from common import (  # noqa: E402
     conninfo_from_url,
     django_setup,
     exit_on_sigterm,
-    percentile,
     prepare_database,
     private_redis,
     production_env,
@@ -81,6 +84,7 @@ from common import (  # noqa: E402
     say,
     scratch_database,
     summarize,
+    time_interleaved,
 )
 from psycopg import sql as pgsql  # noqa: E402
 
@@ -316,43 +320,6 @@ def time_mode(run_one, warmup_points, points) -> list[int]:
         run_one(lon, lat, kind)
         samples.append(clock() - t0)
     return samples
-
-
-def time_interleaved(modes: dict, warmup_points, points, rounds: int) -> tuple[dict, list[dict]]:
-    """Every mode on every point, the modes taking turns point by point in an
-    order shuffled for each point (a rotation made one mode nearly always
-    follow the slowest one, and that mode came out 2-3x slower than alone), in
-    `rounds` passes over the points. Returns ns samples per mode, and each
-    pass's p50 in ms per mode (the spread between passes)."""
-    for run in modes.values():
-        for lon, lat, kind in warmup_points:
-            run(lon, lat, kind)
-    names = list(modes)
-    shuffle = random.Random(7).shuffle
-    samples: dict[str, list[int]] = {name: [] for name in names}
-    per_round = []
-    clock = time.perf_counter_ns
-    for _round in range(rounds):
-        gc.collect()
-        # The cyclic collector off while timing: it would run at whatever allocation crosses its
-        # threshold, charging one mode (the one after the help modes' heavy Python) with the
-        # others' garbage. Collected between rounds instead, untimed, for every mode alike.
-        gc.disable()
-        this_round: dict[str, list[int]] = {name: [] for name in names}
-        try:
-            for lon, lat, kind in points:
-                order = names[:]
-                shuffle(order)
-                for name in order:
-                    t0 = clock()
-                    modes[name](lon, lat, kind)
-                    this_round[name].append(clock() - t0)
-        finally:
-            gc.enable()
-        for name, values in this_round.items():
-            samples[name].extend(values)
-        per_round.append({name: percentile(values, 50) / 1e6 for name, values in this_round.items()})
-    return samples, per_round
 
 
 # --------------------------------------------------------------------------- throughput (HTTP, N connections)
@@ -978,9 +945,18 @@ def main() -> int:
 
     from django.core.handlers.wsgi import WSGIHandler
 
-    wsgi_handler = WSGIHandler()  # what gunicorn calls: middleware, request signals (connection health check)
+    from gisportal.fastpath import LeanPath
 
-    def run_wsgi(lon, lat, kind):
+    wsgi_handler = WSGIHandler()  # Django's handler: middleware, request signals (connection health check)
+    lean_application = LeanPath(wsgi_handler)  # what gunicorn calls (gisportal.wsgi.application)
+
+    def wsgi_runner(application):
+        def run(lon, lat, kind):
+            call_wsgi(application, lon, lat, kind)
+
+        return run
+
+    def call_wsgi(application, lon, lat, kind):
         status = []
         environ = {
             "REQUEST_METHOD": "GET",
@@ -999,11 +975,12 @@ def main() -> int:
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
         }
-        result = wsgi_handler(environ, lambda s, headers, exc_info=None: status.append(s))
+        result = application(environ, lambda s, headers, exc_info=None: status.append(s))
         try:
             b"".join(result)
         finally:
-            result.close()  # request_finished, as gunicorn does
+            if hasattr(result, "close"):
+                result.close()  # Django's handler: request_finished, as gunicorn does
             # request_finished marked the connection for a health check (SELECT 1) on its next use:
             # the next request's request_started does the same, inside this mode's time; the other
             # modes on this connection must not pay it.
@@ -1026,7 +1003,8 @@ def main() -> int:
         "api_sql_prep": run_api_sql_prepared,
         "selector": run_selector,
         "inprocess": run_inprocess,
-        "wsgi": run_wsgi,
+        "wsgi": wsgi_runner(wsgi_handler),
+        "lean": wsgi_runner(lean_application),
         **{name: help_runner(extra) for name, extra in HELP_MODES.items()},
     }
     say("")
@@ -1138,6 +1116,13 @@ def main() -> int:
     )
     wsgi_ratio = stats["wsgi"]["p50"] / base["p50"]
     say(f"WSGI handler p50 / sql p50: {wsgi_ratio:.2f} (no django.test.Client; request signals and health check)")
+    lean_ratio = stats["lean"]["p50"] / base["p50"]
+    lean_rounds = [r["lean"] / r["sql"] for r in per_round]
+    say(
+        f"lean path (gisportal.wsgi.application) p50 / sql p50: {lean_ratio:.2f} "
+        f"(rounds {', '.join(f'{x:.2f}' for x in lean_rounds)}); target <= {TARGET_RATIO:g}: "
+        f"{'MET' if lean_ratio <= TARGET_RATIO else 'NOT MET'}"
+    )
     say(f"target in-process p50 ratio <= {TARGET_RATIO:g}: {'MET' if ratio <= TARGET_RATIO else 'NOT MET'}")
     if tput:
         say(
@@ -1175,6 +1160,10 @@ def main() -> int:
         "wsgi_p95_ms": round(stats["wsgi"]["p95"], 3),
         "ratio_wsgi_p50": round(stats["wsgi"]["p50"] / base["p50"], 2),
         "ratio_wsgi_p50_rounds": [round(r["wsgi"] / r["sql"], 2) for r in per_round],
+        "lean_p50_ms": round(stats["lean"]["p50"], 3),
+        "lean_p95_ms": round(stats["lean"]["p95"], 3),
+        "ratio_lean_p50": round(lean_ratio, 2),
+        "ratio_lean_p50_rounds": [round(x, 2) for x in lean_rounds],
         "rounds": args.rounds,
         "ratio_inprocess_p50_rounds": [round(x, 2) for x in round_ratios],
     }
@@ -1206,6 +1195,7 @@ def main() -> int:
     summary |= {
         "target_inprocess_p50_ratio": TARGET_RATIO,
         "target_inprocess_p50_ratio_met": ratio <= TARGET_RATIO,
+        "target_lean_p50_ratio_met": lean_ratio <= TARGET_RATIO,
         "gist_ok": gist_ok,
         "index_scans": plans,
         "api_statements_per_request": per_request,

@@ -5,7 +5,7 @@ geodesic look-up of `layers` it has always been, at the same cost."""
 
 import datetime as dt
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import BadParameters, PublicApiView, QueryParams, message
+from gisportal.fastpath import reconnecting
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
 from .nearest import (
@@ -90,38 +91,11 @@ def help_as_json(answer: NearestHelp) -> dict:
 
 
 class ServicePointNearestApi(PublicApiView):
-    """The hottest read of the portal. The plain look-up (none of `procedure`,
-    `open_at`, `rank`) with valid parameters is answered by `plain_answer`
-    without DRF's request wrapper, Response and finalisation: the same
-    parameter reading, the same throttle, the same selector, the same
-    renderer (so the same bytes) and the same headers; bench/nearest.py
-    measures what that saves. Everything else (the "now" answers, a 400, a
-    429, HEAD, OPTIONS) goes through DRF's `dispatch` as before."""
-
-    def dispatch(self, request, *args, **kwargs):
-        if request.method == "GET":
-            answer = self.plain_answer(request)
-            if answer is not None:
-                return answer
-        return super().dispatch(request, *args, **kwargs)
-
-    def plain_answer(self, request) -> HttpResponse | None:
-        """The plain answer, or None when DRF must answer: help parameters,
-        a bad parameter (DRF's 400 names it) or the client over its rate
-        (a refused throttle records no hit, so DRF refuses it the same way
-        with its 429 and Retry-After)."""
-        params = QueryParams(request.GET)
-        lon, lat, kind, limit = nearest_params(params)
-        if any(params.raw(name) is not None for name in HELP_PARAMETERS) or params.errors:
-            return None
-        for throttle in self.get_throttles():
-            if not throttle.allow_request(request, self):
-                return None
-        body = JSONRenderer().render(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
-        response = HttpResponse(body, content_type=JSONRenderer.media_type)
-        for header, value in self.default_response_headers.items():
-            response[header] = value
-        return response
+    """The hottest read of the portal. Over HTTP the plain look-up (none of
+    `procedure`, `open_at`, `rank`) with valid parameters is answered by
+    `plain_answer` on the lean path (gisportal/fastpath.py), in front of
+    Django; this view answers it everywhere else (the test client, a HEAD),
+    and answers the "now" look-ups, the 400s and the 429s."""
 
     @extend_schema(
         parameters=[
@@ -178,3 +152,35 @@ class ServicePointNearestApi(PublicApiView):
                 {"procedure": [message("Không có thủ tục này.", "No procedure has this code.")]}
             ) from None
         return Response(help_as_json(answer))
+
+
+# --- the lean path (gisportal/fastpath.py) -------------------------------------------
+
+
+def plain_lookup(query) -> tuple[float, float, str, int] | None:
+    """lon, lat, kind, limit of a plain look-up whose parameters are valid;
+    None for anything else (a "now" parameter, a bad parameter), which the
+    view answers (its 400 names the parameter)."""
+    params = QueryParams(query)
+    lon, lat, kind, limit = nearest_params(params)
+    wants_help = any(params.raw(name) is not None for name in HELP_PARAMETERS)  # may note white space
+    if wants_help or params.errors:
+        return None
+    return lon, lat, kind, limit
+
+
+def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], view) -> HttpResponse:
+    """What the view answers to a plain look-up, without DRF's dispatch: its
+    throttle, selector, renderer (so the same bytes) and headers. A client
+    over its rate is left to the view, whose throttle refuses it again (the
+    window's count only grows) with its 429 and Retry-After."""
+    api = view.view_class(**view.view_initkwargs)
+    api.setup(request)  # as the view does (it answers HEAD too: its Allow header)
+    if not all(throttle.allow_request(request, api) for throttle in api.get_throttles()):
+        return view(request)
+    lon, lat, kind, limit = lookup
+    body = JSONRenderer().render(reconnecting(lambda: nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit)))
+    response = HttpResponse(body, content_type=JSONRenderer.media_type)
+    for header, value in api.default_response_headers.items():
+        response[header] = value
+    return response

@@ -56,8 +56,9 @@ BENCHES = {
         ["bench_dossiers"],
     ),
     "analytics": (
-        ["--small", "200", "--large", "400", "--queries", "1", "--warmup", "0", "--coverage-repeats", "1"],
-        {"small", "large", "density_api_p50_ms"},
+        ["--small", "200", "--large", "400", "--queries", "2", "--rounds", "2", "--warmup", "0"]
+        + ["--naive-queries", "1", "--coverage-repeats", "1"],
+        {"small", "large", "density_api_p50_ms", "ratio_large_to_small_by_round"},
         ["bench_analytics"],
     ),
     "payments": (
@@ -72,7 +73,7 @@ BENCHES = {
     ),
     "registries_import": (
         ["--n", "500", "--rounds", "1"],
-        {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s"},
+        {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s", "baselines_leave_out"},
         ["bench_import"],
     ),
     "zalo": (

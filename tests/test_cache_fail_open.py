@@ -104,3 +104,36 @@ def test_the_redis_client_is_built_once_per_pool_not_per_operation(private_redis
     assert cache.add("other", 1) is True
     assert cache.incr("other") == 2
     assert cache._cache.get_client() is client
+
+
+def test_a_fixed_window_count_is_one_redis_round_trip_and_counts_in_memory_while_redis_is_down(private_redis):
+    """The rate limits' counter (gisportal.throttling.window_hit): a count and
+    the seconds left in the window, readable as a plain cache value."""
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 0.2
+    assert [cache.count_in_window("window:t:1", 60)[0] for _ in range(3)] == [1, 2, 3]
+    count, left_s = cache.count_in_window("window:t:1", 60)
+    assert count == 4 and 58 <= left_s <= 60
+    assert cache.get("window:t:1") == 4
+    assert redis.Redis.from_url(private_redis.url(1)).ttl(cache.make_key("window:t:1")) <= 60
+
+    private_redis.stop()
+    assert [cache.count_in_window("window:t:1", 60)[0] for _ in range(2)] == [1, 2]  # per process meanwhile
+
+
+def test_the_rate_limit_counts_through_the_shared_cache_in_one_command(private_redis, settings):
+    """window_hit goes through `django.core.cache.cache` (a proxy of the
+    configured cache) and still takes the one-round-trip path: one EVALSHA
+    a count (after the script's first load), no EXISTS/INCR/SET of the
+    generic add-then-incr path."""
+    from gisportal.throttling import window_hit
+
+    settings.CACHES = {"default": env.cache(private_redis.url(1))}
+    server = redis.Redis.from_url(private_redis.url(1))
+    assert [window_hit("t", "198.51.100.1", "3/min") for _ in range(3)] == [None, None, None]
+    server.config_resetstat()
+    left_s = window_hit("t", "198.51.100.1", "3/min")
+    assert left_s is not None and 1 <= left_s <= 60
+    calls = {name: stats["calls"] for name, stats in server.info("commandstats").items()}
+    assert calls.get("cmdstat_evalsha") == 1, calls
+    assert not {"cmdstat_exists", "cmdstat_incrby", "cmdstat_set", "cmdstat_get"} & set(calls), calls
