@@ -267,6 +267,29 @@ def run_measured(argv: list[str], *, env: dict | None = None, cwd: Path = ROOT, 
     return Measured(proc.returncode, wall, max_rss, log_path)
 
 
+def file_warm(path: Path) -> None:
+    """Read the file once so that every importer timed after this reads it
+    from the page cache: none of them pays for the cold read alone."""
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
+
+
+def ogr2ogr_import(gpkg: Path, params: dict, *, layer: str, table: str, log_prefix: str = "bench-ogr2ogr-") -> Measured:
+    """The GDAL baseline of both import benches: `ogr2ogr -f PostgreSQL` into
+    a new table `table` (COPY, a GiST index on `geom`, no validation), the
+    password through PGPASSWORD, not the command line. Raises on failure."""
+    pg = f"PG:host={params['host']} port={params['port']} dbname={params['dbname']} user={params['user']}"
+    argv = ["ogr2ogr", "-f", "PostgreSQL", pg, str(gpkg), layer, "-lco", "GEOMETRY_NAME=geom"]
+    argv += ["-lco", "SPATIAL_INDEX=GIST", "-nln", table, "-overwrite", "--config", "PG_USE_COPY", "YES"]
+    m = run_measured(argv, env={**os.environ, "PGPASSWORD": params["password"]}, log_prefix=log_prefix)
+    tail = m.log_tail()
+    Path(m.log_path).unlink(missing_ok=True)
+    if m.returncode != 0:
+        raise RuntimeError(f"ogr2ogr failed ({m.returncode}):\n{tail}")
+    return m
+
+
 # --------------------------------------------------------------------------- servers
 
 

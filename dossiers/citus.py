@@ -35,6 +35,16 @@ DISTRIBUTED_TABLES = (
 )
 # Owned by extensions: they manage them on every node themselves.
 SKIPPED_TABLES = ("spatial_ref_sys",)
+# Partitioned by layer (a partition per registry layer, made and swapped by
+# imports: layers/registries/partitions.py). Citus cannot make a partitioned
+# table a reference table, and the registries are read on the coordinator,
+# so it stays a plain table there with its partitions; its key to layers_layer
+# (a reference table) is dropped, see LOCAL_REASON.
+LOCAL_TABLES = ("layers_feature",)
+LOCAL_REASON = (
+    "the registry features stay a partitioned table of the coordinator; Citus keeps no foreign key from it to a "
+    "reference table, and features are written only through the registry services of an existing layer"
+)
 TRIGGER_REASON = (
     "a trigger on a reference table would run on every node's copy; the ones there are "
     "(layers_units_version_bump, the units cache version, is bumped by nothing in this mode; without "
@@ -70,7 +80,8 @@ class Report:
             f"reference tables: {len(self.reference)}",
             f"keys widened with {DISTRIBUTION_COLUMN}: {', '.join(self.keys_widened) or '-'}",
             f"foreign keys rewritten with {DISTRIBUTION_COLUMN}: {', '.join(self.foreign_keys_rewritten) or '-'}",
-            f"foreign keys dropped ({DROPPED_REASON}): {', '.join(self.foreign_keys_dropped) or '-'}",
+            f"foreign keys dropped ({DROPPED_REASON}; {LOCAL_REASON}): {', '.join(self.foreign_keys_dropped) or '-'}",
+            f"left on the coordinator: {', '.join(LOCAL_TABLES)}",
             f"triggers dropped ({TRIGGER_REASON}): {', '.join(self.triggers_dropped) or '-'}",
         ]
 
@@ -111,7 +122,7 @@ def _foreign_keys(tables: list[str]) -> list[ForeignKey]:
         """SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.confrelid::regclass::text,
                   array(SELECT a.attname FROM unnest(c.conkey) k JOIN pg_attribute a
                         ON a.attrelid = c.conrelid AND a.attnum = k)::text[]
-           FROM pg_constraint c WHERE c.contype = 'f'
+           FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0
              AND (c.conrelid::regclass::text = ANY(%s) OR c.confrelid::regclass::text = ANY(%s))
            ORDER BY 1, 2""",
         [tables, tables],
@@ -218,11 +229,11 @@ def citus_distribute() -> Report:
             )
             report.distributed.append(table)
     for table in pending:
-        if table not in distributed:
+        if table not in distributed and table not in LOCAL_TABLES:
             _rows("SELECT create_reference_table(%s)", [table])
             report.reference.append(table)
     for key in keys:
-        if key.referenced in distributed and key.table not in distributed:
+        if (key.referenced in distributed and key.table not in distributed) or key.table in LOCAL_TABLES:
             report.foreign_keys_dropped.append(f"{key.table}.{key.name} -> {key.referenced}")
             continue
         rewritten = _readd(key, distributed)

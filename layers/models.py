@@ -191,17 +191,24 @@ class Layer(models.Model):
 
 
 class Feature(models.Model):
-    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="features")
-    geom = models.GeometryField(srid=4326, spatial_index=False)  # indexed with the layer in Meta
+    """A registry feature. In the database the table is partitioned by layer
+    (migration 0008, layers/registries/partitions.py): one partition per
+    layer, its primary key (id, layer_id); queries filter by layer and the
+    planner reads that layer's partition only."""
+
+    # No layer_id index: a partition holds one layer.
+    layer = models.ForeignKey(Layer, on_delete=models.CASCADE, related_name="features", db_index=False)
+    geom = models.GeometryField(srid=4326, spatial_index=False)  # indexed in Meta
     properties = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
-            # One table holds every registry: bbox, KNN and tile queries filter
-            # by layer, so the layer id leads the spatial index (btree_gist).
-            GistIndex(fields=["layer", "geom"], name="feature_layer_geom_gist"),
+            # Per partition: a GiST on geom alone is built sorted by PostGIS
+            # (fast), which btree_gist's (layer, geom) was not.
+            GistIndex(fields=["geom"], name="feature_geom_gist"),
+            # Property equality filters (OGC items, `@>`) on any schema field.
             GinIndex(fields=["properties"], name="feature_properties_gin", opclasses=["jsonb_path_ops"]),
         ]
 

@@ -14,10 +14,6 @@ Not run here:
 - bench/drills.py: it starts a private PostgreSQL cluster, Redis, gunicorn and
   Celery and breaks them on purpose (minutes); tests/test_bench_drills.py
   checks its set-up against the API;
-- bench/registries_import.py: its database name is fixed
-  (`gisportal_imp_bench`, shared by every checkout on the server), so two
-  suites at once would truncate each other's table; it is skipped until the
-  script takes a database name;
 - bench/load_mixed.py where its load generator is not installed yet (NEEDS);
 - bench/analytics_coverage.py: read-only against the developer database
   with the demo layers loaded (./portal setup), which a test database is not.
@@ -75,6 +71,11 @@ BENCHES = {
         {"n_points", "bench_db"},
         ["bench_registries"],
     ),
+    "registries_import": (
+        ["--n", "500", "--rounds", "1"],
+        {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s", "baselines_leave_out"},
+        ["bench_import"],
+    ),
     "zalo": (
         ["--events", "5", "--warmup", "1"],
         {"webhook_p50_ms", "baseline_p50_ms", "ratio_p50"},
@@ -105,7 +106,12 @@ AT_ONCE = 3
 # makes on its first run (pip, a minute) and collectstatic for the production
 # settings (another): too long for every fresh clone's suite, so that script runs
 # here where a developer has run it once.
-NEEDS = {"registries": ["ogr2ogr"], "zalo": ["redis-server"], "load_mixed": ["var/locust-venv/bin/locust"]}
+NEEDS = {
+    "registries": ["ogr2ogr"],
+    "registries_import": ["ogr2ogr"],
+    "zalo": ["redis-server"],
+    "load_mixed": ["var/locust-venv/bin/locust"],
+}
 
 
 def _marker(script: str) -> str:

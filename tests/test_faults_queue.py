@@ -241,12 +241,21 @@ def kill_in_the_middle(env: dict[str, str], log_dir: Path, layer: Layer, job: Im
     assert stuck.status == "running", "left running by the dead worker"
 
 
+def committed_feature_ids(layer: Layer) -> list[int]:
+    """Read outside the test's transaction: a read inside it would hold a lock
+    on layers_feature until the test ends, which the restarted import's swap
+    (it detaches the layer's partition) would wait for."""
+    with own_connection(autocommit=True) as own:
+        rows = own.execute("SELECT id FROM layers_feature WHERE layer_id = %s ORDER BY id", [layer.pk]).fetchall()
+    return [pk for (pk,) in rows]
+
+
 def test_a_worker_killed_mid_import_is_reaped_and_a_restarted_worker_finishes(restart_case, broker_env, tmp_path):
     layer, job, sample = restart_case
-    before = sorted(Feature.objects.filter(layer=layer).values_list("pk", flat=True))
+    before = committed_feature_ids(layer)
     (tmp_path / "killed").mkdir()
     kill_in_the_middle(broker_env, tmp_path / "killed", layer, job)
-    assert sorted(Feature.objects.filter(layer=layer).values_list("pk", flat=True)) == before
+    assert committed_feature_ids(layer) == before
 
     with celery_worker(broker_env, tmp_path, beat=True) as worker:
         done = wait_for(

@@ -3,10 +3,13 @@
 The file is checked before any parser sees it (size, format by content, a
 zip's central directory), then read with pyogrio in Arrow batches so a large
 file never sits in Python objects. Each batch is reprojected, repaired or
-rejected row by row, typed against the layer's schema and COPYed into a
-session TEMP table; progress is committed per batch. Only the final swap
-(delete in replace mode, INSERT ... SELECT, one FeatureChange, layer_touch) is
-one transaction, so a failure anywhere leaves the layer as it was.
+rejected row by row, typed against the layer's schema and COPYed (EWKB and
+the properties as JSON) into staging; progress is committed per batch. In
+replace mode the staging is a new table shaped like the layer's partition,
+indexed once loaded (partitions.py); in append mode a session TEMP table.
+Only the final swap (that partition attached in place of the old one, or in
+append mode an INSERT ... SELECT; one FeatureChange, layer_touch) is one
+transaction, so a failure anywhere leaves the layer as it was.
 
 Decisions (also in the error report's wording):
 - Geometry types: a Point layer takes Point (a one-part MultiPoint is
@@ -38,6 +41,7 @@ import json
 import logging
 import math
 import tempfile
+import time
 import uuid
 import zoneinfo
 from collections import defaultdict
@@ -55,7 +59,7 @@ import pyproj
 import shapely
 from django.conf import settings
 from django.core.files import File
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from gisportal.api import message
@@ -65,6 +69,7 @@ from gisportal.spreadsheets import SafeCsvWriter
 from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
 
 from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
+from .partitions import PARENT, layer_partition_ensure, partition_swap, partition_table_create, partition_table_index
 from .services import layer_touch
 
 logger = logging.getLogger(__name__)
@@ -78,6 +83,10 @@ MAX_VERTICES = 250_000
 REPAIR_MAX_AREA_CHANGE = 0.01
 MIN_ACCEPTED_SHARE = 0.5
 HEAD_BYTES = 64 * 1024
+# The swap gives up on a lock after partitions.SWAP_LOCK_TIMEOUT_S; so many tries.
+SWAP_ATTEMPTS = 3
+SWAP_RETRY_PAUSE_S = 2
+LOCK_NOT_AVAILABLE = "55P03"
 
 FORMAT_BY_EXTENSION = {
     ".gpkg": "gpkg",
@@ -124,15 +133,6 @@ PROMOTE = {
     GeometryType.MULTILINESTRING: (LINESTRING, shapely.MultiLineString),
     GeometryType.MULTIPOLYGON: (POLYGON, shapely.MultiPolygon),
 }
-PG_TYPES = {
-    FieldType.STRING: "text",
-    FieldType.INTEGER: "bigint",
-    FieldType.NUMBER: "double precision",
-    FieldType.BOOLEAN: "boolean",
-    FieldType.DATE: "text",
-    FieldType.DATETIME: "text",
-}
-
 Progress = Callable[[int, int | None], None]
 
 
@@ -404,7 +404,7 @@ class _Checked:
     """One batch after validation: what goes to staging and what to the report."""
 
     rows: list[int]
-    hex_wkb: list[str]
+    ewkb_hex: list[str]  # EPSG:4326 with the SRID
     values: list[list]
     report: list[tuple[int, str, str, dict]]  # row, outcome, reason, raw attributes
     rejected: int = 0
@@ -563,10 +563,12 @@ class _Validator:
 
         accepted = usable.copy()
         accepted[list(reasons)] = False
-        checked = _Checked(rows=[], hex_wkb=[], values=[], report=[])
+        checked = _Checked(rows=[], ewkb_hex=[], values=[], report=[])
         index = np.flatnonzero(accepted)
         checked.rows = batch.rows[index].tolist()
-        checked.hex_wkb = shapely.to_wkb(geoms[index], hex=True).tolist() if len(index) else []
+        if len(index):
+            with_srid = shapely.set_srid(geoms[index], 4326)
+            checked.ewkb_hex = shapely.to_wkb(with_srid, hex=True, include_srid=True).tolist()
         checked.values = [[column[i] for i in index] for column in values]
         checked.rejected = int(count - accepted.sum())
         checked.repaired = int((repaired & accepted).sum())
@@ -861,60 +863,114 @@ def _province_box() -> tuple[float, float, float, float] | None:
 
 
 class _Staging:
-    """A session TEMP table holding accepted rows until the swap. Behind a
+    """Where accepted rows wait for the swap, as features: EWKB and the
+    properties as JSON text written here (`_properties_json`), so PostgreSQL
+    only parses them.
+
+    Replace mode: a new table of the job's name shaped like the layer's
+    partition (partitions.py), COPYed into batch by batch, indexed once
+    loaded (`partition_build`), attached by the swap. Append mode: a session
+    TEMP table, INSERTed into layers_feature by the swap; behind a
     transaction-mode pooler (DATABASE_POOLER) each transaction may run on
     another server session, which would not see it: then an UNLOGGED table of
     the job's own name (a rerun of the job drops what a crash left)."""
 
-    def __init__(self, *, job: ImportJob, fields: list[dict]):
-        self.table = f"import_staging_{job.pk}"
+    def __init__(self, *, job: ImportJob, layer: Layer, fields: list[dict]):
+        self.layer = layer
+        self.replace = job.mode == ImportJob.Mode.REPLACE
         self.fields = fields
+        self.keys = [json.dumps(f["name"], ensure_ascii=False) + ":" for f in fields]
+        # Per attempt: a run taken for dead may still be running its build.
+        self.table = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
+        self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
 
     def create(self) -> None:
-        columns = ", ".join(f"f{i} {PG_TYPES[f['type']]}" for i, f in enumerate(self.fields))
-        kind = "UNLOGGED" if settings.DATABASE_POOLER else "TEMP"
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if self.replace:
+                partition_table_create(table=self.table, layer_id=self.layer.pk)
+                # Only while loading: COPY sends geometry and properties.
+                cursor.execute(
+                    f"ALTER TABLE {self.table} ALTER layer_id SET DEFAULT {int(self.layer.pk)}, "
+                    "ALTER created_at SET DEFAULT now(), ALTER updated_at SET DEFAULT now()"
+                )
+                return
+            kind = "UNLOGGED" if settings.DATABASE_POOLER else "TEMP"
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
-            cursor.execute(
-                f"CREATE {kind} TABLE {self.table} "
-                f"(row_number integer, geom geometry{', ' if columns else ''}{columns})"
-            )
+            cursor.execute(f"CREATE {kind} TABLE {self.table} (geom geometry(Geometry, 4326), properties jsonb)")
 
     def load(self, checked: _Checked) -> None:
         if not checked.rows:
             return
-        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {self.table} FROM STDIN") as copy:
-            for row in zip(checked.rows, checked.hex_wkb, *checked.values, strict=True):
+        properties = _properties_json(self.keys, self.fields, checked.values, len(checked.rows))
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy,
+        ):
+            for row in zip(checked.ewkb_hex, properties, strict=True):
                 copy.write_row(row)
 
-    def insert_into(self, layer: Layer) -> int:
-        pairs = [(f["name"], f"f{i}") for i, f in enumerate(self.fields)]
-        # jsonb_build_object takes at most 100 arguments: 50 fields a call.
-        chunks = [pairs[i : i + 50] for i in range(0, len(pairs), 50)] or [[]]
-        parts, params = [], []
-        for chunk in chunks:
-            parts.append("jsonb_build_object(" + ", ".join(f"%s::text, {column}" for _, column in chunk) + ")")
-            params.extend(name for name, _ in chunk)
-        properties = " || ".join(parts)
+    def partition_build(self) -> None:
+        """Replace mode: the loaded table indexed, ready for the swap."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER TABLE {self.table} ALTER layer_id DROP DEFAULT, "
+                "ALTER created_at DROP DEFAULT, ALTER updated_at DROP DEFAULT"
+            )
+        partition_table_index(self.table)
+
+    def swap_in(self) -> None:
+        """The staged rows become the layer's features: in replace mode in
+        place of the ones it had. Inside the swap transaction."""
+        if self.replace:
+            partition_swap(layer_id=self.layer.pk, table=self.table)
+            return
+        layer_partition_ensure(self.layer.pk)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""
-                INSERT INTO layers_feature (layer_id, geom, properties, created_at, updated_at)
-                SELECT %s, ST_SetSRID(geom, 4326), jsonb_strip_nulls({properties}), now(), now()
-                FROM {self.table}
-                """,
-                [layer.pk, *params],
+                f"""INSERT INTO {PARENT} (layer_id, geom, properties, created_at, updated_at)
+                    SELECT %s, geom, properties, now(), now() FROM {self.table}""",
+                [self.layer.pk],
             )
-            return cursor.rowcount
 
     def drop(self) -> None:
+        """The staging table unless the swap took it (and any that
+        interrupted attempts of the job left)."""
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+                for table in [*self.earlier, self.table]:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
         except DatabaseError:
             # The session is gone or the outer transaction failed: a TEMP
             # table disappears with its session anyway.
             pass
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _properties_json(keys: list[str], fields: list[dict], values: list[list], rows: int) -> list[str]:
+    """Each row's properties as a JSON object text, without the fields that
+    have no value (what jsonb_strip_nulls(jsonb_build_object(...)) gave):
+    column by column, one fragment per value, then joined per row."""
+    string = json.encoder.encode_basestring  # C: escapes quotes, backslashes, controls
+    fragments = []
+    for key, spec, column in zip(keys, fields, values, strict=True):
+        kind = spec["type"]
+        if kind == FieldType.INTEGER:
+            fragments.append([None if v is None else key + str(v) for v in column])
+        elif kind == FieldType.NUMBER:
+            # Finite only (the validator turns others into no value). The shortest
+            # form, as PostgreSQL turns a float8 into numeric, and 2.0 as 2.
+            fragments.append([None if v is None else key + _number(v) for v in column])
+        elif kind == FieldType.BOOLEAN:
+            fragments.append([None if v is None else key + ("true" if v else "false") for v in column])
+        else:
+            fragments.append([None if v is None else key + string(v) for v in column])
+    if not fragments:
+        return ["{}"] * rows
+    return ["{" + ",".join(filter(None, parts)) + "}" for parts in zip(*fragments, strict=True)]
 
 
 class _Report:
@@ -1017,7 +1073,7 @@ def layer_import(*, job: ImportJob, progress: Progress | None = None) -> ImportJ
     import_job_reports_discard(job)  # left by an interrupted attempt
     layer = Layer.objects.get(pk=job.layer_id)
     report = _Report(job)
-    staging = _Staging(job=job, fields=[f for f in layer.schema if f.get("name")])
+    staging = _Staging(job=job, layer=layer, fields=[f for f in layer.schema if f.get("name")])
     try:
         _run(job=job, layer=layer, staging=staging, report=report, progress=progress)
     except _Superseded:
@@ -1137,6 +1193,31 @@ def _run_file(
         f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged outside the province."
         + (f" Columns not in the layer's schema, not imported: {names}." if ignored else ""),
     )
+    if job.mode == ImportJob.Mode.REPLACE:
+        staging.partition_build()
+    note = (
+        f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
+        f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"
+    )[:300]
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            _swap(job=job, layer=layer, staging=staging, note=note, summary=summary, report_path=report_path)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            if attempt == SWAP_ATTEMPTS:
+                raise _refuse(
+                    "Dữ liệu của lớp đang được một giao dịch dài đọc; chưa thể thay thế, lớp không thay đổi. "
+                    "Hãy thử lại sau.",
+                    "The layer's features are held by a long-running read; the import could not be swapped in "
+                    "and the layer is unchanged. Try again later.",
+                ) from error
+            logger.warning("import job %s: swap waited too long for a lock (try %s)", job.pk, attempt)
+            time.sleep(SWAP_RETRY_PAUSE_S)
+
+
+def _swap(*, job: ImportJob, layer: Layer, staging: _Staging, note: str, summary: str, report_path: str) -> None:
     with transaction.atomic():
         # One swap at a time per layer; readers see the old or the new set.
         # The job row is locked after the layer, so it keeps its heartbeats
@@ -1145,17 +1226,8 @@ def _run_file(
         Layer.objects.select_for_update().filter(pk=layer.pk).first()
         if not outbox_owns(job):
             raise _Superseded
-        if job.mode == ImportJob.Mode.REPLACE:
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM layers_feature WHERE layer_id = %s", [layer.pk])
-        staging.insert_into(layer)
-        FeatureChange.objects.create(
-            layer=layer,
-            action=FeatureChange.Action.IMPORT,
-            user_id=job.user_id,
-            note=f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
-            f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"[:300],
-        )
+        staging.swap_in()
+        FeatureChange.objects.create(layer=layer, action=FeatureChange.Action.IMPORT, user_id=job.user_id, note=note)
         layer_touch(layer)
         _job_update(
             job,
@@ -1260,7 +1332,10 @@ def import_job_reports(job: ImportJob) -> list[str]:
 
 
 def import_job_files_discard(job: ImportJob) -> None:
-    """The clean-up of a job the outbox gave up on: its upload and the partial
-    reports of its interrupted attempts."""
+    """The clean-up of a job the outbox gave up on: its upload, the partial
+    reports of its interrupted attempts and the tables they were building."""
     import_upload_discard(job)
     import_job_reports_discard(job)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for attempt in range(job.attempts + 1):
+            cursor.execute(f"DROP TABLE IF EXISTS import_partition_{int(job.pk)}_{attempt}")

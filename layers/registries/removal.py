@@ -14,6 +14,7 @@ from django.db import transaction
 from gisportal.filestore import media_storage
 
 from ..models import Feature, FeatureChange, ImportJob, Layer
+from .partitions import layer_partition_drop
 from .tiles import tile_cache_purge
 
 audit = logging.getLogger("gisportal.audit")
@@ -75,7 +76,9 @@ def layer_delete(*, layer: Layer, acting_user) -> LayerRemoval:
         removal = layer_removal_summary(locked)
         files = _import_files(ImportJob.objects.filter(layer=locked))
         layer_id = locked.pk
-        # The cascade deletes features, jobs and changes with one statement each.
+        # The features go with the layer's partition; the cascade deletes
+        # jobs and changes (and features left in the DEFAULT partition).
+        layer_partition_drop(layer_id)
         locked.delete()
         transaction.on_commit(lambda: _leftovers_remove(files=files, slug=removal.slug, layer_id=layer_id))
         transaction.on_commit(

@@ -237,7 +237,7 @@ _AGGREGATED_SQL = f"""
     ),
     shapes AS (
         SELECT f.id, f.properties, ST_Simplify(ST_Transform(f.geom, 3857), %(simplify)s, true) AS g
-        FROM marked m JOIN layers_feature f ON f.id = m.id
+        FROM marked m JOIN layers_feature f ON f.id = m.id AND f.layer_id = %(layer)s::bigint
         WHERE NOT m.small
         UNION ALL
         -- A lone feature keeps its id and properties (a point is exactly
@@ -247,10 +247,11 @@ _AGGREGATED_SQL = f"""
                CASE WHEN c.n = 1 AND ST_GeometryType(f.geom) = 'ST_Point' THEN ST_Transform(f.geom, 3857)
                     ELSE ST_SetSRID(ST_MakePoint(c.cx, c.cy), 3857) END
         FROM cells c
-        -- One primary-key look-up per lone feature (OFFSET 0 keeps the planner
-        -- from turning it into a hash of the whole table).
+        -- One primary-key look-up per lone feature, in the layer's partition
+        -- (OFFSET 0 keeps the planner from turning it into a hash of the whole table).
         LEFT JOIN LATERAL (
-            SELECT geom, properties FROM layers_feature WHERE id = c.first_id AND c.n = 1 OFFSET 0
+            SELECT geom, properties FROM layers_feature
+            WHERE id = c.first_id AND layer_id = %(layer)s::bigint AND c.n = 1 OFFSET 0
         ) f ON true
     )
     SELECT ST_AsMVT(t, %(name)s, {TILE_EXTENT}, 'geom', 'id') FROM (

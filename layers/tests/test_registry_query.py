@@ -5,6 +5,7 @@ intersection and shapely counts per commune."""
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pyproj import Geod, Transformer
 
+from layers.models import Layer
+from layers.registries.partitions import partition_name
 from layers.services import DATA_DIR
 
 GEOD = Geod(ellps="WGS84")
@@ -157,7 +160,11 @@ def test_within_query_walks_the_spatial_index(official):
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "feature_layer_geom_gist" in plan, plan
+    layer_id = Layer.objects.get(slug="land-parcels").pk
+    # The layer's partition alone, through its GiST index on geom.
+    assert f" on {partition_name(layer_id)} " in plan, plan
+    assert re.search(r"Index Scan (?:using|on) \S+_geom_idx", plan), plan
+    assert "Seq Scan" not in plan and "layers_feature_default" not in plan, plan
 
 
 @pytest.mark.parametrize(

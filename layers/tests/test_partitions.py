@@ -1,0 +1,201 @@
+"""A partition of layers_feature per registry layer: made with the layer,
+swapped whole by a replace import, dropped with the layer; the properties
+the importer writes as JSON are what PostgreSQL's jsonb_build_object made."""
+
+import math
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from layers.models import Feature, Layer
+from layers.registries.importing import _properties_json, import_job_create, layer_import
+from layers.registries.partitions import (
+    DEFAULT_PARTITION,
+    partition_attached,
+    partition_name,
+    partition_table_create,
+    partition_table_index,
+)
+from layers.registries.removal import layer_delete
+from layers.tests.fixtures_registry import SCHEMA, make_layer, sample_points, write_gpkg
+
+
+@pytest.fixture(autouse=True)
+def media(tmp_path, settings) -> Path:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def _one(sql: str, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _tables(pattern: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE %s AND relkind = 'r' ORDER BY 1", [pattern])
+        return [name for (name,) in cursor.fetchall()]
+
+
+def _replace(layer: Layer, path: Path):
+    job = import_job_create(
+        layer=layer, acting_user=None, source_name=path.name, mode="replace", path=path, enqueue=False
+    )
+    return layer_import(job=job)
+
+
+@pytest.mark.django_db
+def test_a_layer_gets_its_partition_and_a_replace_swaps_it_whole(tmp_path):
+    layer = make_layer("test-partition-swap", schema=SCHEMA)
+    assert partition_attached(layer.pk) == partition_name(layer.pk)
+    first = _replace(layer, write_gpkg(sample_points(40, seed=1), tmp_path / "a.gpkg"))
+    first_ids = set(Feature.objects.filter(layer=layer).values_list("id", flat=True))
+    second = _replace(layer, write_gpkg(sample_points(30, seed=2), tmp_path / "b.gpkg"))
+    assert (first.status, second.status) == ("succeeded", "succeeded")
+
+    # Only the second file's rows, all in the layer's own partition, under new ids from the shared sequence.
+    assert _one(f"SELECT count(*) FROM {partition_name(layer.pk)}")[0] == 30
+    assert _one(f"SELECT count(*) FROM {DEFAULT_PARTITION} WHERE layer_id = %s", [layer.pk])[0] == 0
+    ids = set(Feature.objects.filter(layer=layer).values_list("id", flat=True))
+    assert len(ids) == 30 and not ids & first_ids and min(ids) > max(first_ids)
+    layer.refresh_from_db()
+    assert layer.feature_count == 30
+    # The swapped-in table carries the partition's check, key, indexes and foreign key; no staging is left.
+    (check,) = _one(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'c'", [partition_name(layer.pk)]
+    )
+    assert check == 1
+    (definition,) = _one(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+        [partition_name(layer.pk)],
+    )
+    assert definition == "PRIMARY KEY (id, layer_id)"
+    (methods,) = _one(
+        """SELECT array_agg(am.amname ORDER BY am.amname) FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+           WHERE i.indrelid = %s::regclass""",
+        [partition_name(layer.pk)],
+    )
+    assert methods == ["btree", "gin", "gist"]
+    (foreign,) = _one(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [partition_name(layer.pk)]
+    )
+    assert foreign == 1
+    assert _tables("import_partition_%") == [] and _tables("import_staging_%") == []
+
+
+@pytest.mark.django_db
+def test_deleting_a_layer_drops_its_partition(tmp_path):
+    layer = make_layer("test-partition-delete", schema=SCHEMA)
+    _replace(layer, write_gpkg(sample_points(10), tmp_path / "a.gpkg"))
+    name = partition_name(layer.pk)
+    layer_delete(layer=layer, acting_user=None)
+    assert _tables(name) == []
+    assert not Feature.objects.filter(layer_id=layer.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_layer_made_without_the_service_keeps_its_features_in_default_until_it_gets_a_partition():
+    from layers.registries.partitions import layer_partition_ensure
+
+    other = make_layer("test-partition-service")
+    layer = Layer.objects.create(slug="test-partition-orm", title="ORM", owner=other.owner, geometry_type="Point")
+    Feature.objects.create(layer=layer, geom="SRID=4326;POINT(106.05 21.15)", properties={"name": "a"})
+    assert partition_attached(layer.pk) is None
+    assert _one(f"SELECT count(*) FROM {DEFAULT_PARTITION} WHERE layer_id = %s", [layer.pk])[0] == 1
+    layer_partition_ensure(layer.pk)
+    assert _one(f"SELECT count(*) FROM {partition_name(layer.pk)}")[0] == 1
+    assert _one(f"SELECT count(*) FROM {DEFAULT_PARTITION} WHERE layer_id = %s", [layer.pk])[0] == 0
+    assert Feature.objects.get(layer=layer).properties == {"name": "a"}
+
+
+def test_the_indexes_are_built_in_two_sessions_outside_a_transaction(django_db_setup, django_db_blocker):
+    """What an import does with a committed table: the GIN in a second
+    session. Outside the test's transaction (the other session must see the
+    table); the table is dropped afterwards."""
+    table = "import_partition_test_build"
+    with django_db_blocker.unblock():
+        assert not connection.in_atomic_block
+        layer_id = Layer.objects.order_by("pk").values_list("pk", flat=True).first()
+        try:
+            partition_table_create(table=table, layer_id=layer_id)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} (layer_id, geom, properties, created_at, updated_at) "
+                    "SELECT %s, ST_SetSRID(ST_MakePoint(106 + i / 1e4, 21), 4326), jsonb_build_object('n', i), "
+                    "now(), now() FROM generate_series(1, 500) i",
+                    [layer_id],
+                )
+            partition_table_index(table)
+            (count,) = _one("SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass", [table])
+            (keys,) = _one(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype IN ('p', 'f')", [table]
+            )
+            assert (count, keys) == (3, 1)  # the foreign key comes with ATTACH
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.mark.django_db
+def test_properties_json_is_what_jsonb_build_object_made():
+    fields = [
+        {"name": "tên", "type": "string"},
+        {"name": "n", "type": "integer"},
+        {"name": "x", "type": "number"},
+        {"name": "ok", "type": "boolean"},
+        {"name": "d", "type": "date"},
+    ]
+    values = [
+        ['Trạm "y tế"\\ \t\n\x01 ✓', None, "", "a", "b", "c", "d"],
+        [2**62, -1, None, 0, 5, 6, 7],
+        [0.1 + 0.2, 2.0, 1e20, None, -0.0, 1e-7, 123456.789012345678],
+        [True, False, None, True, False, True, None],
+        ["2024-01-31", None, "1990-01-01", "x", "y", "z", None],
+    ]
+    rows = len(values[0])
+    keys = [f'"{f["name"]}":' for f in fields]
+    written = _properties_json(keys, fields, values, rows)
+    with connection.cursor() as cursor:
+        for i, text in enumerate(written):
+            cursor.execute(
+                "SELECT %s::jsonb = jsonb_strip_nulls(jsonb_build_object('tên', %s::text, 'n', %s::bigint, "
+                "'x', %s::float8, 'ok', %s::boolean, 'd', %s::text)), "
+                "%s::jsonb::text = jsonb_strip_nulls(jsonb_build_object('tên', %s::text, 'n', %s::bigint, "
+                "'x', %s::float8, 'ok', %s::boolean, 'd', %s::text))::text",
+                [text, *(column[i] for column in values), text, *(column[i] for column in values)],
+            )
+            assert cursor.fetchone() == (True, True), text
+    assert _properties_json([], [], [], 3) == ["{}", "{}", "{}"]
+    assert all(math.isfinite(v) for v in values[2] if v is not None)
+
+
+def test_a_swap_blocked_by_a_long_read_gives_up_and_leaves_the_layer_unchanged(
+    tmp_path, monkeypatch, django_db_setup, django_db_blocker
+):
+    """Its DETACH would queue every reader of every layer behind a long
+    transaction: after a short lock timeout, tried a few times, the import
+    fails with the layer as it was. Committed (outside the test's
+    transaction, whose own locks would be the long read); the layer is
+    deleted afterwards."""
+    from layers.registries import importing, partitions
+    from tests.live import own_connection
+
+    monkeypatch.setattr(partitions, "SWAP_LOCK_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(importing, "SWAP_RETRY_PAUSE_S", 0)
+    with django_db_blocker.unblock():
+        layer = make_layer("test-partition-busy", schema=SCHEMA)
+        try:
+            _replace(layer, write_gpkg(sample_points(10, seed=1), tmp_path / "a.gpkg"))
+            before = sorted(Feature.objects.filter(layer=layer).values_list("id", flat=True))
+            with own_connection() as reader:
+                reader.execute("SELECT count(*) FROM layers_feature")  # holds its lock until rolled back
+                job = _replace(layer, write_gpkg(sample_points(20, seed=2), tmp_path / "b.gpkg"))
+                reader.rollback()
+            assert job.status == "failed" and "layer is unchanged" in job.message, job.message
+            assert sorted(Feature.objects.filter(layer=layer).values_list("id", flat=True)) == before
+            assert _tables("import_partition_%") == []
+        finally:
+            layer_delete(layer=layer, acting_user=None)
