@@ -53,6 +53,7 @@ import psycopg  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
     Server,
+    baselines_left_out,
     conninfo_from_url,
     db_params,
     django_setup,
@@ -1052,11 +1053,8 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
                 )
     for note in notes:
         say(f"NOTE: {note}")
-    say("")
-    for name, text in LEFT_OUT.items():
-        say(f"{name} leaves out: {text}")
+    summary |= baselines_left_out(LEFT_OUT)
     summary |= {
-        "baselines_leave_out": LEFT_OUT,
         "settings": args.settings,
         "items": items,
         "tiles": tiles_result,

@@ -215,6 +215,8 @@ def test_the_benchmark_runs_at_a_tiny_size(script, runs):
     summary = json.loads(last)
     assert isinstance(summary, dict), last
     assert keys <= summary.keys(), f"missing {sorted(keys - summary.keys())} in {last[:500]}"
+    # Issue 13's rule: every benchmark says what its baselines leave out (bench.common.baselines_left_out).
+    assert summary.get("baselines_leave_out"), f"bench/{script}.py does not say what its baselines leave out"
     if script == "dossiers":
         # Each key sent twice by two clients at once: one dossier, one event, one code each.
         assert summary["concurrent"]["lost_or_duplicated"] == 0, summary["concurrent"]
