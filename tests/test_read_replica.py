@@ -314,7 +314,10 @@ def test_public_reads_answer_from_the_primary_while_the_replica_is_down(stack, s
             return _log_count(server, NOT_USABLE) > warnings_before
 
         wait_for("the router noticing", noticed, timeout_s=15, logs=(server["log"],))
-        assert "unreachable" in server["log"].read_text().split(NOT_USABLE)[-1].splitlines()[0]
+        # Refused at once, or (behind PgBouncer, which queues the probe until its wait
+        # timeout; or on a loaded machine) not answered within the probe's deadline.
+        reason = server["log"].read_text().split(NOT_USABLE)[-1].splitlines()[0]
+        assert "unreachable" in reason or "no answer within" in reason, reason
         for path in (
             "/map/",
             "/api/v1/service-points/nearest/?lon=106.07&lat=21.18",
