@@ -88,6 +88,11 @@ def test_the_production_start_preloads_recycles_and_logs(tmp_path):
                 assert _cpu_seconds(worker) < 0.5, (_cpu_seconds(worker), log.read_text())
     finally:
         stop(server)
+    # Stopped with its workers: none of their connections outlives them (the suite drops this database next).
+    deadline = time.monotonic() + 15
+    while _backends(connection.settings_dict["NAME"], application):
+        assert time.monotonic() < deadline, "gunicorn's connections outlive it"
+        time.sleep(0.2)
     text = log.read_text()
     assert statuses == [200] * REQUESTS, text[-3000:]
     # Replaced every 5 requests (jitter 5 // 10 = 0): at least three new workers, each a fork of the master.
