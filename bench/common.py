@@ -412,6 +412,8 @@ def production_env(bench_url: str, redis_port: int, **extra: str) -> dict:
 
 
 def exit_on_sigterm(signum, frame):
+    # Said, so that a run stopped from outside (a `timeout`, a CI limit) is not mistaken for a crash.
+    print(f"stopped by {signal.Signals(signum).name} from outside; stopping the servers", file=sys.stderr, flush=True)
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
 
 
