@@ -271,6 +271,12 @@ class PostalPickup(models.TextChoices):
 
 
 class Dossier(models.Model):
+    # True only on the instance `services.dossier_submit` returns when it has just written the
+    # dossier and handed it every event of its transaction (none naming an office): the sections
+    # of other apps may then answer from those events instead of reading (payments: no request
+    # before a receipt).
+    just_submitted = False
+
     code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
     province_code = province_code_field()
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="dossiers")

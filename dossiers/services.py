@@ -606,6 +606,7 @@ def _events_known(dossier: Dossier, events: list[DossierEvent]) -> None:
     if any(e.actor_agency_id or e.actor_point_id or e.to_agency_id for e in events):
         return
     _rows_known(dossier, events=sorted(events, key=lambda e: (e.at, e.pk)))
+    dossier.just_submitted = True
 
 
 def _check_components(

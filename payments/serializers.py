@@ -74,11 +74,19 @@ def request_json(request: PaymentRequest, *, dossier: Dossier) -> dict:
     return body
 
 
+def _none_yet(dossier: Dossier) -> bool:
+    """A request is made when a dossier is received (services.on_dossier_changed): the dossier a
+    submission has just written (`Dossier.just_submitted`, every event of it known) has none
+    unless one of those events is the receipt. Its answer then reads nothing here."""
+    events = getattr(dossier, "_prefetched_objects_cache", {}).get("events")
+    return dossier.just_submitted and events is not None and all(e.action != "receive" for e in events)
+
+
 def dossier_payment(dossier: Dossier, *, actor: Actor) -> dict | None:
     """The `payment` part of a dossier: its requests (newest first), the
     open one's reference, and what the caller may do now. None for a
     dossier without fees."""
-    requests = payment_requests_of(dossier)
+    requests = [] if _none_yet(dossier) else payment_requests_of(dossier)
     if not requests and dossier.fee_vnd <= 0:
         return None
     current = next((r for r in requests if r.is_open), None)

@@ -125,8 +125,8 @@ def test_a_warm_submission_reads_no_catalogue_row(client_as, people, api_payload
     client = client_as(people.citizen_a)
     client.post(URL, api_payload(), format="json")
     # version, BEGIN, code counter, dossier, event, the post's check, COMMIT,
-    # then the answer's sections of other apps: payment, shipments.
-    with django_assert_num_queries(9):
+    # then the answer's shipment section (no payment request before a receipt: none read).
+    with django_assert_num_queries(8):
         assert client.post(URL, api_payload(), format="json").status_code == 201
 
 
