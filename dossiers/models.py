@@ -271,11 +271,11 @@ class PostalPickup(models.TextChoices):
 
 
 class Dossier(models.Model):
-    # True only on the instance `services.dossier_submit` returns when it has just written the
-    # dossier and handed it every event of its transaction (none naming an office): the sections
-    # of other apps may then answer from those events instead of reading (payments: no request
+    # Every event of the transaction that has just written the dossier, on the instance
+    # `services.dossier_submit` returns (when none names an office); None on any other instance.
+    # The sections of other apps may answer from them instead of reading (payments: no request
     # before a receipt).
-    just_submitted = False
+    submitted_events: list | None = None
 
     code = models.CharField(max_length=40, unique=True, help_text="Circular 01/2018 Art. 19 code.")
     province_code = province_code_field()

@@ -605,8 +605,8 @@ def _events_known(dossier: Dossier, events: list[DossierEvent]) -> None:
     events = [e for e in events if e.dossier_id == dossier.pk]
     if any(e.actor_agency_id or e.actor_point_id or e.to_agency_id for e in events):
         return
-    _rows_known(dossier, events=sorted(events, key=lambda e: (e.at, e.pk)))
-    dossier.just_submitted = True
+    dossier.submitted_events = sorted(events, key=lambda e: (e.at, e.pk))
+    _rows_known(dossier, events=dossier.submitted_events)
 
 
 def _check_components(

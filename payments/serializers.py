@@ -76,10 +76,10 @@ def request_json(request: PaymentRequest, *, dossier: Dossier) -> dict:
 
 def _none_yet(dossier: Dossier) -> bool:
     """A request is made when a dossier is received (services.on_dossier_changed): the dossier a
-    submission has just written (`Dossier.just_submitted`, every event of it known) has none
-    unless one of those events is the receipt. Its answer then reads nothing here."""
-    events = getattr(dossier, "_prefetched_objects_cache", {}).get("events")
-    return dossier.just_submitted and events is not None and all(e.action != "receive" for e in events)
+    submission has just written (`Dossier.submitted_events`, every event of it) has none unless
+    one of those events is the receipt. Its answer then reads nothing here."""
+    events = dossier.submitted_events
+    return events is not None and all(e.action != "receive" for e in events)
 
 
 def dossier_payment(dossier: Dossier, *, actor: Actor) -> dict | None:

@@ -24,12 +24,11 @@ from pathlib import Path
 import pytest
 
 from tests.clusters import PrivateCluster, private_cluster_unavailable
-from tests.processes import free_port, stop
+from tests.processes import free_port, start_gunicorn, stop
 
 pytestmark = pytest.mark.skipif(private_cluster_unavailable() is not None, reason=str(private_cluster_unavailable()))
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 API = "/api/v1/procedures/?limit=1"
 PAGE = "/procedures/"
 STATIC = "/static/maps/portal.css"
@@ -55,9 +54,7 @@ def _gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
     Yields the base URL once it serves a static file (no database needed)."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gisportal.settings.test", "DATABASE_URL": database_url}
-    command = [str(GUNICORN), "gisportal.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = start_gunicorn(["--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env, log=log_path, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
