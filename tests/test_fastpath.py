@@ -240,3 +240,39 @@ def test_one_statement_a_look_up_no_request_signal_no_health_check(wsgi, monkeyp
 def test_what_the_lean_path_leaves_out_is_in_the_settings(settings):
     """A name in NOT_ON_LEAN_PATH that the settings no longer hold would hide a rename."""
     assert set(NOT_ON_LEAN_PATH) <= set(settings.MIDDLEWARE)
+
+
+@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, private_redis, settings, monkeypatch):
+    """With the production cache (Redis) the lean path sends the count before
+    the database read and reads it after (maps.nearest_apis.plain_answer):
+    the same 200s and 429s, the count kept in Redis, every reply read and its
+    connection back in the pool, also when the read fails."""
+    import redis
+
+    import maps.nearest_apis
+    from gisportal.settings import env
+
+    settings.CACHES = {"default": env.cache(private_redis.url(1))}
+    query = {"lon": "106.07", "lat": "21.18"}
+    lean, behind, _ = wsgi()
+    statuses = [call(lean, environ(query, **HTTPS))[0][:3] for _ in range(5)]
+    assert statuses == ["200"] * 3 + ["429"] * 2
+    assert behind.calls == 0
+    server = redis.Redis.from_url(private_redis.url(1))
+    key = cache.make_key("window:public_lookup:198.51.100.20")
+    assert int(server.get(key)) == 5 + 2  # the two refused: counted again by the view's own throttle
+    pool = cache._cache.get_client(write=True).connection_pool
+    assert not pool._in_use_connections
+
+    def failing(**kwargs):
+        raise RuntimeError("the read failed")
+
+    monkeypatch.setattr(maps.nearest_apis, "nearest_plain", failing)
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.30"}
+    assert call(lean, environ(query, **HTTPS, **other))[0][:3] == "500"
+    assert not pool._in_use_connections
+    assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 1
+    monkeypatch.undo()
+    assert call(lean, environ(query, **HTTPS, **other))[0][:3] == "200"
+    assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 2
