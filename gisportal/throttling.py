@@ -44,6 +44,10 @@ class PublicLookupThrottle(BaseThrottle):
         rate = self.get_rate()
         if not rate:
             return lambda: True
+        counted = getattr(request, "window_counted", {})  # a DRF Request reads the Django request's attributes
+        if self.scope in counted:  # this request was counted already (the lean path hands a refusal to its view)
+            self.retry_after_s = counted[self.scope]
+            return lambda: self.retry_after_s is None
         hit = window_hit_started(self.scope, client_ip(request) or "", rate)
 
         def allowed() -> bool:
