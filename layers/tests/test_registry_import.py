@@ -21,6 +21,8 @@ from layers.tests.fixtures_registry import (
     SCHEMA,
     WRITERS,
     Sample,
+    _table,
+    _write,
     assert_same_features,
     make_layer,
     sample_points,
@@ -82,6 +84,25 @@ def test_points_of_every_format_land_unchanged(format, tmp_path):
     assert layer.feature_count == 50 and layer.version == 2
     change = FeatureChange.objects.get(layer=layer)
     assert change.action == FeatureChange.Action.IMPORT and "50 imported" in change.note
+
+
+def test_points_remade_2d_or_single_land_beside_points_stored_as_read(tmp_path):
+    """One batch mixes rows stored from the file's own WKB and rows whose
+    geometry the importer remade (Z dropped, a one-part MultiPoint made a
+    Point): each lands where the file put it, in 2D."""
+    layer = make_layer("imp-points-mixed")
+    sample = sample_points(8)
+    written = list(sample.geoms)
+    written[1] = shapely.Point(written[1].x, written[1].y, 12.5)
+    written[4] = shapely.MultiPoint([written[4]])
+    written[6] = shapely.Point(written[6].x, written[6].y, -3.0)
+    path = _write(_table(sample, geoms=written), tmp_path / "mixed.gpkg", "GPKG", dataset_options={"VERSION": "1.3"})
+    job = run_import(layer, path)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert (job.rows_imported, job.rows_rejected) == (8, 0)
+    geoms, properties = stored(layer)
+    assert not any(shapely.has_z(geoms))
+    assert_same_features(sample, geoms, properties)
 
 
 @pytest.mark.parametrize("format", ["gpkg", "shapefile", "geojson", "kml"])
