@@ -957,11 +957,13 @@ class _Staging:
     def load(self, checked: _Checked) -> None:
         if checked.copy_text is None:
             return
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy,
-        ):
-            copy.write(checked.copy_text)
+        with connection.cursor() as cursor:
+            # Staging rows need no flush to disk at each batch's commit: a crash
+            # loses the staging table's state with the run, which starts over
+            # (the swap's own commit stays synchronous).
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            with cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy:
+                copy.write(checked.copy_text)
 
     def partition_build(self) -> None:
         """Replace mode: the loaded table indexed, ready for the swap."""
