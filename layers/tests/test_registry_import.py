@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
 import zipfile
 from pathlib import Path
 
@@ -645,3 +646,39 @@ def test_a_refused_file_names_its_unknown_columns_and_changes_nothing(tmp_path, 
     assert first.status == ImportJob.Status.SUCCEEDED
     assert job.status == ImportJob.Status.FAILED and "misspelt_name" in job.message
     assert snapshot(layer) == before
+
+
+# --- the reading thread ---------------------------------------------------------------
+
+
+def _reader_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def test_the_reading_thread_stops_when_the_copy_side_stops_early():
+    closed = []
+
+    def batches():
+        try:
+            yield from range(100)
+        finally:
+            closed.append(True)
+
+    ahead = importing._ahead(batches(), importing._Phases())
+    assert next(ahead) == 0
+    ahead.close()  # what an error in the COPY's thread does to the loop
+    assert closed == [True]
+    assert _reader_threads() == []
+
+
+def test_an_error_in_the_reading_thread_is_raised_in_the_copy_thread():
+    def batches():
+        yield 1
+        raise importing.ImportRefused("hỏng / broken")
+
+    got = []
+    with pytest.raises(importing.ImportRefused, match="broken"):
+        for item in importing._ahead(batches(), importing._Phases()):
+            got.append(item)
+    assert got == [1]
+    assert _reader_threads() == []
