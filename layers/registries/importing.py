@@ -3,8 +3,10 @@
 The file is checked before any parser sees it (size, format by content, a
 zip's central directory), then read with pyogrio in Arrow batches so a large
 file never sits in Python objects. Each batch is reprojected, repaired or
-rejected row by row, typed against the layer's schema and COPYed (EWKB and
-the properties as JSON) into staging; progress is committed per batch. In
+rejected row by row, typed against the layer's schema and COPYed (WKB and
+the properties as JSON, its COPY text built in Arrow) into staging; a thread
+of its own reads and checks the next batch while the current one is COPYed;
+progress is committed per batch. In
 replace mode the staging is a new table shaped like the layer's partition,
 indexed once loaded (partitions.py); in append mode a session TEMP table.
 Only the final swap (that partition attached in place of the old one, or in
@@ -540,7 +542,7 @@ class _Validator:
                 changed[i] = True
 
         # Properties typed against the schema.
-        values: list[list] = []
+        values: list[pa.Array | list] = []
         for spec in self.fields:
             column = self._column(batch.columns, spec["name"])
             if column is None:
@@ -1010,7 +1012,7 @@ def _properties_json(keys: list[str], fields: list[dict], values: list[pa.Array 
     """Each row's properties as a JSON object text, without the fields that
     have no value (what jsonb_strip_nulls(jsonb_build_object(...)) gave):
     column by column, one fragment per value (in Arrow for Arrow columns),
-    then joined per row, nulls skipped."""
+    then joined per row."""
     fragments = [
         pc.binary_join_element_wise(key, _value_json(spec["type"], column), ",", "")  # null stays null
         for key, spec, column in zip(keys, fields, values, strict=True)
