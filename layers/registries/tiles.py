@@ -48,6 +48,7 @@ from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting
 
 from ..models import GeometryType, Layer, Visibility
+from ..selectors import prepared_cursor
 from .selectors import layer_get_for_user, layer_visible_to
 
 logger = logging.getLogger(__name__)
@@ -154,8 +155,9 @@ _SOURCE_SQL = """
 
 
 def tile_source_read(slug: str) -> TileSource | None:
-    """The layer of that slug, whoever may see it; None when there is none."""
-    with read_connection().cursor() as cursor:
+    """The layer of that slug, whoever may see it; None when there is none.
+    A prepared statement: planning it took four times as long as running it."""
+    with prepared_cursor() as cursor:
         cursor.execute(_SOURCE_SQL, [slug])
         row = cursor.fetchone()
     if row is None:
@@ -299,7 +301,10 @@ def _raw_tile(layer: "TileSource", tile: TileAddress) -> tuple[int, bytes]:
     unit_m = tile.width_m / TILE_EXTENT
     simplify = 0.0 if layer.geometry_type in POINT_TYPES else SIMPLIFY_UNITS * unit_m
     params = {**_params(layer, tile), "simplify": simplify, "limit": RAW_MAX_FEATURES + 1}
-    with read_connection().cursor() as cursor:
+    # Prepared (parsed and planned once per connection; the generic plan is
+    # the same index scan): 0.3-1 ms less than the same statement sent whole,
+    # which is how the bench's floor sends its own (bench/README.md).
+    with prepared_cursor() as cursor:
         cursor.execute(_RAW_SQL, params)
         n, data = cursor.fetchone()
     return n, bytes(data) if data is not None else b""
