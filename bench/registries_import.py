@@ -18,9 +18,12 @@ GNU time), each from an empty target; round 1 runs ogr2ogr first (as
 bench/registries.py does), later rounds rotate the order. Our command runs
 with --settings (default gisportal.settings.test: DEBUG off). Prints a table
 and, last, a JSON line. Not measured: a replace over a layer that already
-holds features (the swap then also drops the old partition).
+holds features (the swap then also drops the old partition). With --phases,
+our command runs with -v 2 and each round prints the seconds of its steps as
+the importer logs them (read and check run in a thread of their own, beside
+the COPY: their sum exceeds the wall time).
 
-    .venv/bin/python bench/registries_import.py [--quick] [--n N] [--rounds R] [--baseline-checkout DIR]
+    .venv/bin/python bench/registries_import.py [--quick] [--n N] [--rounds R] [--phases] [--baseline-checkout DIR]
 """
 
 import argparse
@@ -55,9 +58,13 @@ GPKG_LAYER = "points"
 OGR_TABLE = "bench_imp_ogr2ogr"
 DATA_DIR = ROOT / "var" / "bench"
 LEFT_OUT = {
-    "ogr2ogr": "validation, repair and the error report, the typed jsonb properties (it writes columns), the "
-    "property index (GIN), the job row and its progress, the all-or-nothing swap, the layer's count, extent and "
-    "version",
+    # What ogr2ogr does too: read the file, COPY (hex EWKB), a primary key (its `fid` serial, kept up during the
+    # COPY) and a GiST index on geom built after the COPY.
+    "ogr2ogr": "every check of a row (geometry missing, empty, of the wrong type, outside lon/lat, over the vertex "
+    "limit, invalid; each attribute against the layer's schema type; far from the province), repair and the error "
+    "report; the properties as one jsonb (it writes typed columns) and their GIN index; ANALYZE; the job row and its "
+    "progress per batch; the build apart and the all-or-nothing swap (DETACH, DROP, ATTACH with the foreign key's "
+    "check); the layer's count, extent and version",
     "the bench": "a replace over a layer that already holds features (the swap then also drops its old partition), "
     "append mode, other formats (shapefile, GeoJSON, CSV), a Celery worker (the command imports in its process)",
 }
@@ -143,10 +150,12 @@ class Checkout:
             conn.execute("TRUNCATE layers_feature")
             conn.execute("VACUUM ANALYZE layers_feature")
 
-    def run(self, gpkg: Path) -> tuple[float, int]:
+    def run(self, gpkg: Path, *, phases: bool = False) -> tuple[float, int, str]:
+        """Wall seconds, peak RSS and, with `phases`, the import's own line
+        of seconds per step ("" when the checkout logs none)."""
         self.empty()
         m = run_measured(
-            self.manage("import_layer", LAYER_SLUG, str(gpkg), "--mode", "replace"),
+            self.manage("import_layer", LAYER_SLUG, str(gpkg), "--mode", "replace", *(["-v", "2"] if phases else [])),
             env=self.env(),
             cwd=self.root,
             log_prefix=f"bench-imp-{self.name}-",
@@ -155,7 +164,8 @@ class Checkout:
         Path(m.log_path).unlink(missing_ok=True)
         if m.returncode != 0:
             sys.exit(f"{self.name}: import_layer failed:\n{tail}")
-        return m.wall_s, m.max_rss_bytes
+        steps = next((line.split("seconds: ", 1)[1] for line in tail.splitlines() if "seconds: " in line), "")
+        return m.wall_s, m.max_rss_bytes, steps
 
     def count(self) -> int:
         with psycopg.connect(conninfo_from_url(self.url), autocommit=True) as conn:
@@ -163,6 +173,10 @@ class Checkout:
                 "SELECT count(*) FROM layers_feature f JOIN layers_layer l ON l.id = f.layer_id WHERE l.slug = %s",
                 [LAYER_SLUG],
             ).fetchone()[0]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -173,6 +187,12 @@ def main() -> int:
     parser.add_argument("--db-name", help="scratch database (default <main db>_bench_import)")
     parser.add_argument("--settings", default=SETTINGS, help="DJANGO_SETTINGS_MODULE of our command (DEBUG off)")
     parser.add_argument("--baseline-checkout", type=Path, help='also time this checkout\'s import ("before")')
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="print where each of our imports spent its seconds (read, check: the reading thread; wait, copy: "
+        "the COPY's thread; index, swap; total: inside the command, after Python's start), also in the JSON",
+    )
     args = parser.parse_args()
     n = args.n or (100_000 if args.quick else 1_000_000)
 
@@ -193,6 +213,7 @@ def main() -> int:
     order = ["ogr2ogr", *sides]
     times: dict[str, list[float]] = {name: [] for name in order}
     peaks: dict[str, list[int]] = {name: [] for name in order}
+    steps: list[str] = []
     for round_no in range(args.rounds):
         rotated = order[round_no % len(order) :] + order[: round_no % len(order)]
         for name in rotated:
@@ -200,10 +221,14 @@ def main() -> int:
                 m = ogr2ogr_import(gpkg, params, layer=GPKG_LAYER, table=OGR_TABLE, log_prefix="bench-imp-ogr-")
                 wall, peak = m.wall_s, m.max_rss_bytes
             else:
-                wall, peak = sides[name].run(gpkg)
+                wall, peak, step_line = sides[name].run(gpkg, phases=args.phases and name == "ours")
+                if step_line:
+                    steps.append(step_line)
             times[name].append(wall)
             peaks[name].append(peak)
-            say(f"  round {round_no + 1} {name:8} {wall:7.1f} s  peak RSS {peak / 2**20:6.0f} MiB")
+            say(f"  round {round_no + 1} {name:8} {wall:7.1f} s  peak RSS {peak / 2**20:6.0f} MiB  load {_load()}")
+            if args.phases and name == "ours":
+                say(f"           steps (s): {steps[-1] if steps else 'not logged'}")
 
     with psycopg.connect(conninfo_from_url(bench_url), autocommit=True) as conn:
         counts = {"ogr2ogr": conn.execute(f"SELECT count(*) FROM {OGR_TABLE}").fetchone()[0]}
@@ -238,6 +263,8 @@ def main() -> int:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         **baselines_left_out(LEFT_OUT),
     }
+    if args.phases:
+        summary["ours_phases"] = steps
     if "before" in sides:
         summary["before_s"] = round(statistics.median(times["before"]), 2)
         summary["ratio_before"] = round(statistics.median(ratios["before"]), 3)

@@ -118,11 +118,57 @@ class FailOpenRedisCache(RedisCache):
     def _redis_count_in_window(self, key: str, window_s: int) -> tuple[int, int]:
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
+        count, left_s = self._window_script(client)(keys=[key], args=[window_s])
+        return count, max(left_s, 1)
+
+    def _window_script(self, client: redis.Redis) -> redis.commands.core.Script:
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(_WINDOW_SCRIPT)
-        count, left_s = script(keys=[key], args=[window_s])
-        return count, max(left_s, 1)
+        return script
+
+    def count_in_window_started(self, key: str, window_s: int) -> Callable[[], tuple[int, int]]:
+        """`count_in_window` in two halves: the command is sent now and the
+        function returned reads its reply, so that the caller works meanwhile
+        (the lean nearest look-up reads the database while Redis counts: the
+        round trip's wait is hidden instead of added). Call the function
+        exactly once. Whatever is not the plain case (Redis skipped or away,
+        the script not loaded since Redis restarted) ends in
+        `count_in_window`, which deals with it as before."""
+        if self.is_skipping_redis:
+            return _already(self.count_in_window(key, window_s))
+        client = self._cache.get_client(key, write=True)
+        pool = client.connection_pool
+        try:
+            connection = pool.get_connection()
+        except UNREACHABLE:
+            return _already(self.count_in_window(key, window_s))
+        try:
+            sha = self._window_script(client).sha
+            connection.send_command("EVALSHA", sha, 1, self.make_and_validate_key(key), window_s)
+        except BaseException as error:
+            connection.disconnect()
+            pool.release(connection)
+            if isinstance(error, UNREACHABLE):
+                return _already(self.count_in_window(key, window_s))
+            raise
+
+        def reply() -> tuple[int, int]:
+            try:
+                count, left_s = connection.read_response()
+            except redis.exceptions.NoScriptError:
+                pool.release(connection)
+                return self.count_in_window(key, window_s)  # loads the script
+            except BaseException as error:
+                connection.disconnect()  # its reply may still be on the way: never reuse it
+                pool.release(connection)
+                if isinstance(error, UNREACHABLE):
+                    return self.count_in_window(key, window_s)
+                raise
+            pool.release(connection)
+            return count, max(left_s, 1)
+
+        return reply
 
     def add(self, *args, **kwargs):
         return self._either("add", *args, **kwargs)
@@ -156,6 +202,21 @@ class FailOpenRedisCache(RedisCache):
 
     def clear(self):
         return self._either("clear")
+
+
+def _already(result: T) -> Callable[[], T]:
+    return lambda: result
+
+
+def count_in_window_started(cache: BaseCache, key: str, window_s: int) -> Callable[[], tuple[int, int]]:
+    """`count_in_window`, whose result the function returned gives (call it
+    once): with Redis the count is under way meanwhile
+    (`FailOpenRedisCache.count_in_window_started`); with any other cache it
+    is already done."""
+    started = getattr(cache, "count_in_window_started", None)  # `cache` may be a proxy
+    if started is not None:
+        return started(key, window_s)
+    return _already(count_in_window(cache, key, window_s))
 
 
 def count_in_window(cache: BaseCache, key: str, window_s: int) -> tuple[int, int]:

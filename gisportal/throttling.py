@@ -8,11 +8,13 @@ kept the list of every request time of the window under the client's key,
 read and written whole on each request (two round trips, and about 2,400
 pickled entries, 21 KB, at the benchmark's rates)."""
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
-from gisportal.cache import count_in_window
+from gisportal.cache import count_in_window_started
 from gisportal.clientip import client_ip
 
 
@@ -34,11 +36,25 @@ class PublicLookupThrottle(BaseThrottle):
         return settings.PUBLIC_LOOKUP_RATE
 
     def allow_request(self, request, view) -> bool:
+        return self.allow_request_started(request)()
+
+    def allow_request_started(self, request) -> Callable[[], bool]:
+        """`allow_request` in two halves (`window_hit_started`): the count is
+        sent now, the function returned reads it (call it once)."""
         rate = self.get_rate()
         if not rate:
-            return True
-        self.retry_after_s = window_hit(self.scope, client_ip(request) or "", rate)
-        return self.retry_after_s is None
+            return lambda: True
+        counted = getattr(request, "window_counted", {})  # a DRF Request reads the Django request's attributes
+        if self.scope in counted:  # this request was counted already (the lean path hands a refusal to its view)
+            self.retry_after_s = counted[self.scope]
+            return lambda: self.retry_after_s is None
+        hit = window_hit_started(self.scope, client_ip(request) or "", rate)
+
+        def allowed() -> bool:
+            self.retry_after_s = hit()
+            return self.retry_after_s is None
+
+        return allowed
 
     def wait(self) -> int | None:
         return self.retry_after_s
@@ -48,6 +64,17 @@ def window_hit(scope: str, ident: str, rate: str) -> int | None:
     """Counts one event of `ident` in a fixed window of `rate` ("3/hour");
     the seconds until the window ends when the count is over the rate, None
     while it is within. The count lives in the shared cache (fails open)."""
+    return window_hit_started(scope, ident, rate)()
+
+
+def window_hit_started(scope: str, ident: str, rate: str) -> Callable[[], int | None]:
+    """`window_hit`, whose answer the function returned gives (call it once);
+    with Redis the count is under way meanwhile (`count_in_window_started`)."""
     allowed, window_s = SimpleRateThrottle.parse_rate(None, rate)
-    count, left_s = count_in_window(cache, f"window:{scope}:{ident}", window_s)
-    return left_s if count > allowed else None
+    counted = count_in_window_started(cache, f"window:{scope}:{ident}", window_s)
+
+    def hit() -> int | None:
+        count, left_s = counted()
+        return left_s if count > allowed else None
+
+    return hit

@@ -72,7 +72,7 @@ BENCHES = {
         ["bench_registries"],
     ),
     "registries_import": (
-        ["--n", "500", "--rounds", "1"],
+        ["--n", "500", "--rounds", "1", "--phases"],
         {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s", "baselines_leave_out"},
         ["bench_import"],
     ),

@@ -137,3 +137,54 @@ def test_the_rate_limit_counts_through_the_shared_cache_in_one_command(private_r
     calls = {name: stats["calls"] for name, stats in server.info("commandstats").items()}
     assert calls.get("cmdstat_evalsha") == 1, calls
     assert not {"cmdstat_exists", "cmdstat_incrby", "cmdstat_set", "cmdstat_get"} & set(calls), calls
+
+
+def _in_use(cache: FailOpenRedisCache) -> int:
+    return len(cache._cache.get_client(write=True).connection_pool._in_use_connections)
+
+
+def test_a_started_count_is_read_later_and_its_connection_goes_back_to_the_pool(private_redis):
+    """count_in_window_started (the lean nearest path's rate limit): the
+    command is on its way while the caller works; the reply, read later, is
+    the same count a plain call gives, and the connection is back in the
+    pool, also after Redis lost the script (a restart: NOSCRIPT)."""
+    cache = redis_cache(private_redis.url(1))
+    server = redis.Redis.from_url(private_redis.url(1))
+    assert cache.count_in_window("window:s:1", 60)[0] == 1  # loads the script
+    first = cache.count_in_window_started("window:s:1", 60)
+    second = cache.count_in_window_started("window:s:1", 60)  # another connection of the pool
+    assert _in_use(cache) == 2
+    assert server.get(cache.make_key("window:s:1")) == b"3"  # both counted before any reply was read
+    assert second()[0] == 3 and first()[0] == 2
+    assert _in_use(cache) == 0
+    assert cache.count_in_window("window:s:1", 60)[0] == 4
+
+    server.script_flush()
+    started = cache.count_in_window_started("window:s:1", 60)
+    count, left_s = started()
+    assert count == 5 and 1 <= left_s <= 60
+    assert _in_use(cache) == 0
+    assert cache.count_in_window_started("window:s:1", 60)()[0] == 6
+
+
+def test_a_started_count_falls_back_to_memory_when_redis_goes_away(private_redis):
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 60
+    assert cache.count_in_window_started("window:s:2", 60)()[0] == 1
+    private_redis.stop()
+    assert cache.count_in_window_started("window:s:2", 60)()[0] == 1  # per process from now on
+    assert cache.is_skipping_redis
+    assert cache.count_in_window_started("window:s:2", 60)()[0] == 2
+
+
+def test_a_started_count_whose_redis_stops_before_the_reply_is_read_keeps_that_reply(private_redis):
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 60
+    assert cache.count_in_window("window:s:3", 60)[0] == 1
+    started = cache.count_in_window_started("window:s:3", 60)
+    time.sleep(0.05)  # Redis has counted (2) and its reply waits in this end's socket
+    private_redis.stop()
+    assert started()[0] == 2
+    assert _in_use(cache) == 0
+    assert cache.count_in_window_started("window:s:3", 60)()[0] == 1  # then in memory
+    assert cache.is_skipping_redis

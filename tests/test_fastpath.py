@@ -533,3 +533,39 @@ def test_an_items_page_is_two_statements_and_one_rate_count(wsgi, fixed_timestam
     with CaptureQueriesContext(connection) as captured:
         assert call(lean, environ(env, path=_items_path(), **HTTPS))[0] == "200 OK"
     assert len(captured.captured_queries) == 2  # the layer, the page with its count
+
+
+@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, private_redis, settings, monkeypatch):
+    """With the production cache (Redis) the lean path sends the count before
+    the database read and reads it after (maps.nearest_apis.plain_answer):
+    the same 200s and 429s, the count kept in Redis, every reply read and its
+    connection back in the pool, also when the read fails."""
+    import redis
+
+    import maps.nearest_apis
+    from gisportal.settings import env
+
+    settings.CACHES = {"default": env.cache(private_redis.url(1))}
+    query = {"lon": "106.07", "lat": "21.18"}
+    lean, behind, _ = wsgi()
+    statuses = [call(lean, environ(query, **HTTPS))[0][:3] for _ in range(5)]
+    assert statuses == ["200"] * 3 + ["429"] * 2
+    assert behind.calls == 0
+    server = redis.Redis.from_url(private_redis.url(1))
+    key = cache.make_key("window:public_lookup:198.51.100.20")
+    assert int(server.get(key)) == 5  # a refusal is counted once, though the view answers it
+    pool = cache._cache.get_client(write=True).connection_pool
+    assert not pool._in_use_connections
+
+    def failing(**kwargs):
+        raise RuntimeError("the read failed")
+
+    monkeypatch.setattr(maps.nearest_apis, "nearest_plain", failing)
+    other = {"HTTP_X_FORWARDED_FOR": "198.51.100.30"}
+    assert call(lean, environ(query, **HTTPS, **other))[0][:3] == "500"
+    assert not pool._in_use_connections
+    assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 1
+    monkeypatch.undo()
+    assert call(lean, environ(query, **HTTPS, **other))[0][:3] == "200"
+    assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 2

@@ -5,6 +5,7 @@ the importer writes as JSON are what PostgreSQL's jsonb_build_object made."""
 import math
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from django.db import connection
 
@@ -157,9 +158,13 @@ def test_properties_json_is_what_jsonb_build_object_made():
     ]
     rows = len(values[0])
     keys = [f'"{f["name"]}":' for f in fields]
-    written = _properties_json(keys, fields, values, rows)
+    # Values parsed one by one (lists) and columns read typed (Arrow arrays) write the same.
+    written = _properties_json(keys, fields, values, rows).to_pylist()
+    arrow_types = [pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.string()]
+    columns = [pa.array(column, kind) for column, kind in zip(values, arrow_types, strict=True)]
+    written_arrow = _properties_json(keys, fields, columns, rows).to_pylist()
     with connection.cursor() as cursor:
-        for i, text in enumerate(written):
+        for i, text in [*enumerate(written), *enumerate(written_arrow)]:
             cursor.execute(
                 "SELECT %s::jsonb = jsonb_strip_nulls(jsonb_build_object('tên', %s::text, 'n', %s::bigint, "
                 "'x', %s::float8, 'ok', %s::boolean, 'd', %s::text)), "
@@ -168,7 +173,7 @@ def test_properties_json_is_what_jsonb_build_object_made():
                 [text, *(column[i] for column in values), text, *(column[i] for column in values)],
             )
             assert cursor.fetchone() == (True, True), text
-    assert _properties_json([], [], [], 3) == ["{}", "{}", "{}"]
+    assert _properties_json([], [], [], 3).to_pylist() == ["{}", "{}", "{}"]
     assert all(math.isfinite(v) for v in values[2] if v is not None)
 
 

@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import io
 import json
+import threading
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from layers.tests.fixtures_registry import (
     SCHEMA,
     WRITERS,
     Sample,
+    _table,
+    _write,
     assert_same_features,
     make_layer,
     sample_points,
@@ -82,6 +85,25 @@ def test_points_of_every_format_land_unchanged(format, tmp_path):
     assert layer.feature_count == 50 and layer.version == 2
     change = FeatureChange.objects.get(layer=layer)
     assert change.action == FeatureChange.Action.IMPORT and "50 imported" in change.note
+
+
+def test_points_remade_2d_or_single_land_beside_points_stored_as_read(tmp_path):
+    """One batch mixes rows stored from the file's own WKB and rows whose
+    geometry the importer remade (Z dropped, a one-part MultiPoint made a
+    Point): each lands where the file put it, in 2D."""
+    layer = make_layer("imp-points-mixed")
+    sample = sample_points(8)
+    written = list(sample.geoms)
+    written[1] = shapely.Point(written[1].x, written[1].y, 12.5)
+    written[4] = shapely.MultiPoint([written[4]])
+    written[6] = shapely.Point(written[6].x, written[6].y, -3.0)
+    path = _write(_table(sample, geoms=written), tmp_path / "mixed.gpkg", "GPKG", dataset_options={"VERSION": "1.3"})
+    job = run_import(layer, path)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert (job.rows_imported, job.rows_rejected) == (8, 0)
+    geoms, properties = stored(layer)
+    assert not any(shapely.has_z(geoms))
+    assert_same_features(sample, geoms, properties)
 
 
 @pytest.mark.parametrize("format", ["gpkg", "shapefile", "geojson", "kml"])
@@ -624,3 +646,39 @@ def test_a_refused_file_names_its_unknown_columns_and_changes_nothing(tmp_path, 
     assert first.status == ImportJob.Status.SUCCEEDED
     assert job.status == ImportJob.Status.FAILED and "misspelt_name" in job.message
     assert snapshot(layer) == before
+
+
+# --- the reading thread ---------------------------------------------------------------
+
+
+def _reader_threads() -> list:
+    return [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def test_the_reading_thread_stops_when_the_copy_side_stops_early():
+    closed = []
+
+    def batches():
+        try:
+            yield from range(100)
+        finally:
+            closed.append(True)
+
+    ahead = importing._ahead(batches(), importing._Phases())
+    assert next(ahead) == 0
+    ahead.close()  # what an error in the COPY's thread does to the loop
+    assert closed == [True]
+    assert _reader_threads() == []
+
+
+def test_an_error_in_the_reading_thread_is_raised_in_the_copy_thread():
+    def batches():
+        yield 1
+        raise importing.ImportRefused("hỏng / broken")
+
+    got = []
+    with pytest.raises(importing.ImportRefused, match="broken"):
+        for item in importing._ahead(batches(), importing._Phases()):
+            got.append(item)
+    assert got == [1]
+    assert _reader_threads() == []
