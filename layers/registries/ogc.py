@@ -956,10 +956,10 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
     dispatch: the same layer read, visibility rule, parameter parsing, rate
     limit, page statement, envelope and headers (DRF's Allow). The layer and
     parameters are checked before the rate limit counts the request, so that
-    anything else (a missing or hidden layer, a bad parameter, HTML, a client
-    over its rate) is left to the view, which counts it once and answers its
-    own 404, 400, page or 429 (a refused client is counted twice: the
-    window's count only grows)."""
+    anything else (a missing or hidden layer, a bad parameter, HTML) is left
+    to the view, which counts it once and answers its own 404, 400 or page; a
+    client over its rate gets the view's 429 from the count already made
+    (`request.window_counted`)."""
     kwargs = request.resolver_match.kwargs
     actor = actor_for(request.user)  # the anonymous user, read from the empty session as on Django's path
     layer = reconnecting(lambda: layer_read(kwargs["collection_id"]))
@@ -976,8 +976,11 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
     api = view.view_class(**view.view_initkwargs)
     api.setup(request, **kwargs)
     # Every throttle counts the request, as DRF's check_throttles.
-    refused = [throttle for throttle in api.get_throttles() if not throttle.allow_request(request, api)]
+    throttles = api.get_throttles()
+    refused = [throttle for throttle in throttles if not throttle.allow_request(request, api)]
     if refused:
+        # The view answers the 429 from these counts instead of counting the request again.
+        request.window_counted = {t.scope: t.retry_after_s for t in throttles if isinstance(t, PublicLookupThrottle)}
         return view(request, **kwargs)
     page = reconnecting(lambda: features_page(layer=layer, query=query))
     response = _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
