@@ -535,7 +535,6 @@ def test_an_items_page_is_two_statements_and_one_rate_count(wsgi, fixed_timestam
     assert len(captured.captured_queries) == 2  # the layer, the page with its count
 
 
-@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
 def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, private_redis, settings, monkeypatch):
     """With the production cache (Redis) the lean path sends the count before
     the database read and reads it after (maps.nearest_apis.plain_answer):
@@ -546,6 +545,11 @@ def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, priva
     import maps.nearest_apis
     from gisportal.settings import env
 
+    # All through pytest-django's `settings`: mixed with an @override_settings decorator, its
+    # teardown restored the decorator's settings after the decorator had, and the HTTPS redirect
+    # leaked into every later test of the process.
+    for name, value in {**BEHIND_TLS_PROXY, "PUBLIC_LOOKUP_RATE": "3/min"}.items():
+        setattr(settings, name, value)
     settings.CACHES = {"default": env.cache(private_redis.url(1))}
     query = {"lon": "106.07", "lat": "21.18"}
     lean, behind, _ = wsgi()
