@@ -634,6 +634,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-import", action="store_true", help="keep the features already loaded (no import timing)")
     p.add_argument("--no-pygeoapi", action="store_true", help="skip pygeoapi")
     p.add_argument(
+        "--zooms",
+        default="14,10",
+        help="tile zooms to time, comma-separated, of 14 and 10 (default both; 14 alone is the uncached target's)",
+    )
+    p.add_argument(
         "--serial-server",
         action="store_true",
         help="also time a second server of ours whose sessions have parallel query off (PGOPTIONS)",
@@ -644,6 +649,9 @@ def parse_args() -> argparse.Namespace:
     args.tiles = args.tiles or (24 if args.quick else 60)
     args.warmup = args.warmup if args.warmup is not None else (10 if args.quick else 20)
     args.rounds = args.rounds or (2 if args.quick else 3)
+    args.zooms = [int(z) for z in args.zooms.split(",") if z.strip()]
+    if not args.zooms or not set(args.zooms) <= {14, 10}:
+        p.error("--zooms takes 14, 10 or both")
     return args
 
 
@@ -981,6 +989,7 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
             warmup=max(3, args.warmup // 2),
             seed=args.seed,
             rounds=args.rounds,
+            zooms=args.zooms,
         )
         if tiles_note:
             notes.append(tiles_note)
@@ -1093,7 +1102,9 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
     return 1 if bad_sanity else 0
 
 
-def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup: int, seed: int, rounds: int):
+def bench_tiles(
+    *, db, layer_id: int, server: Server | None, count: int, warmup: int, seed: int, rounds: int, zooms=(14, 10)
+):
     """Bare ST_AsMVT through psycopg against our tiles, uncached, in `rounds`
     rounds of fresh tiles, and cached:
 
@@ -1140,7 +1151,7 @@ def bench_tiles(*, db, layer_id: int, server: Server | None, count: int, warmup:
         rendered_since_bump.add(tile)
 
     result: dict = {}
-    for z, zseed in ((14, seed + 14), (10, seed + 10)):
+    for z, zseed in ((z, seed + z) for z in (14, 10) if z in zooms):
         warm = sample_tiles(z, warmup, zseed + 1)
         # Bytes per tile and mode; the maxima are taken over the timed tiles.
         sizes: dict[str, dict] = {"sql": {}, "sql_props": {}, "build": {}, "http": {}}

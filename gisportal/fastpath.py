@@ -5,11 +5,18 @@ handler (issue #13), the one place where any request skips part of Django.
 knows (GET, the path of a route of `_routes()`, parameters the route
 accepts) it answers itself; everything else, and every request its route
 declines (a bad parameter, the "now" parameters of the nearest look-up),
-goes to Django untouched. What a lean answer still gets, from the same code
-as Django's:
+goes to Django untouched. A route with path parameters (a tile, a
+collection's items) names the prefix of its paths; a path under it is
+resolved by Django's own resolver. A route whose answer depends on who asks
+(the layers a caller may see) takes anonymous callers only: no session
+cookie and no Authorization header; a signed-in caller or a token goes to
+Django. What a lean answer still gets, from the same code as Django's:
 
 - the middleware of settings.MIDDLEWARE except the four in `NOT_ON_LEAN_PATH`
-  (each with the reason it changes nothing here), so: security headers (HSTS,
+  (each with the reason it changes nothing here; an anonymous-only route
+  keeps AuthenticationMiddleware, so its `request.user` is Django's
+  anonymous user read from the empty session, and the answer varies on
+  Cookie as Django's does), so: security headers (HSTS,
   nosniff, referrer and opener policies, X-Frame-Options, the HTTPS
   redirect), gzip for what holds no secret, the 400 for unstorable input,
   the 503 while the database is away, the language, replica routing. A
@@ -17,7 +24,9 @@ as Django's:
 - their process_view and process_exception hooks, with `request.resolver_match`
   the route's (the replica router reads its URL name);
 - the route's own view for anything its lean answer declines (a client over
-  its rate gets the view's 429);
+  its rate gets the view's 429, a hidden layer the view's 404);
+- an answer's `sent()`, if it has one, once its bytes are sent (the tile
+  kept in the caches), as Django runs it from the response's close();
 - 4xx and 5xx logged as Django's handler logs them.
 
 What it leaves out, on purpose: URL resolution (the route is a dict key),
@@ -39,13 +48,14 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponse
-from django.urls import resolve, reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from gisportal.middleware import database_unavailable
 
 T = TypeVar("T")
+AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
 # The middleware a lean answer does without, and why it changes nothing there.
 NOT_ON_LEAN_PATH = {
@@ -63,17 +73,31 @@ class Route:
     """A lean route: its URL name (the path is reversed from it), `accept`
     turning the query (request.GET) into what `answer` needs, or None to
     leave the request to Django, and `answer(request, accepted, view)` with
-    the route's Django view to call for anything it declines."""
+    the route's Django view to call for anything it declines (with
+    `**request.resolver_match.kwargs`, the path's parameters).
+
+    `prefix`: for a route with path parameters, the start of all its paths;
+    such a path is resolved by Django's resolver. `anonymous_only`: the
+    answer depends on who asks; only callers with no session cookie and no
+    Authorization header are answered here."""
 
     url_name: str
     accept: Callable[[Any], Any]
     answer: Callable[[HttpRequest, Any, Callable], HttpResponse]
+    prefix: str | None = None
+    anonymous_only: bool = False
 
 
 def _routes() -> list[Route]:
+    from layers.registries.ogc import items_accept, items_answer
+    from layers.registries.tiles import tile_accept, tile_answer
     from maps.nearest_apis import plain_answer, plain_lookup
 
-    return [Route("service-point-nearest", plain_lookup, plain_answer)]
+    return [
+        Route("service-point-nearest", plain_lookup, plain_answer),
+        Route("registry-tile", tile_accept, tile_answer, prefix="/tiles/", anonymous_only=True),
+        Route("ogc-items", items_accept, items_answer, prefix="/ogc/collections/", anonymous_only=True),
+    ]
 
 
 def reconnecting(read: Callable[[], T]) -> T:
@@ -108,14 +132,15 @@ class _LeanRoute:
     """One route with its middleware chain, built once per process."""
 
     def __init__(self, route: Route):
-        match = resolve(reverse(route.url_name))
-        self.route, self.match, self.view = route, match, match.func
+        self.route = route
+        self.match = None if route.prefix else resolve(reverse(route.url_name))
         self.view_hooks: list[Callable] = []
         self.exception_hooks: list[Callable] = []
+        left_out = set(NOT_ON_LEAN_PATH) - ({AUTHENTICATION_MIDDLEWARE} if route.anonymous_only else set())
         handler = convert_exception_to_response(self._view)
         # As BaseHandler.load_middleware: innermost first, process_view outermost first.
         for path in reversed(settings.MIDDLEWARE):
-            if path in NOT_ON_LEAN_PATH:
+            if path in left_out:
                 continue
             try:
                 middleware = import_string(path)(handler)
@@ -129,12 +154,13 @@ class _LeanRoute:
         self.chain = handler
 
     def _view(self, request) -> HttpResponse:
+        view, kwargs = request.resolver_match.func, request.resolver_match.kwargs
         for hook in self.view_hooks:
-            response = hook(request, self.view, (), {})
+            response = hook(request, view, (), kwargs)
             if response is not None:
                 return response
         try:
-            response = self.route.answer(request, request.lean_accepted, self.view)
+            response = self.route.answer(request, request.lean_accepted, view)
         except Exception as error:
             for hook in self.exception_hooks:
                 response = hook(request, error)
@@ -151,18 +177,47 @@ class LeanPath:
 
     def __init__(self, django_application: Callable):
         self.django = django_application
-        self.routes = {reverse(route.url_name): _LeanRoute(route) for route in _routes()}
+        routes = [_LeanRoute(route) for route in _routes()]
+        self.routes = {reverse(lean.route.url_name): lean for lean in routes if not lean.route.prefix}
+        self.by_name = {lean.route.url_name: lean for lean in routes if lean.route.prefix}
+        self.prefixes = tuple({lean.route.prefix for lean in self.by_name.values()})
+
+    def _lean_request(self, environ: dict) -> tuple[_LeanRoute, WSGIRequest] | None:
+        """The route and the request, if the request is one for the lean path."""
+        if environ.get("REQUEST_METHOD") != "GET":
+            return None
+        path = environ.get("PATH_INFO", "")
+        lean = self.routes.get(path)
+        if lean is not None:
+            request = WSGIRequest(environ)
+            request.resolver_match = lean.match
+            return lean, request
+        if not path.startswith(self.prefixes):
+            return None
+        request = WSGIRequest(environ)
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return None
+        lean = self.by_name.get(match.url_name)
+        if lean is None or not request.path_info.startswith(lean.route.prefix):
+            return None
+        if lean.route.anonymous_only and (
+            "HTTP_AUTHORIZATION" in environ or settings.SESSION_COOKIE_NAME in request.COOKIES
+        ):
+            return None
+        request.resolver_match = match
+        return lean, request
 
     def __call__(self, environ: dict, start_response: Callable):
-        lean = self.routes.get(environ.get("PATH_INFO")) if environ.get("REQUEST_METHOD") == "GET" else None
-        if lean is None:
+        found = self._lean_request(environ)
+        if found is None:
             return self.django(environ, start_response)
-        request = WSGIRequest(environ)
+        lean, request = found
         accepted = lean.route.accept(request.GET)
         if accepted is None:
             return self.django(environ, start_response)
         request.lean_accepted = accepted
-        request.resolver_match = lean.match
         try:
             response = lean.chain(request)
         finally:
@@ -173,4 +228,17 @@ class LeanPath:
             f"{response.status_code} {response.reason_phrase}",
             [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())],
         )
-        return [response.content]
+        return _Sent(response)
+
+
+class _Sent(list):
+    """The body of a lean answer, for the WSGI server; its close() (called
+    once the bytes are sent) runs the answer's `sent()` if it has one."""
+
+    def __init__(self, response: HttpResponse):
+        super().__init__([response.content])
+        self.sent = getattr(response, "sent", None)
+
+    def close(self) -> None:
+        if self.sent is not None:
+            self.sent()

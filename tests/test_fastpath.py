@@ -8,6 +8,8 @@ maps/tests/test_nearest_plain_path.py.)"""
 import gzip
 import io
 import json
+import math
+import re
 import sys
 from urllib.parse import urlencode
 
@@ -20,7 +22,8 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from gisportal.fastpath import NOT_ON_LEAN_PATH, LeanPath
-from layers.models import ServicePoint
+from layers.models import Feature, ServicePoint
+from layers.registries.tiles import recent_tiles
 
 PATH = "/api/v1/service-points/nearest/"
 # What the production settings add behind the TLS proxy.
@@ -242,7 +245,296 @@ def test_what_the_lean_path_leaves_out_is_in_the_settings(settings):
     assert set(NOT_ON_LEAN_PATH) <= set(settings.MIDDLEWARE)
 
 
-@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+# --- registry tiles and OGC items: anonymous callers on the lean path ------------------
+
+PUBLIC_LAYER, INTERNAL_LAYER, DEPARTMENT_LAYER = "hospitals", "land-parcels", "construction-permits"
+# Anonymous variants answered on the lean path, and those left to Django (a session or a token).
+ANONYMOUS = {
+    "plain http": {},
+    "https behind the proxy": HTTPS,
+    "gzip": {**HTTPS, "HTTP_ACCEPT_ENCODING": "gzip, deflate"},
+    "english cookie, csrf cookie": {**HTTPS, "HTTP_COOKIE": f"django_language=en; csrftoken={'c' * 32}"},
+    "malformed csrf cookie": {**HTTPS, "HTTP_COOKIE": "csrftoken=abc", "HTTP_ACCEPT_ENCODING": "gzip"},
+}
+SIGNED_IN = {
+    "bad session": {**HTTPS, "HTTP_COOKIE": "sessionid=abc", "HTTP_ACCEPT_ENCODING": "gzip"},
+    "good-looking session": {**HTTPS, "HTTP_COOKIE": f"sessionid={'s' * 32}"},
+    "empty session cookie": {**HTTPS, "HTTP_COOKIE": "sessionid="},
+    "token": {**HTTPS, "HTTP_AUTHORIZATION": "Token nothing", "HTTP_ACCEPT_ENCODING": "gzip"},
+}
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def _tile_path(slug: str, z: int, x: int, y: int) -> str:
+    return f"/tiles/{slug}/{z}/{x}/{y}.pbf"
+
+
+def _full_tile(slug: str = PUBLIC_LAYER, z: int = 14) -> str:
+    """A tile holding a feature of the layer."""
+    feature = Feature.objects.filter(layer__slug=slug).order_by("id").first()
+    point = feature.geom.point_on_surface
+    return _tile_path(slug, z, *_tile_of(point.x, point.y, z))
+
+
+def _lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
+    """The lean application's answer, then Django's to the same request, the
+    caches cleared before each so that both make the tile."""
+    lean, behind, django = wsgi()
+    recent_tiles.clear()
+    cache.clear()
+    lean_answer = call(lean, env)
+    recent_tiles.clear()
+    cache.clear()
+    return lean_answer, call(django, env), behind
+
+
+def _tokens_masked(answer: tuple[str, dict, bytes]) -> tuple[str, dict, bytes]:
+    """The answer with its random CSRF tokens (a new cookie for a malformed
+    one, the forms of an HTML page) replaced by a mark: they differ between
+    any two answers of Django's own."""
+    status, headers, body = answer
+    # (and the new cookie's expiry, which may fall in the next second)
+    headers = {k: re.sub(r"(csrftoken|expires)=[^;]+", r"\1=*", v) for k, v in headers.items()}
+    if headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+        del headers["Content-Encoding"], headers["Content-Length"]
+    if headers.get("Content-Type", "").startswith("text/html"):
+        body = re.sub(rb'name="csrfmiddlewaretoken" value="[^"]+"', b"csrf", body)
+        headers.pop("Content-Length", None)
+    return status, headers, body
+
+
+def assert_same_but_tokens(lean: tuple[str, dict, bytes], django: tuple[str, dict, bytes]) -> None:
+    if lean[1].get("Content-Encoding") == "gzip":
+        assert django[1].get("Content-Encoding") == "gzip"
+    assert_same(_tokens_masked(lean), _tokens_masked(django))
+
+
+@pytest.mark.parametrize("variant", ANONYMOUS)
+@pytest.mark.parametrize("z", [14, 10, 0])
+def test_an_anonymous_tile_is_answered_in_front_of_django_with_django_s_answer(wsgi, variant, z):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _lean_and_django(
+            wsgi, environ("", path=_full_tile(z=z), **ANONYMOUS[variant])
+        )
+    assert_same_but_tokens(lean_answer, django_answer)
+    if variant == "plain http":
+        assert lean_answer[0].startswith("301")
+    else:
+        assert lean_answer[0] == "200 OK"
+        assert lean_answer[1]["Content-Type"] == "application/vnd.mapbox-vector-tile"
+        assert lean_answer[1]["Cache-Control"] == "public, max-age=60"
+        assert "Cookie" in lean_answer[1]["Vary"]  # the session was read (who is asking), as Django reads it
+    assert behind.calls == 0
+
+
+@pytest.mark.parametrize("variant", SIGNED_IN)
+def test_a_tile_for_a_session_or_a_token_is_handed_to_django(wsgi, variant):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _lean_and_django(
+            wsgi, environ("", path=_full_tile(), **SIGNED_IN[variant])
+        )
+    assert_same(lean_answer, django_answer)
+    assert behind.calls == 1
+
+
+TILE_CASES = {
+    "empty tile: 204": lambda: _tile_path(PUBLIC_LAYER, 14, 0, 0),
+    "query ignored": lambda: _full_tile() + "?v=3",
+    "zoom out of range": lambda: _tile_path(PUBLIC_LAYER, 23, 0, 0),
+    "x out of range": lambda: _tile_path(PUBLIC_LAYER, 3, 8, 0),
+    "y out of range": lambda: _tile_path(PUBLIC_LAYER, 0, 0, 1),
+    "missing layer": lambda: _tile_path("no-such-layer", 14, 0, 0),
+    "officials' layer": lambda: _full_tile(INTERNAL_LAYER),
+    "department's layer": lambda: _full_tile(DEPARTMENT_LAYER),
+}
+
+
+@pytest.mark.parametrize("case", TILE_CASES)
+def test_empty_tiles_and_refusals_are_django_s(wsgi, case):
+    path, _, query = TILE_CASES[case]().partition("?")
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=path, **HTTPS))
+    assert_same(lean_answer, django_answer)
+    status = lean_answer[0][:3]
+    expected = {"empty tile: 204": "204", "query ignored": "200", "missing layer": "404"}
+    assert status == expected.get(case, "400" if "range" in case else "404")
+    if status in {"400", "404"}:
+        body = json.loads(lean_answer[2])
+        assert body  # the view's JSON, in both languages
+    assert behind.calls == 0
+
+
+def test_a_private_layer_s_tile_is_refused_on_the_lean_path_and_shown_to_its_officials(wsgi, make_user, client):
+    path = _full_tile(INTERNAL_LAYER)
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, _, _ = wsgi()
+        assert call(lean, environ("", path=path, **HTTPS))[0].startswith("404")
+    client.force_login(make_user("fastpath-official", role="processing_officer", agency="so-y-te"))
+    assert client.get(path, HTTP_X_FORWARDED_PROTO="https").status_code == 200
+
+
+def test_a_tile_the_client_holds_is_a_304_and_other_methods_go_to_django(wsgi):
+    path = _full_tile()
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, behind, django = wsgi()
+        etag = call(lean, environ("", path=path, **HTTPS))[1]["ETag"]
+        for headers in ({"HTTP_IF_NONE_MATCH": etag}, {"HTTP_IF_NONE_MATCH": f'"x", W/{etag}'}):
+            answer = call(lean, environ("", path=path, **HTTPS, **headers))
+            assert answer[0].startswith("304")
+            assert_same(answer, call(django, environ("", path=path, **HTTPS, **headers)))
+        assert behind.calls == 0
+        for method in ("HEAD", "POST"):
+            assert_same(
+                call(lean, environ("", method=method, path=path, **HTTPS)),
+                call(django, environ("", method=method, path=path, **HTTPS)),
+            )
+        assert behind.calls == 2
+        density = "/tiles/analytics/density/14/13000/7000.pbf"  # under /tiles/, not a registry tile
+        assert_same(call(lean, environ("", path=density, **HTTPS)), call(django, environ("", path=density, **HTTPS)))
+        assert behind.calls == 3
+
+
+@override_settings(**BEHIND_TLS_PROXY)
+def test_a_lean_tile_is_kept_in_the_caches_once_sent_in_two_statements(wsgi):
+    from layers.registries.tiles import TileAddress, tile_cache_key, tile_source_read
+
+    path = _full_tile()
+    lean, _, _ = wsgi()
+    recent_tiles.clear()
+    z, x, y = (int(part) for part in path.removesuffix(".pbf").split("/")[-3:])
+    key = tile_cache_key(layer=tile_source_read(PUBLIC_LAYER), tile=TileAddress(z, x, y))
+    started = []
+    with CaptureQueriesContext(connection) as captured:
+        body = lean(environ("", path=path, **HTTPS), lambda status, headers, exc_info=None: started.append(status))
+    assert len(captured.captured_queries) == 2  # the layer, the tile
+    assert cache.get(key) is None  # not before the bytes are sent
+    body.close()  # the WSGI server, once they are
+    assert cache.get(key) == b"".join(body)
+    with CaptureQueriesContext(connection) as captured:
+        assert call(lean, environ("", path=path, **HTTPS))[2] == b"".join(body)
+    assert len(captured.captured_queries) == 1  # the layer (its version names the cached tile)
+
+
+def _items_path(slug: str = PUBLIC_LAYER, slash: str = "") -> str:
+    return f"/ogc/collections/{slug}/items{slash}"
+
+
+ITEMS_QUERIES = [
+    {"limit": "5"},
+    {"limit": "5", "offset": "3", "f": "json"},
+    {"bbox": "105.9,20.9,106.3,21.4", "limit": "1000"},  # filtered: exact numberMatched, no next link
+    {"bbox": "105.0,20.0,107.5,22.5", "limit": "3", "offset": "6"},  # filtered, next and prev links
+    {"limit": "20000"},  # capped, not refused
+    {"bbox": "0,0,1,1"},  # nothing
+    {"datetime": "2020-01-01/..", "limit": "2"},
+]
+
+
+@pytest.fixture
+def fixed_timestamp(monkeypatch):
+    from layers.registries import ogc
+
+    monkeypatch.setattr(ogc, "_timestamp", lambda: "2026-12-06T03:00:00Z")
+
+
+@pytest.mark.parametrize("variant", ANONYMOUS)
+@pytest.mark.parametrize("query", ITEMS_QUERIES)
+def test_anonymous_items_are_answered_in_front_of_django_with_django_s_answer(wsgi, fixed_timestamp, query, variant):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _lean_and_django(
+            wsgi, environ(query, path=_items_path(), **ANONYMOUS[variant])
+        )
+    assert_same_but_tokens(lean_answer, django_answer)
+    assert behind.calls == 0
+    if variant == "plain http":
+        assert lean_answer[0].startswith("301")
+        return
+    assert lean_answer[0] == "200 OK" and lean_answer[1]["Content-Type"] == "application/geo+json"
+    if "gzip" in variant:  # no secret in it: compressed, as Django compresses it
+        assert lean_answer[1]["Content-Encoding"] == "gzip"
+    body = lean_answer[2]
+    document = json.loads(gzip.decompress(body) if lean_answer[1].get("Content-Encoding") == "gzip" else body)
+    assert document["numberReturned"] == len(document["features"])
+    assert {link["rel"] for link in document["links"]} >= {"self", "alternate", "collection"}
+
+
+@pytest.mark.parametrize("variant", SIGNED_IN)
+def test_items_for_a_session_or_a_token_are_handed_to_django(wsgi, fixed_timestamp, variant):
+    with override_settings(**BEHIND_TLS_PROXY):
+        env = environ({"limit": "3"}, path=_items_path(), **SIGNED_IN[variant])
+        lean_answer, django_answer, behind = _lean_and_django(wsgi, env)
+    assert_same(lean_answer, django_answer)
+    assert behind.calls == 1
+
+
+ITEMS_ELSEWHERE = {
+    "trailing slash": ({"limit": "2"}, _items_path(slash="/"), {}, "200"),
+    "html by f": ({"f": "html", "limit": "2"}, _items_path(), {}, "200"),
+    "html by Accept": ({"limit": "2"}, _items_path(), {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}, "200"),
+    "bad limit": ({"limit": "0"}, _items_path(), {}, "400"),
+    "unknown parameter": ({"bedz": "3"}, _items_path(), {}, "400"),
+    "bad bbox": ({"bbox": "1,2,3"}, _items_path(), {}, "400"),
+    "NUL": ({"limit": "2\x00"}, _items_path(), {}, "400"),
+    "missing layer": ({}, _items_path("no-such-layer"), {}, "404"),
+    "officials' layer": ({"limit": "2"}, _items_path(INTERNAL_LAYER), {}, "404"),
+    "department's layer": ({"limit": "2"}, _items_path(DEPARTMENT_LAYER), {}, "404"),
+}
+
+
+@pytest.mark.parametrize("case", ITEMS_ELSEWHERE)
+def test_items_html_errors_and_hidden_layers_are_django_s(wsgi, fixed_timestamp, case):
+    query, path, headers, status = ITEMS_ELSEWHERE[case]
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=path, **HTTPS, **headers))
+    assert_same_but_tokens(lean_answer, django_answer)
+    assert lean_answer[0][:3] == status
+    if status != "200" and case != "NUL":
+        assert json.loads(lean_answer[2])
+    # The view answers on the lean path (the NUL: the middleware's 400 before it).
+    assert behind.calls == 0
+
+
+@override_settings(**BEHIND_TLS_PROXY, OGC_API_RATE="3/min")
+def test_the_items_rate_limit_counts_and_refuses_alike(wsgi, fixed_timestamp):
+    lean, behind, django = wsgi()
+    path = _items_path()
+    lean_answers = [call(lean, environ({"limit": "2"}, path=path, **HTTPS)) for _ in range(5)]
+    cache.clear()
+    django_answers = [call(django, environ({"limit": "2"}, path=path, **HTTPS)) for _ in range(5)]
+    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
+    for lean_answer, django_answer in zip(lean_answers, django_answers, strict=True):
+        for headers in (lean_answer[1], django_answer[1]):
+            headers.pop("Retry-After", None)
+        if lean_answer[0].startswith("200"):
+            assert_same(lean_answer, django_answer)
+        else:
+            lean_detail, django_detail = (json.loads(a[2])["detail"] for a in (lean_answer, django_answer))
+            assert "Quá nhiều" in lean_detail and lean_detail.split(" ")[0] == django_detail.split(" ")[0]
+            assert lean_answer[1] == django_answer[1]
+    # A bad parameter and a missing layer count as on Django's path: the view's 429 now.
+    assert call(lean, environ({"limit": "0"}, path=path, **HTTPS))[0][:3] == "429"
+    assert call(lean, environ({}, path=_items_path("no-such-layer"), **HTTPS))[0][:3] == "429"
+    # Another client has its own count; a tile is not rate-limited.
+    assert call(lean, environ({"limit": "2"}, path=path, **HTTPS, HTTP_X_FORWARDED_FOR="198.51.100.21"))[0] == "200 OK"
+    assert call(lean, environ("", path=_full_tile(), **HTTPS))[0] == "200 OK"
+    assert behind.calls == 0
+
+
+@override_settings(**BEHIND_TLS_PROXY)
+def test_an_items_page_is_two_statements_and_one_rate_count(wsgi, fixed_timestamp):
+    lean, _, _ = wsgi()
+    env = {"bbox": "105.0,20.0,107.5,22.5", "limit": "10"}
+    call(lean, environ(env, path=_items_path(), **HTTPS))
+    with CaptureQueriesContext(connection) as captured:
+        assert call(lean, environ(env, path=_items_path(), **HTTPS))[0] == "200 OK"
+    assert len(captured.captured_queries) == 2  # the layer, the page with its count
+
+
 def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, private_redis, settings, monkeypatch):
     """With the production cache (Redis) the lean path sends the count before
     the database read and reads it after (maps.nearest_apis.plain_answer):
@@ -253,6 +545,11 @@ def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, priva
     import maps.nearest_apis
     from gisportal.settings import env
 
+    # All through pytest-django's `settings`: mixed with an @override_settings decorator, its
+    # teardown restored the decorator's settings after the decorator had, and the HTTPS redirect
+    # leaked into every later test of the process.
+    for name, value in {**BEHIND_TLS_PROXY, "PUBLIC_LOOKUP_RATE": "3/min"}.items():
+        setattr(settings, name, value)
     settings.CACHES = {"default": env.cache(private_redis.url(1))}
     query = {"lon": "106.07", "lat": "21.18"}
     lean, behind, _ = wsgi()

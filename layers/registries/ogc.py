@@ -43,17 +43,18 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
 from gisportal.dbrouting import read_connection
+from gisportal.fastpath import reconnecting
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
-from .selectors import layer_read_for_user, layers_visible_to, typed_value
+from .selectors import layer_read, layer_read_for_user, layer_visible_to, layers_visible_to, typed_value
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
@@ -869,47 +870,7 @@ class ItemsView(OgcApiView):
         layer = _visible_layer(request, collection_id)
         query, html = items_query_parse(request, layer)
         page = features_page(layer=layer, query=query)
-        matched = page.matched
-        has_next = page.returned == query.limit and (matched is None or query.offset + page.returned < matched)
-        media = "html" if html else "json"
-        links = [
-            _link(
-                _page_url(request, offset=query.offset, limit=query.limit, f=media),
-                "self",
-                MEDIA_HTML if html else MEDIA_GEOJSON,
-                "Trang này / This document",
-            ),
-            _link(
-                _page_url(request, offset=query.offset, limit=query.limit, f="json" if html else "html"),
-                "alternate",
-                MEDIA_GEOJSON if html else MEDIA_HTML,
-                "Dạng khác / Other encoding",
-            ),
-            _link(_url(request, "ogc-collection", layer.slug, f="json"), "collection", MEDIA_JSON, layer.title),
-        ]
-        page_media = MEDIA_HTML if html else MEDIA_GEOJSON
-        if has_next:
-            links.append(
-                _link(
-                    _page_url(request, offset=query.offset + query.limit, limit=query.limit, f=media),
-                    "next",
-                    page_media,
-                    "Trang sau / Next page",
-                )
-            )
-        if query.offset > 0:
-            links.append(
-                _link(
-                    _page_url(request, offset=max(query.offset - query.limit, 0), limit=query.limit, f=media),
-                    "prev",
-                    page_media,
-                    "Trang trước / Previous page",
-                )
-            )
-        envelope: dict[str, Any] = {"type": "FeatureCollection"}
-        if matched is not None:
-            envelope["numberMatched"] = matched
-        envelope.update({"numberReturned": page.returned, "timeStamp": _timestamp(), "links": links})
+        envelope = _items_envelope(request, layer=layer, query=query, page=page, html=html)
         if html:
             features = json.loads(f"[{page.features}]")
             return _html_response(
@@ -923,11 +884,109 @@ class ItemsView(OgcApiView):
                     "geojson": {"type": "FeatureCollection", "features": features},
                 },
             )
-        head = json.dumps(envelope, ensure_ascii=False)[:-1]  # reopen the object to add the features
-        body = f'{head},"features":[{page.features}]}}'
-        response = HttpResponse(body.encode(), content_type=MEDIA_GEOJSON)
-        response["Vary"] = "Accept"
-        return response
+        return _items_geojson_response(envelope, page)
+
+
+def _items_envelope(request, *, layer: Layer, query: ItemsQuery, page: FeaturesPage, html: bool) -> dict[str, Any]:
+    """The FeatureCollection of an items page without its features:
+    numberMatched (when known), numberReturned, timeStamp and the links."""
+    matched = page.matched
+    has_next = page.returned == query.limit and (matched is None or query.offset + page.returned < matched)
+    media = "html" if html else "json"
+    links = [
+        _link(
+            _page_url(request, offset=query.offset, limit=query.limit, f=media),
+            "self",
+            MEDIA_HTML if html else MEDIA_GEOJSON,
+            "Trang này / This document",
+        ),
+        _link(
+            _page_url(request, offset=query.offset, limit=query.limit, f="json" if html else "html"),
+            "alternate",
+            MEDIA_GEOJSON if html else MEDIA_HTML,
+            "Dạng khác / Other encoding",
+        ),
+        _link(_url(request, "ogc-collection", layer.slug, f="json"), "collection", MEDIA_JSON, layer.title),
+    ]
+    page_media = MEDIA_HTML if html else MEDIA_GEOJSON
+    if has_next:
+        links.append(
+            _link(
+                _page_url(request, offset=query.offset + query.limit, limit=query.limit, f=media),
+                "next",
+                page_media,
+                "Trang sau / Next page",
+            )
+        )
+    if query.offset > 0:
+        links.append(
+            _link(
+                _page_url(request, offset=max(query.offset - query.limit, 0), limit=query.limit, f=media),
+                "prev",
+                page_media,
+                "Trang trước / Previous page",
+            )
+        )
+    envelope: dict[str, Any] = {"type": "FeatureCollection"}
+    if matched is not None:
+        envelope["numberMatched"] = matched
+    envelope.update({"numberReturned": page.returned, "timeStamp": _timestamp(), "links": links})
+    return envelope
+
+
+def _items_geojson_response(envelope: dict, page: FeaturesPage) -> HttpResponse:
+    head = json.dumps(envelope, ensure_ascii=False)[:-1]  # reopen the object to add the features
+    body = f'{head},"features":[{page.features}]}}'
+    response = HttpResponse(body.encode(), content_type=MEDIA_GEOJSON)
+    response["Vary"] = "Accept"
+    return response
+
+
+# --- items on the lean path (gisportal/fastpath.py) -----------------------------------
+
+
+def items_accept(query) -> bool:
+    """The parameters are parsed against the layer's schema by `items_answer`."""
+    return True
+
+
+def items_answer(request, accepted: bool, view) -> HttpResponse:
+    """What ItemsView answers an anonymous caller (gisportal/fastpath.py takes
+    no other) for a GeoJSON page of a layer it may see, without DRF's
+    dispatch: the same layer read, visibility rule, parameter parsing, rate
+    limit, page statement, envelope and headers (DRF's Allow). The layer and
+    parameters are checked before the rate limit counts the request, so that
+    anything else (a missing or hidden layer, a bad parameter, HTML) is left
+    to the view, which counts it once and answers its own 404, 400 or page; a
+    client over its rate gets the view's 429 from the count already made
+    (`request.window_counted`)."""
+    kwargs = request.resolver_match.kwargs
+    actor = actor_for(request.user)  # the anonymous user, read from the empty session as on Django's path
+    layer = reconnecting(lambda: layer_read(kwargs["collection_id"]))
+    if layer is None or not layer_visible_to(
+        actor, layer_id=layer.pk, visibility=layer.visibility, owner_id=layer.owner_id
+    ):
+        return view(request, **kwargs)
+    try:
+        query, html = items_query_parse(request, layer)
+    except APIException:
+        return view(request, **kwargs)
+    if html:
+        return view(request, **kwargs)
+    api = view.view_class(**view.view_initkwargs)
+    api.setup(request, **kwargs)
+    # Every throttle counts the request, as DRF's check_throttles.
+    throttles = api.get_throttles()
+    refused = [throttle for throttle in throttles if not throttle.allow_request(request, api)]
+    if refused:
+        # The view answers the 429 from these counts instead of counting the request again.
+        request.window_counted = {t.scope: t.retry_after_s for t in throttles if isinstance(t, PublicLookupThrottle)}
+        return view(request, **kwargs)
+    page = reconnecting(lambda: features_page(layer=layer, query=query))
+    response = _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
+    for header, value in api.default_response_headers.items():
+        response[header] = value
+    return response
 
 
 class ItemView(OgcApiView):

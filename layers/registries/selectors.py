@@ -59,12 +59,17 @@ def layer_read_for_user(*, actor: Actor, slug: str) -> Layer:
     """`layer_get_for_user` for the hot read paths (OGC items): the row by one
     plain statement, the visibility by `layer_visible_to`, no queryset to
     compile on every request. The owner is not joined."""
-    layer = next(iter(Layer.objects.raw("SELECT * FROM layers_layer WHERE slug = %s", [slug])), None)
+    layer = layer_read(slug)
     if layer is None or not layer_visible_to(
         actor, layer_id=layer.pk, visibility=layer.visibility, owner_id=layer.owner_id
     ):
         raise Http404
     return layer
+
+
+def layer_read(slug: str) -> Layer | None:
+    """The layer of that slug by one plain statement, whoever may see it."""
+    return next(iter(Layer.objects.raw("SELECT * FROM layers_layer WHERE slug = %s", [slug])), None)
 
 
 def layer_can_edit(*, actor: Actor, layer: Layer) -> bool:
