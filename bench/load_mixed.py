@@ -178,8 +178,37 @@ def locust_bin() -> Path:
     return binary
 
 
-def locust_run(binary: Path, *, port: int, user_class: str, args, sample_file: str) -> dict:
-    """One headless locust run; its aggregated and per-endpoint figures."""
+def _cpu_seconds(pid: int, *, reaped: bool) -> float:
+    """User + system CPU of a process (and, with `reaped`, of its children
+    that have ended and been waited for), from /proc; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = sum(int(x) for x in fields[11 : 15 if reaped else 13])  # utime stime [cutime cstime]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(master_pid: int) -> float:
+    """CPU used so far by gunicorn: the master with its reaped children
+    (workers replaced after --max-requests) and the workers alive now."""
+    total = _cpu_seconds(master_pid, reaped=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:
+            total += _cpu_seconds(int(stat.parent.name), reaped=True)
+    return total
+
+
+def locust_run(binary: Path, *, port: int, user_class: str, args, sample_file: str, server_pid: int) -> dict:
+    """One headless locust run; its aggregated and per-endpoint figures, and
+    the server's CPU a request (gunicorn's processes only, not PostgreSQL's
+    nor Redis's: a figure that other sessions' load on the machine moves far
+    less than the rate)."""
+    cpu_before = server_cpu_seconds(server_pid)
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
         prefix = str(Path(tmp) / "run")
         argv = [str(binary), "-f", str(LOCUSTFILE), "--headless", "--only-summary", "--csv", prefix]
@@ -187,6 +216,7 @@ def locust_run(binary: Path, *, port: int, user_class: str, args, sample_file: s
         argv += ["--host", f"http://127.0.0.1:{port}", "--stop-timeout", "5", "--exit-code-on-error", "0", user_class]
         env = {**os.environ, "LOAD_SAMPLE": sample_file}
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=args.seconds + 120)
+        cpu_s = server_cpu_seconds(server_pid) - cpu_before
         if done.returncode != 0:
             raise RuntimeError(f"locust failed ({done.returncode}):\n{done.stderr[-2000:]}")
         with open(f"{prefix}_stats.csv", encoding="utf-8") as f:
@@ -208,6 +238,7 @@ def locust_run(binary: Path, *, port: int, user_class: str, args, sample_file: s
     total = next(r for r in rows if r["Name"] == "Aggregated")
     return {
         **figures(total),
+        "server_cpu_ms_per_request": round(cpu_s * 1000 / max(int(total["Request Count"]), 1), 2),
         "endpoints": {r["Name"]: figures(r) for r in rows if r["Name"] != "Aggregated"},
         "first_failures": failures[:3],
     }
@@ -255,11 +286,19 @@ def main() -> int:
             order = ["floor", "mixed"] if r % 2 == 0 else ["mixed", "floor"]
             for mode in order:
                 user_class = "FloorUser" if mode == "floor" else "PublicUser"
-                run = locust_run(binary, port=server.port, user_class=user_class, args=args, sample_file=sample_file)
+                run = locust_run(
+                    binary,
+                    port=server.port,
+                    user_class=user_class,
+                    args=args,
+                    sample_file=sample_file,
+                    server_pid=server.proc.pid,
+                )
                 runs[mode].append(run)
                 say(
                     f"  round {r + 1}/{args.rounds} {mode:5}: {run['rps']:7.1f} req/s, p50 {run['p50_ms']:.0f} ms, "
-                    f"p95 {run['p95_ms']:.0f} ms, {run['failures']} failures of {run['requests']:,}"
+                    f"p95 {run['p95_ms']:.0f} ms, {run['failures']} failures of {run['requests']:,}, "
+                    f"server CPU {run['server_cpu_ms_per_request']:.2f} ms a request"
                 )
         Path(sample_file).unlink(missing_ok=True)
     finally:
@@ -274,6 +313,8 @@ def main() -> int:
             "rps_max": max(x["rps"] for x in results),
             "p50_ms_median": _median([x["p50_ms"] for x in results]),
             "p95_ms_median": _median([x["p95_ms"] for x in results]),
+            "server_cpu_ms_per_request_median": _median([x["server_cpu_ms_per_request"] for x in results]),
+            "server_cpu_ms_per_request_by_round": [x["server_cpu_ms_per_request"] for x in results],
             "requests": sum(x["requests"] for x in results),
             "failures": sum(x["failures"] for x in results),
             "first_failures": [f for x in results for f in x["first_failures"]][:3],
