@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, CharField, F, FloatField, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -187,6 +187,24 @@ def _folded_name() -> Func:
     return Func(Lower("name"), function="f_unaccent", output_field=CharField())
 
 
+def _search_terms(q: str | None) -> tuple[str, str, list[str]]:
+    """What a query asks: ("all", "", []) with no text, ("code", text, [])
+    for a national code or a piece of one, ("none", "", []) when nothing is
+    left once folded, else ("words", folded query, its words)."""
+    # Control characters (NUL above all, which PostgreSQL refuses in text)
+    # cannot be part of a name.
+    text = " ".join("".join(ch for ch in (q or "") if ch.isprintable() or ch.isspace()).split())
+    if not text:
+        return "all", "", []
+    if CODE_QUERY.match(text):
+        return "code", text, []
+    query = fold(text)
+    words = query.split()[:MAX_QUERY_WORDS]
+    if not words:  # nothing left once folded (only combining marks)
+        return "none", "", []
+    return "words", query, words
+
+
 def procedures_search(
     *,
     q: str | None = None,
@@ -197,7 +215,8 @@ def procedures_search(
 ) -> QuerySet[Procedure]:
     """Active procedures matching the query and filters, best match first,
     then by name (diacritics ignored). Each row carries `rank` (higher is
-    better)."""
+    better). `procedures_search_page` is the same search in one statement
+    of SQL, for the API; the two must stay alike (tests compare them)."""
     procedures = Procedure.objects.filter(is_active=True).select_related("sector", "agency")
     if sector:
         procedures = procedures.filter(sector__code=sector)
@@ -211,19 +230,16 @@ def procedures_search(
     # Names sort without their diacritics, as a Vietnamese reader expects
     # ("Đăng ký" among the D's, not after Z).
     procedures = procedures.alias(folded_name=_folded_name())
-    # Control characters (NUL above all, which PostgreSQL refuses in text)
-    # cannot be part of a name.
-    text = " ".join("".join(ch for ch in (q or "") if ch.isprintable() or ch.isspace()).split())
-    if not text:
+    kind, text, words = _search_terms(q)
+    if kind == "all":
         return procedures.annotate(rank=Value(0.0, output_field=FloatField())).order_by("folded_name", "code")
-    if CODE_QUERY.match(text):
+    if kind == "code":
         exact = Case(When(code=text, then=Value(1.0)), default=Value(0.5), output_field=FloatField())
         return procedures.filter(code__contains=text).annotate(rank=exact).order_by("-rank", "code")
-
-    query = fold(text)
-    words = query.split()[:MAX_QUERY_WORDS]
-    if not words:  # nothing left once folded (only combining marks)
+    if kind == "none":
         return procedures.none().annotate(rank=Value(0.0, output_field=FloatField()))
+
+    query = text
     every_word = Q()
     for word in words:
         every_word &= Q(folded_name__contains=word)
@@ -239,6 +255,107 @@ def procedures_search(
         + Case(When(folded_name=query, then=Value(2.0)), default=Value(0.0), output_field=FloatField())
     )
     return procedures.annotate(rank=rank).order_by(F("rank").desc(), "folded_name", "code")
+
+
+@dataclass(frozen=True)
+class Ref:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class BriefProcedure:
+    """A search result with what the API's list shows of it (the
+    attributes of a `Procedure` that `catalogue_apis._brief` reads)."""
+
+    code: str
+    name: str
+    level: str
+    online_level: str
+    old_online_level: int | None
+    processing_days: int
+    fee_vnd: int
+    postal_submission_allowed: bool
+    postal_result_allowed: bool
+    sector: Ref
+    agency: Ref
+    rank: float
+
+
+_FOLDED = "f_unaccent(lower(p.name))"  # the expression of the `procedure_name_trgm` index
+_PAGE_SQL = """
+SELECT p.code, p.name, p.level, p.online_level, p.old_online_level, p.processing_days, p.fee_vnd,
+       p.postal_submission_allowed, p.postal_result_allowed, s.code, s.name, a.code, a.name,
+       {rank} AS rank, count(*) OVER () AS total
+FROM dossiers_procedure p
+JOIN dossiers_sector s ON s.id = p.sector_id
+JOIN accounts_agency a ON a.id = p.agency_id
+WHERE {where}
+ORDER BY {order}
+LIMIT %s OFFSET %s
+"""
+
+
+def _like_contains(value: str) -> str:
+    # As Django's `__contains` on PostgreSQL: LIKE's wildcards and escape taken literally.
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def procedures_search_page(
+    *,
+    q: str | None = None,
+    sector: str | None = None,
+    agency: str | None = None,
+    level: str | None = None,
+    online_level: str | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[int, list[BriefProcedure]]:
+    """`procedures_search` for the API's list: the number of matches and one
+    page of them, in one statement (the match, its rank and the count
+    computed once; the ORM's compilation of the rank expression cost more
+    than PostgreSQL's answer). A page past the end asks for the count alone."""
+    kind, text, words = _search_terms(q)
+    if kind == "none":
+        return 0, []
+    where, params = ["p.is_active"], []
+    for column, value in (("s.code", sector), ("a.code", agency), ("p.level", level), ("p.online_level", online_level)):
+        if value:
+            where.append(f"{column} = %s")
+            params.append(value)
+    rank_params: list = []
+    if kind == "all":
+        rank, order = "0.0::float8", f"{_FOLDED}, p.code"
+    elif kind == "code":
+        where.append("p.code LIKE %s")
+        params.append(_like_contains(text))
+        rank, order = "CASE WHEN p.code = %s THEN 1.0::float8 ELSE 0.5::float8 END", "rank DESC, p.code"
+        rank_params = [text]
+    else:
+        every_word = " AND ".join([f"{_FOLDED} LIKE %s"] * len(words))
+        patterns = [_like_contains(word) for word in words]
+        where.append(f"({_FOLDED} %%> %s OR ({every_word}))")
+        params += [text, *patterns]
+        rank = (
+            f"word_similarity(%s, {_FOLDED}) + similarity({_FOLDED}, %s)"
+            f" + CASE WHEN {every_word} THEN 1.0::float8 ELSE 0.0::float8 END"
+            f" + CASE WHEN {_FOLDED} = %s THEN 2.0::float8 ELSE 0.0::float8 END"
+        )
+        rank_params = [text, text, *patterns, text]
+        order = f"rank DESC, {_FOLDED}, p.code"
+    sql = _PAGE_SQL.format(rank=rank, where=" AND ".join(where), order=order)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*rank_params, *params, limit, offset])
+        rows = cursor.fetchall()
+        if not rows and offset:
+            count_sql = _PAGE_SQL.format(rank="0", where=" AND ".join(where), order="1")
+            cursor.execute(f"SELECT count(*) FROM ({count_sql}) AS page", [*params, None, 0])
+            return cursor.fetchone()[0], []
+    page = [
+        BriefProcedure(*row[:9], sector=Ref(row[9], row[10]), agency=Ref(row[11], row[12]), rank=row[13])
+        for row in rows
+    ]
+    return (rows[0][14] if rows else 0), page
 
 
 def procedure_get(*, code: str) -> Procedure | None:

@@ -102,11 +102,9 @@ class ProcedureListApi(PublicApiView):
         offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
         params.raise_if_invalid()
 
-        procedures = catalogue.procedures_search(
-            q=q, sector=sector, agency=agency, level=level, online_level=online_level
+        total, page = catalogue.procedures_search_page(
+            q=q, sector=sector, agency=agency, level=level, online_level=online_level, offset=offset, limit=limit
         )
-        total = procedures.count()
-        page = list(procedures[offset : offset + limit])
         links = page_links(request, offset=offset, limit=limit, returned=len(page), total=total)
         return Response({"count": total, **links, "results": [_brief(request, p) for p in page]})
 

@@ -16,7 +16,7 @@ from gisportal.messages import in_language
 
 from .extensions import LookupSection, lookup_sections, step_label
 from .models import PRE_RECEIPT_STATUSES, Channel, Dossier, Status
-from .selectors import dossier_public_lookup
+from .selectors import dossier_public_read
 from .serializers import event_public, iso_local
 
 # Circular 01/2018 Art. 19: V1V2V3.Z1Z2.Y1Y2.MX1X2-YYMMDD-NNNN (sequence may grow past 4 digits).
@@ -99,7 +99,7 @@ class DossierLookupApi(PublicApiView):
         code = (params.raw("code") or "").upper()
         params.errors.update(lookup_errors(code))
         params.raise_if_invalid()
-        dossier = dossier_public_lookup(code=code)
+        dossier = dossier_public_read(code=code)
         if dossier is None:
             return Response({"detail": message("Không tìm thấy hồ sơ.", "Dossier not found.")}, status=404)
         return Response(public_view(dossier))
@@ -146,7 +146,7 @@ def lookup_page(request):
             return response
         context["errors"] = lookup_errors(code)
         if not context["errors"]:
-            dossier = dossier_public_lookup(code=code)
+            dossier = dossier_public_read(code=code)
             context["result"] = _page_view(dossier) if dossier else None
             context["not_found"] = dossier is None
     return render(request, "dossiers/lookup.html", context, status=404 if context["not_found"] else 200)

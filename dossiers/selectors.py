@@ -29,13 +29,14 @@ and nothing changes."""
 
 import datetime as dt
 
+from django.db import connections, router
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from gisportal.accounts.models import Role
+from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.selectors import Actor, actor_for
 
-from .models import OPEN_STATUSES, Dossier, Procedure, Status
+from .models import OPEN_STATUSES, Dossier, DossierEvent, Procedure, Status
 from .process import procedure_steps
 from .provinces import code_scope, point_scope
 from .workflow import Transition, may_take, transitions_from
@@ -155,6 +156,98 @@ def dossier_get_by_id(*, dossier_id: int) -> Dossier:
     (`dossiers.events` subscribers), never on a caller's request: a caller's
     access goes through `dossier_get_for_user`."""
     return Dossier.objects.select_related("procedure", "receiving_point", "agency", "applicant").get(pk=dossier_id)
+
+
+# What the public look-up shows of a dossier (`dossiers.lookup.public_view`):
+# the dossier's own columns, then its procedure, agency and receiving point.
+# In the model's order of fields, as Model.from_db takes them.
+_PUBLIC_COLUMNS = tuple(
+    field.attname
+    for field in Dossier._meta.concrete_fields
+    if field.attname
+    in {
+        "id",
+        "code",
+        "province_code",
+        "procedure_id",
+        "agency_id",
+        "receiving_point_id",
+        "channel",
+        "status",
+        "timeliness",
+        "submitted_at",
+        "received_at",
+        "due_at",
+        "appointment_at",
+        "finished_at",
+        "returned_at",
+    }
+)
+_PUBLIC_EVENT_COLUMNS = ("id", "dossier_id", "action", "from_status", "to_status", "at")  # the model's order
+_PUBLIC_SQL = (
+    "SELECT "
+    + ", ".join(f"d.{column}" for column in _PUBLIC_COLUMNS)
+    + """, p.code, p.name, a.code, a.name, sp.code, sp.name
+FROM dossiers_dossier d
+JOIN dossiers_procedure p ON p.id = d.procedure_id
+JOIN accounts_agency a ON a.id = d.agency_id
+JOIN layers_servicepoint sp ON sp.id = d.receiving_point_id
+WHERE d.code = %s{scope}
+ORDER BY d.id
+LIMIT 1"""
+)
+_PUBLIC_EVENTS_SQL = (
+    "SELECT "
+    + ", ".join(_PUBLIC_EVENT_COLUMNS)
+    + " FROM dossiers_dossierevent WHERE dossier_id = %s{scope} ORDER BY at, id"
+)
+
+
+def dossier_public_read(*, code: str) -> Dossier | None:
+    """`dossier_public_lookup` for the public look-up's API and page, in two
+    plain statements (the dossier with its procedure, agency and point; its
+    events): the ORM's compiling of the five-table join, the prefetch and
+    the building of every column of five models took most of the look-up's
+    time, PostgreSQL 1.5 ms of 12-16. The dossier comes back with only what
+    the look-up shows loaded (its other fields are deferred: reading one
+    queries it, as after `only()`), its procedure, agency and receiving
+    point holding their code and name, and its events in
+    `dossier.events.all()` (ordered as the model orders them)."""
+    scope = code_scope(code)
+    scope_sql = " AND d.province_code = %s" if scope else ""
+    db = router.db_for_read(Dossier)
+    with connections[db].cursor() as cursor:
+        cursor.execute(_PUBLIC_SQL.format(scope=scope_sql), [code, *scope.values()])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        width = len(_PUBLIC_COLUMNS)
+        dossier = Dossier.from_db(db, _PUBLIC_COLUMNS, row[:width])
+        procedure_code, procedure_name, agency_code, agency_name, point_code, point_name = row[width:]
+        cursor.execute(
+            _PUBLIC_EVENTS_SQL.format(scope=" AND province_code = %s" if scope else ""),
+            [dossier.pk, *scope.values()],
+        )
+        event_rows = cursor.fetchall()
+    from layers.models import ServicePoint  # dossiers.models refers to it by name as well
+
+    cache = dossier._state.fields_cache
+    cache["procedure"] = Procedure.from_db(
+        db, ("id", "code", "name"), (dossier.procedure_id, procedure_code, procedure_name)
+    )
+    cache["agency"] = Agency.from_db(db, ("id", "code", "name"), (dossier.agency_id, agency_code, agency_name))
+    cache["receiving_point"] = ServicePoint.from_db(
+        db, ("id", "code", "name"), (dossier.receiving_point_id, point_code, point_name)
+    )
+    events = [DossierEvent.from_db(db, _PUBLIC_EVENT_COLUMNS, event) for event in event_rows]
+    for event in events:
+        event._state.fields_cache["dossier"] = dossier
+    # As prefetch_related("events") leaves it: dossier.events.all() answers from this list.
+    prefetched = dossier.events.all()
+    prefetched._result_cache = events
+    prefetched._prefetch_done = True
+    dossier._prefetched_objects_cache = {"events": prefetched}
+    return dossier
 
 
 def dossier_public_lookup(*, code: str) -> Dossier | None:

@@ -7,9 +7,12 @@ import hashlib
 import json
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException
 from django.core.cache import cache
@@ -377,12 +380,58 @@ def paged(request, queryset, *, offset: int, limit: int, serialize) -> dict:
 PUBLIC_ANSWER_SECONDS = 24 * 3600
 
 
+class RecentAnswers:
+    """The public answers this process gave last, up to a byte budget, in
+    front of the shared cache (as `layers.registries.tiles.RecentTiles`):
+    the communes' answer with its gzip form is 350 KB, which every request
+    fetched from Redis and unpickled. Safe without invalidation: the key
+    holds the data's version, which every request reads afresh from the
+    database (a sequence: never handed out twice), so an answer of an older
+    version is never looked up again and ages out."""
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bytes, bytes] | None:
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, key: str, answer: tuple[bytes, bytes], *, budget: int) -> None:
+        size = len(answer[0]) + len(answer[1])
+        if size > budget // 4:  # one big answer must not push out every other one
+            return
+        with self._lock:
+            old = self._answers.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0]) + len(old[1])
+            self._answers[key] = answer
+            self._bytes += size
+            while self._bytes > budget and self._answers:
+                _, dropped = self._answers.popitem(last=False)
+                self._bytes -= len(dropped[0]) + len(dropped[1])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+            self._bytes = 0
+
+
+recent_answers = RecentAnswers()
+
+
 def public_answer(request, *, key: str, version: int | None, make: Callable[[], bytes]) -> HttpResponse:
     """A JSON answer that is the same for every visitor (no session, no
     token read), made by `make()` once per `version` of the data it shows
     and kept, with its gzip form, in the shared cache under `key` (which
     must hold everything the answer depends on besides the data: the full
-    URL, the day for "in force today"). `version` None: made every time.
+    URL, the day for "in force today"), and in this process's memory
+    (`RecentAnswers`, `PUBLIC_ANSWER_MEMORY_BYTES`). `version` None: made
+    every time.
 
     The gzip form is sent as it is to a client that accepts gzip and sent
     no token (gisportal.compression's rule; the answer holds no secret):
@@ -391,11 +440,16 @@ def public_answer(request, *, key: str, version: int | None, make: Callable[[], 
         return HttpResponse(make(), content_type=JSONRenderer.media_type)
     database = connection.settings_dict["NAME"]
     cache_key = "public-answer:" + hashlib.sha256(f"{database}:{version}:{key}".encode()).hexdigest()
-    stored = cache.get(cache_key)
+    budget = settings.PUBLIC_ANSWER_MEMORY_BYTES
+    stored = recent_answers.get(cache_key) if budget else None
     if stored is None:
-        body = make()
-        stored = (body, gzip.compress(body, compresslevel=6, mtime=0))
-        cache.set(cache_key, stored, PUBLIC_ANSWER_SECONDS)
+        stored = cache.get(cache_key)
+        if stored is None:
+            body = make()
+            stored = (body, gzip.compress(body, compresslevel=6, mtime=0))
+            cache.set(cache_key, stored, PUBLIC_ANSWER_SECONDS)
+        if budget:
+            recent_answers.put(cache_key, stored, budget=budget)
     body, packed = stored
     compressed = re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")) and not request.META.get(
         "HTTP_AUTHORIZATION"

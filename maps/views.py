@@ -3,10 +3,18 @@ plus one JSON config block; every layer is fetched by the browser from the
 API and the vector tiles, so the map shows exactly what API clients see."""
 
 import datetime as dt
+import json
+import secrets
+import threading
 import zlib
+from collections import OrderedDict
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.gis.geos import GEOSGeometry
+from django.core.signals import setting_changed
+from django.db import connections, router
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -21,7 +29,13 @@ from gisportal.api import QueryParams
 from gisportal.messages import in_language
 from gisportal.spreadsheets import SafeCsvWriter
 from layers.models import GeometryType, ImportJob, Layer
-from layers.registries.selectors import layer_can_edit, layer_get_for_user, layers_editable_ids, layers_visible_to
+from layers.registries.selectors import (
+    layer_can_edit,
+    layer_get_for_user,
+    layer_visible_to,
+    layers_editable_ids,
+    layers_visible_to,
+)
 from layers.registries.tiles import TILEJSON_MAX_ZOOM
 
 from .basemap import DATA_ATTRIBUTION, xyz_tiles
@@ -215,13 +229,52 @@ def _registry(layer: Layer, *, editable: bool) -> dict:
     }
 
 
+_LAYERS_SQL = (
+    "SELECT id, slug, title, geometry_type, attribution, schema, ST_AsEWKB(extent), visibility, owner_id"
+    " FROM layers_layer ORDER BY title"
+)
+
+
+def _layers_read_plainly(actor) -> list:
+    """`layers_visible_to(actor)` ordered by title, for a visitor who is not
+    signed in: one plain statement and `layer_visible_to`'s rule in Python
+    (the ORM's compiling and building of whole layers cost more than the
+    query), each layer with what `_registry` reads of it."""
+    with connections[router.db_for_read(Layer)].cursor() as cursor:
+        cursor.execute(_LAYERS_SQL)
+        rows = cursor.fetchall()
+    layers = []
+    for pk, slug, title, geometry_type, attribution, schema, extent, visibility, owner_id in rows:
+        if not layer_visible_to(actor, layer_id=pk, visibility=visibility, owner_id=owner_id):
+            continue
+        if isinstance(schema, str):  # json, not jsonb, on some set-ups
+            schema = json.loads(schema)
+        layers.append(
+            SimpleNamespace(
+                pk=pk,
+                slug=slug,
+                title=title,
+                geometry_type=geometry_type,
+                attribution=attribution,
+                schema=schema,
+                extent=GEOSGeometry(memoryview(extent)) if extent is not None else None,
+                owner_id=owner_id,
+            )
+        )
+    return layers
+
+
 def _registries(request) -> tuple[list[dict], list[str]]:
     """The registry layers this visitor may see, and those `?layers=a,b` asks
     to switch on (unknown or invisible names are ignored, like any layer the
     visitor may not see)."""
     actor = actor_for(request.user)
-    visible = list(layers_visible_to(actor).order_by("title"))
-    editable = layers_editable_ids(actor=actor, layers=visible)
+    if actor.user_id is None:
+        visible = _layers_read_plainly(actor)
+        editable: set[int] = set()  # layers_editable_ids: nothing without an account
+    else:
+        visible = list(layers_visible_to(actor).order_by("title"))
+        editable = layers_editable_ids(actor=actor, layers=visible)
     layers = [_registry(layer, editable=layer.pk in editable) for layer in visible]
     asked = {slug for slug in request.GET.get("layers", "").split(",") if slug}
     return layers, [layer["slug"] for layer in layers if layer["slug"] in asked]
@@ -299,7 +352,56 @@ def _render_map(request, *, is_home: bool):
         "can_add_points": any(layer["geometryType"] in POINT_TYPES for layer in editable),
         "data_attribution": DATA_ATTRIBUTION,
     }
-    return render(request, "maps/map.html", context)
+    if request.user.is_authenticated:
+        return render(request, "maps/map.html", context)
+    return _anonymous_page(request, context)
+
+
+# --- the page as every visitor who is not signed in gets it ---------------------
+#
+# For such a visitor the page is a function of its context (above: the
+# language, the day, the layers anyone may see, the query string), the path
+# and what is fixed while the process runs (templates, translations, the
+# static files' manifest, settings): the same shell for everyone, but for the
+# CSRF token of the language switch, which differs on every answer. So the
+# page is rendered once per distinct context with a placeholder where the
+# token goes, and each answer is that text with this request's token put in
+# (Django's own `get_token`, as the {% csrf_token %} tag calls it). The key
+# is the context itself: a change of any of its inputs (a layer renamed, the
+# next day's date, the language) is another key, not a stale page.
+
+_CSRF_PLACEHOLDER = "csrf-placeholder-" + secrets.token_hex(16)
+_PAGES_KEPT = 32  # distinct contexts (languages x query strings x days): oldest dropped first
+_pages: OrderedDict[tuple, str] = OrderedDict()
+_pages_lock = threading.Lock()
+
+
+def _anonymous_page(request, context: dict) -> HttpResponse:
+    key = (
+        get_language(),
+        request.path,
+        request.get_full_path(),
+        json.dumps(context, sort_keys=True, ensure_ascii=False, default=str),
+    )
+    with _pages_lock:
+        text = _pages.get(key)
+    if text is None:
+        response = render(request, "maps/map.html", {**context, "csrf_token": _CSRF_PLACEHOLDER})
+        text = response.content.decode(response.charset)
+        with _pages_lock:
+            _pages[key] = text
+            while len(_pages) > _PAGES_KEPT:
+                _pages.popitem(last=False)
+    return HttpResponse(text.replace(_CSRF_PLACEHOLDER, get_token(request)))
+
+
+def _forget_pages(**kwargs) -> None:
+    # Tests change settings (base map, static storage, languages) between requests.
+    with _pages_lock:
+        _pages.clear()
+
+
+setting_changed.connect(_forget_pages)
 
 
 # The editor's API calls send the CSRF token; the cookie must exist for them.

@@ -94,6 +94,25 @@ def test_api_answers_where_the_dossier_stands(api, dossier, drive, django_assert
     assert all(dt.datetime.fromisoformat(step["at"]) for step in body["timeline"])
 
 
+@pytest.mark.parametrize("status", ["waiting_receipt", "processing", "result_returned"])
+def test_the_lookups_plain_read_shows_what_the_orm_read_shows(dossier, drive, status):
+    """dossier_public_read (two plain statements, the API and the page) and
+    dossier_public_lookup (the ORM, the chatbot) make the same public view;
+    a field the read leaves out is still there when asked for (deferred)."""
+    from dossiers.lookup import public_view
+    from dossiers.selectors import dossier_public_lookup, dossier_public_read
+
+    if status != "waiting_receipt":
+        dossier = drive(dossier, status)
+    lean = dossier_public_read(code=dossier.code)
+    assert public_view(lean) == public_view(dossier_public_lookup(code=dossier.code))
+    assert [e.action for e in lean.events.all()] == list(
+        dossier.events.order_by("at", "id").values_list("action", flat=True)
+    )
+    assert lean.applicant_name == NAME  # deferred, read on demand
+    assert dossier_public_read(code=UNKNOWN_CODE) is None
+
+
 def test_api_shows_no_personal_data(api, dossier, drive, people):
     dossier = drive(dossier, "result_returned")
 

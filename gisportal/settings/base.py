@@ -298,6 +298,9 @@ CACHES = {"default": env.cache(CACHE_URL)}
 # Vector tiles this process served last, kept in its memory in front of the
 # shared cache (layers/registries/tiles.py, RecentTiles); 0 turns it off.
 TILE_MEMORY_CACHE_BYTES = int(env.get("TILE_MEMORY_CACHE_BYTES", str(32 * 2**20)))
+# Public answers kept per data version (gisportal.api.public_answer: the
+# communes list) that this process gave last, in front of the shared cache.
+PUBLIC_ANSWER_MEMORY_BYTES = int(env.get("PUBLIC_ANSWER_MEMORY_BYTES", str(8 * 2**20)))
 
 # Background work described by a row (gisportal/outbox.py). A worker stamps
 # its job every OUTBOX_HEARTBEAT_S; a running job silent for

@@ -82,3 +82,35 @@ def test_the_page_links_follow_the_host_asked(api, fresh_cache):
     other = api.get(URL, small, HTTP_HOST="127.0.0.1").json()
     assert one["next"].startswith("http://portal.example.vn/")
     assert other["next"].startswith("http://127.0.0.1/")
+
+
+def test_the_answer_is_kept_in_the_process_too_and_a_change_still_shows(api, fresh_cache, commune, monkeypatch):
+    """gisportal.api.RecentAnswers: the second request does not go to the
+    shared cache (350 KB from Redis, unpickled); an edit moves the version
+    and so the key, in memory as in the shared cache."""
+    from gisportal import api as api_module
+
+    api_module.recent_answers.clear()
+    shared_reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **k: shared_reads.append(key) or real_get(key, *a, **k))
+    first = api.get(URL, PARAMS).content
+    assert len(shared_reads) == 1
+    assert api.get(URL, PARAMS).content == first
+    assert len(shared_reads) == 1  # answered from this process's memory
+    AdministrativeUnit.objects.filter(pk=commune.pk).update(name="Phường Trong Bộ Nhớ")
+    assert _names(api)[commune.code] == "Phường Trong Bộ Nhớ"
+    assert len(shared_reads) == 2
+
+
+def test_without_a_memory_budget_every_answer_comes_from_the_shared_cache(api, fresh_cache, settings, monkeypatch):
+    from gisportal import api as api_module
+
+    settings.PUBLIC_ANSWER_MEMORY_BYTES = 0
+    api_module.recent_answers.clear()
+    shared_reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **k: shared_reads.append(key) or real_get(key, *a, **k))
+    api.get(URL, PARAMS)
+    api.get(URL, PARAMS)
+    assert len(shared_reads) == 2

@@ -138,3 +138,71 @@ def test_upload_page_speaks_vietnamese_and_english(client, make_user, layers):
     html = client.get("/registries/upload/").content.decode()
     assert "Upload a file into a registry layer" in html
     assert _config(html, "upload-config")["strings"]["queued"] == "Waiting for the import to start…"
+
+
+# --- the page kept for visitors who are not signed in (maps.views._anonymous_page) ---
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _masked(html: str) -> str:
+    return TOKEN.sub('name="csrfmiddlewaretoken" value="..."', html)
+
+
+@pytest.mark.parametrize("path", ["/", "/map/", "/map/?layers=pg-gddt-public", "/map/?near=106.07,21.18"])
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_kept_page_is_the_page_rendered_afresh(client, layers, monkeypatch, path, language):
+    from django.shortcuts import render
+
+    from maps import views
+
+    client.cookies["django_language"] = language
+    views._forget_pages()
+    first, kept = client.get(path), client.get(path)
+    # The same view without keeping anything: Django renders the template for this request.
+    monkeypatch.setattr(views, "_anonymous_page", lambda request, context: render(request, "maps/map.html", context))
+    fresh = client.get(path)
+    assert first.status_code == kept.status_code == fresh.status_code == 200
+    assert _masked(first.content.decode()) == _masked(kept.content.decode()) == _masked(fresh.content.decode())
+    assert "csrf-placeholder" not in kept.content.decode()
+    assert kept["Content-Type"] == fresh["Content-Type"]
+    assert kept.cookies["csrftoken"].value and fresh.cookies["csrftoken"].value
+
+
+def test_each_kept_page_carries_its_own_valid_token(client, layers):
+    from django.middleware.csrf import _unmask_cipher_token
+
+    pages = [client.get("/map/") for _ in range(3)]
+    tokens = [TOKEN.search(page.content.decode()).group(1) for page in pages]
+    assert len(set(tokens)) == 3  # masked anew on every answer, as {% csrf_token %} does
+    secret = client.cookies["csrftoken"].value
+    assert all(_unmask_cipher_token(token) == secret for token in tokens)
+    # The language switch of a kept page works with its token (CSRF checks on).
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.get("/map/").content.decode()
+    answer = strict.post(
+        "/i18n/setlang/", {"language": "en", "next": "/map/", "csrfmiddlewaretoken": TOKEN.search(page).group(1)}
+    )
+    assert answer.status_code == 302
+    assert "Nearest service points" in strict.get("/map/").content.decode()
+
+
+def test_a_layer_changed_or_hidden_shows_on_the_next_page(client, layers):
+    assert "Lớp pg-gddt-public" in client.get("/map/").content.decode()
+    Layer.objects.filter(slug="pg-gddt-public").update(title="Trường học / Schools")
+    html = client.get("/map/").content.decode()
+    assert "Trường học" in html and "Lớp pg-gddt-public" not in html
+    Layer.objects.filter(slug="pg-gddt-public").update(visibility="internal")
+    assert "pg-gddt-public" not in {
+        layer["slug"] for layer in _config(client.get("/map/").content.decode())["registries"]
+    }
+
+
+def test_signed_in_visitors_get_their_own_page(client, make_user, layers):
+    client.get("/map/")  # kept for anonymous visitors
+    client.force_login(make_user("pg-reader", role="desk_officer", agency="so-gddt"))
+    html = client.get("/map/").content.decode()
+    assert "pg-reader" in html  # "Sign out (pg-reader)"
+    assert "pg-yte-internal" in {layer["slug"] for layer in _config(html)["registries"]}
