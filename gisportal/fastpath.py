@@ -194,7 +194,9 @@ class LeanPath:
             return lean, request
         if not path.startswith(self.prefixes):
             return None
-        request = WSGIRequest(environ)
+        # A copy: WSGIRequest writes the decoded path into the environ it is given (its META), and a
+        # path Django then gets back (any request declined below) must still be the server's bytes.
+        request = WSGIRequest({**environ})
         try:
             match = resolve(request.path_info)
         except Resolver404:

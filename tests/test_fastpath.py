@@ -573,3 +573,24 @@ def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, priva
     monkeypatch.undo()
     assert call(lean, environ(query, **HTTPS, **other))[0][:3] == "200"
     assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 2
+
+
+# As a WSGI server gives PATH_INFO: the request's bytes, each as one character (PEP 3333).
+NON_ASCII_PATHS = [
+    "/tiles/trường-học/14/13040/7196.pbf".encode().decode("latin-1"),
+    "/tiles/\x1f\xc2\x8b\xf1\x9b\x8f\xaf/80923/657/2023.pbf",  # found by schemathesis: was a 500
+    "/tiles/\xe4\xa1\xb8?\xf2\xbb\xac\xb5.json",
+    "/ogc/collections/trường-học/items".encode().decode("latin-1"),
+]
+
+
+@pytest.mark.parametrize("path", NON_ASCII_PATHS)
+def test_a_path_of_any_bytes_under_a_lean_prefix_gets_django_s_answer(wsgi, path):
+    """A request under /tiles/ or /ogc/collections/ that the lean path
+    declines reaches Django with the path as the server gave it (WSGIRequest
+    writes the decoded path into the environ it reads)."""
+    lean, _, django = wsgi()
+    env = environ("", path=path)
+    lean_answer = call(lean, dict(env))
+    assert lean_answer[0][:3] == "404"
+    assert_same_but_tokens(lean_answer, call(django, dict(env)))
