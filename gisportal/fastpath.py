@@ -116,6 +116,22 @@ def reconnecting(read: Callable[[], T]) -> T:
         return read()
 
 
+def view_set_up(request: HttpRequest, view: Callable):
+    """The route's DRF view instance for a lean answer, set up as its
+    dispatch would (the path's parameters; its Allow header, as it answers
+    HEAD too)."""
+    api = view.view_class(**view.view_initkwargs)
+    api.setup(request, **request.resolver_match.kwargs)
+    return api
+
+
+def with_view_headers(response: HttpResponse, api) -> HttpResponse:
+    """`response` with the headers DRF's finalisation adds (`view_set_up`'s view)."""
+    for header, value in api.default_response_headers.items():
+        response[header] = value
+    return response
+
+
 def _release_connections() -> None:
     """What request_finished does to the database connections (close the
     ones past CONN_MAX_AGE, broken or left in a transaction), without

@@ -78,3 +78,10 @@ def window_hit_started(scope: str, ident: str, rate: str) -> Callable[[], int | 
         return left_s if count > allowed else None
 
     return hit
+
+
+def counted_for_the_view(request, throttles) -> None:
+    """Hands the counts `throttles` made of `request` to the view it is
+    passed on to (the lean path leaves a refusal to the view's 429), whose
+    `PublicLookupThrottle` answers from them instead of counting again."""
+    request.window_counted = {t.scope: t.retry_after_s for t in throttles if isinstance(t, PublicLookupThrottle)}

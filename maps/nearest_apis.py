@@ -14,8 +14,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import BadParameters, PublicApiView, QueryParams, message
-from gisportal.fastpath import reconnecting
-from gisportal.throttling import PublicLookupThrottle
+from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
+from gisportal.throttling import counted_for_the_view
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
 from .nearest import (
@@ -182,8 +182,7 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     reply read after it, so the two round trips overlap instead of adding up
     (`allow_request_started`). The price: a client over its rate costs one
     nearest read before its 429 (which costs more: DRF's whole dispatch)."""
-    api = view.view_class(**view.view_initkwargs)
-    api.setup(request)  # as the view does (it answers HEAD too: its Allow header)
+    api = view_set_up(request, view)
     throttles = api.get_throttles()
     pending = [_throttle_started(throttle, request, api) for throttle in throttles]
     lon, lat, kind, limit = lookup
@@ -192,14 +191,10 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     finally:
         allowed = [check() for check in pending]  # every reply read, even after a failed read
     if not all(allowed):
-        # The view answers the 429 from these counts instead of counting the request again.
-        request.window_counted = {t.scope: t.retry_after_s for t in throttles if isinstance(t, PublicLookupThrottle)}
+        counted_for_the_view(request, throttles)
         return view(request)
     body = JSONRenderer().render(answer)
-    response = HttpResponse(body, content_type=JSONRenderer.media_type)
-    for header, value in api.default_response_headers.items():
-        response[header] = value
-    return response
+    return with_view_headers(HttpResponse(body, content_type=JSONRenderer.media_type), api)
 
 
 def _throttle_started(throttle, request: HttpRequest, api) -> Callable[[], bool]:

@@ -50,8 +50,8 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
 from gisportal.dbrouting import read_connection
-from gisportal.fastpath import reconnecting
-from gisportal.throttling import PublicLookupThrottle
+from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
+from gisportal.throttling import PublicLookupThrottle, counted_for_the_view
 
 from ..models import Layer
 from .selectors import layer_read, layer_read_for_user, layer_visible_to, layers_visible_to, typed_value
@@ -973,20 +973,16 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
         return view(request, **kwargs)
     if html:
         return view(request, **kwargs)
-    api = view.view_class(**view.view_initkwargs)
-    api.setup(request, **kwargs)
+    api = view_set_up(request, view)
     # Every throttle counts the request, as DRF's check_throttles.
     throttles = api.get_throttles()
     refused = [throttle for throttle in throttles if not throttle.allow_request(request, api)]
     if refused:
-        # The view answers the 429 from these counts instead of counting the request again.
-        request.window_counted = {t.scope: t.retry_after_s for t in throttles if isinstance(t, PublicLookupThrottle)}
+        counted_for_the_view(request, throttles)
         return view(request, **kwargs)
     page = reconnecting(lambda: features_page(layer=layer, query=query))
     response = _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
-    for header, value in api.default_response_headers.items():
-        response[header] = value
-    return response
+    return with_view_headers(response, api)
 
 
 class ItemView(OgcApiView):

@@ -45,7 +45,7 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
 from gisportal.dbrouting import read_connection
-from gisportal.fastpath import reconnecting
+from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
 
 from ..models import GeometryType, Layer, Visibility
 from ..selectors import prepared_cursor
@@ -585,11 +585,7 @@ def tile_answer(request, accepted: bool, view) -> HttpResponse:
     if not tile_source_visible(actor, layer):
         return view(request, **kwargs)
     response = tile_response(request, layer=layer, tile=TileAddress(z, x, y))
-    api = view.view_class(**view.view_initkwargs)
-    api.setup(request, **kwargs)  # as the view does (it answers HEAD too: its Allow header)
-    for header, value in api.default_response_headers.items():
-        response[header] = value
-    return response
+    return with_view_headers(response, view_set_up(request, view))
 
 
 def _if_none_match(request) -> set[str]:
