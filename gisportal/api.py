@@ -7,8 +7,6 @@ import hashlib
 import json
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,6 +34,7 @@ from rest_framework_gis.fields import GeometryField
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
+from gisportal.cache import RecentValues
 from gisportal.messages import message  # the bilingual format; the apps import it from here
 
 
@@ -380,45 +379,14 @@ def paged(request, queryset, *, offset: int, limit: int, serialize) -> dict:
 PUBLIC_ANSWER_SECONDS = 24 * 3600
 
 
-class RecentAnswers:
-    """The public answers this process gave last, up to a byte budget, in
-    front of the shared cache (as `layers.registries.tiles.RecentTiles`):
-    the communes' answer with its gzip form is 350 KB, which every request
-    fetched from Redis and unpickled. Safe without invalidation: the key
-    holds the data's version, which every request reads afresh from the
-    database (a sequence: never handed out twice), so an answer of an older
-    version is never looked up again and ages out."""
+class RecentAnswers(RecentValues[tuple[bytes, bytes]]):
+    """The public answers (plain and gzip) this process gave last
+    (`RecentValues`): the communes' answer with its gzip form is 350 KB,
+    which every request fetched from Redis and unpickled. The key holds the
+    data's version (a sequence: never handed out twice)."""
 
     def __init__(self) -> None:
-        self._answers: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> tuple[bytes, bytes] | None:
-        with self._lock:
-            answer = self._answers.get(key)
-            if answer is not None:
-                self._answers.move_to_end(key)
-            return answer
-
-    def put(self, key: str, answer: tuple[bytes, bytes], *, budget: int) -> None:
-        size = len(answer[0]) + len(answer[1])
-        if size > budget // 4:  # one big answer must not push out every other one
-            return
-        with self._lock:
-            old = self._answers.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old[0]) + len(old[1])
-            self._answers[key] = answer
-            self._bytes += size
-            while self._bytes > budget and self._answers:
-                _, dropped = self._answers.popitem(last=False)
-                self._bytes -= len(dropped[0]) + len(dropped[1])
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
-            self._bytes = 0
+        super().__init__(size=lambda answer: len(answer[0]) + len(answer[1]), largest_share=4)
 
 
 recent_answers = RecentAnswers()

@@ -10,9 +10,11 @@ Every settings profile that uses Redis gets this class from
 """
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import redis
 from django.core.cache.backends.base import BaseCache
@@ -21,6 +23,7 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+V = TypeVar("V")
 
 # Errors of the connection, not of a command: the server is away or too slow.
 UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -244,3 +247,52 @@ def _redacted(location: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.partition(":")[0]
     return f"{scheme}{separator}{user}:***@{host}"
+
+
+class RecentValues(Generic[V]):
+    """The values this process gave last, up to a byte budget, in front of
+    the shared cache: a dict look-up costs nothing next to a round trip to
+    Redis. Safe to keep without invalidation when the key holds the version
+    of the data, read afresh on every request: an older version's value is
+    never looked up again and ages out. `size(value)` is its bytes; a value
+    over `budget // largest_share` is not kept (a few big ones must not push
+    out every other one)."""
+
+    def __init__(self, *, size: Callable[[V], int], largest_share: int) -> None:
+        self._size, self._largest_share = size, largest_share
+        self._values: OrderedDict[str, V] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> V | None:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: V, *, budget: int) -> None:
+        size = self._size(value)
+        if size > budget // self._largest_share:
+            return
+        with self._lock:
+            old = self._values.pop(key, None)
+            if old is not None:
+                self._bytes -= self._size(old)
+            self._values[key] = value
+            self._bytes += size
+            while self._bytes > budget and self._values:
+                _, dropped = self._values.popitem(last=False)
+                self._bytes -= self._size(dropped)
+
+    def drop(self, match: Callable[[str], bool]) -> int:
+        with self._lock:
+            keys = [key for key in self._values if match(key)]
+            for key in keys:
+                self._bytes -= self._size(self._values.pop(key))
+            return len(keys)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._bytes = 0

@@ -24,8 +24,6 @@ An empty tile is answered with 204 No Content (no body)."""
 import fnmatch
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,6 +42,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
+from gisportal.cache import RecentValues
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
 
@@ -403,50 +402,14 @@ def tile_cache_purge(*, slug: str, layer_id: int) -> int:
     return 0
 
 
-class RecentTiles:
-    """The tiles this process served last, up to a byte budget, in front of
-    the shared cache: a map asks for the same few dozen tiles again and again,
-    and a dict look-up costs nothing next to a round trip to Redis. Safe to
-    keep without invalidation: the key holds the layer's version, which every
-    request reads afresh, so an edited layer's old tiles are never looked up
-    again (they age out)."""
+class RecentTiles(RecentValues[bytes]):
+    """The tiles this process served last (`RecentValues`): a map asks for
+    the same few dozen tiles again and again. The key holds the layer's
+    version, read afresh on every request, so an edited layer's old tiles
+    are never looked up again."""
 
     def __init__(self) -> None:
-        self._tiles: OrderedDict[str, bytes] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            data = self._tiles.get(key)
-            if data is not None:
-                self._tiles.move_to_end(key)
-            return data
-
-    def put(self, key: str, data: bytes, *, budget: int) -> None:
-        if len(data) > budget // 8:  # a few big tiles must not push out every other one
-            return
-        with self._lock:
-            old = self._tiles.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old)
-            self._tiles[key] = data
-            self._bytes += len(data)
-            while self._bytes > budget and self._tiles:
-                _, dropped = self._tiles.popitem(last=False)
-                self._bytes -= len(dropped)
-
-    def drop(self, match) -> int:
-        with self._lock:
-            keys = [key for key in self._tiles if match(key)]
-            for key in keys:
-                self._bytes -= len(self._tiles.pop(key))
-            return len(keys)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._tiles.clear()
-            self._bytes = 0
+        super().__init__(size=len, largest_share=8)
 
 
 recent_tiles = RecentTiles()
