@@ -9,4 +9,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 ENV DJANGO_SETTINGS_MODULE=gisportal.settings.dev PYTHONUNBUFFERED=1
 EXPOSE 8000
-CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py load_demo && gunicorn gisportal.wsgi:application --bind 0.0.0.0:8000 --workers 2"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && python manage.py load_demo && python -m gisportal.serving --bind 0.0.0.0:8000 --workers 2"]

@@ -342,7 +342,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # graceful: a gunicorn master stops its workers
+            self.proc.send_signal(signal.SIGTERM)  # graceful: a server master stops its workers
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -360,38 +360,29 @@ def private_redis() -> Server:
     )
 
 
-GUNICORN_CONF = ROOT / "gisportal" / "gunicorn_conf.py"
-
-
-def production_profile(
-    *, workers: int | None = None, max_requests: int | None = None, preload: bool = True
-) -> tuple[list[str], dict]:
-    """gunicorn's options as `./portal serve --production` starts it: its
-    settings file (gisportal/gunicorn_conf.py: gthread, cores + 1 workers x
-    4 threads, --max-requests 2000, the application preloaded, the proxy on
-    this host trusted, the access log), bound to "{port}" (Server), with
-    only what a bench option asks overridden; and what they are. Without
-    `preload` the caller's environment must also carry WEB_PRELOAD=0
-    (`production_env(..., WEB_PRELOAD="0")`): gunicorn has no option to
-    turn a preload off."""
+def production_profile(*, workers: int | None = None, threads: int | None = None) -> tuple[list[str], dict]:
+    """The command line of the production start as `./portal serve
+    --production` runs it (`python -m gisportal.serving`: Granian, cores + 1
+    workers x 4 threads, the application preloaded, the access log), bound to
+    "{port}" (Server), with only what a bench option asks overridden; and
+    what it is. The caller's environment may carry WEB_PRELOAD=0
+    (`production_env(..., WEB_PRELOAD="0")`) to import the application in
+    each worker."""
     cores = os.cpu_count() or 2
     workers = workers or cores + 1
-    profile = ["--config", str(GUNICORN_CONF), "--bind", "127.0.0.1:{port}", "--workers", str(workers)]
-    if max_requests is not None:
-        profile += ["--max-requests", str(max_requests), "--max-requests-jitter", str(max_requests // 10)]
+    threads = threads or 4
+    argv = [sys.executable, "-m", "gisportal.serving", "--bind", "127.0.0.1:{port}", "--workers", str(workers)]
+    argv += ["--threads", str(threads)]
     info = {
         "settings": "gisportal.settings.production",
-        "gunicorn_config": str(GUNICORN_CONF.relative_to(ROOT)),
+        "server": "granian (gisportal/serving.py)",
         "workers": workers,
-        "threads": 4,
-        "worker_class": "gthread",
-        "max_requests": max_requests or 2000,
-        "preload": preload,
+        "threads": threads,
         "access_log": True,
         "cache": "redis",
         "conn_max_age": 60,
     }
-    return profile, info
+    return argv, info
 
 
 def production_env(bench_url: str, redis_port: int, **extra: str) -> dict:

@@ -45,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
-    ROOT,
     Server,
     baselines_left_out,
     conninfo_from_url,
@@ -106,7 +105,7 @@ def parse_args() -> argparse.Namespace:
         help="submissions (each sent twice) by concurrent HTTP clients (default 400; quick 100)",
     )
     p.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients (default 20)")
-    p.add_argument("--workers", type=int, help="gunicorn workers for the concurrent run (default cores + 1)")
+    p.add_argument("--workers", type=int, help="server workers for the concurrent run (default cores + 1)")
     p.add_argument("--queries", type=int, help="timed indicator requests per group_by (default 50; quick 20)")
     p.add_argument("--warmup", type=int, default=5, help="untimed requests per group_by first (default 5)")
     p.add_argument("--events", action="store_true", help="generate the histories with their events (slower)")
@@ -337,8 +336,8 @@ def _threads_timed(target, count: int) -> float:
 
 
 def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, bench_url: str) -> dict:
-    """`args.clients` HTTP clients at once against gunicorn in the production
-    profile, each submission sent twice with the same Idempotency-Key by two
+    """`args.clients` HTTP clients at once against the production start (gisportal/serving.py,
+    the production profile), each submission sent twice with the same Idempotency-Key by two
     different clients (a retry racing the first try); then the ledger: one
     dossier and one event per key, no code twice, the counters at the
     highest code. The same rows then by plain INSERT from as many
@@ -365,11 +364,7 @@ def concurrent_submissions(args, citizen, payloads: list[dict], conninfo: str, b
     lock = threading.Lock()
     redis_server = private_redis()
     profile, profile_info = production_profile(workers=args.workers)
-    server = Server(
-        [sys.executable, "-m", "gunicorn", "gisportal.wsgi:application", "--chdir", str(ROOT), *profile],
-        env=production_env(bench_url, redis_server.port),
-        name="gisportal",
-    )
+    server = Server(profile, env=production_env(bench_url, redis_server.port), name="gisportal")
 
     def client(n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
@@ -497,7 +492,7 @@ def main() -> int:
             if submit["concurrent"]:
                 c = submit["concurrent"]
                 say(
-                    f"  {c['clients']} HTTP clients at once (gunicorn, production profile), each key sent twice: "
+                    f"  {c['clients']} HTTP clients at once (production start), each key sent twice: "
                     f"{c['api_dossiers_per_s']:.0f} dossiers/s, p50 {c['api_request']['p50']:.1f} ms; "
                     f"plain INSERT from {c['clients']} connections {c['insert_rows_per_s']:.0f} rows/s; ratio "
                     f"{c['ratio_api_to_insert_time']}; {c['dossiers']} dossiers for {c['keys']} keys, "

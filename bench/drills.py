@@ -11,7 +11,7 @@ The stack is the script's own, on loopback: a private PostgreSQL cluster
 (initdb as the `postgres` user) or a fresh database on the server named,
 migrated and loaded with the demo data; a private redis-server (append-only
 file, as a production broker) that is the broker (/0) and the cache (/1);
-gunicorn (3 sync workers) with the test settings; a Celery worker (solo pool)
+the production start (gisportal/serving.py, 3 workers x 1 thread) with the test settings; a Celery worker (solo pool)
 and Celery beat. Files go to a scratch folder.
 
 Each drill drives traffic as real clients would: citizens submitting dossiers
@@ -58,6 +58,7 @@ from common import (
     ensure_database,
     exit_on_sigterm,
     free_port,
+    production_profile,
     say,
     url_with_db,
 )
@@ -81,7 +82,6 @@ OUTBOX_ENV = {
     "OUTBOX_SWEEP_EVERY_S": "2",
     "OUTBOX_REPUBLISH_AFTER_S": "20",
 }
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 SETTINGS = "gisportal.settings.test"
 
 
@@ -185,23 +185,9 @@ class Stack:
         self.redis.start()
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        workers = str(self.args.web_workers)
+        argv, _ = production_profile(workers=self.args.web_workers, threads=1)
         self.children = {
-            "web": Child(
-                "web",
-                [
-                    str(GUNICORN),
-                    "gisportal.wsgi:application",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    workers,
-                    "--timeout",
-                    "120",
-                ],
-                env=env,
-                logs=self.logs,
-            ),
+            "web": Child("web", [a.replace("{port}", str(port)) for a in argv], env=env, logs=self.logs),
             "worker": Child("worker", celery_worker_command(loglevel="INFO"), env=env, logs=self.logs),
             "beat": Child(
                 "beat",
@@ -221,7 +207,7 @@ class Stack:
         }
         for child in self.children.values():
             child.start()
-        _wait_for(self._serving, timeout_s=60, what="gunicorn did not serve")
+        _wait_for(self._serving, timeout_s=60, what="the server did not serve")
         _wait_for(
             lambda: " ready." in self.children["worker"].log_path.read_text(),
             timeout_s=60,
@@ -232,7 +218,7 @@ class Stack:
     def _serving(self) -> bool:
         web = self.children["web"].process
         if web is not None and web.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{self.children['web'].log_tail()}")
+            raise RuntimeError(f"the server exited:\n{self.children['web'].log_tail()}")
         try:
             return requests.get(f"{self.base_url}/api/v1/procedures/?limit=1", timeout=5).status_code == 200
         except requests.RequestException:
@@ -244,7 +230,7 @@ class Stack:
             if self.cluster
             else f"{self.server_db[1]} on the named server"
         )
-        return f"{database}, redis on {self.redis.port}, gunicorn at {self.base_url}, files in {self.workdir}"
+        return f"{database}, redis on {self.redis.port}, the server at {self.base_url}, files in {self.workdir}"
 
     def stop(self, *, keep_logs: bool = False) -> None:
         """Stops what it started; the database is dropped unless --keep, the

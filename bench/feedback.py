@@ -26,7 +26,7 @@ Measurements, one function each (`MEASUREMENTS`; run some with
   from the geometry (ST_Transform + ST_SnapToGrid, no stored position).
 
 - `webhook`: the Zalo webhook's acknowledgement p50 and p95 over HTTP
-  (gunicorn, production settings) against a bare INSERT of the event row plus
+  (the production start, production settings) against a bare INSERT of the event row plus
   a Redis LPUSH: `bench/zalo.py`, run as it is (its own database, Redis and
   server; 500 events, quick 200), its JSON kept.
 
@@ -339,7 +339,7 @@ def measure_webhook(args, ctx: dict) -> dict:
 
 def print_webhook(result: dict) -> None:
     say(
-        f"Zalo webhook acknowledgement ({result['events']} events, gunicorn {result['gunicorn']}): "
+        f"Zalo webhook acknowledgement ({result['events']} events, server {result['server']}): "
         f"p50 {result['webhook_p50_ms']:.2f} ms, p95 {result['webhook_p95_ms']:.2f} ms; "
         f"INSERT + LPUSH p50 {result['baseline_p50_ms']:.2f} ms; ratio p50 {result['ratio_p50']:.1f}"
     )

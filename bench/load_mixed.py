@@ -1,5 +1,5 @@
 """Benchmark of the server under a mixed public load: N simulated citizens
-(default 200) through locust, against gunicorn started as `./portal serve
+(default 200) through locust, against the server started as `./portal serve
 --production` starts it, on the demo data.
 
     .venv/bin/python bench/load_mixed.py --quick   # 50 users, 2 rounds of 15 s (~2 min with setup)
@@ -24,9 +24,9 @@ Each user sends its own X-Forwarded-For (the TLS proxy on this host writes
 it; TRUSTED_PROXIES=127.0.0.1) so each has its own public rate limit,
 untouched (300/min): at most ~200 requests a minute a user here.
 
-The baseline, measured in the same run under the same gunicorn, users and
+The baseline, measured in the same run under the same server, users and
 waits: the floor users ask for one small static file (whitenoise, from
-memory): what gunicorn and this load generator reach on this machine with no
+memory): what the server and this load generator reach on this machine with no
 application work. Rounds alternate the order (floor, mixed; mixed, floor).
 Reported: req/s, p50/p95 (locust's percentiles, ms), failures, per
 endpoint, the ratio to the floor and to the 213 req/s of the issue (#13, a
@@ -91,7 +91,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, help="rounds of (floor, mixed) in alternating order (default 3; quick 2)")
     p.add_argument("--spawn-rate", type=float, default=50.0, help="users started a second (default 50)")
     p.add_argument("--dossiers", type=int, help="demo dossier history (default 50,000; quick 5,000)")
-    p.add_argument("--workers", type=int, help="gunicorn workers (default cores + 1, as production)")
+    p.add_argument("--workers", type=int, help="server workers (default cores + 1, as production)")
     p.add_argument("--recreate", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--db-name", help="bench database (default: <main db>_bench_load)")
     p.add_argument("--settings", default="gisportal.settings.test", help="settings of the loading (not the server)")
@@ -190,8 +190,8 @@ def _cpu_seconds(pid: int, *, reaped: bool) -> float:
 
 
 def server_cpu_seconds(master_pid: int) -> float:
-    """CPU used so far by gunicorn: the master with its reaped children
-    (workers replaced after --max-requests) and the workers alive now."""
+    """CPU used so far by the web server: the master with its reaped children
+    (workers replaced) and the workers alive now."""
     total = _cpu_seconds(master_pid, reaped=True)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -205,7 +205,7 @@ def server_cpu_seconds(master_pid: int) -> float:
 
 def locust_run(binary: Path, *, port: int, user_class: str, args, sample_file: str, server_pid: int) -> dict:
     """One headless locust run; its aggregated and per-endpoint figures, and
-    the server's CPU a request (gunicorn's processes only, not PostgreSQL's
+    the server's CPU a request (the web server's processes only, not PostgreSQL's
     nor Redis's: a figure that other sessions' load on the machine moves far
     less than the rate)."""
     cpu_before = server_cpu_seconds(server_pid)
@@ -271,11 +271,7 @@ def main() -> int:
     os.environ.update({k: v for k, v in env.items() if k in ("DJANGO_SECRET_KEY", "REDIS_URL", "CACHE_URL")})
     collect_static(env)
     profile, profile_info = production_profile(workers=args.workers)
-    server = Server(
-        [sys.executable, "-m", "gunicorn", "gisportal.wsgi:application", "--chdir", str(ROOT), *profile],
-        env=env,
-        name="gisportal",
-    )
+    server = Server(profile, env=env, name="gisportal")
     runs: dict[str, list[dict]] = {"floor": [], "mixed": []}
     try:
         # The sample's static path is the manifest's hashed name: read with the production settings.
@@ -288,7 +284,7 @@ def main() -> int:
             f.write(drawn.stdout.strip().splitlines()[-1])
             sample_file = f.name
         server.wait_ready("/api/v1/procedures/?q=khai", timeout=90, headers={"X-Forwarded-Proto": "https"})
-        say(f"gunicorn: {profile_info['workers']} workers x {profile_info['threads']} threads (production profile)")
+        say(f"server: {profile_info['workers']} workers x {profile_info['threads']} threads (production profile)")
         for r in range(args.rounds):
             order = ["floor", "mixed"] if r % 2 == 0 else ["mixed", "floor"]
             for mode in order:

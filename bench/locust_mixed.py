@@ -9,7 +9,7 @@ the public look-up of a dossier, a page of registry features in a bounding
 box and a vector tile. What each request may ask for (codes, layer, spots,
 tiles) comes from the environment the runner sets (LOAD_SAMPLE, a JSON file).
 The "floor" user asks for one small static file only, under the same
-server, users and waits: what this machine's gunicorn and this load
+server, users and waits: what this machine's web server and this load
 generator reach with no application work at all.
 
 Run by `bench/load_mixed.py`; by hand:

@@ -21,10 +21,10 @@ Modes, all over the same random query points inside the Bắc Ninh bbox:
   api_sql_prep  the same statements prepared, as the API sends them
   inprocess  GET through django.test.Client: full middleware stack, URL routing,
              the view, JSON rendering; no socket
-  wsgi       the same GET through Django's WSGIHandler (what gunicorn called
+  wsgi       the same GET through Django's WSGIHandler (what the server called
              before the lean path): request signals and the connection health
              check, no test client
-  lean       the same GET through the WSGI application gunicorn runs
+  lean       the same GET through the WSGI application the server runs
              (gisportal.wsgi: the lean path of gisportal/fastpath.py in front
              of Django's handler) -- the in-process figure of issue 13's target
   help_open, help_proc, help_bal
@@ -32,14 +32,14 @@ Modes, all over the same random query points inside the Bắc Ninh bbox:
              done, now" parameters (maps.nearest): open_at; procedure (a
              commune-level one not sent by post: desks and centres) and
              open_at; the same with rank=balanced
-  http       GET over loopback to a gunicorn server the script starts
-             (1 worker) and always stops; http.client, keep-alive if the server
-             allows it (the sync worker closes after every response)
+  http       GET over loopback to the production start (gisportal/serving.py,
+             1 worker x 1 thread) the script starts and always stops;
+             http.client, keep-alive
 
 The in-process modes take turns point by point (shuffled), over --rounds
 passes. Then the throughput: the API and a minimal WSGI app running the KNN
-query (bench/nearest_floor_app.py), each under gunicorn with the production
-settings and profile, 8 kept-alive connections, runs alternating; req/s,
+query (bench/nearest_floor_app.py), each under the production start
+(gisportal/serving.py: Granian, the production settings and profile), 8 kept-alive connections, runs alternating; req/s,
 latency and the servers' CPU per request.
 
 The last line of stdout is a JSON summary.
@@ -144,7 +144,7 @@ LEFT_OUT = {
     "subquery, parameter checking, the rate limit, the request stack and the JSON of the API; unprepared, "
     "client-side binding as Django's",
     "floor app (throughput)": "Django, parameter checking, the geodesic ranking, the rate limit, the security "
-    "headers and every middleware: one prepared planar KNN and its 5 rows as JSON under the same gunicorn",
+    "headers and every middleware: one prepared planar KNN and its 5 rows as JSON under the same server",
     "the bench": "administrative units (admin_unit_id is NULL here, so the unit-code subquery finds nothing), "
     "the TLS proxy, a client on other cores",
 }
@@ -409,9 +409,9 @@ def _proc_stat(pid: int) -> tuple[int, float, float] | None:
 
 
 class CpuMeter:
-    """CPU time spent by a gunicorn master and its workers, by PostgreSQL
+    """CPU time spent by the web server's master and its workers, by PostgreSQL
     backends of one database and by a redis-server between start() and
-    stop(). A worker that exits in between (--max-requests) is counted through
+    stop(). A worker that exits in between (replaced) is counted through
     its master's reaped-children time; a backend that exits in between is
     not (its share is lost: an undercount of the postgres figure)."""
 
@@ -511,21 +511,17 @@ def load_run(
     }
 
 
-def production_servers(
-    bench_url: str, workers: int | None = None, max_requests: int = 2000, preload: bool = True
-) -> tuple[list, dict, dict]:
-    """A private redis-server (the production cache), gunicorn with the
-    production settings and profile (`./portal serve --production`:
-    gisportal/gunicorn_conf.py), and the floor app under the very same
-    gunicorn command line."""
+def production_servers(bench_url: str, workers: int | None = None, preload: bool = True) -> tuple[list, dict, dict]:
+    """A private redis-server (the production cache), the production start
+    (`./portal serve --production`: gisportal/serving.py) with the production
+    settings, and the floor app under the very same command line."""
     redis_server = private_redis()
-    profile, profile_info = production_profile(workers=workers, max_requests=max_requests, preload=preload)
+    argv, profile_info = production_profile(workers=workers)
     env = production_env(bench_url, redis_server.port, **({} if preload else {"WEB_PRELOAD": "0"}))
-    gunicorn = [sys.executable, "-m", "gunicorn"]
-    api = Server([*gunicorn, "gisportal.wsgi:application", "--chdir", str(ROOT), *profile], env=env, name="api")
-    floor = Server(
-        [*gunicorn, "nearest_floor_app:application", "--chdir", str(ROOT / "bench"), *profile], env=env, name="floor"
-    )
+    api = Server(argv, env=env, name="api")
+    floor_env = {**env, "PYTHONPATH": str(ROOT / "bench")}
+    floor = Server([*argv, "--application", "nearest_floor_app:application"], env=floor_env, name="floor")
+    profile_info["preload"] = preload
     return [api, floor, redis_server], {"api": api, "floor": floor}, profile_info
 
 
@@ -539,14 +535,13 @@ def throughput(
     seconds: float,
     rounds: int,
     workers: int | None = None,
-    max_requests: int = 2000,
     preload: bool = True,
 ) -> dict:
     """req/s and latency of the API and of the floor app, N connections,
     interleaved: each round runs both, in alternating order."""
     paths = [api_path(lon, lat, kind) for lon, lat, kind in points]
     requests = http_requests(paths)
-    children, servers, profile = production_servers(bench_url, workers, max_requests, preload)
+    children, servers, profile = production_servers(bench_url, workers, preload)
     try:
         ready_headers = {"X-Forwarded-Proto": "https", "Host": "127.0.0.1"}
         for server in servers.values():
@@ -584,7 +579,7 @@ def throughput(
             "errors": sum(len(run["errors"]) for run in runs),
             "first_errors": [e for run in runs for e in run["errors"]][:3],
             "reconnects": sum(run["reconnects"] for run in runs),
-            # Server CPU a request (gunicorn master and workers, the PostgreSQL backends, redis):
+            # Server CPU a request (the web server's master and workers, the PostgreSQL backends, redis):
             # what the servers cost whatever else the machine runs; 2 cores / this = req/s on an idle machine.
             "cpu_ms_per_request": {
                 part: round(statistics.median(run["cpu_ms_per_request"][part] for run in runs), 3)
@@ -600,32 +595,16 @@ def throughput(
     return out
 
 
-# --------------------------------------------------------------------------- gunicorn
+# --------------------------------------------------------------------------- the sequential server
 
 
-def start_gunicorn(*, bench_url: str, settings_module: str, worker_class: str) -> Server:
-    """gunicorn (1 worker) on a free loopback port; stop() is safe to call more than once."""
-    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
-    return Server(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gisportal.wsgi:application",
-            "--bind",
-            "127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--worker-class",
-            worker_class,
-            "--chdir",
-            str(ROOT),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        name="gunicorn",
-    )
+def start_sequential(*, bench_url: str, settings_module: str) -> Server:
+    """The production start (gisportal/serving.py) with 1 worker x 1 thread
+    and the given settings, on a free loopback port; stop() is safe to call
+    more than once."""
+    env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module, "WEB_ACCESS_LOG": ""}
+    argv, _ = production_profile(workers=1, threads=1)
+    return Server(argv, env=env, name="server")
 
 
 # --------------------------------------------------------------------------- checks
@@ -768,18 +747,14 @@ def parse_args() -> argparse.Namespace:
         "--settings", default="gisportal.settings.test", help="DJANGO_SETTINGS_MODULE (must have DEBUG=False)"
     )
     p.add_argument("--seed", type=int, default=20250701)
-    p.add_argument("--worker-class", default="sync", help="gunicorn worker class (default sync)")
-    p.add_argument("--no-http", action="store_true", help="skip the gunicorn mode")
+    p.add_argument("--no-http", action="store_true", help="skip the HTTP modes (no server at all)")
     p.add_argument("--profile", action="store_true", help="also cProfile the in-process requests and print the top")
     p.add_argument("--sanity", type=int, default=20, help="queries compared API vs re-ranked raw SQL (default 20)")
     p.add_argument("--rounds", type=int, help="interleaved passes over the query points (default 3; tiny 1)")
     p.add_argument("--no-throughput", action="store_true", help="skip the N-connection HTTP throughput")
     p.add_argument("--connections", type=int, default=8, help="throughput: concurrent connections (default 8)")
     p.add_argument("--seconds", type=float, help="throughput: seconds a run (default 5; tiny 0.5)")
-    p.add_argument("--web-workers", type=int, help="throughput: gunicorn workers (default cores + 1; tiny 1)")
-    p.add_argument(
-        "--max-requests", type=int, default=2000, help="throughput: gunicorn --max-requests (production: 2000)"
-    )
+    p.add_argument("--web-workers", type=int, help="throughput: server workers (default cores + 1; tiny 1)")
     p.add_argument(
         "--no-preload", action="store_true", help="throughput: each worker imports the app (production preloads)"
     )
@@ -962,7 +937,7 @@ def main() -> int:
     from gisportal.fastpath import LeanPath
 
     wsgi_handler = WSGIHandler()  # Django's handler: middleware, request signals (connection health check)
-    lean_application = LeanPath(wsgi_handler)  # what gunicorn calls (gisportal.wsgi.application)
+    lean_application = LeanPath(wsgi_handler)  # what the server calls (gisportal.wsgi.application)
 
     def wsgi_runner(application):
         def run(lon, lat, kind):
@@ -994,7 +969,7 @@ def main() -> int:
             b"".join(result)
         finally:
             if hasattr(result, "close"):
-                result.close()  # Django's handler: request_finished, as gunicorn does
+                result.close()  # Django's handler: request_finished, as a WSGI server does
             # request_finished marked the connection for a health check (SELECT 1) on its next use:
             # the next request's request_started does the same, inside this mode's time; the other
             # modes on this connection must not pay it.
@@ -1029,7 +1004,7 @@ def main() -> int:
     server = None
     if not args.no_http and not args.tiny:  # tiny: the throughput runs exercise the servers
         try:
-            server = start_gunicorn(bench_url=bench_url, settings_module=args.settings, worker_class=args.worker_class)
+            server = start_sequential(bench_url=bench_url, settings_module=args.settings)
             server.wait_ready(api_path(*warm[0]), timeout=30.0)
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
             reconnects = 0
@@ -1040,7 +1015,7 @@ def main() -> int:
                 response = conn.getresponse()
                 body = response.read()
                 if response.status != 200:
-                    raise RuntimeError(f"gunicorn answered {response.status}: {body[:300]!r}")
+                    raise RuntimeError(f"the server answered {response.status}: {body[:300]!r}")
                 if response.will_close:
                     conn.close()  # http.client reconnects on the next request
                     reconnects += 1
@@ -1049,12 +1024,12 @@ def main() -> int:
             conn.close()
             http_info = {
                 "port": server.port,
-                "worker_class": args.worker_class,
+                "server": "granian, 1 worker x 1 thread (gisportal/serving.py)",
                 "keep_alive": reconnects == 0,
                 "reconnects": reconnects,
             }
             say(
-                f"timed http: {len(points)} queries (gunicorn 127.0.0.1:{server.port}, {args.worker_class} worker, "
+                f"timed http: {len(points)} queries (production start 127.0.0.1:{server.port}, 1 worker x 1 thread, "
                 f"{'keep-alive' if reconnects == 0 else 'new TCP connection per request: server closes'})"
             )
         finally:
@@ -1078,7 +1053,6 @@ def main() -> int:
                 seconds=args.seconds,
                 rounds=args.throughput_rounds,
                 workers=args.web_workers,
-                max_requests=args.max_requests,
                 preload=not args.no_preload,
             )
         else:

@@ -2,10 +2,10 @@
 a minimal WSGI app that runs the planar KNN query of the benchmark's `sql`
 mode (prepared once per connection) and answers its rows as JSON. No Django,
 no middleware, no parameter checking beyond float(), no geodesic re-ranking,
-no throttle: what the same gunicorn, the same loopback and the same database
+no throttle: what the same server, the same loopback and the same database
 do at the least.
 
-    DATABASE_URL=postgis://... gunicorn --chdir bench nearest_floor_app:application
+    DATABASE_URL=postgis://... PYTHONPATH=bench python -m gisportal.serving --application nearest_floor_app:application
 """
 
 import json

@@ -14,7 +14,7 @@ inside PostgreSQL. A history already there with the same size and seed is
 reused.
 
 1. IPN throughput. K fee requests with one online order each are added to
-   demo dossiers (SQL), then their signed IPNs go to gunicorn (gthread) over
+   demo dossiers (SQL), then their signed IPNs go to the production start (Granian) over
    HTTP from T client threads, one each: settled per second, latency. The
    baseline is a plain UPDATE of the same request rows (status paid), one
    autocommit statement per row, from T threads: the ratio of the two times
@@ -59,6 +59,7 @@ from common import (  # noqa: E402
     exit_on_sigterm,
     history_bench_open,
     history_generate,
+    production_profile,
     say,
     url_with_db,
 )
@@ -398,9 +399,8 @@ def main() -> int:
 
     bench_url = url_with_db(main_url, bench_db)
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": args.settings, "PYTHONUNBUFFERED": "1"}
-    gunicorn = [sys.executable, "-m", "gunicorn", "gisportal.wsgi", "--bind", "127.0.0.1:{port}",
-                "--worker-class", "gthread", "--workers", "3", "--threads", "4", "--log-level", "warning"]  # fmt: skip
-    server = Server(gunicorn, env=env, name="gunicorn")
+    argv, _ = production_profile(workers=3, threads=4)
+    server = Server(argv, env=env, name="server")
     added: list[int] = []
     try:
         server.wait_ready(IPN_PATH)
@@ -474,7 +474,7 @@ def main() -> int:
         "duplicate_round_p50_ms": round(p50(round_ms), 1),
         **measured,
         **baselines_left_out(LEFT_OUT),
-        "server": "gunicorn gthread 3 workers x 4 threads, loopback",
+        "server": "granian 3 workers x 4 threads (gisportal/serving.py), loopback",
         "cores": os.cpu_count(),
         "total_s": round(time.perf_counter() - started, 1),
     }

@@ -14,8 +14,9 @@ only used to issue CREATE/DROP DATABASE. See bench/README.md.
    child process: wall time and peak RSS.
 2. Items: GET .../items?limit=1000&bbox=... over keep-alive HTTP, random bboxes
    of a fixed size holding about 1,200 points, against our /ogc/ endpoint
-   (gunicorn), pygeoapi with its PostgreSQL provider on a copy of the features
-   with the properties as real columns (gunicorn, its own venv), and the raw
+   (the production start, gisportal/serving.py: Granian, 1 process),
+   pygeoapi with its PostgreSQL provider on a copy of the features with the
+   properties as real columns (gunicorn, its own venv), and the raw
    SQL floor (the same FeatureCollection built in SQL, through psycopg).
 3. Tiles: uncached z14 and z10 tiles from /tiles/{layer}/{z}/{x}/{y}.pbf
    against the bare ST_AsMVT query on the same tiles (with and without the
@@ -61,6 +62,7 @@ from common import (  # noqa: E402
     file_warm,
     ogr2ogr_import,
     prepare_database,
+    production_profile,
     run_measured,
     say,
     scratch_database,
@@ -140,7 +142,7 @@ SELECT ST_AsMVT(q, 'layer', 4096, 'geom') FROM (
 
 # What each baseline does not do that ours does (printed with the results).
 LEFT_OUT = {
-    "sql / sql_ordered (items)": "HTTP, gunicorn, Django and DRF, the layer look-up, parameter parsing and "
+    "sql / sql_ordered (items)": "HTTP, the web server, Django and DRF, the layer look-up, parameter parsing and "
     "validation, the rate limit (two Redis round trips), numberMatched (a count of up to 10,001 matches, or its "
     "cached value), the links and timeStamp, exact ST_Intersects (it filters by && only), 7-decimal "
     "coordinates; it fetches one text through psycopg in this process",
@@ -222,7 +224,7 @@ PRODUCTION_SETTINGS = "gisportal.settings.production"
 
 def production_environment(redis_port: int) -> dict:
     """What the production settings need from the environment, set for this
-    process and every child (migrate, import_layer, gunicorn): a secret, the
+    process and every child (migrate, import_layer, the server): a secret, the
     script's own Redis as broker and cache, the loopback host. The public
     look-up limit is raised so that the timed requests are never refused (429);
     the throttle still reads and writes its counters on every request."""
@@ -435,7 +437,7 @@ def start_pygeoapi(params: dict) -> tuple[Server, dict]:
 
 
 def gunicorn_options() -> list[str]:
-    # One process for every server, as pygeoapi runs here: a gthread worker
+    # pygeoapi's server: one process, as ours runs here; a gthread worker
     # keeps HTTP connections alive (the sync worker closes after each response).
     # --keep-alive: gunicorn closes a connection idle for 2 s by default, and the
     # client sits idle while the other modes run.
@@ -456,21 +458,9 @@ def start_ours(bench_url: str, settings_module: str, *, pgoptions: str | None = 
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
     if pgoptions:
         env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {pgoptions}".strip()
-    return Server(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gisportal.wsgi:application",
-            *gunicorn_options(),
-            "--chdir",
-            str(ROOT),
-            "--bind",
-            "127.0.0.1:{port}",
-        ],
-        env=env,
-        name="gisportal",
-    )
+    # The production start (gisportal/serving.py), one process and one thread as pygeoapi runs here.
+    argv, _ = production_profile(workers=1, threads=1)
+    return Server(argv, env={**env, "WEB_ACCESS_LOG": ""}, name="gisportal")
 
 
 # --------------------------------------------------------------------------- requests
@@ -1011,7 +1001,8 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
     say("")
     say(
         f"items?limit={ITEMS_LIMIT}&bbox=..., {args.points:,} points, {len(boxes)} timed requests a mode "
-        f"(one client, sequential; servers: gunicorn 1 process, gthread, keep-alive); floor: {floor}"
+        f"(one client, sequential; ours: Granian 1 process x 1 thread; pygeoapi: gunicorn 1 process, gthread; "
+        f"keep-alive); floor: {floor}"
     )
     say(
         f"{'mode':<21} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'req/s':>7} {'/floor p50':>11} "
@@ -1108,7 +1099,7 @@ def bench_tiles(
     """Bare ST_AsMVT through psycopg against our tiles, uncached, in `rounds`
     rounds of fresh tiles, and cached:
 
-    http   GET /tiles/{layer}/{z}/{x}/{y}.pbf from our gunicorn; before a tile is asked for again
+    http   GET /tiles/{layer}/{z}/{x}/{y}.pbf from our server; before a tile is asked for again
            (untimed) the layer's version is bumped, which changes the tile cache key, so every tile is
            rendered.
     build  layers.registries.tiles.tile_build() called in this process (no cache involved):

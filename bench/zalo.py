@@ -1,6 +1,6 @@
 """Zalo webhook acknowledgement: how long Zalo waits for the portal's 200.
 
-Signed `user_send_text` events are posted over loopback HTTP to gunicorn
+Signed `user_send_text` events are posted over loopback HTTP to the production start
 running the production settings and profile (gthread, cores + 1 workers x 4
 threads, as `./portal serve --production`), one at a time on a kept-alive
 connection; each answer is verified (signature, window, de-duplication by
@@ -42,6 +42,7 @@ from common import (  # noqa: E402
     conninfo_from_url,
     exit_on_sigterm,
     prepare_database,
+    production_profile,
     say,
     scratch_database,
     summarize,
@@ -50,7 +51,6 @@ from common import (  # noqa: E402
 MARKER = "bench/zalo.py scratch database"
 APP_ID = "bench-app"
 SECRET = "bench-oa-secret-" + secrets.token_hex(8)
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 
 
 LEFT_OUT = {
@@ -107,7 +107,7 @@ class Webhook:
             self.connection.request("POST", "/zalo/webhook/", body=body, headers=headers)
             response = self.connection.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # gunicorn's --max-requests recycled the worker: reconnect, as a client would.
+            # The server closed the connection (a worker replaced): reconnect, as a client would.
             self.connection.close()
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.connection.request("POST", "/zalo/webhook/", body=body, headers=headers)
@@ -182,13 +182,8 @@ def main() -> int:
         "ZALO_APP_ID": APP_ID,
         "ZALO_OA_SECRET_KEY": SECRET,
     }
-    web = Server(
-        [str(GUNICORN), "gisportal.wsgi:application", "--bind", "127.0.0.1:{port}", "--workers", str(workers)]
-        + ["--threads", str(threads), "--worker-class", "gthread", "--timeout", "60"]
-        + ["--max-requests", "2000", "--max-requests-jitter", "200", "--forwarded-allow-ips", "127.0.0.1"],
-        env=env,
-        name="gunicorn",
-    )
+    argv, _ = production_profile(workers=workers, threads=threads)
+    web = Server(argv, env=env, name="server")
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -198,7 +193,7 @@ def main() -> int:
             except redis.ConnectionError:
                 time.sleep(0.05)
         web.wait_ready("/api/v1/service-points/?limit=1", headers={"X-Forwarded-Proto": "https", "Host": "127.0.0.1"})
-        say(f"gunicorn (production settings) {workers} workers x {threads} threads; redis on {redis_server.port}")
+        say(f"production start {workers} workers x {threads} threads; redis on {redis_server.port}")
 
         hook = Webhook(web.port)
         checks = {}
@@ -259,7 +254,7 @@ def main() -> int:
         "rows_published": published,
         "tasks_on_the_broker": queued,
         "checks": checks,
-        "gunicorn": f"{workers}x{threads} gthread",
+        "server": f"granian {workers}x{threads}",
         "under_1_s": max(samples) < 1e9,
         **baselines_left_out(LEFT_OUT),
     }

@@ -54,7 +54,7 @@ def _answer(response: requests.Response) -> dict[str, Any]:
 def zalo_headers(name: str, value: str) -> dict[str, str]:
     """Zalo's header (`access_token`, `secret_key`) and its dash-spelled twin.
     Web servers drop header names with underscores (Django's runserver,
-    gunicorn, nginx by default, against header spoofing), so the sandbox OA,
+    nginx by default, against header spoofing), so the sandbox OA,
     served by Django, reads the twin; Zalo reads its own and ignores the other."""
     return {name: value, name.replace("_", "-").title(): value}
 

@@ -54,8 +54,8 @@ def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
-# Answered by the HTTP server in front of Django (gunicorn, nginx), not by the
-# portal: a request line longer than it reads (gunicorn: 4,094 bytes).
+# Answered by the HTTP server in front of Django (Granian, nginx), not by the
+# portal: a request line longer than it reads (Granian: 64 KiB; nginx: 8 KiB).
 URI_TOO_LONG = {
     "description": "The URL is longer than the web server reads; answered by the server, in HTML.",
     "content": {"text/html": {"schema": {"type": "string"}}},

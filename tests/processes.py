@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 CELERY = Path(sys.executable).parent / "celery"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 REDIS_SERVER = "redis-server"
 START_TIMEOUT_S = 10
 
@@ -24,12 +23,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_gunicorn(args: list[str], *, env: dict, log: Path, cwd: Path) -> subprocess.Popen:
-    """gunicorn serving `gisportal.wsgi:application` with `args`, its output
-    (errors and, when asked for, the access log) written to `log`."""
+def start_portal(args: list[str], *, env: dict, log: Path, cwd: Path) -> subprocess.Popen:
+    """The production start (`python -m gisportal.serving`, what `./portal
+    serve --production` runs) with `args` (--bind, --workers, --threads,
+    --application), its output (errors and the access log) written to `log`."""
     with log.open("w") as output:
         return subprocess.Popen(
-            [str(GUNICORN), "gisportal.wsgi:application", *args],
+            [sys.executable, "-m", "gisportal.serving", *args],
             cwd=cwd,
             env=env,
             stdout=output,

@@ -11,7 +11,7 @@ then has nothing to do); all are dropped afterwards.
 Not run here:
 - bench/schemathesis_run.py: it needs a running portal, and the suite already
   runs schemathesis over the whole schema (tests/test_schemathesis.py);
-- bench/drills.py: it starts a private PostgreSQL cluster, Redis, gunicorn and
+- bench/drills.py: it starts a private PostgreSQL cluster, Redis, the server and
   Celery and breaks them on purpose (minutes); tests/test_bench_drills.py
   checks its set-up against the API;
 - bench/load_mixed.py where its load generator is not installed yet (NEEDS);

@@ -1,4 +1,4 @@
-"""PostgreSQL restarting under the portal: gunicorn serves a private cluster
+"""PostgreSQL restarting under the portal: the production start serves a private cluster
 that the test starts, stops and starts again (never the shared server).
 
 While the database is down a request that needs it gets a 503 with
@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.clusters import PrivateCluster, private_cluster_unavailable
-from tests.processes import free_port, start_gunicorn, stop
+from tests.processes import free_port, start_portal, stop
 
 pytestmark = pytest.mark.skipif(private_cluster_unavailable() is not None, reason=str(private_cluster_unavailable()))
 
@@ -48,13 +48,14 @@ def cluster():
 
 
 @contextmanager
-def _gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
-    """gunicorn with one sync worker: every request reuses its one persistent
+def _server(database_url: str, log_path: Path) -> Iterator[str]:
+    """The production start with one worker and one thread: every request reuses its one persistent
     connection, so the first request after a restart meets the stale one.
     Yields the base URL once it serves a static file (no database needed)."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gisportal.settings.test", "DATABASE_URL": database_url}
-    process = start_gunicorn(["--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env, log=log_path, cwd=PROJECT_ROOT)
+    args = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"]
+    process = start_portal(args, env=env, log=log_path, cwd=PROJECT_ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -70,7 +71,7 @@ def _gunicorn(database_url: str, log_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def portal(cluster, tmp_path_factory) -> Iterator[str]:
-    with _gunicorn(cluster.database_url, tmp_path_factory.mktemp("restart") / "gunicorn.log") as base:
+    with _server(cluster.database_url, tmp_path_factory.mktemp("restart") / "server.log") as base:
         assert _get(base, API).status == 200
         yield base
 
@@ -207,7 +208,7 @@ def test_a_database_that_does_not_answer_costs_seconds_not_minutes(tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)  # the kernel completes the handshake; nobody ever answers
         url = f"postgis://nobody@127.0.0.1:{silent.getsockname()[1]}/portal"
-        with _gunicorn(url, tmp_path / "gunicorn.log") as base:
+        with _server(url, tmp_path / "server.log") as base:
             answers = [_get(base, path, timeout_s=20) for path in (API, PAGE)]
     assert [a.status for a in answers] == [503, 503], answers
     assert all(a.elapsed_s < 6 for a in answers), [a.elapsed_s for a in answers]

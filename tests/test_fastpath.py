@@ -1,5 +1,5 @@
 """The lean path (gisportal/fastpath.py) answers exactly what Django answers:
-for each request below, the WSGI application gunicorn runs (`LeanPath`)
+for each request below, the WSGI application the server runs (`LeanPath`)
 and Django's own WSGI handler give the same status, headers and body;
 plain look-ups are answered in front of Django, everything else is handed
 to it. (Django's answer is checked against pyproj in

@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 from django.conf import settings
 
-from tests.processes import free_port, start_gunicorn, stop
+from tests.processes import free_port, start_portal, stop
 
 
 def _check_deploy(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
@@ -64,20 +64,20 @@ def test_production_collects_static_files(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "static" / "staticfiles.json").is_file()
-    _served_static_files_are_hashed_compressed_and_cached(env, tmp_path / "gunicorn.log")
+    _served_static_files_are_hashed_compressed_and_cached(env, tmp_path / "server.log")
 
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # as the TLS proxy says; else a redirect to https
 
 
 def _served_static_files_are_hashed_compressed_and_cached(env: dict, log: Path) -> None:
-    """What `./portal serve --production` sends (gunicorn, the production
+    """What `./portal serve --production` sends (gisportal/serving.py, the production
     settings, whitenoise over the collected files): pages name the static
     files by their content hash; a hashed file is cached for ten years
     (`immutable`) and sent compressed, an unhashed name only briefly."""
     port = free_port()
     env = {**env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1"}
-    server = start_gunicorn(["--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env, log=log, cwd=settings.BASE_DIR)
+    server = start_portal(["--bind", f"127.0.0.1:{port}", "--workers", "1"], env=env, log=log, cwd=settings.BASE_DIR)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30

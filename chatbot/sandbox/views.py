@@ -54,9 +54,10 @@ def _api(view):
 
 
 def _access_token(request) -> str | None:
-    """Zalo's `access_token` header. Django's runserver and gunicorn drop
-    header names with underscores, so it arrives dash-spelled (what the
-    portal's client also sends), or as Zalo's older `?access_token=`."""
+    """Zalo's `access_token` header. Django's runserver and nginx drop
+    header names with underscores, so it is read dash-spelled (what the
+    portal's client also sends; Granian files both spellings under one
+    name), or as Zalo's older `?access_token=`."""
     return request.headers.get("Access-Token") or request.GET.get("access_token")
 
 

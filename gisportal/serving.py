@@ -1,0 +1,141 @@
+"""The production start, in one place: `./portal serve --production` runs
+`python -m gisportal.serving`, and the benchmarks that measure the serving
+profile (bench/common.py, `production_profile`) start the same module,
+overriding only the bind address and what a bench option asks for.
+
+The server is Granian (its HTTP/1.1 in Rust, the application on Python
+threads): on this machine it costs 0.17-0.19 ms of CPU a request where
+gunicorn's gthread worker cost 0.46-0.55 ms for the same minimal app, and
+the nearest look-up went from 690-1,110 to 1,400-1,690 req/s with 8
+connections (docs/decisions.md, "Granian, not gunicorn").
+
+Environment: BIND (127.0.0.1:8000), WEB_WORKERS (cores + 1), WEB_THREADS
+(4 application threads a worker), WEB_MAX_RSS (MiB; a worker over it is
+replaced; 1024), WEB_ACCESS_LOG ("-" for standard output, a file, or empty
+for none) and WEB_PRELOAD ("0" to import the application in each worker).
+The options --bind, --workers and --threads override the first three (the
+benchmarks and the tests pick a free port).
+
+Two things Granian does differently from gunicorn, and what is done here:
+- Its WSGI environ starts from a copy of the process environment, so the
+  secrets (DJANGO_SECRET_KEY, DATABASE_URL with its password) would be in
+  every request.META and in error reports. The environ is built here
+  without them (`_wsgi_callback`).
+- It passes header names with underscores (`X_Forwarded_For`) under the
+  same key as the dashed one, where gunicorn drops them. The TLS proxy in
+  front must drop them (nginx does by default: underscores_in_headers off;
+  README, Production), as the client address the rate limits count comes
+  from X-Forwarded-For."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+TARGET = "gisportal.wsgi:application"
+ACCESS_LOG_FORMAT = (
+    '%(addr)s [%(time)s] "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).3f ms "%(query_string)s"'
+)
+
+
+def options(environ=os.environ, target: str = TARGET) -> dict:
+    """Granian's keyword arguments for the production start, from the
+    environment (the module's docstring)."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    host, _, port = (environ.get("BIND") or "127.0.0.1:8000").rpartition(":")
+    access_log = environ.get("WEB_ACCESS_LOG", "-")
+    return {
+        "target": target,
+        "address": host or "127.0.0.1",
+        "port": int(port),
+        "interface": Interfaces.WSGI,
+        "workers": int(environ.get("WEB_WORKERS") or (os.cpu_count() or 2) + 1),
+        "blocking_threads": int(environ.get("WEB_THREADS") or 4),
+        "http": HTTPModes.http1,  # the TLS proxy speaks HTTP/1.1 to us
+        "http1_settings": HTTP1Settings(keep_alive=True),
+        "websockets": False,
+        "respawn_failed_workers": True,
+        "respawn_interval": 1.0,
+        "workers_max_rss": int(environ.get("WEB_MAX_RSS") or 1024),
+        "workers_kill_timeout": 30,
+        "log_access": bool(access_log),
+        "log_access_format": ACCESS_LOG_FORMAT,
+        "log_dictconfig": _log_config(access_log),
+        "working_dir": Path(__file__).resolve().parent.parent,
+    }
+
+
+def _log_config(access_log: str) -> dict:
+    from granian.log import LOGGING_CONFIG
+
+    config = {key: dict(value) if isinstance(value, dict) else value for key, value in LOGGING_CONFIG.items()}
+    if access_log and access_log != "-":
+        config["handlers"] = {
+            **config["handlers"],
+            "access": {"formatter": "access", "class": "logging.FileHandler", "filename": access_log},
+        }
+    return config
+
+
+def _wsgi_callback(callback, scope_opts, access_log_fmt=None):
+    """Granian's WSGI callback built with an empty process environment, so
+    that the environ of every request holds the request's keys and WSGI's
+    only. Run once in each worker, before it serves anything."""
+    from granian import wsgi
+
+    kept = dict(os.environ)
+    os.environ.clear()
+    try:
+        return wsgi._callback_wrapper(callback, scope_opts, access_log_fmt)
+    finally:
+        os.environ.update(kept)
+
+
+def _preloaded(target: str):
+    """The application imported once, by the master; every worker is a fork
+    of it, so a replaced worker starts in milliseconds instead of importing
+    Django, DRF and GeoDjango again (about a second of CPU). The master keeps
+    no database connection that its workers would inherit and share."""
+    module, _, name = target.partition(":")
+    __import__(module)
+    application = getattr(sys.modules[module], name)
+    db = sys.modules.get("django.db")
+    if db is not None:
+        db.connections.close_all()
+    return lambda _target: application
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    from granian.server import mp
+
+    parser = argparse.ArgumentParser(prog="python -m gisportal.serving", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bind", help="HOST:PORT (else BIND)")
+    parser.add_argument("--workers", type=int, help="worker processes (else WEB_WORKERS)")
+    parser.add_argument("--threads", type=int, help="application threads a worker (else WEB_THREADS)")
+    parser.add_argument(
+        "--application", default=TARGET, help=f"the WSGI application, MODULE:NAME (default {TARGET}; benches' floors)"
+    )
+    args = parser.parse_args(argv)
+    overrides = {"BIND": args.bind, "WEB_WORKERS": args.workers, "WEB_THREADS": args.threads}
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gisportal.settings.production")
+    server_options = options({**os.environ, **{k: str(v) for k, v in overrides.items() if v}}, args.application)
+    mp._wsgi_call_wrap = _wsgi_callback  # what each worker builds its callback with (forked: inherited)
+    server = mp.MPServer(**server_options)
+    loader = _preloaded(args.application) if os.environ.get("WEB_PRELOAD", "1") != "0" else None
+    logging.getLogger("_granian").info(
+        "gisportal: %s workers x %s threads on %s:%s",
+        server_options["workers"],
+        server_options["blocking_threads"],
+        server_options["address"],
+        server_options["port"],
+    )
+    server.serve(target_loader=loader)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The production start (`./portal serve --production`: `python -m
+gisportal.serving`, Granian): it preloads the application in the master,
+replaces a worker that dies, logs every request, and hands the application
+an environ without the process environment (the secrets). Run here against
+the test database."""
+
+import json
+import os
+import re
+import secrets
+import signal
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from tests.processes import free_port, start_portal, stop
+
+NEAREST = "/api/v1/service-points/nearest/?lon=106.0763&lat=21.1861&limit=3"
+HTTPS = {"X-Forwarded-Proto": "https"}
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    return f"postgis://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _backends(dbname: str, application: str) -> int:
+    db = settings.DATABASES["default"]
+    conninfo = f"host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432} user={db['USER']} dbname=postgres"
+    if db["PASSWORD"]:
+        conninfo += f" password={db['PASSWORD']}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            [dbname, application],
+        ).fetchone()[0]
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _workers(log: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"Spawning worker-\d+ with PID: (\d+)", log.read_text())]
+
+
+def _production_env(application: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gisportal.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
+        "DATABASE_URL": _database_url(),
+        "PGAPPNAME": application,  # libpq names the server's connections: counted below
+    }
+
+
+def _wait_serving(server, log: Path, workers: int = 1) -> None:
+    deadline = time.monotonic() + 60
+    while len(re.findall(r"Started worker-\d+", log.read_text())) < workers:
+        assert time.monotonic() < deadline and server.poll() is None, log.read_text()
+        time.sleep(0.2)
+
+
+@pytest.mark.django_db  # the server reads the migrated test database; nothing here writes
+def test_the_production_start_preloads_respawns_and_logs(tmp_path):
+    port = free_port()
+    application = f"serving-{secrets.token_hex(4)}"
+    log = tmp_path / "server.log"
+    args = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "2"]
+    server = start_portal(args, env=_production_env(application), log=log, cwd=settings.BASE_DIR)
+    base = f"http://127.0.0.1:{port}"
+    statuses = []
+    try:
+        _wait_serving(server, log)
+        # The preloaded master and its worker, before any look-up, hold no database connection.
+        assert _backends(connection.settings_dict["NAME"], application) == 0, log.read_text()
+        (worker,) = _workers(log)
+        for _ in range(3):
+            answer = requests.get(base + NEAREST, headers=HTTPS, timeout=30)
+            statuses.append(answer.status_code)
+            assert answer.json()["type"] == "FeatureCollection"
+        # Forked from the master that imported the application: the worker spent a few
+        # milliseconds of CPU, not the 1-2 s an import of Django, DRF and GeoDjango takes.
+        assert _cpu_seconds(worker) < 0.5, (_cpu_seconds(worker), log.read_text())
+
+        # Each request is logged after its answer is handed over: wait for the three lines.
+        deadline = time.monotonic() + 10
+        while log.read_text().count('"GET /api/v1/service-points/nearest/ HTTP/1.1" 200 ') < 3:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        os.kill(worker, signal.SIGKILL)  # a worker that dies (a crash, the OOM killer) is replaced
+        _wait_serving(server, log, workers=2)
+        replacement = _workers(log)[-1]
+        assert replacement != worker
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(base + NEAREST, headers=HTTPS, timeout=30)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        statuses.append(answer.status_code)
+    finally:
+        stop(server)
+    # Stopped with its workers: none of their connections outlives them (the suite drops this database next).
+    deadline = time.monotonic() + 15
+    while _backends(connection.settings_dict["NAME"], application):
+        assert time.monotonic() < deadline, "the server's connections outlive it"
+        time.sleep(0.2)
+    text = log.read_text()
+    assert statuses == [200] * 4, text[-3000:]
+    # The access log (standard output) has every look-up, with its status.
+    assert len(re.findall(r'"GET /api/v1/service-points/nearest/ HTTP/1.1" 200 ', text)) == 4, text[-3000:]
+
+
+def test_a_request_is_not_handed_the_process_environment(tmp_path):
+    """Granian starts each request's environ from a copy of the process
+    environment; the production start builds it without, so the secret key
+    and the database password are in no request.META and no error report."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**_production_env("serving-echo"), "GISPORTAL_SERVING_CANARY": secrets.token_hex(8)}
+    args = ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--application", "tests.serving_echo:application"]
+    server = start_portal(args, env=env, log=log, cwd=settings.BASE_DIR)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_serving(server, log)
+        keys = set(json.loads(requests.get(base + "/any?x=1", headers=HTTPS, timeout=30).text))
+    finally:
+        stop(server)
+    assert {"REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "REMOTE_ADDR", "HTTP_X_FORWARDED_PROTO"} <= keys
+    assert {"wsgi.input", "wsgi.url_scheme"} <= keys
+    leaked = keys & {"DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL", "GISPORTAL_SERVING_CANARY", "PATH", "HOME"}
+    assert not leaked, leaked
