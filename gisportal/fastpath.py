@@ -246,17 +246,20 @@ class LeanPath:
             f"{response.status_code} {response.reason_phrase}",
             [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())],
         )
-        return _Sent(response)
+        sent = getattr(response, "sent", None)
+        return [response.content] if sent is None else _Sent(response.content, sent)
 
 
-class _Sent(list):
-    """The body of a lean answer, for the WSGI server; its close() (called
-    once the bytes are sent) runs the answer's `sent()` if it has one."""
+class _Sent:
+    """The body of a lean answer with a `sent()`, for the WSGI server; its
+    close() (called once the bytes are sent) runs it. Not a list: Granian
+    sends a list's bytes in one write and never calls its close()."""
 
-    def __init__(self, response: HttpResponse):
-        super().__init__([response.content])
-        self.sent = getattr(response, "sent", None)
+    def __init__(self, content: bytes, sent: Callable[[], None]):
+        self.content, self.sent = content, sent
+
+    def __iter__(self):
+        return iter((self.content,))
 
     def close(self) -> None:
-        if self.sent is not None:
-            self.sent()
+        self.sent()

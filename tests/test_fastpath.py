@@ -408,16 +408,48 @@ def test_a_lean_tile_is_kept_in_the_caches_once_sent_in_two_statements(wsgi):
     recent_tiles.clear()
     z, x, y = (int(part) for part in path.removesuffix(".pbf").split("/")[-3:])
     key = tile_cache_key(layer=tile_source_read(PUBLIC_LAYER), tile=TileAddress(z, x, y))
-    started = []
+    server = GranianProtocol(lean)
     with CaptureQueriesContext(connection) as captured:
-        body = lean(environ("", path=path, **HTTPS), lambda status, headers, exc_info=None: started.append(status))
+        assert server.serve(environ("", path=path, **HTTPS)) == 200
     assert len(captured.captured_queries) == 2  # the layer, the tile
     assert cache.get(key) is None  # not before the bytes are sent
-    body.close()  # the WSGI server, once they are
-    assert cache.get(key) == b"".join(body)
+    server.finish()  # the server, once they are
+    assert server.body and cache.get(key) == server.body
     with CaptureQueriesContext(connection) as captured:
-        assert call(lean, environ("", path=path, **HTTPS))[2] == b"".join(body)
+        assert call(lean, environ("", path=path, **HTTPS))[2] == server.body
     assert len(captured.captured_queries) == 1  # the layer (its version names the cached tile)
+
+
+class GranianProtocol:
+    """The production server's (Granian's) own WSGI dispatch
+    (`granian.wsgi._callback_wrapper`), with this object in the place of its
+    Rust connection: a list answer is sent in one write and never closed; any
+    other iterable is sent and then closed (`finish`)."""
+
+    def __init__(self, application):
+        from granian.wsgi import _callback_wrapper
+
+        self.runner = _callback_wrapper(application, {})
+        self.body, self.iterable = None, None
+
+    def serve(self, env: dict) -> int:
+        return self.runner(self, env)
+
+    def response_bytes(self, status, headers, body):
+        self.body = body
+
+    def response_iter(self, status, headers, iterable):
+        self.iterable, chunks = iterable, []
+        while True:  # as Granian's Rust side reads it: __next__ until StopIteration
+            try:
+                chunks.append(iterable.__next__())
+            except StopIteration:
+                break
+        self.body = b"".join(chunks)
+
+    def finish(self):
+        if self.iterable is not None:
+            self.iterable.close()
 
 
 def _items_path(slug: str = PUBLIC_LAYER, slash: str = "") -> str:
