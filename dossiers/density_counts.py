@@ -1,15 +1,16 @@
 """Pre-counted dossier density (`DensityCount`): dossiers per month of
-receipt, area (H3 cell or commune of either map) and at most one filter;
-and `DensityDayCount`, all dossiers per day and area, for the edge days of
-periods that do not fall on month boundaries.
+receipt, area (H3 cell or commune of either map) and at most one filter or
+pair of filters; and `DensityDayCount`, dossiers per day and area for the
+filters a status move does not touch (`DAY_DIMENSIONS`), for the edge days
+of periods that do not fall on month boundaries.
 
 Written in the transaction that receives a dossier (+1 on every row it
 belongs to) or moves it to another status (-1 on the old status row, +1 on
 the new one), and rebuilt in one statement per area after bulk loads. The
 density map (`maps.density`) sums these rows for the whole months of a
-period and the day rows (or, with a filter, the dossiers themselves) for
-the days at its edges, so its cost follows days x cells, not the number of
-dossiers.
+period and the day rows (or, with a status filter, the dossiers themselves)
+for the days at its edges, so its cost follows days x cells, not the number
+of dossiers.
 
 Which filters are pre-counted, per area: every single one (procedure, which
 also answers a sector; channel; status) and every pair of them (procedure
@@ -35,6 +36,8 @@ PAIRS: dict[str, tuple[str, str]] = {
     CHAN_STAT: (CHANNEL, STATUS),
 }
 DIMENSIONS = (ALL, PROCEDURE, CHANNEL, STATUS, *PAIRS)
+# Also counted per day: a dossier's row of these never changes once it is received.
+DAY_DIMENSIONS = (ALL, PROCEDURE, CHANNEL, PROC_CHAN)
 # The second key of a pair (a channel or a status key) is below this.
 PAIR_BASE = 64
 
@@ -107,32 +110,27 @@ def month_of(moment: dt.datetime) -> dt.date:
     return timezone.localtime(moment).date().replace(day=1)
 
 
-def _months_sql(month: dt.date, rows: list[tuple[int, int, str, int, int]], province_code: str) -> tuple[str, list]:
-    """An UPSERT adding each (area, cell, dimension, key, delta) to its row of `month`."""
+def _upsert_sql(
+    table: str, period: str, when: dt.date, rows: list[tuple[int, int, str, int, int]], province_code: str
+) -> tuple[str, list]:
+    """An UPSERT adding each (area, cell, dimension, key, delta) to its row
+    of the month or day `when` (`period`: "month" in dossiers_densitycount,
+    "day" in dossiers_densitydaycount)."""
     params: list = []
     # One key order for every transaction, so two never wait on each other in a cycle.
     for area, cell, dimension, key, delta in sorted(rows):
-        params += [province_code, month, area, cell, dimension, key, delta]
+        params += [province_code, when, area, cell, dimension, key, delta]
     values = ", ".join(["(%s, %s::date, %s::smallint, %s::bigint, %s, %s::bigint, %s::int)"] * len(rows))
     sql = (
-        "INSERT INTO dossiers_densitycount AS c (province_code, month, area, cell, dimension, key, dossiers) "
-        f"VALUES {values} ON CONFLICT (area, dimension, key, month, cell, province_code) "
+        f"INSERT INTO {table} AS c (province_code, {period}, area, cell, dimension, key, dossiers) "
+        f"VALUES {values} ON CONFLICT (area, dimension, key, {period}, cell, province_code) "
         "DO UPDATE SET dossiers = c.dossiers + EXCLUDED.dossiers"
     )
     return sql, params
 
 
-def _days_sql(day: dt.date, cells: dict[int, int], province_code: str) -> tuple[str, list]:
-    """An UPSERT adding 1 to the day row of each {area: cell}."""
-    params: list = []
-    for area, cell in sorted(cells.items()):
-        params += [province_code, day, area, cell]
-    values = ", ".join(["(%s, %s::date, %s::smallint, %s::bigint, 1)"] * len(cells))
-    sql = (
-        f"INSERT INTO dossiers_densitydaycount AS c (province_code, day, area, cell, dossiers) VALUES {values} "
-        "ON CONFLICT (area, day, cell, province_code) DO UPDATE SET dossiers = c.dossiers + 1"
-    )
-    return sql, params
+def _months_sql(month: dt.date, rows: list[tuple[int, int, str, int, int]], province_code: str) -> tuple[str, list]:
+    return _upsert_sql("dossiers_densitycount", "month", month, rows, province_code)
 
 
 def _cells(dossier: Dossier) -> dict[int, int]:
@@ -160,7 +158,9 @@ def density_count_received(dossier: Dossier) -> None:
     keys = _keys(dossier, dossier.status)
     rows = [(area, cell, dimension, keys[dimension], 1) for area, cell in cells.items() for dimension in AREAS[area][1]]
     months, month_params = _months_sql(month_of(dossier.received_at), rows, dossier.province_code)
-    days, day_params = _days_sql(timezone.localtime(dossier.received_at).date(), cells, dossier.province_code)
+    day_rows = [row for row in rows if row[2] in DAY_DIMENSIONS]
+    day = timezone.localtime(dossier.received_at).date()
+    days, day_params = _upsert_sql("dossiers_densitydaycount", "day", day, day_rows, dossier.province_code)
     # One statement (a data-modifying WITH): one round trip on the submission path.
     with connection.cursor() as cursor:
         cursor.execute(f"WITH months AS ({months}) {days}", [*month_params, *day_params])
@@ -190,13 +190,13 @@ _KEY_SQL = {
 }
 
 
-def _grouping_sql(dimensions: tuple[str, ...]) -> tuple[str, str, list[str], str]:
-    """For one GROUP BY GROUPING SETS over the dossiers of an area: the
-    expressions of the row's dimension and key, the grouping sets, and the
-    filter columns to select."""
+def _grouping_sql(dimensions: tuple[str, ...], period: str = "month") -> tuple[str, str, list[str], str]:
+    """For one GROUP BY GROUPING SETS over the dossiers of an area, by
+    `period` (a column of the subquery): the expressions of the row's
+    dimension and key, the grouping sets, and the filter columns to select."""
     columns = [c for c in (PROCEDURE, CHANNEL, STATUS) if any(c in components(d) for d in dimensions)]
     if not columns:
-        return f"'{ALL}'", "0", ["(cell, month)"], ""
+        return f"'{ALL}'", "0", [f"(cell, {period})"], ""
     # GROUPING(a, b, c) has a bit set for each column the row's set leaves out.
     grouping = f"GROUPING({', '.join(columns)})"
     dimension_whens, key_whens, sets = [], [], []
@@ -206,7 +206,7 @@ def _grouping_sql(dimensions: tuple[str, ...]) -> tuple[str, str, list[str], str
         key = "0" if not parts else parts[0] if len(parts) == 1 else f"{parts[0]} * {PAIR_BASE} + {parts[1]}"
         dimension_whens.append(f"WHEN {mask} THEN '{dimension}'")
         key_whens.append(f"WHEN {mask} THEN {key}")
-        sets.append(f"({', '.join(['cell', 'month', *parts])})")
+        sets.append(f"({', '.join(['cell', period, *parts])})")
     dimension_sql = f"CASE {grouping} {' '.join(dimension_whens)} END"
     key_sql = f"CASE {grouping} {' '.join(key_whens)} END"
     selected = "".join(f", {_KEY_SQL[c]} AS {c}" for c in columns)
@@ -236,11 +236,16 @@ def density_rebuild() -> int:
                 params,
             )
             total += cursor.rowcount
+            dimension, key, sets, selected = _grouping_sql(
+                tuple(d for d in dimensions if d in DAY_DIMENSIONS), period="day"
+            )
             cursor.execute(
-                f"""INSERT INTO dossiers_densitydaycount (province_code, day, area, cell, dossiers)
-                    SELECT province_code, (received_at AT TIME ZONE %(tz)s)::date, {area}, {column}, count(*)
-                    FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL
-                    GROUP BY 1, 2, 4""",
+                f"""INSERT INTO dossiers_densitydaycount (province_code, day, area, cell, dimension, key, dossiers)
+                    SELECT province_code, day, {area}, cell, {dimension}, {key}, count(*)
+                    FROM (SELECT province_code, {column} AS cell,
+                                 (received_at AT TIME ZONE %(tz)s)::date AS day{selected}
+                          FROM dossiers_dossier WHERE {column} IS NOT NULL AND received_at IS NOT NULL) AS d
+                    GROUP BY province_code, GROUPING SETS ({", ".join(sets)})""",
                 params,
             )
     return total

@@ -665,21 +665,29 @@ class DensityCount(models.Model):
 
 
 class DensityDayCount(models.Model):
-    """All dossiers per day of receipt and area, without filters: the days at
-    the edges of a period that does not start or end on a month boundary
-    (the default "last 12 months" does both) are summed from here instead of
-    counting the dossiers. Same `area` and `cell` as DensityCount."""
+    """Dossiers per day of receipt and area, for the filters a status move
+    does not touch (none, procedure, channel, procedure and channel:
+    `density_counts.DAY_DIMENSIONS`): the days at the edges of a period that
+    does not start or end on a month boundary (the default "last 12 months"
+    does both) are summed from here instead of counting the dossiers. Same
+    `area`, `cell`, `dimension` and `key` as DensityCount."""
 
     day = models.DateField()
     area = models.PositiveSmallIntegerField()
     cell = models.BigIntegerField()
+    # Defaults in the database too: rows written before the day rows had keys (migration 0005's fill) are "all".
+    dimension = models.CharField(max_length=9, default="all", db_default="all")
+    key = models.BigIntegerField(default=0, db_default=0)
     dossiers = models.IntegerField(default=0)
     province_code = province_code_field()
 
     class Meta:
         constraints = [
+            # Also the read path, as DensityCount's.
             models.UniqueConstraint(
-                fields=["area", "day", "cell", "province_code"], include=["dossiers"], name="densitydaycount_key"
+                fields=["area", "dimension", "key", "day", "cell", "province_code"],
+                include=["dossiers"],
+                name="densitydaycount_key",
             )
         ]
 

@@ -5,9 +5,9 @@ Every dossier carries its areas, found when it is written: H3 cells
 (h3_r6..h3_r9), the applicant's 2025 commune and the 2019 commune holding its
 location. `dossiers.density_counts` keeps DensityCount, the dossiers per
 month, area and filter (none, one, or a pair of them). A query reads those rows for the whole months
-of its period, and DensityDayCount (without filters) or the dossiers
-themselves (a GROUP BY on the stored area column) for the days at the
-edges; the whole period from the dossiers when its filters are not
+of its period, and DensityDayCount (without a status filter) or the
+dossiers themselves (a GROUP BY on the stored area column) for the days at
+the edges; the whole period from the dossiers when its filters are not
 pre-counted. No geometry is touched while counting; H3
 cell polygons are built in Python from the cell ids of the answer only."""
 
@@ -28,6 +28,7 @@ from dossiers.density_counts import (
     CHANNEL,
     COMMUNES_2019,
     COMMUNES_2025,
+    DAY_DIMENSIONS,
     PAIRS,
     PROCEDURE,
     STATUS,
@@ -126,7 +127,7 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     """SQL answering (cell, dossiers) for an area (H3 resolution or commune
     map), cells without dossiers left out: whole months from DensityCount
     where the filters are pre-counted; the other days from DensityDayCount
-    without filters, else from the dossiers."""
+    where they are counted per day (no status filter), else from the dossiers."""
     column = AREAS[area][0]
     precounted = _precounted_key(filters, area)
     if precounted is None:
@@ -142,12 +143,13 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
         )
         params += [area, dimension, keys, *months]
     for day_from, day_end in day_ranges:
-        if precounted is not None and precounted[0] == ALL:
+        if precounted is not None and precounted[0] in DAY_DIMENSIONS:
+            dimension, keys = precounted
             parts.append(
                 "SELECT c.cell, c.dossiers AS n FROM dossiers_densitydaycount c "
-                "WHERE c.area = %s AND c.day >= %s AND c.day < %s"
+                "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.day >= %s AND c.day < %s"
             )
-            params += [area, day_from, day_end]
+            params += [area, dimension, keys, day_from, day_end]
             continue
         where, where_params = _where(filters, day_from, day_end)
         parts.append(

@@ -60,7 +60,7 @@ def test_the_density_migration_rebuilds_the_counts_and_the_2019_communes():
     months = sorted(
         DensityCount.objects.exclude(dossiers=0).values_list("month", "area", "cell", "dimension", "key", "dossiers")
     )
-    days = sorted(DensityDayCount.objects.values_list("day", "area", "cell", "dossiers"))
+    days = sorted(DensityDayCount.objects.values_list("day", "area", "cell", "dimension", "key", "dossiers"))
     communes_2019 = dict(Dossier.objects.values_list("pk", "applicant_commune_2019_id"))
     assert len(months) > 1000 and sum(1 for c in communes_2019.values() if c) == 300
     Dossier.objects.update(applicant_commune_2019=None)
@@ -68,9 +68,11 @@ def test_the_density_migration_rebuilds_the_counts_and_the_2019_communes():
     DensityDayCount.objects.all().delete()
     migration = importlib.import_module("dossiers.migrations.0005_density_counts")
     pairs = importlib.import_module("dossiers.migrations.0015_density_pairs")
+    day_keys = importlib.import_module("dossiers.migrations.0020_density_day_keys")
     with connection.schema_editor() as editor:
         migration.fill(None, editor)
         pairs.count_pairs(None, editor)  # the pairs of two filters, added later
+        day_keys.count_days(None, editor)  # the day rows per procedure, channel and their pair, later still
     assert (
         sorted(
             DensityCount.objects.exclude(dossiers=0).values_list(
@@ -79,5 +81,5 @@ def test_the_density_migration_rebuilds_the_counts_and_the_2019_communes():
         )
         == months
     )
-    assert sorted(DensityDayCount.objects.values_list("day", "area", "cell", "dossiers")) == days
+    assert sorted(DensityDayCount.objects.values_list("day", "area", "cell", "dimension", "key", "dossiers")) == days
     assert dict(Dossier.objects.values_list("pk", "applicant_commune_2019_id")) == communes_2019

@@ -32,7 +32,9 @@ def _density() -> tuple[dict, dict]:
     months = {
         (r.month, r.area, r.cell, r.dimension, r.key): r.dossiers for r in DensityCount.objects.exclude(dossiers=0)
     }
-    days = {(r.day, r.area, r.cell): r.dossiers for r in DensityDayCount.objects.exclude(dossiers=0)}
+    days = {
+        (r.day, r.area, r.cell, r.dimension, r.key): r.dossiers for r in DensityDayCount.objects.exclude(dossiers=0)
+    }
     return months, days
 
 
@@ -49,6 +51,8 @@ def test_density_rebuild_command_restores_the_kept_rows(kept):
     months, days = _density()
     communes_2019 = dict(Dossier.objects.values_list("pk", "applicant_commune_2019_id"))
     assert months and days and sum(1 for c in communes_2019.values() if c) > 300
+    # Day rows for the filters a status move leaves alone, kept by the services as they received.
+    assert {key[3] for key in days} == {"all", "procedure", "channel", "proc_chan"}
     DensityCount.objects.all().delete()
     DensityDayCount.objects.filter(area=2019).update(dossiers=7)
     Dossier.objects.filter(pk__in=list(communes_2019)[::2]).update(applicant_commune_2019=None)

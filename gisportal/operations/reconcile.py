@@ -30,7 +30,7 @@ ENDED_JOB_STATES = (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED)
 _COUNTERS = {
     "dailystat": (DailyStat, ("day", "dimension", "key")),
     "densitycount": (DensityCount, ("month", "area", "cell", "dimension", "key")),
-    "densitydaycount": (DensityDayCount, ("day", "area", "cell")),
+    "densitydaycount": (DensityDayCount, ("day", "area", "cell", "dimension", "key")),
 }
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from dossiers.demo_history import dossier_history_generate
 from dossiers.demo_setup import commune_committees_ensure
 from dossiers.density_counts import density_rebuild
-from dossiers.models import DensityCount, Dossier, Status
+from dossiers.models import DensityCount, DensityDayCount, Dossier, Status
 from dossiers.tests import conftest as dossier_fixtures
 from layers.models import AdministrativeUnit
 from maps.density import DensityFilters, density_commune_counts, density_h3_counts
@@ -59,14 +59,22 @@ def _snapshot() -> dict:
     return {(r.month, r.area, r.cell, r.dimension, r.key): r.dossiers for r in DensityCount.objects.exclude(dossiers=0)}
 
 
+def _day_snapshot() -> dict:
+    rows = DensityDayCount.objects.exclude(dossiers=0)
+    return {(r.day, r.area, r.cell, r.dimension, r.key): r.dossiers for r in rows}
+
+
 def test_kept_rows_equal_a_rebuild(moved):
-    kept = _snapshot()
+    kept, kept_days = _snapshot(), _day_snapshot()
     assert kept, "the services wrote no rows"
     assert DensityCount.objects.filter(dossiers__lt=0).count() == 0
     rebuilt_rows = density_rebuild()
     rebuilt = _snapshot()
     assert rebuilt_rows == len(rebuilt) == len(kept)
     assert kept == rebuilt
+    # The day rows, for no filter, a procedure, a channel and the pair, through the status moves.
+    assert {key[3] for key in kept_days} == {"all", "procedure", "channel", "proc_chan"}
+    assert kept_days == _day_snapshot()
 
 
 def _dossiers() -> list[tuple]:
@@ -225,7 +233,8 @@ def test_two_and_three_filters_equal_an_independent_count_and_a_raw_count(moved)
 
 
 def test_pair_rows_are_read_for_two_filters(history):
-    """Two filters over whole months read DensityCount only (no dossier scan)."""
+    """Two filters over whole months read DensityCount only (no dossier scan),
+    and procedure and channel over any days also DensityDayCount."""
     from maps.density import density_counts_sql
 
     dossier = Dossier.objects.exclude(received_at=None).first()
@@ -240,6 +249,18 @@ def test_pair_rows_are_read_for_two_filters(history):
         DensityFilters(date_from=month, date_to=end, channel=dossier.channel, status=dossier.status), 9
     )
     assert "dossiers_dossier" in sql  # resolution 9 keeps no filtered rows
+    # A period with edge days (mid-month to mid-month): the days come from the day rows too,
+    # unless a filter is the status (a status move would have to move day rows).
+    middle = month + dt.timedelta(days=10)
+    later = end + dt.timedelta(days=40)
+    sql, _ = density_counts_sql(
+        DensityFilters(date_from=middle, date_to=later, procedure_id=dossier.procedure_id, channel=dossier.channel), 8
+    )
+    assert "dossiers_dossier" not in sql and "dossiers_densitydaycount" in sql
+    sql, _ = density_counts_sql(
+        DensityFilters(date_from=middle, date_to=later, procedure_id=dossier.procedure_id, status=dossier.status), 8
+    )
+    assert "dossiers_dossier" in sql
 
 
 def test_migration_0015_counts_the_pairs_a_rebuild_counts(history):
