@@ -4,7 +4,6 @@ now" (`maps.nearest.nearest_help`). Without those three it is the plain
 geodesic look-up of `layers` it has always been, at the same cost."""
 
 import datetime as dt
-from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -15,7 +14,7 @@ from rest_framework.response import Response
 
 from gisportal.api import BadParameters, PublicApiView, QueryParams, message
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
-from gisportal.throttling import counted_for_the_view
+from gisportal.throttling import counted_for_the_view, throttle_started
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
 from .nearest import (
@@ -184,7 +183,7 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     nearest read before its 429 (which costs more: DRF's whole dispatch)."""
     api = view_set_up(request, view)
     throttles = api.get_throttles()
-    pending = [_throttle_started(throttle, request, api) for throttle in throttles]
+    pending = [throttle_started(throttle, request, api) for throttle in throttles]
     lon, lat, kind, limit = lookup
     try:
         answer = reconnecting(lambda: nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
@@ -195,11 +194,3 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
         return view(request)
     body = JSONRenderer().render(answer)
     return with_view_headers(HttpResponse(body, content_type=JSONRenderer.media_type), api)
-
-
-def _throttle_started(throttle, request: HttpRequest, api) -> Callable[[], bool]:
-    started = getattr(throttle, "allow_request_started", None)  # gisportal.throttling's; DRF's have none
-    if started is not None:
-        return started(request)
-    allowed = throttle.allow_request(request, api)
-    return lambda: allowed
