@@ -44,27 +44,41 @@ def options(environ=os.environ, target: str = TARGET) -> dict:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    host, _, port = (environ.get("BIND") or "127.0.0.1:8000").rpartition(":")
+    bind = environ.get("BIND") or "127.0.0.1:8000"
+    host, _, port = bind.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"BIND (--bind) must be HOST:PORT, not {bind!r}")
     access_log = environ.get("WEB_ACCESS_LOG", "-")
     return {
         "target": target,
         "address": host or "127.0.0.1",
-        "port": int(port),
+        "port": _whole(port, "BIND's port"),
         "interface": Interfaces.WSGI,
-        "workers": int(environ.get("WEB_WORKERS") or (os.cpu_count() or 2) + 1),
-        "blocking_threads": int(environ.get("WEB_THREADS") or 4),
+        "workers": _whole(environ.get("WEB_WORKERS") or (os.cpu_count() or 2) + 1, "WEB_WORKERS (--workers)"),
+        "blocking_threads": _whole(environ.get("WEB_THREADS") or 4, "WEB_THREADS (--threads)"),
         "http": HTTPModes.http1,  # the TLS proxy speaks HTTP/1.1 to us
         "http1_settings": HTTP1Settings(keep_alive=True),
         "websockets": False,
         "respawn_failed_workers": True,
         "respawn_interval": 1.0,
-        "workers_max_rss": int(environ.get("WEB_MAX_RSS") or 1024),
+        "workers_max_rss": _whole(environ.get("WEB_MAX_RSS") or 1024, "WEB_MAX_RSS (MiB)"),
         "workers_kill_timeout": 30,
         "log_access": bool(access_log),
         "log_access_format": ACCESS_LOG_FORMAT,
         "log_dictconfig": _log_config(access_log),
         "working_dir": Path(__file__).resolve().parent.parent,
     }
+
+
+def _whole(value, setting: str) -> int:
+    """A positive whole number, or a ValueError naming the setting."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise ValueError(f"{setting} must be a positive whole number, not {value!r}")
+    return number
 
 
 def _log_config(access_log: str) -> dict:
@@ -123,7 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {"BIND": args.bind, "WEB_WORKERS": args.workers, "WEB_THREADS": args.threads}
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gisportal.settings.production")
-    server_options = options({**os.environ, **{k: str(v) for k, v in overrides.items() if v}}, args.application)
+    try:
+        given = {name: str(value) for name, value in overrides.items() if value is not None}
+        server_options = options({**os.environ, **given}, args.application)
+    except ValueError as error:  # named, not a traceback: "BIND must be HOST:PORT, not ..."
+        parser.error(str(error))
     mp._wsgi_call_wrap = _wsgi_callback  # what each worker builds its callback with (forked: inherited)
     server = mp.MPServer(**server_options)
     loader = _preloaded(args.application) if os.environ.get("WEB_PRELOAD", "1") != "0" else None

@@ -122,6 +122,25 @@ def test_the_production_start_preloads_respawns_and_logs(tmp_path):
     assert len(re.findall(r'"GET /api/v1/service-points/nearest/ HTTP/1.1" 200 ', text)) == 4, text[-3000:]
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"), [("WEB_WORKERS", "two"), ("WEB_THREADS", "0"), ("BIND", "127.0.0.1"), ("WEB_MAX_RSS", "1G")]
+)
+def test_a_bad_setting_is_named_before_anything_starts(setting, value):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gisportal.serving"],
+        env={**os.environ, setting: value},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert setting in result.stderr and repr(value) in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_request_is_not_handed_the_process_environment(tmp_path):
     """Granian starts each request's environ from a copy of the process
     environment; the production start builds it without, so the secret key
