@@ -53,6 +53,7 @@ from django.utils.log import log_response
 from django.utils.module_loading import import_string
 
 from gisportal.middleware import database_unavailable
+from gisportal.throttling import counted_for_the_view, throttle_started
 
 T = TypeVar("T")
 AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -114,6 +115,27 @@ def reconnecting(read: Callable[[], T]) -> T:
             if not connection.in_atomic_block:
                 connection.close()
         return read()
+
+
+def read_within_rate(request: HttpRequest, api, read: Callable[[], T]) -> tuple[T | None, bool]:
+    """`read()` (`reconnecting`) while every throttle of the view `api`
+    counts the request, as DRF's check_throttles: each count is sent to
+    Redis before the read and its reply read after it, so the round trips
+    overlap (`throttle_started`). Returns (the read's result, whether every
+    throttle allows the request); on a refusal the counts are handed to the
+    view, which answers its 429 without counting again
+    (`counted_for_the_view`). The price: a client over its rate costs one
+    read before its 429."""
+    throttles = api.get_throttles()
+    pending = [throttle_started(throttle, request, api) for throttle in throttles]
+    try:
+        result = reconnecting(read)
+    finally:
+        allowed = [check() for check in pending]  # every reply read, even after a failed read
+    if all(allowed):
+        return result, True
+    counted_for_the_view(request, throttles)
+    return None, False
 
 
 def view_set_up(request: HttpRequest, view: Callable):

@@ -13,8 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import BadParameters, PublicApiView, QueryParams, message
-from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
-from gisportal.throttling import counted_for_the_view, throttle_started
+from gisportal.fastpath import read_within_rate, view_set_up, with_view_headers
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
 from .nearest import (
@@ -182,15 +181,9 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     (`allow_request_started`). The price: a client over its rate costs one
     nearest read before its 429 (which costs more: DRF's whole dispatch)."""
     api = view_set_up(request, view)
-    throttles = api.get_throttles()
-    pending = [throttle_started(throttle, request, api) for throttle in throttles]
     lon, lat, kind, limit = lookup
-    try:
-        answer = reconnecting(lambda: nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
-    finally:
-        allowed = [check() for check in pending]  # every reply read, even after a failed read
-    if not all(allowed):
-        counted_for_the_view(request, throttles)
+    answer, allowed = read_within_rate(request, api, lambda: nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
+    if not allowed:
         return view(request)
     body = JSONRenderer().render(answer)
     return with_view_headers(HttpResponse(body, content_type=JSONRenderer.media_type), api)

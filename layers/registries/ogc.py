@@ -50,8 +50,8 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
 from gisportal.dbrouting import read_connection
-from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
-from gisportal.throttling import PublicLookupThrottle, counted_for_the_view, throttle_started
+from gisportal.fastpath import read_within_rate, reconnecting, view_set_up, with_view_headers
+from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
 from .selectors import layer_read_for_user, layer_read_lean, layer_visible_to, layers_visible_to, typed_value
@@ -963,7 +963,7 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
 
     The layer is read by `layer_read_lean` (the columns a page reads, a
     prepared statement), and the rate limit's count is sent to Redis before
-    the page's read and its reply read after it (`throttle_started`), as the
+    the page's read and its reply read after it (`read_within_rate`), as the
     nearest look-up does: a client over its rate costs one page read before
     its 429."""
     kwargs = request.resolver_match.kwargs
@@ -980,15 +980,8 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
     if html:
         return view(request, **kwargs)
     api = view_set_up(request, view)
-    # Every throttle counts the request, as DRF's check_throttles.
-    throttles = api.get_throttles()
-    pending = [throttle_started(throttle, request, api) for throttle in throttles]
-    try:
-        page = reconnecting(lambda: features_page(layer=layer, query=query))
-    finally:
-        allowed = [check() for check in pending]  # every reply read, even after a failed read
-    if not all(allowed):
-        counted_for_the_view(request, throttles)
+    page, allowed = read_within_rate(request, api, lambda: features_page(layer=layer, query=query))
+    if not allowed:
         return view(request, **kwargs)
     response = _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
     return with_view_headers(response, api)
