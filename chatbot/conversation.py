@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dossiers.lookup import CODE_PATTERN, public_view
-from dossiers.selectors import dossier_public_lookup
+from dossiers.selectors import dossier_public_read
 from gisportal.messages import in_language
 
 from .feedback_chat import STEPS as FEEDBACK_STEPS
@@ -115,7 +115,7 @@ def reply_lookup(turn: Turn, code: str) -> None:
             "Bạn đã tra cứu nhiều lần; vui lòng thử lại sau ít phút.", "Too many lookups; try again in a few minutes."
         )
         return
-    dossier = dossier_public_lookup(code=code)
+    dossier = dossier_public_read(code=code)  # what the look-up API and page read: the public view only
     if dossier is None:
         turn.say(
             f"Không tìm thấy hồ sơ {code}. Mã hồ sơ in trên giấy tiếp nhận, dạng 000.00.13.H04-260427-0001.",

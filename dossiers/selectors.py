@@ -251,8 +251,9 @@ def dossier_public_read(*, code: str) -> Dossier | None:
 
 
 def dossier_public_lookup(*, code: str) -> Dossier | None:
-    """A dossier by its code for the public lookup: callers show only
-    non-personal fields (procedure, status, dates, steps)."""
+    """A dossier by its code, whole, through the ORM: the chatbot's linking
+    (it reads the applicant's phone) and the reference `dossier_public_read`
+    is compared with. Showing the public view: `dossier_public_read`."""
     return (
         Dossier.objects.select_related("procedure", "procedure__agency", "receiving_point", "agency")
         .prefetch_related("events")
