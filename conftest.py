@@ -109,3 +109,28 @@ def client_as(db):
         return client
 
     return make
+
+
+@pytest.fixture
+def wsgi(db):
+    """(lean application, the Django handler behind it, a bare Django handler),
+    built inside the test's settings (tests/lean.py); the connection signals
+    are held off as Django's test client does (they would end the test's
+    transaction)."""
+    from django.core.cache import cache
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from gisportal.fastpath import LeanPath
+    from tests.lean import Counting
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    cache.clear()
+    try:
+        yield lambda: (lambda counting: (LeanPath(counting), counting, WSGIHandler()))(Counting())
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+        cache.clear()

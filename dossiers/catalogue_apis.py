@@ -1,10 +1,12 @@
 """Public JSON API of the procedure catalogue: search and detail."""
 
 from django.contrib.gis.geos import Point
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.accounts.models import Agency
@@ -17,6 +19,7 @@ from gisportal.api import (
     number_parameter,
     page_links,
 )
+from gisportal.fastpath import answer_within_rate
 
 from . import catalogue, desks
 from .models import AdministrativeLevel, OnlineLevel, Procedure, Sector
@@ -60,8 +63,8 @@ def _known(model, name: str, value: str | None, params: QueryParams) -> str | No
     return value
 
 
-def _text(request, name: str, params: QueryParams, *, max_length: int) -> str | None:
-    value = (request.GET.get(name) or "").strip()
+def _text(query, name: str, params: QueryParams, *, max_length: int) -> str | None:
+    value = (query.get(name) or "").strip()
     if not all(ch.isprintable() or ch.isspace() for ch in value):
         params.fail(name, "Chứa ký tự điều khiển.", "Contains control characters.")
         return None
@@ -92,21 +95,58 @@ class ProcedureListApi(PublicApiView):
         operation_id="procedures_list",
     )
     def get(self, request):
-        params = QueryParams(request.GET)
-        q = _text(request, "q", params, max_length=MAX_QUERY_LENGTH)
-        sector = _known(Sector, "sector", _text(request, "sector", params, max_length=40), params)
-        agency = _known(Agency, "agency", _text(request, "agency", params, max_length=40), params)
-        level = params.choice("level", AdministrativeLevel.values)
-        online_level = params.choice("online_level", OnlineLevel.values)
-        limit = params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
+        params, search = procedure_list_query(request.GET)
         params.raise_if_invalid()
+        return Response(procedure_list_data(request, search))
 
-        total, page = catalogue.procedures_search_page(
-            q=q, sector=sector, agency=agency, level=level, online_level=online_level, offset=offset, limit=limit
-        )
-        links = page_links(request, offset=offset, limit=limit, returned=len(page), total=total)
-        return Response({"count": total, **links, "results": [_brief(request, p) for p in page]})
+
+def procedure_list_query(query) -> tuple[QueryParams, dict]:
+    """The search's parameters (`procedures_search_page`'s arguments), with
+    their problems in the QueryParams; a sector or agency code is checked
+    against its table."""
+    params = QueryParams(query)
+    search = {
+        "q": _text(query, "q", params, max_length=MAX_QUERY_LENGTH),
+        "sector": _known(Sector, "sector", _text(query, "sector", params, max_length=40), params),
+        "agency": _known(Agency, "agency", _text(query, "agency", params, max_length=40), params),
+        "level": params.choice("level", AdministrativeLevel.values),
+        "online_level": params.choice("online_level", OnlineLevel.values),
+        "limit": params.integer("limit", default=DEFAULT_PAGE, low=1, high=MAX_PAGE),
+        "offset": params.integer("offset", default=0, low=0, high=MAX_OFFSET),
+    }
+    return params, search
+
+
+def procedure_list_data(request, search: dict) -> dict:
+    """ProcedureListApi's answer to a valid search: one page, best match first."""
+    total, page = catalogue.procedures_search_page(**search)
+    links = page_links(request, offset=search["offset"], limit=search["limit"], returned=len(page), total=total)
+    return {"count": total, **links, "results": [_brief(request, p) for p in page]}
+
+
+# --- the lean path (gisportal/fastpath.py) -------------------------------------------
+
+
+def procedure_list_accept(query) -> dict | None:
+    """The parameters of a valid search by words, level or online level;
+    None for any other (the view's 400 names a bad parameter). A search by
+    sector or agency, whose codes are checked against their tables, is left
+    to the view."""
+    if query.get("sector") or query.get("agency"):
+        return None
+    params, search = procedure_list_query(query)
+    return None if params.errors else search
+
+
+def procedure_list_lean_answer(request: HttpRequest, search: dict, view) -> HttpResponse:
+    """What ProcedureListApi answers, without DRF's dispatch: the same rate
+    limit (its count beside the search), page, renderer and headers."""
+
+    def answer() -> HttpResponse:
+        body = JSONRenderer().render(procedure_list_data(request, search))
+        return HttpResponse(body, content_type=JSONRenderer.media_type)
+
+    return answer_within_rate(request, view, answer)
 
 
 class ProcedureDetailApi(PublicApiView):

@@ -90,12 +90,18 @@ class Route:
 
 
 def _routes() -> list[Route]:
+    from dossiers.catalogue_apis import procedure_list_accept, procedure_list_lean_answer
+    from dossiers.lookup import lookup_accept, lookup_lean_answer
+    from layers.apis import unit_list_accept, unit_list_lean_answer
     from layers.registries.ogc import items_accept, items_answer
     from layers.registries.tiles import tile_accept, tile_answer
     from maps.nearest_apis import plain_answer, plain_lookup
 
     return [
         Route("service-point-nearest", plain_lookup, plain_answer),
+        Route("admin-unit-list", unit_list_accept, unit_list_lean_answer),
+        Route("api-dossier-lookup", lookup_accept, lookup_lean_answer),
+        Route("api-procedure-list", procedure_list_accept, procedure_list_lean_answer),
         Route("registry-tile", tile_accept, tile_answer, prefix="/tiles/", anonymous_only=True),
         Route("ogc-items", items_accept, items_answer, prefix="/ogc/collections/", anonymous_only=True),
     ]
@@ -136,6 +142,18 @@ def read_within_rate(request: HttpRequest, api, read: Callable[[], T]) -> tuple[
         return result, True
     counted_for_the_view(request, throttles)
     return None, False
+
+
+def answer_within_rate(request: HttpRequest, view: Callable, answer: Callable[[], HttpResponse]) -> HttpResponse:
+    """The lean answer of a rate-limited public view: `answer()` (what the
+    view's get returns, made without DRF's dispatch) while the view's
+    throttles count the request (`read_within_rate`), with the headers DRF's
+    finalisation adds; a client over its rate gets the view's own 429."""
+    api = view_set_up(request, view)
+    response, allowed = read_within_rate(request, api, answer)
+    if not allowed:
+        return view(request, **request.resolver_match.kwargs)
+    return with_view_headers(response, api)
 
 
 def view_set_up(request: HttpRequest, view: Callable):

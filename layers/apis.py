@@ -2,7 +2,7 @@
 
 import json
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +19,7 @@ from gisportal.api import (
     page_links,
     public_answer,
 )
+from gisportal.fastpath import answer_within_rate
 
 from . import selectors
 from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
@@ -85,21 +86,9 @@ class AdminUnitListApi(PublicApiView):
         operation_id="admin_units_list",
     )
     def get(self, request):
-        params = QueryParams(request.GET)
-        level = params.choice("level", UnitLevel.values)
-        era = params.choice("era", Era.values)
-        on = params.date("on")
-        contains = params.lon_lat("contains")
-        geometry = params.choice("geometry", ["full", "simplified"], default="full")
-        limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
-        offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
+        params, query = unit_list_query(request.GET)
         params.raise_if_invalid()
-        return public_answer(
-            request,
-            key=f"units:{timezone.localdate()}:{request.build_absolute_uri()}",
-            version=selectors.units_version(),
-            make=lambda: self.body(request, on, level, era, contains, geometry, limit, offset),
-        )
+        return unit_list_answer(request, query)
 
     @staticmethod
     def body(request, on, level, era, contains, geometry, limit, offset) -> bytes:
@@ -120,6 +109,49 @@ class AdminUnitListApi(PublicApiView):
         )
         rest = render({"numberReturned": len(page), **links})
         return b'{"type":"FeatureCollection","features":[' + features + b"]," + rest[1:]
+
+
+UnitListQuery = tuple  # (on, level, era, contains, geometry, limit, offset), AdminUnitListApi.body's order
+
+
+def unit_list_query(query) -> tuple[QueryParams, UnitListQuery]:
+    """The parameters of a units list, read from the query string, with
+    their problems in the QueryParams."""
+    params = QueryParams(query)
+    level = params.choice("level", UnitLevel.values)
+    era = params.choice("era", Era.values)
+    on = params.date("on")
+    contains = params.lon_lat("contains")
+    geometry = params.choice("geometry", ["full", "simplified"], default="full")
+    limit = params.integer("limit", default=100, low=1, high=MAX_PAGE)
+    offset = params.integer("offset", default=0, low=0, high=MAX_OFFSET)
+    return params, (on, level, era, contains, geometry, limit, offset)
+
+
+def unit_list_answer(request, query: UnitListQuery) -> HttpResponse:
+    """AdminUnitListApi's answer: the page, kept per version of the units."""
+    return public_answer(
+        request,
+        key=f"units:{timezone.localdate()}:{request.build_absolute_uri()}",
+        version=selectors.units_version(),
+        make=lambda: AdminUnitListApi.body(request, *query),
+    )
+
+
+# --- the lean path (gisportal/fastpath.py) -------------------------------------------
+
+
+def unit_list_accept(query) -> UnitListQuery | None:
+    """The parameters of a units list whose parameters are valid; None (the
+    view's 400 names each bad one) for any other."""
+    params, values = unit_list_query(query)
+    return None if params.errors else values
+
+
+def unit_list_lean_answer(request, query: UnitListQuery, view) -> HttpResponse:
+    """What AdminUnitListApi answers, without DRF's dispatch: the same rate
+    limit (its count beside the read), kept answer and headers."""
+    return answer_within_rate(request, view, lambda: unit_list_answer(request, query))
 
 
 class AdminUnitDetailApi(PublicApiView):

@@ -13,7 +13,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import BadParameters, PublicApiView, QueryParams, message
-from gisportal.fastpath import read_within_rate, view_set_up, with_view_headers
+from gisportal.fastpath import answer_within_rate
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
 from .nearest import (
@@ -180,10 +180,10 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     reply read after it, so the two round trips overlap instead of adding up
     (`allow_request_started`). The price: a client over its rate costs one
     nearest read before its 429 (which costs more: DRF's whole dispatch)."""
-    api = view_set_up(request, view)
     lon, lat, kind, limit = lookup
-    answer, allowed = read_within_rate(request, api, lambda: nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
-    if not allowed:
-        return view(request)
-    body = JSONRenderer().render(answer)
-    return with_view_headers(HttpResponse(body, content_type=JSONRenderer.media_type), api)
+
+    def answer() -> HttpResponse:
+        body = JSONRenderer().render(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
+        return HttpResponse(body, content_type=JSONRenderer.media_type)
+
+    return answer_within_rate(request, view, answer)

@@ -6,110 +6,21 @@ to it. (Django's answer is checked against pyproj in
 maps/tests/test_nearest_plain_path.py.)"""
 
 import gzip
-import io
 import json
 import math
 import re
-import sys
-from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
-from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, connections
+from django.db import connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from gisportal.fastpath import NOT_ON_LEAN_PATH, LeanPath
+from gisportal.fastpath import NOT_ON_LEAN_PATH
 from layers.models import Feature, ServicePoint
 from layers.registries.tiles import recent_tiles
-
-PATH = "/api/v1/service-points/nearest/"
-# What the production settings add behind the TLS proxy.
-BEHIND_TLS_PROXY = {
-    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
-    "SECURE_SSL_REDIRECT": True,
-    "SECURE_HSTS_SECONDS": 31536000,
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
-    "SECURE_HSTS_PRELOAD": True,
-    "TRUSTED_PROXIES": ["127.0.0.1"],
-}
-HTTPS = {"HTTP_X_FORWARDED_PROTO": "https"}
-
-
-def environ(query: dict | str, *, method: str = "GET", path: str = PATH, **headers) -> dict:
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query if isinstance(query, str) else urlencode(query),
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "testserver",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_X_FORWARDED_FOR": "198.51.100.20",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        "wsgi.version": (1, 0),
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        **headers,
-    }
-
-
-class Counting:
-    """Django's WSGI handler, counting the requests handed to it."""
-
-    def __init__(self):
-        self.handler = WSGIHandler()
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.handler(environ, start_response)
-
-
-def call(application, env: dict) -> tuple[str, dict, bytes]:
-    started = []
-    result = application(env, lambda status, headers, exc_info=None: started.append((status, headers)))
-    try:
-        body = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    status, headers = started[0]
-    return status, dict(headers), body
-
-
-@pytest.fixture
-def wsgi(db):
-    """(lean application, the Django handler behind it, a bare Django handler),
-    built inside the test's settings; the connection signals are held off as
-    Django's test client does (they would end the test's transaction)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    cache.clear()
-    try:
-        yield lambda: (lambda counting: (LeanPath(counting), counting, WSGIHandler()))(Counting())
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-        cache.clear()
-
-
-def assert_same(lean: tuple[str, dict, bytes], django: tuple[str, dict, bytes]) -> None:
-    (lean_status, lean_headers, lean_body), (status, headers, body) = lean, django
-    assert lean_status == status
-    if headers.get("Content-Encoding") == "gzip":
-        # Django's gzip pads its header with random bytes (BREACH): compare what it holds.
-        lean_body, body = gzip.decompress(lean_body), gzip.decompress(body)
-        del lean_headers["Content-Length"], headers["Content-Length"]
-    assert lean_headers == headers
-    assert lean_body == body
-
+from tests.lean import BEHIND_TLS_PROXY, HTTPS, PATH, VARIANTS, Counting, assert_same, call, environ
 
 PLAIN = [
     {"lon": "106.07", "lat": "21.18"},
@@ -120,16 +31,6 @@ PLAIN = [
     {"lon": "-179.5", "lat": "-89.9", "limit": "2"},  # far from everything
     {"lon": "106.07", "lat": "21.18", "lang": "en", "other": "ignored"},
 ]
-VARIANTS = {
-    "plain http": {},
-    "https behind the proxy": HTTPS,
-    "gzip": {**HTTPS, "HTTP_ACCEPT_ENCODING": "gzip, deflate"},
-    "english cookie": {**HTTPS, "HTTP_COOKIE": "django_language=en"},
-    # Django deletes a bad session's cookie and replaces a malformed CSRF cookie.
-    "bad cookies": {**HTTPS, "HTTP_COOKIE": "sessionid=abc; csrftoken=abc", "HTTP_ACCEPT_ENCODING": "gzip"},
-    "good cookies": {**HTTPS, "HTTP_COOKIE": f"sessionid={'s' * 32}; csrftoken={'c' * 32}"},
-    "token": {**HTTPS, "HTTP_AUTHORIZATION": "Token nothing", "HTTP_ACCEPT_ENCODING": "gzip"},
-}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -164,7 +65,7 @@ DECLINED = [
     ({"lon": "106.07", "lat": "21.18"}, "HEAD", PATH),
     ({"lon": "106.07", "lat": "21.18"}, "POST", PATH),
     ({"lon": "106.07", "lat": "21.18"}, "GET", PATH.rstrip("/")),  # APPEND_SLASH's redirect
-    ({"level": "province"}, "GET", "/api/v1/admin-units/"),
+    ({"address": "Kinh Bắc"}, "GET", "/api/v1/admin-units/match/"),
 ]
 
 
@@ -178,6 +79,80 @@ def test_everything_else_is_handed_to_django(wsgi, query, method, path):
     assert behind.calls == 1
     if lean_answer[0].startswith("400"):
         assert set(json.loads(lean_answer[2])) & {"lon", "lat", "limit", "kind", "procedure"}
+
+
+# --- the administrative units list ---------------------------------------------------
+
+UNITS = "/api/v1/admin-units/"
+UNIT_QUERIES = [
+    {"level": "commune", "era": "2025", "geometry": "simplified"},  # the map's communes, 282 KB
+    {"level": "province"},
+    {"limit": "3", "offset": "2", "lang": "en"},  # next and previous links
+    {"contains": "106.07,21.18", "geometry": "simplified"},
+    {"era": "2019", "on": "2020-01-01", "level": "district"},
+]
+
+
+def _units_lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
+    """The lean application's answer, then Django's, each made afresh (the
+    kept answers dropped before each)."""
+    from gisportal.api import recent_answers
+
+    lean, behind, django = wsgi()
+    recent_answers.clear()
+    cache.clear()
+    lean_answer = call(lean, env)
+    recent_answers.clear()
+    cache.clear()
+    return lean_answer, call(django, env), behind
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("query", UNIT_QUERIES)
+def test_a_units_list_is_answered_in_front_of_django_with_django_s_answer(wsgi, query, variant):
+    with override_settings(**BEHIND_TLS_PROXY):
+        env = environ(query, path=UNITS, **VARIANTS[variant])
+        lean_answer, django_answer, behind = _units_lean_and_django(wsgi, env)
+    assert_same(lean_answer, django_answer)
+    assert behind.calls == 0
+    if variant == "plain http":
+        assert lean_answer[0].startswith("301")
+        return
+    assert lean_answer[0] == "200 OK"
+    compressed = lean_answer[1].get("Content-Encoding") == "gzip"
+    assert compressed == ("gzip" in VARIANTS[variant].get("HTTP_ACCEPT_ENCODING", "") and "token" not in variant)
+    document = json.loads(gzip.decompress(lean_answer[2]) if compressed else lean_answer[2])
+    assert document["type"] == "FeatureCollection" and document["features"]
+    assert document["numberReturned"] == len(document["features"])
+
+
+@pytest.mark.parametrize(
+    "query", [{"level": "hamlet"}, {"limit": "0"}, {"contains": "106.07"}, {"on": "yesterday"}, {"era": "1990"}]
+)
+def test_a_units_list_with_a_bad_parameter_is_django_s_400_naming_it(wsgi, query):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean_answer, django_answer, behind = _units_lean_and_django(wsgi, environ(query, path=UNITS, **HTTPS))
+    assert_same(lean_answer, django_answer)
+    assert lean_answer[0].startswith("400") and set(json.loads(lean_answer[2])) == set(query)
+    assert behind.calls == 1
+
+
+@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+def test_the_units_list_rate_limit_counts_and_refuses_alike(wsgi):
+    lean, behind, django = wsgi()
+    query = {"level": "province"}
+    lean_answers = [call(lean, environ(query, path=UNITS, **HTTPS)) for _ in range(5)]
+    cache.clear()
+    django_answers = [call(django, environ(query, path=UNITS, **HTTPS)) for _ in range(5)]
+    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
+    for lean_answer, django_answer in zip(lean_answers[3:], django_answers[3:], strict=True):
+        for headers in (lean_answer[1], django_answer[1]):
+            assert 1 <= int(headers.pop("Retry-After")) <= 60
+        assert lean_answer[1] == django_answer[1]
+        assert "Quá nhiều" in json.loads(lean_answer[2])["detail"]
+    # The nearest look-up shares the public limit, on either path.
+    assert call(lean, environ({"lon": "106.07", "lat": "21.18"}, **HTTPS))[0][:3] == "429"
+    assert behind.calls == 0
 
 
 def test_unstorable_input_in_another_parameter_gets_the_middleware_s_400(wsgi):

@@ -1,14 +1,19 @@
 """GET /api/v1/procedures/ and /api/v1/procedures/{code}/: public, paged,
 best match first, every bad parameter named."""
 
+import gzip
+import json
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import cache
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossiers.catalogue import catalogue_demo_load
 from dossiers.models import Procedure
+from tests.lean import BEHIND_TLS_PROXY, HTTPS, VARIANTS, assert_same, call, environ
 
 LIST = "/api/v1/procedures/"
 BIRTH = "1.001193"
@@ -177,3 +182,76 @@ def test_no_procedure_code_causes_a_server_error(api, client, code):
     assert client.get(f"/procedures/{quote(code, safe='')}/").status_code in found
     listed = client.get("/procedures/", {"q": code, "sector": code, "page": code}).status_code
     assert listed == (400 if "\x00" in code else 200)
+
+
+# --- the lean path (gisportal/fastpath.py): the server's application answers a search in front of Django
+
+LEAN_SEARCHES = [
+    {"q": "khai sinh"},
+    {"q": "KHAI SINH", "limit": "3", "offset": "2", "lang": "en"},  # next and previous links
+    {"level": "commune", "online_level": "partial", "limit": "100"},
+    {"q": BIRTH},
+    {},
+    {"q": "không có thủ tục nào như vậy"},
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("query", LEAN_SEARCHES)
+def test_a_lean_search_gives_django_s_answer(wsgi, query, variant):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, behind, django = wsgi()
+        env = environ(query, path=LIST, **VARIANTS[variant])
+        lean_answer = call(lean, env)
+        assert_same(lean_answer, call(django, env))
+    assert behind.calls == 0
+    if variant == "plain http":
+        assert lean_answer[0].startswith("301")
+        return
+    status, headers, body = lean_answer
+    assert status == "200 OK"
+    body = json.loads(gzip.decompress(body) if headers.get("Content-Encoding") == "gzip" else body)
+    expected = Procedure.objects.filter(is_active=True)
+    if query.get("level"):
+        expected = expected.filter(level=query["level"], online_level=query["online_level"])
+    if not query.get("q"):
+        assert body["count"] == expected.count()
+    if query.get("q") in ("khai sinh", BIRTH):
+        assert body["results"][0]["code"] == BIRTH
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ({"sector": "ho-tich", "q": "khai sinh"}, None),  # codes checked against their tables: Django's path
+        ({"agency": "khong-co"}, {"agency"}),
+        ({"limit": "0", "level": "planet"}, {"limit", "level"}),
+        ({"q": "a\x07b"}, {"q"}),
+    ],
+)
+def test_a_search_by_sector_or_agency_or_with_a_bad_parameter_goes_to_django(wsgi, query, names):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, behind, django = wsgi()
+        env = environ(query, path=LIST, **HTTPS)
+        lean_answer = call(lean, env)
+        assert_same(lean_answer, call(django, env))
+    assert behind.calls == 1
+    if names is None:
+        assert lean_answer[0] == "200 OK"
+    else:
+        assert lean_answer[0].startswith("400") and set(json.loads(lean_answer[2])) == names
+
+
+@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+def test_a_lean_search_counts_and_refuses_as_the_view(wsgi):
+    lean, behind, django = wsgi()
+    env = environ({"q": "khai sinh"}, path=LIST, **HTTPS)
+    lean_answers = [call(lean, env) for _ in range(5)]
+    cache.clear()
+    django_answers = [call(django, env) for _ in range(5)]
+    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
+    for lean_answer, django_answer in zip(lean_answers[3:], django_answers[3:], strict=True):
+        for headers in (lean_answer[1], django_answer[1]):
+            assert 1 <= int(headers.pop("Retry-After")) <= 60
+        assert lean_answer[1] == django_answer[1]
+    assert behind.calls == 0

@@ -3,6 +3,7 @@
 and never who submitted it or who handled it; rate-limited per client."""
 
 import datetime as dt
+import gzip
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from dossiers.models import Dossier
 from dossiers.services import dossier_apologize, dossier_transition
+from tests.lean import BEHIND_TLS_PROXY, HTTPS, VARIANTS, assert_same, call, environ
 
 from .conftest import CITIZEN_A_ID
 
@@ -299,3 +301,67 @@ def test_the_empty_form_is_not_counted(client, dossier):
     for _ in range(3):
         assert client.get(PAGE).status_code == 200
     assert client.get(PAGE, {"code": dossier.code}).status_code == 200
+
+
+# --- the lean path (gisportal/fastpath.py): the server's application answers the API in front of Django
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("case", ["processing", "lower case", "unknown"])
+def test_the_lean_look_up_gives_django_s_answer(wsgi, dossier, drive, people, case, variant):
+    dossier = drive(dossier, "processing")
+    code = {"processing": dossier.code, "lower case": f" {dossier.code.lower()} ", "unknown": UNKNOWN_CODE}[case]
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, behind, django = wsgi()
+        env = environ({"code": code}, path=API, **VARIANTS[variant])
+        lean_answer = call(lean, env)
+        cache.clear()
+        assert_same(lean_answer, call(django, env))
+    assert behind.calls == 0
+    if variant == "plain http":
+        assert lean_answer[0].startswith("301")
+        return
+    status, headers, body = lean_answer
+    body = gzip.decompress(body) if headers.get("Content-Encoding") == "gzip" else body
+    if case == "unknown":
+        assert status.startswith("404") and "Dossier not found" in json.loads(body)["detail"]
+        return
+    assert status == "200 OK"
+    answer = json.loads(body)
+    assert answer["code"] == dossier.code and answer["status"] == "processing"
+    assert [step["action"] for step in answer["timeline"]] == ["submit", "receive", "assign", "start"]
+    text = body.decode()
+    assert not [s for s in personal_strings(dossier, people) if s in text]
+
+
+@pytest.mark.parametrize("query", [{}, {"code": "   "}, {"code": "H04-1"}, {"code": "000.00.13.H04-2604-0001"}])
+def test_a_bad_code_goes_to_django_whose_400_names_it(wsgi, query):
+    with override_settings(**BEHIND_TLS_PROXY):
+        lean, behind, django = wsgi()
+        env = environ(query, path=API, **HTTPS)
+        lean_answer = call(lean, env)
+        cache.clear()
+        assert_same(lean_answer, call(django, env))
+    assert lean_answer[0].startswith("400") and set(json.loads(lean_answer[2])) == {"code"}
+    assert behind.calls == 1
+
+
+@override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
+def test_the_lean_look_up_counts_and_refuses_as_the_view(wsgi, dossier):
+    lean, behind, django = wsgi()
+    env = environ({"code": dossier.code}, path=API, **HTTPS)
+    lean_answers = [call(lean, env) for _ in range(5)]
+    cache.clear()
+    django_answers = [call(django, env) for _ in range(5)]
+    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
+    for lean_answer, django_answer in zip(lean_answers[3:], django_answers[3:], strict=True):
+        for headers in (lean_answer[1], django_answer[1]):
+            assert 1 <= int(headers.pop("Retry-After")) <= 60
+        assert lean_answer[1] == django_answer[1]
+    # The page shares the limit; another client has its own.
+    assert call(lean, environ({"code": dossier.code}, path=PAGE, **HTTPS))[0][:3] == "429"
+    assert (
+        call(lean, environ({"code": dossier.code}, path=API, **HTTPS, HTTP_X_FORWARDED_FOR="198.51.100.99"))[0][:3]
+        == "200"
+    )
+    assert behind.calls == 1  # the page only

@@ -50,7 +50,7 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
 from gisportal.dbrouting import read_connection
-from gisportal.fastpath import read_within_rate, reconnecting, view_set_up, with_view_headers
+from gisportal.fastpath import answer_within_rate, reconnecting
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
@@ -979,12 +979,12 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
         return view(request, **kwargs)
     if html:
         return view(request, **kwargs)
-    api = view_set_up(request, view)
-    page, allowed = read_within_rate(request, api, lambda: features_page(layer=layer, query=query))
-    if not allowed:
-        return view(request, **kwargs)
-    response = _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
-    return with_view_headers(response, api)
+
+    def answer() -> HttpResponse:
+        page = features_page(layer=layer, query=query)
+        return _items_geojson_response(_items_envelope(request, layer=layer, query=query, page=page, html=False), page)
+
+    return answer_within_rate(request, view, answer)
 
 
 class ItemView(OgcApiView):

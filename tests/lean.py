@@ -1,0 +1,93 @@
+"""Calling the WSGI application the server runs (gisportal/fastpath.py's
+`LeanPath`) and Django's own handler on the same request, for the tests
+that prove a lean answer is Django's answer (tests/test_fastpath.py and the
+apps' own tests of their lean routes). The `wsgi` fixture is in the root
+conftest.py."""
+
+import gzip
+import io
+import sys
+from urllib.parse import urlencode
+
+from django.core.handlers.wsgi import WSGIHandler
+
+PATH = "/api/v1/service-points/nearest/"
+# What the production settings add behind the TLS proxy.
+BEHIND_TLS_PROXY = {
+    "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+    "SECURE_SSL_REDIRECT": True,
+    "SECURE_HSTS_SECONDS": 31536000,
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+    "SECURE_HSTS_PRELOAD": True,
+    "TRUSTED_PROXIES": ["127.0.0.1"],
+}
+HTTPS = {"HTTP_X_FORWARDED_PROTO": "https"}
+
+
+def environ(query: dict | str, *, method: str = "GET", path: str = PATH, **headers) -> dict:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query if isinstance(query, str) else urlencode(query),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_X_FORWARDED_FOR": "198.51.100.20",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **headers,
+    }
+
+
+class Counting:
+    """Django's WSGI handler, counting the requests handed to it."""
+
+    def __init__(self):
+        self.handler = WSGIHandler()
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return self.handler(environ, start_response)
+
+
+def call(application, env: dict) -> tuple[str, dict, bytes]:
+    started = []
+    result = application(env, lambda status, headers, exc_info=None: started.append((status, headers)))
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    status, headers = started[0]
+    return status, dict(headers), body
+
+
+def assert_same(lean: tuple[str, dict, bytes], django: tuple[str, dict, bytes]) -> None:
+    (lean_status, lean_headers, lean_body), (status, headers, body) = lean, django
+    assert lean_status == status
+    if headers.get("Content-Encoding") == "gzip":
+        # Django's gzip pads its header with random bytes (BREACH): compare what it holds.
+        lean_body, body = gzip.decompress(lean_body), gzip.decompress(body)
+        del lean_headers["Content-Length"], headers["Content-Length"]
+    assert lean_headers == headers
+    assert lean_body == body
+
+
+VARIANTS = {
+    "plain http": {},
+    "https behind the proxy": HTTPS,
+    "gzip": {**HTTPS, "HTTP_ACCEPT_ENCODING": "gzip, deflate"},
+    "english cookie": {**HTTPS, "HTTP_COOKIE": "django_language=en"},
+    # Django deletes a bad session's cookie and replaces a malformed CSRF cookie.
+    "bad cookies": {**HTTPS, "HTTP_COOKIE": "sessionid=abc; csrftoken=abc", "HTTP_ACCEPT_ENCODING": "gzip"},
+    "good cookies": {**HTTPS, "HTTP_COOKIE": f"sessionid={'s' * 32}; csrftoken={'c' * 32}"},
+    "token": {**HTTPS, "HTTP_AUTHORIZATION": "Token nothing", "HTTP_ACCEPT_ENCODING": "gzip"},
+}
