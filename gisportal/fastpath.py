@@ -108,14 +108,17 @@ def _routes() -> list[Route]:
 
 
 def reconnecting(read: Callable[[], T]) -> T:
-    """`read()`, once more on new connections if the database connection
-    it used turned out dead (a restart, an idle connection cut): what the
-    per-request health check did, paid only when it happens. A second
-    failure goes on to DatabaseUnavailableMiddleware's 503."""
+    """`read()`, once more on new connections if a database connection
+    kept from an earlier request turned out dead (a restart, an idle
+    connection cut): what the per-request health check did, paid only when
+    it happens. A failure to open a connection is not tried again (a
+    database that does not answer would cost the connect timeout twice); it
+    and a second failure go on to DatabaseUnavailableMiddleware's 503."""
+    kept = any(connection.connection is not None for connection in connections.all(initialized_only=True))
     try:
         return read()
     except (OperationalError, InterfaceError) as error:
-        if not database_unavailable(error):
+        if not kept or not database_unavailable(error):
             raise
         for connection in connections.all(initialized_only=True):
             if not connection.in_atomic_block:

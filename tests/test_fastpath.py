@@ -601,3 +601,45 @@ def test_a_path_of_any_bytes_under_a_lean_prefix_gets_django_s_answer(wsgi, path
     lean_answer = call(lean, dict(env))
     assert lean_answer[0][:3] == "404"
     assert_same_but_tokens(lean_answer, call(django, dict(env)))
+
+
+class _Connection:
+    """A database connection as `reconnecting` sees it: open (kept from an
+    earlier request) or not yet opened."""
+
+    def __init__(self, opened: bool):
+        self.connection = object() if opened else None
+        self.in_atomic_block = False
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+        self.connection = None
+
+
+@pytest.mark.parametrize("kept", [True, False])
+def test_a_read_is_tried_again_only_on_a_kept_connection_that_died(monkeypatch, kept):
+    """A kept connection cut by a restart: one more try on a new one. A
+    connection that could not be opened (a database that does not answer):
+    no second try, which would cost the connect timeout twice."""
+    from django.db import InterfaceError
+
+    from gisportal import fastpath
+
+    connection = _Connection(opened=kept)
+    monkeypatch.setattr(fastpath.connections, "all", lambda initialized_only=False: [connection])
+    calls = []
+
+    def read():
+        calls.append(1)
+        if len(calls) == 1:
+            raise InterfaceError("connection already closed")
+        return "rows"
+
+    if kept:
+        assert fastpath.reconnecting(read) == "rows"
+        assert len(calls) == 2 and connection.closed == 1
+    else:
+        with pytest.raises(InterfaceError):
+            fastpath.reconnecting(read)
+        assert len(calls) == 1 and connection.closed == 0
