@@ -91,3 +91,23 @@ VARIANTS = {
     "good cookies": {**HTTPS, "HTTP_COOKIE": f"sessionid={'s' * 32}; csrftoken={'c' * 32}"},
     "token": {**HTTPS, "HTTP_AUTHORIZATION": "Token nothing", "HTTP_ACCEPT_ENCODING": "gzip"},
 }
+
+
+def refused_alike(lean, django, env: dict, *, within: int = 3, asked: int = 5) -> tuple[list, list]:
+    """`asked` requests to the lean application, then as many to Django's
+    handler with the rate-limit counts cleared between, under a limit of
+    `within` a window: the same statuses (200s, then 429s) and, for the
+    refusals, the same headers with a Retry-After within the minute. Returns
+    both lists of answers."""
+    from django.core.cache import cache
+
+    lean_answers = [call(lean, env) for _ in range(asked)]
+    cache.clear()
+    django_answers = [call(django, env) for _ in range(asked)]
+    expected = ["200"] * within + ["429"] * (asked - within)
+    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == expected
+    for lean_answer, django_answer in zip(lean_answers[within:], django_answers[within:], strict=True):
+        for headers in (lean_answer[1], django_answer[1]):
+            assert 1 <= int(headers.pop("Retry-After")) <= 60
+        assert lean_answer[1] == django_answer[1]
+    return lean_answers, django_answers

@@ -17,10 +17,11 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from gisportal.api import recent_answers
 from gisportal.fastpath import NOT_ON_LEAN_PATH
 from layers.models import Feature, ServicePoint
 from layers.registries.tiles import recent_tiles
-from tests.lean import BEHIND_TLS_PROXY, HTTPS, PATH, VARIANTS, Counting, assert_same, call, environ
+from tests.lean import BEHIND_TLS_PROXY, HTTPS, PATH, VARIANTS, Counting, assert_same, call, environ, refused_alike
 
 PLAIN = [
     {"lon": "106.07", "lat": "21.18"},
@@ -93,26 +94,12 @@ UNIT_QUERIES = [
 ]
 
 
-def _units_lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
-    """The lean application's answer, then Django's, each made afresh (the
-    kept answers dropped before each)."""
-    from gisportal.api import recent_answers
-
-    lean, behind, django = wsgi()
-    recent_answers.clear()
-    cache.clear()
-    lean_answer = call(lean, env)
-    recent_answers.clear()
-    cache.clear()
-    return lean_answer, call(django, env), behind
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("query", UNIT_QUERIES)
 def test_a_units_list_is_answered_in_front_of_django_with_django_s_answer(wsgi, query, variant):
     with override_settings(**BEHIND_TLS_PROXY):
         env = environ(query, path=UNITS, **VARIANTS[variant])
-        lean_answer, django_answer, behind = _units_lean_and_django(wsgi, env)
+        lean_answer, django_answer, behind = _lean_and_django(wsgi, env)
     assert_same(lean_answer, django_answer)
     assert behind.calls == 0
     if variant == "plain http":
@@ -131,7 +118,7 @@ def test_a_units_list_is_answered_in_front_of_django_with_django_s_answer(wsgi, 
 )
 def test_a_units_list_with_a_bad_parameter_is_django_s_400_naming_it(wsgi, query):
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _units_lean_and_django(wsgi, environ(query, path=UNITS, **HTTPS))
+        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=UNITS, **HTTPS))
     assert_same(lean_answer, django_answer)
     assert lean_answer[0].startswith("400") and set(json.loads(lean_answer[2])) == set(query)
     assert behind.calls == 1
@@ -140,16 +127,9 @@ def test_a_units_list_with_a_bad_parameter_is_django_s_400_naming_it(wsgi, query
 @override_settings(**BEHIND_TLS_PROXY, PUBLIC_LOOKUP_RATE="3/min")
 def test_the_units_list_rate_limit_counts_and_refuses_alike(wsgi):
     lean, behind, django = wsgi()
-    query = {"level": "province"}
-    lean_answers = [call(lean, environ(query, path=UNITS, **HTTPS)) for _ in range(5)]
-    cache.clear()
-    django_answers = [call(django, environ(query, path=UNITS, **HTTPS)) for _ in range(5)]
-    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
-    for lean_answer, django_answer in zip(lean_answers[3:], django_answers[3:], strict=True):
-        for headers in (lean_answer[1], django_answer[1]):
-            assert 1 <= int(headers.pop("Retry-After")) <= 60
-        assert lean_answer[1] == django_answer[1]
-        assert "Quá nhiều" in json.loads(lean_answer[2])["detail"]
+    lean_answers, _ = refused_alike(lean, django, environ({"level": "province"}, path=UNITS, **HTTPS))
+    for refusal in lean_answers[3:]:
+        assert "Quá nhiều" in json.loads(refusal[2])["detail"]
     # The nearest look-up shares the public limit, on either path.
     assert call(lean, environ({"lon": "106.07", "lat": "21.18"}, **HTTPS))[0][:3] == "429"
     assert behind.calls == 0
@@ -257,14 +237,19 @@ def _full_tile(slug: str = PUBLIC_LAYER, z: int = 14) -> str:
 
 def _lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
     """The lean application's answer, then Django's to the same request, the
-    caches cleared before each so that both make the tile."""
+    caches cleared before each so that both make the answer (a tile, the
+    units list) afresh."""
     lean, behind, django = wsgi()
-    recent_tiles.clear()
-    cache.clear()
+    _forget_kept_answers()
     lean_answer = call(lean, env)
-    recent_tiles.clear()
-    cache.clear()
+    _forget_kept_answers()
     return lean_answer, call(django, env), behind
+
+
+def _forget_kept_answers() -> None:
+    recent_tiles.clear()
+    recent_answers.clear()
+    cache.clear()
 
 
 def _tokens_masked(answer: tuple[str, dict, bytes]) -> tuple[str, dict, bytes]:
