@@ -111,3 +111,18 @@ def refused_alike(lean, django, env: dict, *, within: int = 3, asked: int = 5) -
             assert 1 <= int(headers.pop("Retry-After")) <= 60
         assert lean_answer[1] == django_answer[1]
     return lean_answers, django_answers
+
+
+def answered_lean_as_django(wsgi, env: dict) -> tuple[str, dict, bytes]:
+    """The lean application's answer to `env`, checked equal to Django's (the
+    rate-limit counts cleared between) and made without Django's handler;
+    its body decompressed if it came gzipped."""
+    from django.core.cache import cache
+
+    lean, behind, django = wsgi()
+    answer = call(lean, env)
+    cache.clear()
+    assert_same(answer, call(django, env))
+    assert behind.calls == 0
+    status, headers, body = answer
+    return status, headers, gzip.decompress(body) if headers.get("Content-Encoding") == "gzip" else body
