@@ -126,35 +126,25 @@ def reconnecting(read: Callable[[], T]) -> T:
         return read()
 
 
-def read_within_rate(request: HttpRequest, api, read: Callable[[], T]) -> tuple[T | None, bool]:
-    """`read()` (`reconnecting`) while every throttle of the view `api`
-    counts the request, as DRF's check_throttles: each count is sent to
-    Redis before the read and its reply read after it, so the round trips
-    overlap (`throttle_started`). Returns (the read's result, whether every
-    throttle allows the request); on a refusal the counts are handed to the
-    view, which answers its 429 without counting again
-    (`counted_for_the_view`). The price: a client over its rate costs one
-    read before its 429."""
+def answer_within_rate(request: HttpRequest, view: Callable, answer: Callable[[], HttpResponse]) -> HttpResponse:
+    """The lean answer of a rate-limited public view: `answer()` (what the
+    view's get returns, made without DRF's dispatch; `reconnecting`) while
+    every throttle of the view counts the request, as DRF's check_throttles.
+    Each count is sent to Redis before `answer()` and its reply read after
+    it, so the round trips overlap (`throttle_started`). The answer gets the
+    headers DRF's finalisation adds. On a refusal the counts are handed to
+    the view, which answers its own 429 without counting again
+    (`counted_for_the_view`); the price: a client over its rate costs one
+    answer before its 429."""
+    api = view_set_up(request, view)
     throttles = api.get_throttles()
     pending = [throttle_started(throttle, request, api) for throttle in throttles]
     try:
-        result = reconnecting(read)
+        response = reconnecting(answer)
     finally:
-        allowed = [check() for check in pending]  # every reply read, even after a failed read
-    if all(allowed):
-        return result, True
-    counted_for_the_view(request, throttles)
-    return None, False
-
-
-def answer_within_rate(request: HttpRequest, view: Callable, answer: Callable[[], HttpResponse]) -> HttpResponse:
-    """The lean answer of a rate-limited public view: `answer()` (what the
-    view's get returns, made without DRF's dispatch) while the view's
-    throttles count the request (`read_within_rate`), with the headers DRF's
-    finalisation adds; a client over its rate gets the view's own 429."""
-    api = view_set_up(request, view)
-    response, allowed = read_within_rate(request, api, answer)
-    if not allowed:
+        allowed = [check() for check in pending]  # every reply read, even after a failed answer
+    if not all(allowed):
+        counted_for_the_view(request, throttles)
         return view(request, **request.resolver_match.kwargs)
     return with_view_headers(response, api)
 

@@ -149,18 +149,12 @@ def test_unstorable_input_in_another_parameter_gets_the_middleware_s_400(wsgi):
 def test_the_rate_limit_counts_and_refuses_alike(wsgi):
     query = {"lon": "106.07", "lat": "21.18"}
     lean, behind, django = wsgi()
-    lean_answers = [call(lean, environ(query, **HTTPS)) for _ in range(5)]
-    cache.clear()
-    django_answers = [call(django, environ(query, **HTTPS)) for _ in range(5)]
-    assert [a[0][:3] for a in lean_answers] == [a[0][:3] for a in django_answers] == ["200"] * 3 + ["429"] * 2
+    lean_answers, django_answers = refused_alike(lean, django, environ(query, **HTTPS))
     for lean_answer, django_answer in zip(lean_answers[3:], django_answers[3:], strict=True):
-        for headers in (lean_answer[1], django_answer[1]):
-            assert 1 <= int(headers.pop("Retry-After")) <= 60
         # The message says the seconds left, which may differ by one between the two runs.
         lean_detail, django_detail = (json.loads(a[2])["detail"] for a in (lean_answer, django_answer))
         assert "Too many requests" in lean_detail and "Quá nhiều" in lean_detail
         assert lean_detail.split(" ")[0] == django_detail.split(" ")[0]
-        assert lean_answer[1] == django_answer[1]
     # Another client behind the proxy has its own count, on either path.
     assert call(lean, environ(query, **HTTPS, HTTP_X_FORWARDED_FOR="198.51.100.21"))[0] == "200 OK"
     assert behind.calls == 0  # the refusals too: the view's own 429, called on the lean path

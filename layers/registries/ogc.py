@@ -963,7 +963,7 @@ def items_answer(request, accepted: bool, view) -> HttpResponse:
 
     The layer is read by `layer_read_lean` (the columns a page reads, a
     prepared statement), and the rate limit's count is sent to Redis before
-    the page's read and its reply read after it (`read_within_rate`), as the
+    the page's read and its reply read after it (`answer_within_rate`), as the
     nearest look-up does: a client over its rate costs one page read before
     its 429."""
     kwargs = request.resolver_match.kwargs
