@@ -9,6 +9,7 @@ Every settings profile that uses Redis gets this class from
 `gisportal.settings.env.cache`.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -231,10 +232,14 @@ def count_in_window(cache: BaseCache, key: str, window_s: int) -> tuple[int, int
     counter = getattr(cache, "count_in_window", None)  # `cache` may be django.core.cache.cache, a proxy
     if counter is not None:
         return counter(key, window_s)
-    cache.add(key, 0, window_s)
-    try:
+    # incr first: one call while a window lasts, two at its first count.
+    with contextlib.suppress(ValueError):  # no window yet
         return cache.incr(key), window_s
-    except ValueError:  # expired between add and incr
+    if cache.add(key, 1, window_s):
+        return 1, window_s
+    try:  # another request started the window meanwhile
+        return cache.incr(key), window_s
+    except ValueError:  # and it ended already
         cache.add(key, 1, window_s)
         return 1, window_s
 

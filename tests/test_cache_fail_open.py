@@ -9,8 +9,9 @@ import time
 import pytest
 import redis
 import requests
+from django.core.cache.backends.locmem import LocMemCache
 
-from gisportal.cache import FailOpenRedisCache
+from gisportal.cache import FailOpenRedisCache, count_in_window
 from gisportal.settings import env
 from tests.live import process_env, runserver
 from tests.processes import free_port
@@ -119,6 +120,27 @@ def test_a_fixed_window_count_is_one_redis_round_trip_and_counts_in_memory_while
 
     private_redis.stop()
     assert [cache.count_in_window("window:t:1", 60)[0] for _ in range(2)] == [1, 2]  # per process meanwhile
+
+
+def test_a_fixed_window_in_any_other_cache_keeps_its_first_counts_lifetime():
+    """count_in_window with a cache that has no count of its own (the memory
+    cache of a Redis that is down, the test settings' cache): incr while the
+    window lasts, add at its first count, and a window another request starts
+    between the two is counted in, not started again."""
+    cache = LocMemCache("window-test", {})
+    assert [count_in_window(cache, "w", 60) for _ in range(3)] == [(1, 60), (2, 60), (3, 60)]
+    assert 59 <= cache._expire_info[cache.make_key("w")] - time.time() <= 60  # from the first count
+    cache.delete("w")  # the window ended
+    assert count_in_window(cache, "w", 60)[0] == 1
+
+    class Raced(LocMemCache):
+        def incr(self, key, delta=1, version=None):
+            if not self.has_key(key):  # another request's first count lands after this miss
+                self.add(key, 5, 60)
+                raise ValueError(key)
+            return super().incr(key, delta, version)
+
+    assert count_in_window(Raced("window-raced", {}), "w", 60) == (6, 60)
 
 
 def test_the_rate_limit_counts_through_the_shared_cache_in_one_command(private_redis, settings):
