@@ -303,7 +303,7 @@ def _raw_tile(layer: "TileSource", tile: TileAddress) -> tuple[int, bytes]:
     # Prepared (parsed and planned once per connection; the generic plan is
     # the same index scan): 0.3-1 ms less than the same statement sent whole,
     # which is how the bench's floor sends its own (bench/README.md).
-    with prepared_cursor() as cursor:
+    with prepared_cursor(binary=True) as cursor:
         cursor.execute(_RAW_SQL, params)
         n, data = cursor.fetchone()
     return n, bytes(data) if data is not None else b""
