@@ -164,6 +164,8 @@ LEFT_OUT = {
     "a set), the count that decides between a whole and an aggregated tile: the target's floor, the same ids "
     "and properties (the buffer's features included)",
     "sql_props_inner (tiles, z14)": "the same, and the features in the tile's buffer (the floor until 6 December 2026)",
+    "sql_props_text (tiles, z14)": "the same as sql_props, fetched as the hex text of its bytes, not in binary (the "
+    "floor's transport until 6 December 2026)",
 }
 
 
@@ -478,6 +480,13 @@ def start_ours(bench_url: str, settings_module: str, *, pgoptions: str | None = 
 
 
 # --------------------------------------------------------------------------- requests
+
+
+class Utf8Bytes(psycopg.adapt.Loader):
+    """A text column as the bytes PostgreSQL sent: the items floors, like ours, do not decode their page."""
+
+    def load(self, data) -> bytes:
+        return bytes(data)
 
 
 class KeepAlive:
@@ -838,9 +847,13 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
 
     # The same floors on a connection with the server's defaults (parallel workers allowed): with the
     # features of a layer in file order, a 1,000-row page is a bitmap heap scan that a worker can halve.
-    cur_parallel = psycopg.ClientCursor(db_parallel)
+    # The floors' text comes back as the bytes PostgreSQL sent, as ours does since 6 December 2026
+    # (decoded to a str, a page cost them 0.2-0.3 ms more; ours 0.8 ms, with the encoding back).
+    floor_cursors = [psycopg.ClientCursor(db), psycopg.ClientCursor(db_parallel)]  # literal SQL, parallel
+    for floor_cursor in floor_cursors:
+        floor_cursor.adapters.register_loader("text", Utf8Bytes)
 
-    def run_sql(b, order="", cursor=cur):
+    def run_sql(b, order="", cursor=floor_cursors[0]):
         cursor.execute(
             SQL_ITEMS.format(order=order),
             {"layer": layer_id, "x0": b[0], "y0": b[1], "x1": b[2], "y1": b[3], "limit": ITEMS_LIMIT},
@@ -937,8 +950,7 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
         sizes: dict[str, dict] = {}
 
         def run_floor(b):
-            text = run_sql(b)
-            sizes.setdefault("sql", {})[b] = len(text.encode())
+            sizes.setdefault("sql", {})[b] = len(run_sql(b))
 
         def run_floor_ordered(b):
             run_sql(b, "ORDER BY id")
@@ -949,8 +961,8 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
         modes = {
             "sql": run_floor,
             "sql_ordered": run_floor_ordered,
-            "sql_parallel": lambda b: run_sql(b, cursor=cur_parallel),
-            "sql_ordered_parallel": lambda b: run_sql(b, "ORDER BY id", cursor=cur_parallel),
+            "sql_parallel": lambda b: run_sql(b, cursor=floor_cursors[1]),
+            "sql_ordered_parallel": lambda b: run_sql(b, "ORDER BY id", cursor=floor_cursors[1]),
         }
         for name, (client, path, extra) in clients.items():
 
@@ -1085,7 +1097,8 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
                     + (
                         f"; bare with id and properties {r['sql_props_p50_ms']:.2f} ms, "
                         f"max {r['sql_props_max_bytes']:,} B (without the buffer's features: "
-                        f"{r['sql_props_inner_p50_ms']:.2f} ms)"
+                        f"{r['sql_props_inner_p50_ms']:.2f} ms; fetched as hex text: "
+                        f"{r['sql_props_text_p50_ms']:.2f} ms)"
                         if r["sql_props_p50_ms"] is not None
                         else ""
                     )
@@ -1122,12 +1135,16 @@ def bench_tiles(
     cached the same tiles again, served from the caches: over HTTP, and in this process through
            Django's whole request stack (django.test.Client: middleware, DRF, the layer look-up,
            the tile from this process's recent tiles), no socket."""
-    cur = psycopg.ClientCursor(db)
+    # The floors' tiles come back in PostgreSQL's binary format, as ours do since 6 December 2026: the
+    # bytes as they are, not their hex text (twice the size, then decoded). Unprepared, server-side
+    # binding. `text`: as the floors of sessions 1-4 fetched theirs (literal SQL, the hex text).
+    binary = db.cursor(binary=True)
+    text = psycopg.ClientCursor(db)
 
-    def bare(tile, sql=SQL_TILE):
+    def bare(tile, sql=SQL_TILE, cursor=binary):
         z, x, y = tile
-        cur.execute(sql, {"z": z, "x": x, "y": y, "layer": layer_id})
-        data = cur.fetchone()[0]
+        cursor.execute(sql, {"z": z, "x": x, "y": y, "layer": layer_id}, prepare=False)
+        data = cursor.fetchone()[0]
         return len(data) if data is not None else 0
 
     if not OUR_TILES_MODULE.exists():
@@ -1165,6 +1182,7 @@ def bench_tiles(
         if z >= 14:  # our raw tiles: the same content; at z10 ours aggregate, and this would be megabytes
             modes["sql_props"] = lambda t, out=sizes["sql_props"]: out.__setitem__(t, bare(t, SQL_TILE_PROPS))
             modes["sql_props_inner"] = lambda t: bare(t, SQL_TILE_PROPS_INNER)  # timed only
+            modes["sql_props_text"] = lambda t: bare(t, SQL_TILE_PROPS, text)  # timed only
         if build is not None:
             modes["build"] = lambda t, out=sizes["build"]: out.__setitem__(t, build(t))
         if client is not None:
@@ -1223,6 +1241,9 @@ def bench_tiles(
             "sql_props_inner_p50_ms": (
                 round(summarize(samples["sql_props_inner"])["p50"], 2) if "sql_props_inner" in samples else None
             ),
+            "sql_props_text_p50_ms": (
+                round(summarize(samples["sql_props_text"])["p50"], 2) if "sql_props_text" in samples else None
+            ),
             "ours_p50_ms": None,
         }
         if "build" in samples:
@@ -1251,6 +1272,12 @@ def bench_tiles(
                 "ratio_p50_to_sql_props_inner": (
                     round(o["p50"] / summarize(samples["sql_props_inner"])["p50"], 2)
                     if "sql_props_inner" in samples
+                    else None
+                ),
+                # The floor fetched as sessions 1-4 did, the hex text (information only).
+                "ratio_p50_to_sql_props_text": (
+                    round(o["p50"] / summarize(samples["sql_props_text"])["p50"], 2)
+                    if "sql_props_text" in samples
                     else None
                 ),
                 "target_500kb_met": ours_max <= 500 * 1024,
