@@ -141,7 +141,7 @@ LIMIT %(k)s
 
 
 LEFT_OUT = {
-    "sql (the planar KNN floor)": "the geodesic ranking (12 candidates measured on the ellipsoid), the unit-code "
+    "sql (the planar KNN floor)": "the geodesic ranking (10 candidates measured on the ellipsoid), the unit-code "
     "subquery, parameter checking, the rate limit, the request stack and the JSON of the API; unprepared, "
     "client-side binding as Django's",
     "floor app (throughput)": "Django, parameter checking, the geodesic ranking, the rate limit, the security "

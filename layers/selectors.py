@@ -320,7 +320,8 @@ def service_points_nearest(
         return []
     kind_filter, params = _nearest_filter(kind=kind, kinds=kinds, desk_unit_code=desk_unit_code)
     sql = _NEAREST_SQL.format(kind_filter=kind_filter)
-    k = limit + 5 + limit // 2
+    # 10 candidates for 5: one statement for 99.8% of look-ups (bench/nearest.py), 3% faster than 12.
+    k = limit + 3 + limit // 2
     with prepared_cursor(binary=True) as cursor:
         while True:
             cursor.execute(sql, {"lon": lon, "lat": lat, "k": k, **params})
