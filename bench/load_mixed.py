@@ -92,6 +92,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--spawn-rate", type=float, default=50.0, help="users started a second (default 50)")
     p.add_argument("--dossiers", type=int, help="demo dossier history (default 50,000; quick 5,000)")
     p.add_argument("--workers", type=int, help="server workers (default cores + 1, as production)")
+    p.add_argument("--threads", type=int, help="application threads a worker (default production's)")
     p.add_argument("--recreate", action="store_true", help="drop and recreate the bench database first")
     p.add_argument("--db-name", help="bench database (default: <main db>_bench_load)")
     p.add_argument("--settings", default="gisportal.settings.test", help="settings of the loading (not the server)")
@@ -270,7 +271,7 @@ def main() -> int:
     env = production_env(bench_url, redis_server.port)
     os.environ.update({k: v for k, v in env.items() if k in ("DJANGO_SECRET_KEY", "REDIS_URL", "CACHE_URL")})
     collect_static(env)
-    profile, profile_info = production_profile(workers=args.workers)
+    profile, profile_info = production_profile(workers=args.workers, threads=args.threads)
     server = Server(profile, env=env, name="gisportal")
     runs: dict[str, list[dict]] = {"floor": [], "mixed": []}
     try:
