@@ -113,16 +113,35 @@ def refused_alike(lean, django, env: dict, *, within: int = 3, asked: int = 5) -
     return lean_answers, django_answers
 
 
-def answered_lean_as_django(wsgi, env: dict) -> tuple[str, dict, bytes]:
-    """The lean application's answer to `env`, checked equal to Django's (the
-    rate-limit counts cleared between) and made without Django's handler;
-    its body decompressed if it came gzipped."""
+def lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
+    """The lean application's answer, then Django's to the same request, what
+    either kept (tiles, answers, rate-limit counts) forgotten before each, so
+    that both make the answer afresh; and the count of requests the lean
+    application handed to Django."""
+    lean, behind, django = wsgi()
+    _forget_kept_answers()
+    lean_answer = call(lean, env)
+    _forget_kept_answers()
+    return lean_answer, call(django, env), behind
+
+
+def _forget_kept_answers() -> None:
     from django.core.cache import cache
 
-    lean, behind, django = wsgi()
-    answer = call(lean, env)
+    from gisportal.api import recent_answers
+    from layers.registries.tiles import recent_tiles
+
+    recent_tiles.clear()
+    recent_answers.clear()
     cache.clear()
-    assert_same(answer, call(django, env))
+
+
+def answered_lean_as_django(wsgi, env: dict) -> tuple[str, dict, bytes]:
+    """The lean application's answer to `env`, checked equal to Django's
+    (`lean_and_django`) and made without Django's handler; its body
+    decompressed if it came gzipped."""
+    answer, django_answer, behind = lean_and_django(wsgi, env)
+    assert_same(answer, django_answer)
     assert behind.calls == 0
     status, headers, body = answer
     return status, headers, gzip.decompress(body) if headers.get("Content-Encoding") == "gzip" else body

@@ -17,11 +17,20 @@ from django.db import connection, connections
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from gisportal.api import recent_answers
 from gisportal.fastpath import NOT_ON_LEAN_PATH
 from layers.models import Feature, ServicePoint
 from layers.registries.tiles import recent_tiles
-from tests.lean import BEHIND_TLS_PROXY, HTTPS, PATH, VARIANTS, Counting, assert_same, call, environ, refused_alike
+from tests.lean import (
+    BEHIND_TLS_PROXY,
+    HTTPS,
+    PATH,
+    VARIANTS,
+    assert_same,
+    call,
+    environ,
+    lean_and_django,
+    refused_alike,
+)
 
 PLAIN = [
     {"lon": "106.07", "lat": "21.18"},
@@ -99,7 +108,7 @@ UNIT_QUERIES = [
 def test_a_units_list_is_answered_in_front_of_django_with_django_s_answer(wsgi, query, variant):
     with override_settings(**BEHIND_TLS_PROXY):
         env = environ(query, path=UNITS, **VARIANTS[variant])
-        lean_answer, django_answer, behind = _lean_and_django(wsgi, env)
+        lean_answer, django_answer, behind = lean_and_django(wsgi, env)
     assert_same(lean_answer, django_answer)
     assert behind.calls == 0
     if variant == "plain http":
@@ -118,7 +127,7 @@ def test_a_units_list_is_answered_in_front_of_django_with_django_s_answer(wsgi, 
 )
 def test_a_units_list_with_a_bad_parameter_is_django_s_400_naming_it(wsgi, query):
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=UNITS, **HTTPS))
+        lean_answer, django_answer, behind = lean_and_django(wsgi, environ(query, path=UNITS, **HTTPS))
     assert_same(lean_answer, django_answer)
     assert lean_answer[0].startswith("400") and set(json.loads(lean_answer[2])) == set(query)
     assert behind.calls == 1
@@ -229,23 +238,6 @@ def _full_tile(slug: str = PUBLIC_LAYER, z: int = 14) -> str:
     return _tile_path(slug, z, *_tile_of(point.x, point.y, z))
 
 
-def _lean_and_django(wsgi, env: dict) -> tuple[tuple, tuple, Counting]:
-    """The lean application's answer, then Django's to the same request, the
-    caches cleared before each so that both make the answer (a tile, the
-    units list) afresh."""
-    lean, behind, django = wsgi()
-    _forget_kept_answers()
-    lean_answer = call(lean, env)
-    _forget_kept_answers()
-    return lean_answer, call(django, env), behind
-
-
-def _forget_kept_answers() -> None:
-    recent_tiles.clear()
-    recent_answers.clear()
-    cache.clear()
-
-
 def _tokens_masked(answer: tuple[str, dict, bytes]) -> tuple[str, dict, bytes]:
     """The answer with its random CSRF tokens (a new cookie for a malformed
     one, the forms of an HTML page) replaced by a mark: they differ between
@@ -272,7 +264,7 @@ def assert_same_but_tokens(lean: tuple[str, dict, bytes], django: tuple[str, dic
 @pytest.mark.parametrize("z", [14, 10, 0])
 def test_an_anonymous_tile_is_answered_in_front_of_django_with_django_s_answer(wsgi, variant, z):
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(
+        lean_answer, django_answer, behind = lean_and_django(
             wsgi, environ("", path=_full_tile(z=z), **ANONYMOUS[variant])
         )
     assert_same_but_tokens(lean_answer, django_answer)
@@ -289,9 +281,7 @@ def test_an_anonymous_tile_is_answered_in_front_of_django_with_django_s_answer(w
 @pytest.mark.parametrize("variant", SIGNED_IN)
 def test_a_tile_for_a_session_or_a_token_is_handed_to_django(wsgi, variant):
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(
-            wsgi, environ("", path=_full_tile(), **SIGNED_IN[variant])
-        )
+        lean_answer, django_answer, behind = lean_and_django(wsgi, environ("", path=_full_tile(), **SIGNED_IN[variant]))
     assert_same(lean_answer, django_answer)
     assert behind.calls == 1
 
@@ -312,7 +302,7 @@ TILE_CASES = {
 def test_empty_tiles_and_refusals_are_django_s(wsgi, case):
     path, _, query = TILE_CASES[case]().partition("?")
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=path, **HTTPS))
+        lean_answer, django_answer, behind = lean_and_django(wsgi, environ(query, path=path, **HTTPS))
     assert_same(lean_answer, django_answer)
     status = lean_answer[0][:3]
     expected = {"empty tile: 204": "204", "query ignored": "200", "missing layer": "404"}
@@ -432,7 +422,7 @@ def fixed_timestamp(monkeypatch):
 @pytest.mark.parametrize("query", ITEMS_QUERIES)
 def test_anonymous_items_are_answered_in_front_of_django_with_django_s_answer(wsgi, fixed_timestamp, query, variant):
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(
+        lean_answer, django_answer, behind = lean_and_django(
             wsgi, environ(query, path=_items_path(), **ANONYMOUS[variant])
         )
     assert_same_but_tokens(lean_answer, django_answer)
@@ -453,7 +443,7 @@ def test_anonymous_items_are_answered_in_front_of_django_with_django_s_answer(ws
 def test_items_for_a_session_or_a_token_are_handed_to_django(wsgi, fixed_timestamp, variant):
     with override_settings(**BEHIND_TLS_PROXY):
         env = environ({"limit": "3"}, path=_items_path(), **SIGNED_IN[variant])
-        lean_answer, django_answer, behind = _lean_and_django(wsgi, env)
+        lean_answer, django_answer, behind = lean_and_django(wsgi, env)
     assert_same(lean_answer, django_answer)
     assert behind.calls == 1
 
@@ -476,7 +466,7 @@ ITEMS_ELSEWHERE = {
 def test_items_html_errors_and_hidden_layers_are_django_s(wsgi, fixed_timestamp, case):
     query, path, headers, status = ITEMS_ELSEWHERE[case]
     with override_settings(**BEHIND_TLS_PROXY):
-        lean_answer, django_answer, behind = _lean_and_django(wsgi, environ(query, path=path, **HTTPS, **headers))
+        lean_answer, django_answer, behind = lean_and_django(wsgi, environ(query, path=path, **HTTPS, **headers))
     assert_same_but_tokens(lean_answer, django_answer)
     assert lean_answer[0][:3] == status
     if status != "200" and case != "NUL":
