@@ -101,6 +101,8 @@ class ServicePoint(models.Model):
     admin_unit = models.ForeignKey(
         AdministrativeUnit, null=True, blank=True, on_delete=models.SET_NULL, related_name="service_points"
     )
+    # The database also keeps the unit's code on the point (admin_unit_code, by triggers; migration 0009)
+    # for the nearest look-up; the model does not declare it: nothing else reads it, no one writes it.
     is_demo = models.BooleanField(default=False, help_text="Placed by the demo rule, not a surveyed location.")
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)

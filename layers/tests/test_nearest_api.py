@@ -104,3 +104,48 @@ def test_nearest_uses_the_spatial_index(db, kind):
     assert "Seq Scan" not in plan and "servicepoint_" in plan, plan
     if kind == "post_office":  # a common kind: walked in distance order by the KNN index
         assert "Order By: (geom <->" in plan and "Sort" not in plan, plan
+
+
+def _codes_answered(api, point: ServicePoint) -> str | None:
+    response = api.get(
+        "/api/v1/service-points/nearest/", {"lon": point.geom.x, "lat": point.geom.y, "kind": point.kind, "limit": 1}
+    )
+    assert response.status_code == 200, response.content
+    (feature,) = response.json()["features"]
+    assert feature["properties"]["code"] == point.code
+    return feature["properties"]["admin_unit_code"]
+
+
+def test_unit_code_is_the_units_whatever_writes_them(api):
+    """The unit's code is kept on the point by the database (migration 0009);
+    checked here against the units table through the ORM, after each way a
+    point or a unit changes."""
+    points = list(ServicePoint.objects.filter(is_active=True, admin_unit__isnull=False).select_related("admin_unit"))
+    assert len(points) >= 5
+    for point in points[:5]:
+        assert _codes_answered(api, point) == point.admin_unit.code
+
+    point, other = points[0], next(p for p in points if p.admin_unit_id != points[0].admin_unit_id)
+    unit = point.admin_unit
+    unit.code = "99999"  # a unit's code changes: its points answer the new one
+    unit.save()
+    assert _codes_answered(api, point) == "99999"
+
+    point.admin_unit = other.admin_unit  # the point moves to another unit (an ORM save)
+    point.save()
+    assert _codes_answered(api, point) == other.admin_unit.code
+
+    with connection.cursor() as cursor:  # raw SQL: a new point, and a write of the column itself
+        cursor.execute(
+            "INSERT INTO layers_servicepoint (code, kind, name, address, geom, opening_hours, counters, phone,"
+            " receiving_unit_identifier, admin_unit_id, is_demo, is_active, updated_at)"
+            " VALUES ('RAW-1', 'post_office', 'Raw', '', ST_SetSRID(ST_MakePoint(106.5, 21.5), 4326), '', 1, '',"
+            " '', %s, false, true, now())",
+            [unit.pk],
+        )
+        cursor.execute("UPDATE layers_servicepoint SET admin_unit_code = 'bogus' WHERE code = %s", [other.code])
+    assert _codes_answered(api, ServicePoint.objects.get(code="RAW-1")) == "99999"
+    assert _codes_answered(api, other) == other.admin_unit.code
+
+    other.admin_unit.delete()  # SET_NULL: no unit, no code
+    assert _codes_answered(api, other) is None
