@@ -15,6 +15,7 @@ from gisportal.api import (
     PublicApiView,
     QueryParams,
     integer_parameter,
+    json_body,
     message,
     number_parameter,
     page_links,
@@ -143,7 +144,7 @@ def procedure_list_lean_answer(request: HttpRequest, search: dict, view) -> Http
     limit (its count beside the search), page, renderer and headers."""
 
     def answer() -> HttpResponse:
-        body = JSONRenderer().render(procedure_list_data(request, search))
+        body = json_body(procedure_list_data(request, search))
         return HttpResponse(body, content_type=JSONRenderer.media_type)
 
     return answer_within_rate(request, view, answer)

@@ -6,7 +6,6 @@ from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import (
@@ -14,6 +13,7 @@ from gisportal.api import (
     QueryParams,
     bbox_parameter,
     integer_parameter,
+    json_body,
     number_parameter,
     numbers_pattern,
     page_links,
@@ -101,7 +101,7 @@ class AdminUnitListApi(PublicApiView):
         )
         # Outlines are spliced in as PostGIS wrote them: decoding and
         # re-encoding a page of communes (250 KB of coordinates) cost 30 ms.
-        render = JSONRenderer().render
+        render = json_body
         features = b",".join(
             b'{"type":"Feature","id":%s,"geometry":%s,"properties":%s}'
             % (render(f"{u.era}-{u.code}"), (u.geojson or "null").encode(), render(_unit_properties(u)))

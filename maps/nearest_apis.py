@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from gisportal.api import BadParameters, PublicApiView, QueryParams, message
+from gisportal.api import BadParameters, PublicApiView, QueryParams, json_body, message
 from gisportal.fastpath import answer_within_rate
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
@@ -183,7 +183,7 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     lon, lat, kind, limit = lookup
 
     def answer() -> HttpResponse:
-        body = JSONRenderer().render(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
+        body = json_body(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
         return HttpResponse(body, content_type=JSONRenderer.media_type)
 
     return answer_within_rate(request, view, answer)
