@@ -142,8 +142,8 @@ LIMIT %(k)s
 
 LEFT_OUT = {
     "sql (the planar KNN floor)": "the geodesic ranking (10 candidates measured on the ellipsoid), the unit's "
-    "code (a column of the point since migration 0009), parameter checking, the rate limit, the request stack and the JSON of the API; unprepared, "
-    "client-side binding as Django's",
+    "code (a column of the point since migration 0009), parameter checking, the rate limit, the request stack "
+    "and the JSON of the API; unprepared, client-side binding as Django's",
     "floor app (throughput)": "Django, parameter checking, the geodesic ranking, the rate limit, the security "
     "headers and every middleware: one prepared planar KNN and its 5 rows as JSON under the same server",
     "the bench": "administrative units (the points have none here: their unit's code is NULL), "
