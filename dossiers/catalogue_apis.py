@@ -6,7 +6,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.accounts.models import Agency
@@ -15,7 +14,7 @@ from gisportal.api import (
     PublicApiView,
     QueryParams,
     integer_parameter,
-    json_body,
+    json_response,
     message,
     number_parameter,
     page_links,
@@ -144,8 +143,7 @@ def procedure_list_lean_answer(request: HttpRequest, search: dict, view) -> Http
     limit (its count beside the search), page, renderer and headers."""
 
     def answer() -> HttpResponse:
-        body = json_body(procedure_list_data(request, search))
-        return HttpResponse(body, content_type=JSONRenderer.media_type)
+        return json_response(procedure_list_data(request, search))
 
     return answer_within_rate(request, view, answer)
 

@@ -10,10 +10,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from gisportal.api import PublicApiView, QueryParams, json_body, message
+from gisportal.api import PublicApiView, QueryParams, json_response, message
 from gisportal.fastpath import answer_within_rate
 from gisportal.messages import in_language
 
@@ -136,7 +135,7 @@ def lookup_lean_answer(request: HttpRequest, code: str, view) -> HttpResponse:
 
     def answer() -> HttpResponse:
         data, status = lookup_answer_data(code)
-        return HttpResponse(json_body(data), status=status, content_type=JSONRenderer.media_type)
+        return json_response(data, status=status)
 
     return answer_within_rate(request, view, answer)
 

@@ -398,6 +398,11 @@ def json_body(data) -> bytes:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
+def json_response(data, *, status: int = 200) -> HttpResponse:
+    """`data` answered as DRF's JSONRenderer answers it (`json_body`), for a lean answer."""
+    return HttpResponse(json_body(data), status=status, content_type=JSONRenderer.media_type)
+
+
 class RecentAnswers(RecentValues[tuple[bytes, bytes]]):
     """The public answers (plain and gzip) this process gave last
     (`RecentValues`): the communes' answer with its gzip form is 350 KB,

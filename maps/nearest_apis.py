@@ -9,10 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from gisportal.api import BadParameters, PublicApiView, QueryParams, json_body, message
+from gisportal.api import BadParameters, PublicApiView, QueryParams, json_response, message
 from gisportal.fastpath import answer_within_rate
 from layers.apis import NEAREST_PARAMETERS, nearest_params, nearest_plain, nearest_point_feature
 
@@ -183,7 +182,6 @@ def plain_answer(request: HttpRequest, lookup: tuple[float, float, str, int], vi
     lon, lat, kind, limit = lookup
 
     def answer() -> HttpResponse:
-        body = json_body(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
-        return HttpResponse(body, content_type=JSONRenderer.media_type)
+        return json_response(nearest_plain(lon=lon, lat=lat, kind=kind, limit=limit))
 
     return answer_within_rate(request, view, answer)

@@ -106,7 +106,7 @@ def test_nearest_uses_the_spatial_index(db, kind):
         assert "Order By: (geom <->" in plan and "Sort" not in plan, plan
 
 
-def _codes_answered(api, point: ServicePoint) -> str | None:
+def _unit_code_answered(api, point: ServicePoint) -> str | None:
     response = api.get(
         "/api/v1/service-points/nearest/", {"lon": point.geom.x, "lat": point.geom.y, "kind": point.kind, "limit": 1}
     )
@@ -123,17 +123,17 @@ def test_unit_code_is_the_units_whatever_writes_them(api):
     points = list(ServicePoint.objects.filter(is_active=True, admin_unit__isnull=False).select_related("admin_unit"))
     assert len(points) >= 5
     for point in points[:5]:
-        assert _codes_answered(api, point) == point.admin_unit.code
+        assert _unit_code_answered(api, point) == point.admin_unit.code
 
     point, other = points[0], next(p for p in points if p.admin_unit_id != points[0].admin_unit_id)
     unit = point.admin_unit
     unit.code = "99999"  # a unit's code changes: its points answer the new one
     unit.save()
-    assert _codes_answered(api, point) == "99999"
+    assert _unit_code_answered(api, point) == "99999"
 
     point.admin_unit = other.admin_unit  # the point moves to another unit (an ORM save)
     point.save()
-    assert _codes_answered(api, point) == other.admin_unit.code
+    assert _unit_code_answered(api, point) == other.admin_unit.code
 
     with connection.cursor() as cursor:  # raw SQL: a new point, and a write of the column itself
         cursor.execute(
@@ -144,8 +144,8 @@ def test_unit_code_is_the_units_whatever_writes_them(api):
             [unit.pk],
         )
         cursor.execute("UPDATE layers_servicepoint SET admin_unit_code = 'bogus' WHERE code = %s", [other.code])
-    assert _codes_answered(api, ServicePoint.objects.get(code="RAW-1")) == "99999"
-    assert _codes_answered(api, other) == other.admin_unit.code
+    assert _unit_code_answered(api, ServicePoint.objects.get(code="RAW-1")) == "99999"
+    assert _unit_code_answered(api, other) == other.admin_unit.code
 
     other.admin_unit.delete()  # SET_NULL: no unit, no code
-    assert _codes_answered(api, other) is None
+    assert _unit_code_answered(api, other) is None
