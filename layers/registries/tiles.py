@@ -202,6 +202,11 @@ _IN_TILE = """
 # miss of a crowded tile of a sparse layer). Cheaper in the common case than
 # a materialized CTE counted first (3.1 against 4.0 ms for a z14 tile of 700
 # points at 1,000,000), and than a separate count query and its transaction.
+# The tile's Web Mercator envelope is a scalar subquery, run once (an
+# InitPlan): the statement is prepared, and in its generic plan the tile's
+# coordinates are parameters, not constants folded at planning, so the
+# envelope written as an argument of ST_AsMVTGeom was made again for every
+# feature (0.2 ms of a z14 tile of 700 points, 3.5 ms in all).
 _RAW_SQL = f"""
     SELECT count(*), ST_AsMVT(t, %(name)s, {TILE_EXTENT}, 'geom', 'id') FILTER (WHERE t.geom IS NOT NULL)
     FROM (
@@ -209,7 +214,7 @@ _RAW_SQL = f"""
                ST_AsMVTGeom(
                    CASE WHEN %(simplify)s > 0 THEN ST_Simplify(ST_Transform(f.geom, 3857), %(simplify)s, true)
                         ELSE ST_Transform(f.geom, 3857) END,
-                   ST_TileEnvelope(%(z)s, %(x)s, %(y)s), {TILE_EXTENT}, {TILE_BUFFER}, true
+                   (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s)), {TILE_EXTENT}, {TILE_BUFFER}, true
                ) AS geom
         FROM layers_feature f WHERE {_IN_TILE} LIMIT %(limit)s
     ) t

@@ -367,6 +367,33 @@ def test_tile_query_uses_the_layer_and_geometry_index(db):
             assert any("geom &&" in c for c in index_conditions), plan
 
 
+def test_tile_envelope_is_made_once_in_the_generic_plan(db):
+    """The whole tile's statement is prepared, and PostgreSQL's generic plan
+    of it sees the tile's coordinates as parameters: an envelope written in
+    the select list would be made again for every feature. It is an InitPlan,
+    made once, whose result ST_AsMVTGeom reads."""
+    layer = make_layer("test-tiles-generic")
+    _fill(layer, POINTS_SQL, 2_000)
+    x, y = tile_of(*CENTRE, 14)
+    params = {**tiles._params(layer, tiles.TileAddress(14, x, y)), "simplify": 0.0, "limit": 10}
+    types = {"layer": "bigint", "name": "text", "z": "int", "x": "int", "y": "int", "margin": "float8"}
+    types |= {"simplify": "float8", "limit": "bigint"}
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", tiles._RAW_SQL)))
+    sql = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m[1]) + 1}", tiles._RAW_SQL)
+    with connection.cursor() as cursor:
+        cursor.execute(f"PREPARE tile_generic ({', '.join(types[n] for n in names)}) AS {sql}")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute(
+            f"EXPLAIN (VERBOSE) EXECUTE tile_generic ({', '.join(['%s'] * len(names))})", [params[n] for n in names]
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE tile_generic")
+    assert "InitPlan" in plan, plan
+    drawn = [line for line in plan.splitlines() if "st_asmvtgeom" in line.lower()]
+    assert drawn, plan
+    assert not any("st_tileenvelope" in line.lower() for line in drawn), plan
+
+
 # --- Cache and HTTP -------------------------------------------------------------
 
 
