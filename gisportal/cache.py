@@ -139,38 +139,71 @@ class FailOpenRedisCache(RedisCache):
         exactly once. Whatever is not the plain case (Redis skipped or away,
         the script not loaded since Redis restarted) ends in
         `count_in_window`, which deals with it as before."""
+
+        def sent(client: redis.Redis):
+            return ("EVALSHA", self._window_script(client).sha, 1, self.make_and_validate_key(key), window_s)
+
+        def counted(reply) -> tuple[int, int]:
+            count, left_s = reply
+            return count, max(left_s, 1)
+
+        return self._started(sent, counted, lambda: self.count_in_window(key, window_s), write=True)
+
+    def get_started(self, key: str) -> Callable[[], object]:
+        """`get(key)` in two halves, as `count_in_window_started`: the GET
+        is sent now and the function returned reads its reply (the value, or
+        None). The lean tile asks for its tile while it reads the layer."""
+        serializer = self._cache._serializer
+
+        def sent(client: redis.Redis):
+            return ("GET", self.make_and_validate_key(key))
+
+        return self._started(sent, lambda raw: None if raw is None else serializer.loads(raw), lambda: self.get(key))
+
+    def _started(
+        self,
+        command: Callable[[redis.Redis], tuple],
+        result: Callable[[object], T],
+        otherwise: Callable[[], T],
+        *,
+        write: bool = False,
+    ) -> Callable[[], T]:
+        """`command(client)` sent to Redis on a connection of the pool, and a
+        function that reads its reply once and gives `result(reply)`. Redis
+        skipped or unreachable, or a script it no longer holds: `otherwise()`,
+        the whole operation done the plain way (which fails open). A
+        connection whose reply may still be on its way is never reused."""
         if self.is_skipping_redis:
-            return _already(self.count_in_window(key, window_s))
-        client = self._cache.get_client(key, write=True)
+            return _already(otherwise())
+        client = self._cache.get_client(write=write)
         pool = client.connection_pool
         try:
             connection = pool.get_connection()
         except UNREACHABLE:
-            return _already(self.count_in_window(key, window_s))
+            return _already(otherwise())
         try:
-            sha = self._window_script(client).sha
-            connection.send_command("EVALSHA", sha, 1, self.make_and_validate_key(key), window_s)
+            connection.send_command(*command(client))
         except BaseException as error:
             connection.disconnect()
             pool.release(connection)
             if isinstance(error, UNREACHABLE):
-                return _already(self.count_in_window(key, window_s))
+                return _already(otherwise())
             raise
 
-        def reply() -> tuple[int, int]:
+        def reply() -> T:
             try:
-                count, left_s = connection.read_response()
+                answer = connection.read_response()
             except redis.exceptions.NoScriptError:
                 pool.release(connection)
-                return self.count_in_window(key, window_s)  # loads the script
+                return otherwise()  # count_in_window loads the script
             except BaseException as error:
-                connection.disconnect()  # its reply may still be on the way: never reuse it
+                connection.disconnect()
                 pool.release(connection)
                 if isinstance(error, UNREACHABLE):
-                    return self.count_in_window(key, window_s)
+                    return otherwise()
                 raise
             pool.release(connection)
-            return count, max(left_s, 1)
+            return result(answer)
 
         return reply
 
@@ -221,6 +254,16 @@ def count_in_window_started(cache: BaseCache, key: str, window_s: int) -> Callab
     if started is not None:
         return started(key, window_s)
     return _already(count_in_window(cache, key, window_s))
+
+
+def get_started(cache: BaseCache, key: str) -> Callable[[], object]:
+    """`cache.get(key)`, whose result (or None) the function returned gives
+    (call it once): with Redis the GET is under way meanwhile
+    (`FailOpenRedisCache.get_started`); with any other cache it is done."""
+    started = getattr(cache, "get_started", None)  # `cache` may be a proxy
+    if started is not None:
+        return started(key)
+    return _already(cache.get(key))
 
 
 def count_in_window(cache: BaseCache, key: str, window_s: int) -> tuple[int, int]:

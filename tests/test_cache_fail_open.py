@@ -11,7 +11,7 @@ import redis
 import requests
 from django.core.cache.backends.locmem import LocMemCache
 
-from gisportal.cache import FailOpenRedisCache, count_in_window
+from gisportal.cache import FailOpenRedisCache, count_in_window, get_started
 from gisportal.settings import env
 from tests.live import process_env, runserver
 from tests.processes import free_port
@@ -210,3 +210,33 @@ def test_a_started_count_whose_redis_stops_before_the_reply_is_read_keeps_that_r
     assert _in_use(cache) == 0
     assert cache.count_in_window_started("window:s:3", 60)()[0] == 1  # then in memory
     assert cache.is_skipping_redis
+
+
+def test_a_started_get_is_read_later_and_gives_what_get_gives(private_redis):
+    """get_started (the lean tile asks for its tile while it reads the
+    layer): the value as get() reads it (Django's serializer: bytes, a
+    number), None when missing; the connection is back in the pool."""
+    cache = redis_cache(private_redis.url(1))
+    tile = secrets.token_bytes(70_000)
+    cache.set("tile:a", tile, 60)
+    cache.set("count:a", 12, 60)
+    started = [cache.get_started(key) for key in ("tile:a", "count:a", "tile:missing")]
+    assert _in_use(cache) == 3  # all three on their way before any reply is read
+    assert [reply() for reply in started] == [tile, 12, None]
+    assert _in_use(cache) == 0
+    assert get_started(cache, "tile:a")() == tile == cache.get("tile:a")
+    memory = LocMemCache("started-get", {})
+    memory.set("tile:a", b"in memory")
+    assert get_started(memory, "tile:a")() == b"in memory"  # any other cache: already done
+
+
+def test_a_started_get_falls_back_to_memory_when_redis_goes_away(private_redis):
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 60
+    cache.set("tile:b", b"in redis", 60)
+    assert cache.get_started("tile:b")() == b"in redis"
+    private_redis.stop()
+    assert cache.get_started("tile:b")() is None  # the memory cache holds nothing yet
+    assert cache.is_skipping_redis
+    cache.set("tile:b", b"in memory", 60)
+    assert cache.get_started("tile:b")() == b"in memory"

@@ -551,6 +551,62 @@ def test_with_redis_the_count_runs_beside_the_read_and_refuses_alike(wsgi, priva
     assert int(server.get(cache.make_key("window:public_lookup:198.51.100.30"))) == 2
 
 
+def test_with_redis_a_tile_asked_for_before_the_layer_is_read_serves_only_that_version(wsgi, private_redis, settings):
+    """The lean tile sends its GET to Redis under the layer's version this
+    process read last, before it reads the layer again
+    (layers.registries.tiles.tile_prefetch). That answer is used only when the
+    layer just read has that version and the caller may see it: after an edit
+    written in plain SQL the new tile is served, a layer made internal is a
+    404 although its tile is in Redis, and every Redis connection is back in
+    its pool."""
+    import mapbox_vector_tile
+    import redis
+
+    from gisportal.settings import env
+
+    for name, value in BEHIND_TLS_PROXY.items():
+        setattr(settings, name, value)
+    settings.CACHES = {"default": env.cache(private_redis.url(1))}
+    settings.TILE_MEMORY_CACHE_BYTES = 0  # every tile from Redis or made
+    server = redis.Redis.from_url(private_redis.url(1))
+    pool = cache._cache.get_client(write=True).connection_pool
+    lean, behind, django = wsgi()
+    path = _full_tile()
+    first = call(lean, environ("", path=path, **HTTPS))
+    assert first[0] == "200 OK"
+
+    def gets() -> int:
+        return server.info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+
+    before = gets()
+    with CaptureQueriesContext(connection) as captured:
+        again = call(lean, environ("", path=path, **HTTPS))
+    assert again[2] == first[2]
+    assert len(captured.captured_queries) == 1  # the layer; the tile came from Redis
+    assert gets() - before == 1  # asked for once, before the layer was read
+
+    feature = Feature.objects.filter(layer__slug=PUBLIC_LAYER).order_by("id").first()
+    with connection.cursor() as cursor:  # as a script or the benches write: no service, no signal
+        cursor.execute(
+            'UPDATE layers_feature SET properties = properties || \'{"name": "Đã sửa"}\' WHERE id = %s',
+            [feature.pk],
+        )
+        cursor.execute("UPDATE layers_layer SET version = version + 1 WHERE slug = %s", [PUBLIC_LAYER])
+    edited = call(lean, environ("", path=path, **HTTPS))
+    assert edited[0] == "200 OK" and edited[2] != first[2]
+    decoded = mapbox_vector_tile.decode(edited[2])[PUBLIC_LAYER]["features"]
+    assert any(f["properties"].get("name") == "Đã sửa" for f in decoded)
+    assert_same(edited, call(django, environ("", path=path, **HTTPS)))
+
+    with connection.cursor() as cursor:  # hidden, its version unchanged: its tile still in Redis
+        cursor.execute("UPDATE layers_layer SET visibility = 'internal' WHERE slug = %s", [PUBLIC_LAYER])
+    hidden = call(lean, environ("", path=path, **HTTPS))
+    assert hidden[0].startswith("404")
+    assert edited[2] not in hidden[2]
+    assert behind.calls == 0
+    assert not pool._in_use_connections
+
+
 # As a WSGI server gives PATH_INFO: the request's bytes, each as one character (PEP 3333).
 NON_ASCII_PATHS = [
     "/tiles/trường-học/14/13040/7196.pbf".encode().decode("latin-1"),

@@ -21,6 +21,7 @@ How a tile is made:
 
 An empty tile is answered with 204 No Content (no body)."""
 
+import contextlib
 import fnmatch
 import logging
 import math
@@ -42,7 +43,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
-from gisportal.cache import RecentValues
+from gisportal.cache import RecentValues, get_started
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
 
@@ -420,17 +421,63 @@ class RecentTiles(RecentValues[bytes]):
 recent_tiles = RecentTiles()
 
 
-def tile_lookup(*, layer: "Layer | TileSource", tile: TileAddress) -> tuple[bytes, Callable[[], None] | None]:
+@dataclass
+class TilePrefetch:
+    """The shared cache's answer for one cache key, asked for before the
+    layer is read again (`tile_prefetch`): Redis answers while PostgreSQL
+    does. `close()` reads the reply if nobody did: a connection is not given
+    back with a reply on its way (a reply nobody wants fails quietly: the
+    connection is dropped)."""
+
+    key: str
+    _reply: Callable[[], object]
+    _read: bool = False
+
+    def value(self) -> bytes | None:
+        self._read = True
+        return self._reply()
+
+    def close(self) -> None:
+        if not self._read:
+            with contextlib.suppress(Exception):
+                self.value()
+
+
+# Per process: each layer as this process last read it, by slug. A tile's
+# cache key holds the layer's version, which must be read afresh on every
+# request; the version last read is what the next request's key most likely
+# holds, so its GET can be sent before the layer is read (`tile_prefetch`).
+_last_read: dict[str, TileSource] = {}
+
+
+def tile_prefetch(request, *, slug: str, tile: TileAddress) -> TilePrefetch | None:
+    """The GET of this tile from the shared cache under the layer as this
+    process last read it, sent now; None when there is nothing to ask for
+    (the layer not read yet, the tile in this process's recent tiles, or a
+    client that holds this version: its answer is a 304)."""
+    guess = _last_read.get(slug)
+    if guess is None or _etag(guess) in _if_none_match(request):
+        return None
+    key = tile_cache_key(layer=guess, tile=tile)
+    if settings.TILE_MEMORY_CACHE_BYTES and recent_tiles.get(key) is not None:
+        return None
+    return TilePrefetch(key, get_started(cache, key))
+
+
+def tile_lookup(
+    *, layer: "Layer | TileSource", tile: TileAddress, prefetched: TilePrefetch | None = None
+) -> tuple[bytes, Callable[[], None] | None]:
     """The tile from this process's recent tiles, else the shared cache, else
     made; and what keeps it in the caches it was missing from, for the caller
     to run (the view runs it once the answer is sent: the client does not
-    wait for Redis to store a tile it already has)."""
+    wait for Redis to store a tile it already has). `prefetched`: the shared
+    cache's answer if it was asked for under this key already."""
     key = tile_cache_key(layer=layer, tile=tile)
     budget = settings.TILE_MEMORY_CACHE_BYTES
     data = recent_tiles.get(key) if budget else None
     if data is not None:
         return data, None
-    data = cache.get(key)
+    data = prefetched.value() if prefetched is not None and prefetched.key == key else cache.get(key)
     built = data is None
     if built:
         data = tile_build(layer=layer, tile=tile)
@@ -514,14 +561,16 @@ class TileApi(_TileApiView):
         return tile_response(request, layer=layer, tile=tile)
 
 
-def tile_response(request, *, layer: TileSource, tile: TileAddress) -> HttpResponse:
+def tile_response(
+    request, *, layer: TileSource, tile: TileAddress, prefetched: TilePrefetch | None = None
+) -> HttpResponse:
     """The answer for a tile of a layer the caller may see: 304 when the
     client holds this version, else the tile (204 when empty)."""
     etag = _etag(layer)
     if etag in _if_none_match(request):
         response = HttpResponse(status=304)
     else:
-        data, keep = tile_lookup(layer=layer, tile=tile)
+        data, keep = tile_lookup(layer=layer, tile=tile, prefetched=prefetched)
         response = _TileResponse(data, content_type=MVT_CONTENT_TYPE, status=200 if data else 204)
         response.after = keep
         if not data:
@@ -543,16 +592,29 @@ def tile_answer(request, accepted: bool, view) -> HttpResponse:
     """What TileApi answers an anonymous caller (gisportal/fastpath.py takes
     no other) for a tile of a layer it may see, without DRF's dispatch: the
     same layer read, visibility rule, caches and headers (DRF's Allow). A
-    tile out of range, a missing or hidden layer: the view's own 400 or 404."""
+    tile out of range, a missing or hidden layer: the view's own 400 or 404.
+    The shared cache is asked for the tile under the layer's last-read
+    version while the layer is read (`tile_prefetch`), and its answer is
+    used only if the layer read is of that version."""
     kwargs = request.resolver_match.kwargs
     z, x, y = kwargs["z"], kwargs["x"], kwargs["y"]
     if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
         return view(request, **kwargs)
     actor = actor_for(request.user)  # the anonymous user, read from the empty session as on Django's path
-    layer = reconnecting(lambda: tile_source_read(kwargs["slug"]))
-    if not tile_source_visible(actor, layer):
-        return view(request, **kwargs)
-    response = tile_response(request, layer=layer, tile=TileAddress(z, x, y))
+    slug, tile = kwargs["slug"], TileAddress(z, x, y)
+    prefetched = tile_prefetch(request, slug=slug, tile=tile)
+    try:
+        layer = reconnecting(lambda: tile_source_read(slug))
+        if layer is None:
+            _last_read.pop(slug, None)
+        else:
+            _last_read[slug] = layer
+        if not tile_source_visible(actor, layer):
+            return view(request, **kwargs)
+        response = tile_response(request, layer=layer, tile=tile, prefetched=prefetched)
+    finally:
+        if prefetched is not None:
+            prefetched.close()
     return with_view_headers(response, view_set_up(request, view))
 
 
