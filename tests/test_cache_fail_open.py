@@ -11,7 +11,7 @@ import redis
 import requests
 from django.core.cache.backends.locmem import LocMemCache
 
-from gisportal.cache import FailOpenRedisCache, count_in_window, get_started
+from gisportal.cache import FailOpenRedisCache, WrittenBehind, count_in_window, get_started
 from gisportal.settings import env
 from tests.live import process_env, runserver
 from tests.processes import free_port
@@ -240,3 +240,59 @@ def test_a_started_get_falls_back_to_memory_when_redis_goes_away(private_redis):
     assert cache.is_skipping_redis
     cache.set("tile:b", b"in memory", 60)
     assert cache.get_started("tile:b")() == b"in memory"
+
+
+def test_values_written_behind_are_set_in_one_batch_after_the_delay(private_redis):
+    """WrittenBehind (the tiles a process made, on their way to Redis): puts
+    return at once; the thread sets the whole batch with one MSET, and
+    flush() returns once what was queued is in Redis."""
+    cache = redis_cache(private_redis.url(1))
+    server = redis.Redis.from_url(private_redis.url(1))
+    writes = WrittenBehind(cache=lambda: cache, delay_s=lambda: 0.3, max_bytes=10**6)
+    values = {f"tile:{n}": secrets.token_bytes(1000 + n) for n in range(5)}
+    started = time.monotonic()
+    for key, value in values.items():
+        writes.put(key, value, 60)
+    assert time.monotonic() - started < 0.2  # no round trip in the caller
+    assert [cache.get(key) for key in values] == [None] * 5  # not yet: the thread waits for more
+    time.sleep(0.6)
+    assert [cache.get(key) for key in values] == list(values.values())
+    calls = {name: stat["calls"] for name, stat in server.info("commandstats").items()}
+    assert calls.get("cmdstat_mset") == 1 and "cmdstat_set" not in calls, calls
+    assert 55 <= server.ttl(cache.make_key("tile:0")) <= 60
+    writes.put("tile:late", b"late", 60)
+    writes.flush()  # without waiting out the delay
+    assert cache.get("tile:late") == b"late"
+
+
+def test_values_written_behind_beyond_the_limit_are_dropped_once_warned(private_redis, caplog):
+    cache = redis_cache(private_redis.url(1))
+    writes = WrittenBehind(cache=lambda: cache, delay_s=lambda: 0.2, max_bytes=2500)
+    with caplog.at_level(logging.WARNING, logger="gisportal.cache"):
+        for n in range(4):
+            writes.put(f"big:{n}", bytes(1000), 60)
+        writes.flush()
+    assert [cache.get(f"big:{n}") is not None for n in range(4)] == [True, True, False, False]
+    assert len([r for r in caplog.records if "not kept" in r.getMessage()]) == 1
+    writes.put("big:after", bytes(1000), 60)  # room again once the batch is written
+    writes.flush()
+    assert cache.get("big:after") == bytes(1000)
+
+
+def test_values_written_behind_go_to_memory_while_redis_is_down_and_at_once_without_a_delay(private_redis):
+    cache = redis_cache(private_redis.url(1))
+    cache.retry_after_s = 60
+    delay = [0.05]
+    writes = WrittenBehind(cache=lambda: cache, delay_s=lambda: delay[0], max_bytes=10**6)
+    private_redis.stop()
+    writes.put("tile:down", b"kept in memory", 60)
+    writes.flush()
+    assert cache.is_skipping_redis and cache.get("tile:down") == b"kept in memory"
+    delay[0] = 0
+    writes.put("tile:now", b"at once", 60)
+    assert cache.get("tile:now") == b"at once"  # set in the caller's thread
+    writes._pid = -1  # as in a forked worker: its own thread, its own queue
+    delay[0] = 0.05
+    writes.put("tile:forked", b"from the child", 60)
+    writes.flush()
+    assert cache.get("tile:forked") == b"from the child"

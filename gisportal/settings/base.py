@@ -298,6 +298,10 @@ CACHES = {"default": env.cache(CACHE_URL)}
 # Vector tiles this process served last, kept in its memory in front of the
 # shared cache (layers/registries/tiles.py, RecentTiles); 0 turns it off.
 TILE_MEMORY_CACHE_BYTES = int(env.get("TILE_MEMORY_CACHE_BYTES", str(32 * 2**20)))
+# A tile made here is written to the shared cache by a thread of the
+# process, in batches, this long after the first of a batch
+# (gisportal.cache.WrittenBehind); 0 writes it from the request's thread.
+TILE_CACHE_WRITE_DELAY_SECONDS = float(env.get("TILE_CACHE_WRITE_DELAY_SECONDS", "0.02"))
 # Public answers kept per data version (gisportal.api.public_answer: the
 # communes list) that this process gave last, in front of the shared cache.
 PUBLIC_ANSWER_MEMORY_BYTES = int(env.get("PUBLIC_ANSWER_MEMORY_BYTES", str(8 * 2**20)))

@@ -12,6 +12,10 @@ CACHES = {"default": env.cache(CACHE_URL)}  # noqa: F405
 # Off: tests clear the shared cache between them, while a layer's id and
 # version may come back after a flush. The test of RecentTiles turns it on.
 TILE_MEMORY_CACHE_BYTES = int(env.get("TILE_MEMORY_CACHE_BYTES", "0"))  # noqa: F405
+# Written at once, for the same reason: a batch written after a test's flush
+# would hand the next test a tile of a layer that has its id and version.
+# The tests of WrittenBehind turn it on.
+TILE_CACHE_WRITE_DELAY_SECONDS = float(env.get("TILE_CACHE_WRITE_DELAY_SECONDS", "0"))  # noqa: F405
 # Short outbox intervals, so that fault tests take seconds (their workers and
 # beat read these from the environment like any process).
 OUTBOX_HEARTBEAT_S = float(env.get("OUTBOX_HEARTBEAT_S", "0.25"))  # noqa: F405

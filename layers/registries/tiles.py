@@ -43,7 +43,7 @@ from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
-from gisportal.cache import RecentValues, get_started
+from gisportal.cache import RecentValues, WrittenBehind, get_started
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
 
@@ -419,6 +419,10 @@ class RecentTiles(RecentValues[bytes]):
 
 
 recent_tiles = RecentTiles()
+# The tiles this process made, on their way to the shared cache (WrittenBehind).
+tile_writes = WrittenBehind(
+    cache=lambda: cache, delay_s=lambda: settings.TILE_CACHE_WRITE_DELAY_SECONDS, max_bytes=64 * 2**20
+)
 
 
 @dataclass
@@ -470,7 +474,8 @@ def tile_lookup(
     """The tile from this process's recent tiles, else the shared cache, else
     made; and what keeps it in the caches it was missing from, for the caller
     to run (the view runs it once the answer is sent: the client does not
-    wait for Redis to store a tile it already has). `prefetched`: the shared
+    wait for Redis to store a tile it already has; `tile_writes` sets it
+    there, in batches). `prefetched`: the shared
     cache's answer if it was asked for under this key already."""
     key = tile_cache_key(layer=layer, tile=tile)
     budget = settings.TILE_MEMORY_CACHE_BYTES
@@ -484,7 +489,7 @@ def tile_lookup(
 
     def keep() -> None:
         if built:
-            cache.set(key, data, TILE_CACHE_SECONDS)
+            tile_writes.put(key, data, TILE_CACHE_SECONDS)
         if budget:
             recent_tiles.put(key, data, budget=budget)
 
