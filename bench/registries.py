@@ -793,11 +793,12 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
                 "ours_rows": our_rows,
                 "ratio_import_time": round(ratio, 2),
                 "target_import_ratio_met": ratio <= 1.5,
-                "target_import_memory_met": None if ours["max_rss_bytes"] < 0 else ours["max_rss_bytes"] < 2**30,
+                # The aim: under 500 MiB (it said 1 GiB here until 6 December 2026).
+                "target_import_memory_met": None if ours["max_rss_bytes"] < 0 else ours["max_rss_bytes"] < 500 * 2**20,
             }
             say(
                 f"  ratio {ratio:.2f} (target <= 1.5: {'MET' if ratio <= 1.5 else 'NOT MET'}); peak RSS "
-                f"target < 1 GiB: {'MET' if imp['target_import_memory_met'] else 'NOT MET'}"
+                f"target < 500 MiB: {'MET' if imp['target_import_memory_met'] else 'NOT MET'}"
             )
             if our_rows != args.points or ogr_rows != args.points:
                 notes.append(f"import: row counts differ from the file: ours {our_rows}, ogr2ogr {ogr_rows}")

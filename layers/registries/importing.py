@@ -78,7 +78,10 @@ from .services import layer_touch
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 50_000
+# Rows a batch (read, checked and copied together): 25,000 peaked at 358 MiB
+# for 1,000,000 points against 397 MiB with 50,000, and was no slower (10.9
+# against 11.5 s, interleaved; bench/README.md, session 7).
+BATCH_SIZE = 25_000
 # Batches waiting, read and checked, for the COPY (besides the one being
 # checked and the one being copied). 2 cost 23 MiB more at the peak (1M
 # points: 460 MiB against 437) for no measurable gain.
