@@ -362,8 +362,8 @@ class WrittenBehind:
     kept (logged once), one whose batch fails is logged and lost, and others
     see a value up to `delay_s` later. `delay_s` 0: `put` sets it at once, in
     the caller's thread. The thread is started by the first `put` of each
-    process (a forked worker makes its own). `flush()` returns once what was
-    queued before it is set."""
+    process (a forked worker makes its own, with a lock of its own).
+    `flush()` returns once what was queued before it is set."""
 
     def __init__(self, *, cache: Callable[[], BaseCache], delay_s: Callable[[], float], max_bytes: int):
         self._cache, self._delay_s, self._max_bytes = cache, delay_s, max_bytes
@@ -373,6 +373,12 @@ class WrittenBehind:
         self._pid: int | None = None
         self._put_count = self._done_count = 0
         self._dropping = self._hurry = False
+        os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        """In a forked child: no thread yet, and a lock the parent's thread may have held."""
+        self._lock = threading.Condition()
+        self._pid = None
 
     def put(self, key: str, value: bytes, timeout_s: int) -> None:
         delay_s = self._delay_s()

@@ -3,6 +3,7 @@ limits, tiles, counts) falls back to a per-process memory cache, with one
 logged warning, and returns to Redis when it answers again."""
 
 import logging
+import os
 import secrets
 import time
 
@@ -291,8 +292,23 @@ def test_values_written_behind_go_to_memory_while_redis_is_down_and_at_once_with
     delay[0] = 0
     writes.put("tile:now", b"at once", 60)
     assert cache.get("tile:now") == b"at once"  # set in the caller's thread
-    writes._pid = -1  # as in a forked worker: its own thread, its own queue
-    delay[0] = 0.05
-    writes.put("tile:forked", b"from the child", 60)
+
+
+def test_a_forked_worker_writes_behind_with_a_thread_of_its_own(private_redis):
+    """As Granian forks its workers: the child has none of the parent's
+    thread, and its first put starts one (with a lock of its own)."""
+    cache = redis_cache(private_redis.url(1))
+    writes = WrittenBehind(cache=lambda: cache, delay_s=lambda: 0.05, max_bytes=10**6)
+    writes.put("tile:parent", b"from the parent", 60)  # the parent's thread runs
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit status only
+        try:
+            writes.put("tile:child", b"from the child", 60)
+            writes.flush()
+            os._exit(0 if cache.get("tile:child") == b"from the child" else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
     writes.flush()
-    assert cache.get("tile:forked") == b"from the child"
+    assert cache.get("tile:parent") == b"from the parent"
