@@ -356,7 +356,7 @@ class WrittenBehind:
     A tile's SET after its bytes were sent still cost the next request on this
     machine: 0.43 ms of an uncached z14 tile over HTTP (its 70 KB through
     redis-py and Redis, 0.24 ms of CPU, on two cores busy with the next
-    tile); in batches of a few, 0.18 ms less (bench/README.md).
+    tile); in batches of a few, 0.09-0.18 ms less (bench/README.md).
 
     It is a cache: a value queued while more than `max_bytes` wait is not
     kept (logged once), one whose batch fails is logged and lost, and others

@@ -475,8 +475,8 @@ def tile_lookup(
     made; and what keeps it in the caches it was missing from, for the caller
     to run (the view runs it once the answer is sent: the client does not
     wait for Redis to store a tile it already has; `tile_writes` sets it
-    there, in batches). `prefetched`: the shared
-    cache's answer if it was asked for under this key already."""
+    there, in batches). `prefetched`: the shared cache's answer if it was
+    asked for already, used when it was asked for under this key."""
     key = tile_cache_key(layer=layer, tile=tile)
     budget = settings.TILE_MEMORY_CACHE_BYTES
     data = recent_tiles.get(key) if budget else None
