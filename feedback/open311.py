@@ -48,7 +48,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from gisportal.api import message
+from gisportal.api import json_body, message
 from gisportal.throttling import PublicLookupThrottle
 from gisportal.unstorable import MultiPartParser
 
@@ -115,7 +115,7 @@ def _xml_fill(parent: ET.Element, item: dict) -> None:
 def render(fmt: str, data: Any, *, root: str, item: str | None = None, status: int = 200) -> HttpResponse:
     """`data` (a list of `item`s, or one object named `root`) in JSON or XML."""
     if fmt == "json":
-        body = JSONRenderer().render(data)
+        body = json_body(data)
     else:
         element = ET.Element(root)
         if item is None:
