@@ -80,13 +80,17 @@ class Route:
     `prefix`: for a route with path parameters, the start of all its paths;
     such a path is resolved by Django's resolver. `anonymous_only`: the
     answer depends on who asks; only callers with no session cookie and no
-    Authorization header are answered here."""
+    Authorization header are answered here. `prefetch(request)`: a request
+    to another server sent before the middleware runs, so that its reply is
+    in when the answer needs it; what it returns (None, or something with a
+    `close()`, called once the answer is made) is `request.lean_prefetched`."""
 
     url_name: str
     accept: Callable[[Any], Any]
     answer: Callable[[HttpRequest, Any, Callable], HttpResponse]
     prefix: str | None = None
     anonymous_only: bool = False
+    prefetch: Callable[[HttpRequest], Any] | None = None
 
 
 def _routes() -> list[Route]:
@@ -94,7 +98,7 @@ def _routes() -> list[Route]:
     from dossiers.lookup import lookup_accept, lookup_lean_answer
     from layers.apis import unit_list_accept, unit_list_lean_answer
     from layers.registries.ogc import items_accept, items_answer
-    from layers.registries.tiles import tile_accept, tile_answer
+    from layers.registries.tiles import tile_accept, tile_answer, tile_prefetch
     from maps.nearest_apis import plain_answer, plain_lookup
 
     return [
@@ -102,7 +106,7 @@ def _routes() -> list[Route]:
         Route("admin-unit-list", unit_list_accept, unit_list_lean_answer),
         Route("api-dossier-lookup", lookup_accept, lookup_lean_answer),
         Route("api-procedure-list", procedure_list_accept, procedure_list_lean_answer),
-        Route("registry-tile", tile_accept, tile_answer, prefix="/tiles/", anonymous_only=True),
+        Route("registry-tile", tile_accept, tile_answer, prefix="/tiles/", anonymous_only=True, prefetch=tile_prefetch),
         Route("ogc-items", items_accept, items_answer, prefix="/ogc/collections/", anonymous_only=True),
     ]
 
@@ -269,9 +273,12 @@ class LeanPath:
         if accepted is None:
             return self.django(environ, start_response)
         request.lean_accepted = accepted
+        prefetched = request.lean_prefetched = lean.route.prefetch(request) if lean.route.prefetch else None
         try:
             response = lean.chain(request)
         finally:
+            if prefetched is not None:
+                prefetched.close()
             _release_connections()
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)

@@ -18,7 +18,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from gisportal.fastpath import NOT_ON_LEAN_PATH
-from layers.models import Feature, ServicePoint
+from layers.models import Feature, Layer, ServicePoint
 from layers.registries.tiles import recent_tiles
 from tests.lean import (
     BEHIND_TLS_PROXY,
@@ -344,14 +344,21 @@ def test_a_tile_the_client_holds_is_a_304_and_other_methods_go_to_django(wsgi):
 
 
 @override_settings(**BEHIND_TLS_PROXY)
-def test_a_lean_tile_is_kept_in_the_caches_once_sent_in_two_statements(wsgi):
-    from layers.registries.tiles import TileAddress, tile_cache_key, tile_source_read
+def test_a_lean_tile_is_kept_in_the_caches_once_sent_and_made_with_the_layer_s_read(wsgi, monkeypatch):
+    """A tile is stored once its bytes are sent. A process that has not read
+    the layer yet reads it, then makes the tile: two statements. Once it has,
+    a tile missing from the caches is drawn by the statement that reads the
+    layer (tiles.tile_source_read_drawing): one."""
+    from layers.registries import tiles
+    from layers.registries.tiles import TileAddress, tile_build, tile_cache_key, tile_source_read
 
+    monkeypatch.setattr(tiles, "_last_read", {})
     path = _full_tile()
     lean, _, _ = wsgi()
     recent_tiles.clear()
     z, x, y = (int(part) for part in path.removesuffix(".pbf").split("/")[-3:])
-    key = tile_cache_key(layer=tile_source_read(PUBLIC_LAYER), tile=TileAddress(z, x, y))
+    layer = tile_source_read(PUBLIC_LAYER)
+    key = tile_cache_key(layer=layer, tile=TileAddress(z, x, y))
     server = GranianProtocol(lean)
     with CaptureQueriesContext(connection) as captured:
         assert server.serve(environ("", path=path, **HTTPS)) == 200
@@ -362,6 +369,58 @@ def test_a_lean_tile_is_kept_in_the_caches_once_sent_in_two_statements(wsgi):
     with CaptureQueriesContext(connection) as captured:
         assert call(lean, environ("", path=path, **HTTPS))[2] == server.body
     assert len(captured.captured_queries) == 1  # the layer (its version names the cached tile)
+
+    neighbour = TileAddress(z, x + 1, y)
+    with CaptureQueriesContext(connection) as captured:
+        answer = call(lean, environ("", path=_tile_path(PUBLIC_LAYER, z, x + 1, y), **HTTPS))
+    assert len(captured.captured_queries) == 1  # the layer and the tile, drawn together
+    assert "drawn" in captured.captured_queries[0]["sql"]
+    assert answer[2] == tile_build(layer=layer, tile=neighbour)
+    assert cache.get(tile_cache_key(layer=layer, tile=neighbour)) == answer[2]
+
+
+@override_settings(**BEHIND_TLS_PROXY)
+def test_a_tile_drawn_with_the_layer_s_read_is_served_only_if_drawn_as_that_layer(wsgi, monkeypatch):
+    """The statement that reads the layer draws the tile with the layer as
+    this process last read it. When the layer read is another (its slug now
+    names a new layer) or draws differently (its kind of geometry changed),
+    that tile is thrown away and made again; a layer last read as hidden is
+    not drawn for a caller who may not see it; and a layer made internal
+    since is a 404 although its tile was drawn. The answers are Django's."""
+    from dataclasses import replace
+
+    from layers.registries import tiles
+    from layers.registries.tiles import tile_source_read
+
+    recent_tiles.clear()
+    lean, behind, django = wsgi()
+    path = _full_tile()
+    public, other = tile_source_read(PUBLIC_LAYER), tile_source_read(INTERNAL_LAYER)
+    assert public.geometry_type == "Point" and other.pk != public.pk
+
+    def served(guess):
+        monkeypatch.setattr(tiles, "_last_read", {PUBLIC_LAYER: guess})
+        cache.clear()
+        recent_tiles.clear()
+        with CaptureQueriesContext(connection) as captured:
+            answer = call(lean, environ("", path=path, **HTTPS))
+        statements = [query["sql"] for query in captured.captured_queries]  # before Django's request resets them
+        assert_same(answer, call(django, environ("", path=path, **HTTPS)))
+        return answer, statements
+
+    answer, statements = served(replace(public, pk=other.pk, version=public.version + 7))  # another layer's draw
+    assert answer[0] == "200 OK" and len(statements) == 2 and "drawn" in statements[0]
+    answer, statements = served(replace(public, geometry_type="Polygon"))  # drawn simplified
+    assert answer[0] == "200 OK" and len(statements) == 2 and "drawn" in statements[0]
+    answer, statements = served(replace(public, visibility="internal"))  # not drawn for this caller
+    assert answer[0] == "200 OK" and len(statements) == 2 and "drawn" not in statements[0]
+    answer, statements = served(public)
+    assert answer[0] == "200 OK" and len(statements) == 1 and "drawn" in statements[0]
+
+    Layer.objects.filter(slug=PUBLIC_LAYER).update(visibility="internal")
+    answer, statements = served(public)
+    assert answer[0].startswith("404") and "drawn" in statements[0]  # then the view's own read, its 404
+    assert behind.calls == 0
 
 
 class GranianProtocol:

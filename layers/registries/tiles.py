@@ -150,19 +150,23 @@ def tile_source_of(layer: "Layer | TileSource") -> TileSource:
 _SOURCE_SQL = """
     SELECT id, slug, version, visibility, owner_id, geometry_type, feature_count,
            ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent)
-    FROM layers_layer WHERE slug = %s
+    FROM layers_layer WHERE slug = %(slug)s
 """
+_SOURCE_COLUMNS = 11
+
+
+def _source_of(row) -> TileSource | None:
+    if row is None:
+        return None
+    return TileSource(*row[:7], bounds=None if row[7] is None else tuple(row[7:_SOURCE_COLUMNS]))
 
 
 def tile_source_read(slug: str) -> TileSource | None:
     """The layer of that slug, whoever may see it; None when there is none.
     A prepared statement: planning it took four times as long as running it."""
     with prepared_cursor() as cursor:
-        cursor.execute(_SOURCE_SQL, [slug])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return TileSource(*row[:7], bounds=None if row[7] is None else tuple(row[7:11]))
+        cursor.execute(_SOURCE_SQL, {"slug": slug})
+        return _source_of(cursor.fetchone())
 
 
 def tile_source_visible(actor, source: TileSource | None) -> bool:
@@ -300,19 +304,58 @@ def _run(sql: str, params: dict) -> bytes:
     return bytes(row[0]) if row and row[0] is not None else b""
 
 
-def _raw_tile(layer: "TileSource", tile: TileAddress) -> tuple[int, bytes]:
-    """(candidates, capped at RAW_MAX_FEATURES + 1; the tile of every
-    candidate as it is, to be thrown away when there are more than RAW_MAX_FEATURES)."""
+@dataclass(frozen=True)
+class RawDraw:
+    """A tile drawn whole (`_RAW_SQL`): the parameters it was drawn with,
+    its candidates (capped at RAW_MAX_FEATURES + 1) and its bytes (to be
+    thrown away when there are more than RAW_MAX_FEATURES)."""
+
+    params: dict
+    candidates: int
+    data: bytes
+
+
+def _raw_params(layer: "TileSource", tile: TileAddress) -> dict:
     unit_m = tile.width_m / TILE_EXTENT
     simplify = 0.0 if layer.geometry_type in POINT_TYPES else SIMPLIFY_UNITS * unit_m
-    params = {**_params(layer, tile), "simplify": simplify, "limit": RAW_MAX_FEATURES + 1}
+    return {**_params(layer, tile), "simplify": simplify, "limit": RAW_MAX_FEATURES + 1}
+
+
+def _raw_tile(layer: "TileSource", tile: TileAddress) -> RawDraw:
+    params = _raw_params(layer, tile)
     # Prepared (parsed and planned once per connection; the generic plan is
     # the same index scan): 0.3-1 ms less than the same statement sent whole,
     # which is how the bench's floor sends its own (bench/README.md).
     with prepared_cursor(binary=True) as cursor:
         cursor.execute(_RAW_SQL, params)
         n, data = cursor.fetchone()
-    return n, bytes(data) if data is not None else b""
+    return RawDraw(params, n, bytes(data) if data is not None else b"")
+
+
+# The layer's row and a tile drawn whole, in one statement: the round trip of
+# the layer's own read saved when a tile is made (`tile_source_read_drawing`).
+# No row when there is no such layer.
+_SOURCE_AND_RAW_SQL = f"SELECT source.*, drawn.* FROM ({_SOURCE_SQL}) source, ({_RAW_SQL}) drawn"
+
+
+def tile_source_read_drawing(
+    slug: str, *, guess: TileSource, tile: TileAddress
+) -> tuple[TileSource | None, RawDraw | None]:
+    """The layer of that slug (as `tile_source_read`), and the tile drawn
+    whole with the parameters of `guess` (the layer as last read), by the
+    same statement: one round trip where a tile that is not cached took two.
+    The draw is of the features as they are when the row is read (one
+    snapshot); `tile_build` uses it only if the layer read gives the same
+    parameters."""
+    params = {**_raw_params(guess, tile), "slug": slug}
+    with prepared_cursor(binary=True) as cursor:
+        cursor.execute(_SOURCE_AND_RAW_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    n, data = row[_SOURCE_COLUMNS:]
+    del params["slug"]
+    return _source_of(row), RawDraw(params, n, bytes(data) if data is not None else b"")
 
 
 def _aggregated_tile(layer: "TileSource", tile: TileAddress, *, grid_cells: int, aggregate_all: bool = False) -> bytes:
@@ -352,18 +395,21 @@ def layer_is_sparse_at(*, layer: "Layer | TileSource", z: int) -> bool:
     return layer.feature_count <= RAW_AVERAGE_FEATURES * tiles
 
 
-def tile_build(*, layer: "Layer | TileSource", tile: TileAddress) -> bytes:
+def tile_build(*, layer: "Layer | TileSource", tile: TileAddress, drawn: RawDraw | None = None) -> bytes:
     """The MVT bytes of one tile (b"" when it holds nothing), at most MAX_TILE_BYTES.
 
     A tile drawn whole is one statement; the aggregated ones are one each
-    (an empty tile aggregates to nothing), so no transaction is held open."""
+    (an empty tile aggregates to nothing), so no transaction is held open.
+    `drawn`: the tile drawn whole already (`tile_source_read_drawing`), used
+    if it was drawn with this layer's parameters for this tile."""
     layer = tile_source_of(layer)
     if layer_is_sparse_at(layer=layer, z=tile.z):
-        candidates, data = _raw_tile(layer, tile)
-        if candidates == 0:
+        if drawn is None or drawn.params != _raw_params(layer, tile):
+            drawn = _raw_tile(layer, tile)
+        if drawn.candidates == 0:
             return b""
-        if candidates <= RAW_MAX_FEATURES and len(data) <= MAX_TILE_BYTES:
-            return data
+        if drawn.candidates <= RAW_MAX_FEATURES and len(drawn.data) <= MAX_TILE_BYTES:
+            return drawn.data
     for step in range(COARSER_STEPS + 1):
         data = _aggregated_tile(layer, tile, grid_cells=GRID_CELLS // 2**step)
         if len(data) <= MAX_TILE_BYTES:
@@ -427,19 +473,24 @@ tile_writes = WrittenBehind(
 
 @dataclass
 class TilePrefetch:
-    """The shared cache's answer for one cache key, asked for before the
-    layer is read again (`tile_prefetch`): Redis answers while PostgreSQL
-    does. `close()` reads the reply if nobody did: a connection is not given
-    back with a reply on its way (a reply nobody wants fails quietly: the
-    connection is dropped)."""
+    """The shared cache's answer for a tile under `guess`, the layer as
+    this process last read it, asked for before the layer is read again
+    (`tile_prefetch`): Redis answers while the request goes through the
+    middleware. `value()` reads the reply once; `close()` reads it if nobody
+    did: a connection is not given back with a reply on its way (a reply
+    nobody wants fails quietly: the connection is dropped)."""
 
+    guess: TileSource
     key: str
     _reply: Callable[[], object]
     _read: bool = False
+    _value: bytes | None = None
 
     def value(self) -> bytes | None:
-        self._read = True
-        return self._reply()
+        if not self._read:
+            self._read = True
+            self._value = self._reply()
+        return self._value
 
     def close(self) -> None:
         if not self._read:
@@ -454,38 +505,60 @@ class TilePrefetch:
 _last_read: dict[str, TileSource] = {}
 
 
-def tile_prefetch(request, *, slug: str, tile: TileAddress) -> TilePrefetch | None:
-    """The GET of this tile from the shared cache under the layer as this
-    process last read it, sent now; None when there is nothing to ask for
-    (the layer not read yet, the tile in this process's recent tiles, or a
-    client that holds this version: its answer is a 304)."""
-    guess = _last_read.get(slug)
-    if guess is None or _etag(guess) in _if_none_match(request):
+def _tile_in_range(kwargs: dict) -> TileAddress | None:
+    z, x, y = kwargs["z"], kwargs["x"], kwargs["y"]
+    return TileAddress(z, x, y) if 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z else None
+
+
+def tile_prefetch(request) -> TilePrefetch | None:
+    """The lean path's prefetch (gisportal/fastpath.py): the GET of the
+    requested tile from the shared cache under the layer as this process
+    last read it, sent before the middleware runs; None when there is
+    nothing to ask for (a tile out of range, the layer not read yet, the tile
+    in this process's recent tiles, or a client that holds this version: its
+    answer is a 304)."""
+    kwargs = request.resolver_match.kwargs
+    tile = _tile_in_range(kwargs)
+    guess = _last_read.get(kwargs["slug"])
+    if tile is None or guess is None or _etag(guess) in _if_none_match(request):
         return None
     key = tile_cache_key(layer=guess, tile=tile)
     if settings.TILE_MEMORY_CACHE_BYTES and recent_tiles.get(key) is not None:
         return None
-    return TilePrefetch(key, get_started(cache, key))
+    return TilePrefetch(guess, key, get_started(cache, key))
 
 
 def tile_lookup(
-    *, layer: "Layer | TileSource", tile: TileAddress, prefetched: TilePrefetch | None = None
+    *,
+    layer: "Layer | TileSource",
+    tile: TileAddress,
+    prefetched: TilePrefetch | None = None,
+    drawn: RawDraw | None = None,
 ) -> tuple[bytes, Callable[[], None] | None]:
     """The tile from this process's recent tiles, else the shared cache, else
     made; and what keeps it in the caches it was missing from, for the caller
     to run (the view runs it once the answer is sent: the client does not
     wait for Redis to store a tile it already has; `tile_writes` sets it
     there, in batches). `prefetched`: the shared cache's answer if it was
-    asked for already, used when it was asked for under this key."""
+    asked for already, used when it was asked for under this key. `drawn`:
+    the tile drawn already, as the layer was read (`tile_source_read_drawing`,
+    after the shared cache had none under the layer as last read); when it
+    was drawn with this layer's parameters the shared cache is not asked
+    again: the tile is new."""
     key = tile_cache_key(layer=layer, tile=tile)
     budget = settings.TILE_MEMORY_CACHE_BYTES
     data = recent_tiles.get(key) if budget else None
     if data is not None:
         return data, None
-    data = prefetched.value() if prefetched is not None and prefetched.key == key else cache.get(key)
+    if drawn is not None and drawn.params == _raw_params(layer, tile):
+        data = None
+    elif prefetched is not None and prefetched.key == key:
+        data = prefetched.value()
+    else:
+        data = cache.get(key)
     built = data is None
     if built:
-        data = tile_build(layer=layer, tile=tile)
+        data = tile_build(layer=layer, tile=tile, drawn=drawn)
 
     def keep() -> None:
         if built:
@@ -567,7 +640,12 @@ class TileApi(_TileApiView):
 
 
 def tile_response(
-    request, *, layer: TileSource, tile: TileAddress, prefetched: TilePrefetch | None = None
+    request,
+    *,
+    layer: TileSource,
+    tile: TileAddress,
+    prefetched: TilePrefetch | None = None,
+    drawn: RawDraw | None = None,
 ) -> HttpResponse:
     """The answer for a tile of a layer the caller may see: 304 when the
     client holds this version, else the tile (204 when empty)."""
@@ -575,7 +653,7 @@ def tile_response(
     if etag in _if_none_match(request):
         response = HttpResponse(status=304)
     else:
-        data, keep = tile_lookup(layer=layer, tile=tile, prefetched=prefetched)
+        data, keep = tile_lookup(layer=layer, tile=tile, prefetched=prefetched, drawn=drawn)
         response = _TileResponse(data, content_type=MVT_CONTENT_TYPE, status=200 if data else 204)
         response.after = keep
         if not data:
@@ -598,29 +676,45 @@ def tile_answer(request, accepted: bool, view) -> HttpResponse:
     no other) for a tile of a layer it may see, without DRF's dispatch: the
     same layer read, visibility rule, caches and headers (DRF's Allow). A
     tile out of range, a missing or hidden layer: the view's own 400 or 404.
-    The shared cache is asked for the tile under the layer's last-read
-    version while the layer is read (`tile_prefetch`), and its answer is
-    used only if the layer read is of that version."""
+    The shared cache was asked for the tile under the layer's last-read
+    version before the middleware ran (`tile_prefetch`); its answer is used
+    only if the layer read is of that version, and when it has none the
+    tile is drawn by the statement that reads the layer (`_layer_read`)."""
     kwargs = request.resolver_match.kwargs
-    z, x, y = kwargs["z"], kwargs["x"], kwargs["y"]
-    if not (0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
+    tile = _tile_in_range(kwargs)
+    if tile is None:
         return view(request, **kwargs)
     actor = actor_for(request.user)  # the anonymous user, read from the empty session as on Django's path
-    slug, tile = kwargs["slug"], TileAddress(z, x, y)
-    prefetched = tile_prefetch(request, slug=slug, tile=tile)
-    try:
-        layer = reconnecting(lambda: tile_source_read(slug))
-        if layer is None:
-            _last_read.pop(slug, None)
-        else:
-            _last_read[slug] = layer
-        if not tile_source_visible(actor, layer):
-            return view(request, **kwargs)
-        response = tile_response(request, layer=layer, tile=tile, prefetched=prefetched)
-    finally:
-        if prefetched is not None:
-            prefetched.close()
+    slug, prefetched = kwargs["slug"], request.lean_prefetched
+    layer, drawn = reconnecting(lambda: _layer_read(actor, slug, tile, prefetched))
+    if layer is None:
+        _last_read.pop(slug, None)
+    else:
+        _last_read[slug] = layer
+    if not tile_source_visible(actor, layer):
+        return view(request, **kwargs)
+    response = tile_response(request, layer=layer, tile=tile, prefetched=prefetched, drawn=drawn)
     return with_view_headers(response, view_set_up(request, view))
+
+
+def _layer_read(
+    actor, slug: str, tile: TileAddress, prefetched: TilePrefetch | None
+) -> tuple[TileSource | None, RawDraw | None]:
+    """The layer; and, when the shared cache holds no tile under the layer
+    as last read, which the caller may see and which is drawn whole at this
+    zoom, the tile drawn by the same statement (`tile_source_read_drawing`):
+    a tile that has to be made costs one round trip to PostgreSQL, not two.
+    The cache's reply is in by now (it was asked for before the middleware
+    ran), so waiting for it first costs little."""
+    guess = prefetched.guess if prefetched is not None else None
+    if (
+        guess is None
+        or not tile_source_visible(actor, guess)
+        or not layer_is_sparse_at(layer=guess, z=tile.z)
+        or prefetched.value() is not None
+    ):
+        return tile_source_read(slug), None
+    return tile_source_read_drawing(slug, guess=guess, tile=tile)
 
 
 def _if_none_match(request) -> set[str]:
