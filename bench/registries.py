@@ -468,15 +468,22 @@ SERIAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 FLOOR_PGOPTIONS = "-c jit=off -c max_parallel_workers_per_gather=0"
 
 
-def start_ours(bench_url: str, settings_module: str, *, pgoptions: str | None = None) -> Server:
+def start_ours(
+    bench_url: str, settings_module: str, *, pgoptions: str | None = None, root: Path = ROOT, cache_db: int = 1
+) -> Server:
+    """Our production start on the bench database. `root`: another checkout
+    of the project (--baseline-checkout), run with this venv's Python.
+    `cache_db`: the number of the script's Redis database it caches in, so
+    that two servers never serve each other's tiles."""
     env = {**os.environ, "DATABASE_URL": bench_url, "DJANGO_SETTINGS_MODULE": settings_module}
+    env["CACHE_URL"] = env["CACHE_URL"].rpartition("/")[0] + f"/{cache_db}"
     if pgoptions:
         env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {pgoptions}".strip()
     # The production start (gisportal/serving.py), one process as pygeoapi runs here, with production's
     # threads: the client is sequential, so a second thread only takes what a request leaves to do after
     # its bytes are sent (a tile's cache writes), as it does in production.
     argv, _ = production_profile(workers=1)
-    return Server(argv, env={**env, "WEB_ACCESS_LOG": ""}, name="gisportal")
+    return Server(argv, env={**env, "WEB_ACCESS_LOG": ""}, cwd=root, name="gisportal")
 
 
 # --------------------------------------------------------------------------- requests
@@ -650,6 +657,12 @@ def parse_args() -> argparse.Namespace:
         "--zooms",
         default="14,10",
         help="tile zooms to time, comma-separated, of 14 and 10 (default both; 14 alone is the uncached target's)",
+    )
+    p.add_argument(
+        "--baseline-checkout",
+        type=Path,
+        help='also time the uncached tiles of a server run from this checkout ("before"; same database, '
+        "its own cache), taking turns with ours and the floors",
     )
     p.add_argument(
         "--serial-server",
@@ -894,6 +907,9 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
             reason = "does not exist" if not OUR_OGC_MODULE.exists() else f"is not serving: {str(exc)[:300]}"
             notes.append(f"items: our OGC API ({OUR_OGC_MODULE.relative_to(ROOT)}) {reason}; not measured")
             say(f"our OGC API {reason}")
+        if ours_ready and args.baseline_checkout:
+            servers["before"] = start_ours(bench_url, args.settings, root=args.baseline_checkout.resolve(), cache_db=2)
+            servers["before"].wait_ready("/ogc/collections", headers={"Accept": "application/json", **PROXIED})
         if ours_ready and args.serial_server:
             servers["ours_serial"] = start_ours(bench_url, args.settings, pgoptions=SERIAL_PGOPTIONS)
             servers["ours_serial"].wait_ready("/ogc/collections", headers={"Accept": "application/json", **PROXIED})
@@ -1002,6 +1018,7 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
             db=db,
             layer_id=layer_id,
             server=servers.get("ours"),
+            before=servers.get("before"),
             count=args.tiles,
             warmup=max(3, args.warmup // 2),
             seed=args.seed,
@@ -1086,6 +1103,12 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
                     if r.get("ours_p50_ms") is not None
                     else "ours: not measured"
                 )
+                if "before_p50_ms" in r:
+                    ours_txt += (
+                        f"; before (--baseline-checkout) {r['before_p50_ms']:.2f} ms, to {r['floor']} "
+                        f"{r['before_ratio_p50_to_floor']:.2f} (by round "
+                        f"{', '.join(f'{x:.2f}' for x in r['before_ratio_p50_to_floor_by_round'])})"
+                    )
                 build_txt = (
                     f"; tile_build {r['build_p50_ms']:.2f} / {r['build_p95_ms']:.2f} ms, ratio p50 "
                     f"{r['ratio_build_p50']:.2f}"
@@ -1123,7 +1146,16 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
 
 
 def bench_tiles(
-    *, db, layer_id: int, server: Server | None, count: int, warmup: int, seed: int, rounds: int, zooms=(14, 10)
+    *,
+    db,
+    layer_id: int,
+    server: Server | None,
+    count: int,
+    warmup: int,
+    seed: int,
+    rounds: int,
+    zooms=(14, 10),
+    before: Server | None = None,
 ):
     """Bare ST_AsMVT through psycopg against our tiles, uncached, in `rounds`
     rounds of fresh tiles, and cached:
@@ -1135,7 +1167,9 @@ def bench_tiles(
            the SQL our endpoint sends, through Django's DB layer, without HTTP and DRF.
     cached the same tiles again, served from the caches: over HTTP, and in this process through
            Django's whole request stack (django.test.Client: middleware, DRF, the layer look-up,
-           the tile from this process's recent tiles), no socket."""
+           the tile from this process's recent tiles), no socket.
+    http_before  with `before` (--baseline-checkout): the same as http from that server, taking
+           turns with ours, so that a change is measured against the code before it in one run."""
     # The floors' tiles come back in PostgreSQL's binary format, as ours do since 6 December 2026: the
     # bytes as they are, not their hex text (twice the size, then decoded). Unprepared, server-side
     # binding. `text`: as the floors of sessions 1-4 fetched theirs (literal SQL, the hex text).
@@ -1162,17 +1196,19 @@ def bench_tiles(
             return len(our_tiles.tile_build(layer=layer, tile=our_tiles.TileAddress(*tile)))
 
     client = KeepAlive(server.port, {}) if server is not None and build is not None else None
+    before_client = KeepAlive(before.port, {}) if before is not None and client is not None else None
 
-    rendered_since_bump: set = set()
+    rendered_since_bump: dict[str, set] = {"http": set(), "http_before": set()}
 
-    def bump_if_cached(tile):
-        # A tile asked for a second time since the last bump would come from the cache: a new layer
-        # version first (the cache key holds it). Only then: the commit would leave the server idle
-        # for a moment before every request, and waking it costs more than the tile.
-        if tile in rendered_since_bump:
+    def bump_if_cached(tile, mode="http"):
+        # A tile asked of a server a second time since the last bump would come from its cache: a new
+        # layer version first (the cache key holds it). Only then: the commit would leave the server
+        # idle for a moment before every request, and waking it costs more than the tile.
+        if tile in rendered_since_bump[mode]:
             db.execute("UPDATE layers_layer SET version = version + 1 WHERE id = %s", [layer_id])
-            rendered_since_bump.clear()
-        rendered_since_bump.add(tile)
+            for rendered in rendered_since_bump.values():
+                rendered.clear()
+        rendered_since_bump[mode].add(tile)
 
     result: dict = {}
     for z, zseed in ((z, seed + z) for z in (14, 10) if z in zooms):
@@ -1195,6 +1231,14 @@ def bench_tiles(
                 out[t] = len(body)
 
             modes["http"] = fetch
+        if before_client is not None:
+
+            def fetch_before(t, client=before_client):
+                status, body, _ = client.get(f"/tiles/{LAYER_SLUG}/{t[0]}/{t[1]}/{t[2]}.pbf")
+                if status not in (200, 204):
+                    raise RuntimeError(f"tile {t} answered {status} from the baseline: {body[:200]!r}")
+
+            modes["http_before"] = fetch_before
         all_tiles: list = []
         samples: dict[str, list[int]] = {name: [] for name in modes}
         by_round: list[dict] = []
@@ -1209,7 +1253,11 @@ def bench_tiles(
                     modes,
                     warm,
                     tiles,
-                    before={"http": bump_if_cached} if "http" in modes else None,
+                    before={
+                        mode: lambda t, mode=mode: bump_if_cached(t, mode)
+                        for mode in ("http", "http_before")
+                        if mode in modes
+                    },
                     prepare=lambda ts: [bare(t) for t in ts],
                 )
                 by_round.append({name: summarize(v) for name, v in got.items()})
@@ -1287,9 +1335,19 @@ def bench_tiles(
                 "ours_cached_in_process_p50_ms": round(in_process["p50"], 3),
                 "ours_cached_in_process_p95_ms": round(in_process["p95"], 3),
             }
+            if "http_before" in samples:
+                b = summarize(samples["http_before"])
+                r |= {
+                    "before_p50_ms": round(b["p50"], 2),
+                    "before_ratio_p50_to_floor": round(b["p50"] / summarize(samples[floor])["p50"], 2),
+                    "before_ratio_p50_to_floor_by_round": [
+                        round(x["http_before"]["p50"] / x[floor]["p50"], 2) for x in by_round
+                    ],
+                }
         result[f"z{z}"] = r
-    if client is not None:
-        client.close()
+    for open_client in (client, before_client):
+        if open_client is not None:
+            open_client.close()
     return result, note
 
 
