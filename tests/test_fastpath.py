@@ -617,7 +617,8 @@ def test_with_redis_a_tile_asked_for_before_the_layer_is_read_serves_only_that_v
     layer just read has that version and the caller may see it: after an edit
     written in plain SQL the new tile is served, a layer made internal is a
     404 although its tile is in Redis, and every Redis connection is back in
-    its pool."""
+    its pool, also after a request that the middleware answers itself (the
+    GET is sent before the middleware runs)."""
     import mapbox_vector_tile
     import redis
 
@@ -643,6 +644,9 @@ def test_with_redis_a_tile_asked_for_before_the_layer_is_read_serves_only_that_v
     assert again[2] == first[2]
     assert len(captured.captured_queries) == 1  # the layer; the tile came from Redis
     assert gets() - before == 1  # asked for once, before the layer was read
+    before = gets()
+    assert call(lean, environ("", path=path))[0].startswith("301")  # plain HTTP: the middleware redirects
+    assert gets() - before == 1 and not pool._in_use_connections  # asked for before it; the reply read all the same
 
     feature = Feature.objects.filter(layer__slug=PUBLIC_LAYER).order_by("id").first()
     with connection.cursor() as cursor:  # as a script or the benches write: no service, no signal
