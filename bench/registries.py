@@ -32,6 +32,7 @@ is a JSON summary.
 """
 
 import argparse
+import functools
 import gc
 import http.client
 import json
@@ -1222,23 +1223,17 @@ def bench_tiles(
             modes["sql_props_text"] = lambda t: bare(t, SQL_TILE_PROPS, text)  # timed only
         if build is not None:
             modes["build"] = lambda t, out=sizes["build"]: out.__setitem__(t, build(t))
+
+        def fetch(t, client=client, out=sizes["http"], server="ours"):
+            status, body, _ = client.get(f"/tiles/{LAYER_SLUG}/{t[0]}/{t[1]}/{t[2]}.pbf")
+            if status not in (200, 204):
+                raise RuntimeError(f"tile {t} answered {status} ({server}): {body[:200]!r}")
+            out[t] = len(body)
+
         if client is not None:
-
-            def fetch(t, client=client, out=sizes["http"]):
-                status, body, _ = client.get(f"/tiles/{LAYER_SLUG}/{t[0]}/{t[1]}/{t[2]}.pbf")
-                if status not in (200, 204):
-                    raise RuntimeError(f"tile {t} answered {status}: {body[:200]!r}")
-                out[t] = len(body)
-
             modes["http"] = fetch
         if before_client is not None:
-
-            def fetch_before(t, client=before_client):
-                status, body, _ = client.get(f"/tiles/{LAYER_SLUG}/{t[0]}/{t[1]}/{t[2]}.pbf")
-                if status not in (200, 204):
-                    raise RuntimeError(f"tile {t} answered {status} from the baseline: {body[:200]!r}")
-
-            modes["http_before"] = fetch_before
+            modes["http_before"] = functools.partial(fetch, client=before_client, out={}, server="the baseline")
         all_tiles: list = []
         samples: dict[str, list[int]] = {name: [] for name in modes}
         by_round: list[dict] = []

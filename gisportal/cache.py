@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -373,7 +374,10 @@ class WrittenBehind:
         self._pid: int | None = None
         self._put_count = self._done_count = 0
         self._dropping = self._hurry = False
-        os.register_at_fork(after_in_child=self._forked)
+        # Weakly: the interpreter keeps fork hooks for good, and an instance
+        # (a test's) would never be freed.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (writes := ref()) is not None and writes._forked())
 
     def _forked(self) -> None:
         """In a forked child: no thread yet, and a lock the parent's thread may have held."""

@@ -321,6 +321,11 @@ def _raw_params(layer: "TileSource", tile: TileAddress) -> dict:
     return {**_params(layer, tile), "simplify": simplify, "limit": RAW_MAX_FEATURES + 1}
 
 
+def _drawn(params: dict, candidates: int, data) -> RawDraw:
+    """A draw from `_RAW_SQL`'s two columns (no tile: no bytes)."""
+    return RawDraw(params, candidates, bytes(data) if data is not None else b"")
+
+
 def _raw_tile(layer: "TileSource", tile: TileAddress) -> RawDraw:
     params = _raw_params(layer, tile)
     # Prepared (parsed and planned once per connection; the generic plan is
@@ -328,8 +333,7 @@ def _raw_tile(layer: "TileSource", tile: TileAddress) -> RawDraw:
     # which is how the bench's floor sends its own (bench/README.md).
     with prepared_cursor(binary=True) as cursor:
         cursor.execute(_RAW_SQL, params)
-        n, data = cursor.fetchone()
-    return RawDraw(params, n, bytes(data) if data is not None else b"")
+        return _drawn(params, *cursor.fetchone())
 
 
 # The layer's row and a tile drawn whole, in one statement: the round trip of
@@ -347,15 +351,13 @@ def tile_source_read_drawing(
     The draw is of the features as they are when the row is read (one
     snapshot); `tile_build` uses it only if the layer read gives the same
     parameters."""
-    params = {**_raw_params(guess, tile), "slug": slug}
+    params = _raw_params(guess, tile)
     with prepared_cursor(binary=True) as cursor:
-        cursor.execute(_SOURCE_AND_RAW_SQL, params)
+        cursor.execute(_SOURCE_AND_RAW_SQL, {**params, "slug": slug})
         row = cursor.fetchone()
     if row is None:
         return None, None
-    n, data = row[_SOURCE_COLUMNS:]
-    del params["slug"]
-    return _source_of(row), RawDraw(params, n, bytes(data) if data is not None else b"")
+    return _source_of(row), _drawn(params, *row[_SOURCE_COLUMNS:])
 
 
 def _aggregated_tile(layer: "TileSource", tile: TileAddress, *, grid_cells: int, aggregate_all: bool = False) -> bytes:
