@@ -3,7 +3,7 @@ the sector registries (layers of features) kept on the same map."""
 
 from django.conf import settings
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GinIndex, GistIndex
+from django.contrib.postgres.indexes import GistIndex
 from django.db.models import Q
 from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy
@@ -177,6 +177,13 @@ class Layer(models.Model):
     version = models.PositiveIntegerField(default=1)
     feature_count = models.PositiveIntegerField(default=0)
     extent = models.PolygonField(srid=4326, null=True, blank=True, spatial_index=False)
+    distinct_fields = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="String fields whose values nearly all differ, set by a replace import: the layer's partition "
+        "indexes each by a btree of its own and leaves them out of its GIN (layers/registries/partitions.py).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -210,8 +217,10 @@ class Feature(models.Model):
             # Per partition: a GiST on geom alone is built sorted by PostGIS
             # (fast), which btree_gist's (layer, geom) was not.
             GistIndex(fields=["geom"], name="feature_geom_gist"),
-            # Property equality filters (OGC items, `@>`) on any schema field.
-            GinIndex(fields=["properties"], name="feature_properties_gin", opclasses=["jsonb_path_ops"]),
+            # The properties' indexes are each partition's own (migration 0010,
+            # partitions.py `properties_index_builds`): a GIN for equality
+            # filters on any schema field, and a btree for each of the layer's
+            # `distinct_fields`, which the GIN leaves out.
         ]
 
 

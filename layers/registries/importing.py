@@ -73,7 +73,14 @@ from gisportal.spreadsheets import SafeCsvWriter
 from gisportal.zipcheck import ZipLimits, ZipRefused, zip_check
 
 from ..models import AdministrativeUnit, Era, FeatureChange, FieldType, GeometryType, ImportJob, Layer, UnitLevel
-from .partitions import PARENT, layer_partition_ensure, partition_swap, partition_table_create, partition_table_index
+from .partitions import (
+    PARENT,
+    distinct_fields_choose,
+    layer_partition_ensure,
+    partition_swap,
+    partition_table_create,
+    partition_table_index,
+)
 from .services import layer_touch
 
 logger = logging.getLogger(__name__)
@@ -936,6 +943,9 @@ class _Staging:
         # Per attempt: a run taken for dead may still be running its build.
         self.table = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
         self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
+        self.loaded = 0
+        # Replace mode: set by partition_build, saved on the layer by the swap.
+        self.distinct_fields: list[str] = []
 
     def create(self) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -969,21 +979,28 @@ class _Staging:
             cursor.execute("SET LOCAL synchronous_commit = off")
             with cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy:
                 copy.write(checked.copy_text)
+        self.loaded += checked.rows
 
     def partition_build(self) -> None:
-        """Replace mode: the loaded table indexed, ready for the swap."""
+        """Replace mode: the loaded table indexed, ready for the swap; string
+        fields whose values nearly all differ get btrees of their own
+        (partitions.py)."""
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"ALTER TABLE {self.table} ALTER layer_id DROP DEFAULT, "
                 "ALTER created_at DROP DEFAULT, ALTER updated_at DROP DEFAULT"
             )
-        partition_table_index(self.table)
+        self.distinct_fields = distinct_fields_choose(self.table, self.fields, self.loaded)
+        partition_table_index(self.table, self.distinct_fields)
 
     def swap_in(self) -> None:
         """The staged rows become the layer's features: in replace mode in
         place of the ones it had. Inside the swap transaction."""
         if self.replace:
             partition_swap(layer_id=self.layer.pk, table=self.table)
+            # What the new partition's indexes were built for (the filters' SQL reads it).
+            self.layer.distinct_fields = self.distinct_fields
+            Layer.objects.filter(pk=self.layer.pk).update(distinct_fields=self.distinct_fields)
             return
         layer_partition_ensure(self.layer.pk)
         with connection.cursor() as cursor:

@@ -55,7 +55,14 @@ from gisportal.fastpath import answer_within_rate, reconnecting
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer
-from .selectors import layer_read_for_user, layer_read_lean, layer_visible_to, layers_visible_to, typed_value
+from .selectors import (
+    layer_read_for_user,
+    layer_read_lean,
+    layer_visible_to,
+    layers_visible_to,
+    properties_equal_sql,
+    typed_value,
+)
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
@@ -728,9 +735,9 @@ def _where(layer: Layer, query: ItemsQuery) -> tuple[str, list]:
         for envelope in query.envelopes:
             values.extend(envelope)
     if query.equals:
-        # Containment (@>) is what the GIN jsonb_path_ops index serves.
-        clauses.append("f.properties @> %s::jsonb")
-        values.append(json.dumps(query.equals, ensure_ascii=False))
+        sql, equal_values = properties_equal_sql(layer, query.equals, column="f.properties")
+        clauses.append(sql)
+        values.extend(equal_values)
     for name, value in query.datetime_equals.items():
         clauses.append("(f.properties->>%s)::timestamptz = %s")
         values.extend([name, value])

@@ -6,9 +6,11 @@ staff; administrators see all. A layer the caller may not see looks exactly
 like one that does not exist (404)."""
 
 import datetime as dt
+import json
 
 from django.contrib.gis.geos import Polygon
-from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import BigIntegerField, BooleanField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.http import Http404
 
@@ -16,6 +18,7 @@ from gisportal.accounts.selectors import Actor
 
 from ..models import Feature, Layer, Visibility
 from ..selectors import prepared_cursor
+from .partitions import properties_gin_expression, sql_text
 
 
 def layers_visible_to(actor: Actor) -> QuerySet[Layer]:
@@ -76,8 +79,9 @@ def layer_read(slug: str) -> Layer | None:
 # What a page of items reads of its layer; the rest (the extent, the description, the dates) is deferred.
 _LEAN_LAYER_FIELDS = (
     "id", "slug", "title", "owner_id", "geometry_type", "schema",
-    "visibility", "time_field", "version", "feature_count",
+    "visibility", "time_field", "version", "feature_count", "distinct_fields",
 )  # fmt: skip
+_LEAN_LAYER_JSON = [_LEAN_LAYER_FIELDS.index(name) for name in ("schema", "distinct_fields")]
 _LEAN_LAYER_SQL = f"SELECT {', '.join(_LEAN_LAYER_FIELDS)} FROM layers_layer WHERE slug = %s"
 
 
@@ -93,8 +97,8 @@ def layer_read_lean(slug: str) -> Layer | None:
     if row is None:
         return None
     values = list(row)
-    schema = _LEAN_LAYER_FIELDS.index("schema")
-    values[schema] = Layer._meta.get_field("schema").from_db_value(values[schema], None, None)
+    for i in _LEAN_LAYER_JSON:
+        values[i] = Layer._meta.get_field(_LEAN_LAYER_FIELDS[i]).from_db_value(values[i], None, None)
     return Layer.from_db(alias, _LEAN_LAYER_FIELDS, values)
 
 
@@ -144,8 +148,9 @@ def features_of(
         # float4 index boxes and lets points ~2e-6° outside through.
         features = features.filter(geom__intersects=Polygon.from_bbox(bbox))
     if properties:
-        # Containment (@>) is what the GIN jsonb_path_ops index serves.
-        features = features.filter(properties__contains={n: typed_value(layer, n, v) for n, v in properties.items()})
+        equals = {n: typed_value(layer, n, v) for n, v in properties.items()}
+        sql, values = properties_equal_sql(layer, equals, column=f"{Feature._meta.db_table}.properties")
+        features = features.filter(RawSQL(sql, values, output_field=BooleanField()))
     if time_range and layer.time_field:
         start, end = time_range
         key = f"properties__{layer.time_field}"
@@ -154,6 +159,27 @@ def features_of(
         if end:
             features = features.filter(**{f"{key}__lte": end.isoformat()})
     return features.order_by("id")
+
+
+def properties_equal_sql(layer: Layer, equals: dict, *, column: str) -> tuple[str, list]:
+    """Equality filters on a layer's properties as one condition of a
+    statement with parameters. `column @> {...}` decides it; for a layer
+    with `distinct_fields` the same filters follow as its partition's indexes
+    state them (partitions.py), each implied by the containment, so a
+    partition indexed either way answers alike: `column ->> 'name' = value`
+    for a distinct field, `(column - '{names}') @> {the others}`."""
+    clauses, values = [f"{column} @> %s::jsonb"], [json.dumps(equals, ensure_ascii=False)]
+    distinct = layer.distinct_fields
+    for name in distinct:
+        if isinstance(equals.get(name), str):
+            # A literal key, as the index has it ("%" doubled for the parameters' format).
+            clauses.append(f"({column} ->> {sql_text(name).replace('%', '%%')}) = %s")
+            values.append(equals[name])
+    others = {name: value for name, value in equals.items() if name not in distinct}
+    if distinct and others:
+        clauses.append(f"{properties_gin_expression(distinct, column).replace('%', '%%')} @> %s::jsonb")
+        values.append(json.dumps(others, ensure_ascii=False))
+    return " AND ".join(clauses), values
 
 
 def layer_key(layer: Layer) -> Cast:

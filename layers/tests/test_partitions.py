@@ -2,6 +2,7 @@
 swapped whole by a replace import, dropped with the layer; the properties
 the importer writes as JSON are what PostgreSQL's jsonb_build_object made."""
 
+import json
 import math
 from pathlib import Path
 
@@ -204,3 +205,130 @@ def test_a_swap_blocked_by_a_long_read_gives_up_and_leaves_the_layer_unchanged(
             assert _tables("import_partition_%") == []
         finally:
             layer_delete(layer=layer, acting_user=None)
+
+
+# --- string fields whose values all differ: a btree each, out of the GIN ------------
+
+ODD = 'mã "hồ sơ" 100%\'s'  # quotes and a "%" in a field's name: literals in the index and the filter
+DISTINCT_SCHEMA = [*SCHEMA, {"name": "district", "type": "string"}, {"name": ODD, "type": "string"}]
+
+
+def _distinct_sample(n: int):
+    sample = sample_points(n, seed=7)
+    for i, properties in enumerate(sample.properties):
+        properties["district"] = f"Huyện {i % 6}"  # six values: stays in the GIN
+        properties[ODD] = f"HS-{i:05d}"
+    return sample
+
+
+def _properties_indexes(layer: Layer) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass AND pg_get_indexdef("
+            "indexrelid) LIKE '%%properties%%' ORDER BY 1",
+            [partition_name(layer.pk)],
+        )
+        return [definition.partition(" USING ")[2] for (definition,) in cursor.fetchall()]
+
+
+def _index_like(layer: Layer, pattern: str) -> str:
+    (name,) = _one(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass "
+        "AND pg_get_indexdef(indexrelid) LIKE %s",
+        [partition_name(layer.pk), pattern],
+    )
+    return name
+
+
+def _plan(sql: str, values: list) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # whether an index *can* serve it, at 400 rows
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT f.id FROM layers_feature f WHERE {sql}", values)
+        plan = json.dumps(cursor.fetchone()[0])
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        return plan
+
+
+@pytest.mark.django_db
+def test_string_fields_whose_values_all_differ_get_a_btree_and_every_filter_answers_as_the_file_says(
+    tmp_path, monkeypatch, wsgi
+):
+    from layers.registries import partitions
+    from layers.registries.ogc import ItemsQuery, _where
+    from layers.registries.selectors import features_of, layer_read_lean
+    from layers.tests.fixtures_registry import _table, _write
+    from tests.lean import answered_lean_as_django, environ
+
+    monkeypatch.setattr(partitions, "DISTINCT_MIN_ROWS", 100)
+    sample = _distinct_sample(400)
+    layer = make_layer("test-partition-distinct", schema=DISTINCT_SCHEMA, visibility="public")
+    path = _write(_table(sample, schema=DISTINCT_SCHEMA), tmp_path / "d.gpkg", "GPKG", geometry_type="Point")
+    assert _replace(layer, path).status == "succeeded"
+    layer.refresh_from_db()
+    assert sorted(layer.distinct_fields) == sorted(["name", ODD])
+    assert layer_read_lean(layer.slug).distinct_fields == layer.distinct_fields
+    indexes = _properties_indexes(layer)
+    assert len(indexes) == 3
+    (gin,) = [i for i in indexes if i.startswith("gin ")]
+    assert gin.startswith("gin (((properties - '{name,\"mã") and "district" not in gin
+    assert sum("->> 'name'::text" in i for i in indexes) == 1
+
+    # Every filter against the file's rows, counted here: the OGC items (lean and Django
+    # alike) and the export's queryset.
+    cases = [
+        {"name": sample.properties[17]["name"]},
+        {"district": "Huyện 2"},
+        {"district": "Huyện 2", "name": sample.properties[20]["name"]},  # 20 % 6 == 2
+        {"district": "Huyện 3", "name": sample.properties[20]["name"]},  # none
+        {ODD: "HS-00042", "beds": str(sample.properties[42]["beds"] or 0)},
+        {"name": sample.properties[5]["name"], "active": "true"},
+    ]
+    for filters in cases:
+        expected = [
+            i
+            for i, p in enumerate(sample.properties)
+            if all(str(p.get(k)).lower() == v.lower() if k in ("beds", "active") else p.get(k) == v
+                   for k, v in filters.items())
+        ]  # fmt: skip
+        if "beds" in filters and sample.properties[42]["beds"] is None:
+            expected = []
+        _, _, body = answered_lean_as_django(
+            wsgi, environ({**filters, "limit": "1000"}, path=f"/ogc/collections/{layer.slug}/items")
+        )
+        found = json.loads(body)["features"]
+        assert sorted(f["properties"]["name"] for f in found) == sorted(sample.properties[i]["name"] for i in expected)
+        assert features_of(layer=layer, properties=filters).count() == len(expected)
+
+    # The index each filter's own statement can use: the btree for a distinct field, the GIN for the others.
+    def plan_of(filters: dict) -> str:
+        return _plan(*_where(layer, ItemsQuery(limit=10, equals=filters)))
+
+    assert _index_like(layer, "%->> 'name'%") in plan_of({"name": sample.properties[3]["name"]})
+    assert _index_like(layer, "%USING gin%") in plan_of({"district": "Huyện 1"})
+
+    # A replace import below the threshold: the whole properties in the GIN again, and the layer says so.
+    monkeypatch.undo()
+    assert _replace(layer, write_gpkg(sample_points(50, seed=8), tmp_path / "e.gpkg")).status == "succeeded"
+    layer.refresh_from_db()
+    assert layer.distinct_fields == []
+    assert _properties_indexes(layer) == ["gin (properties jsonb_path_ops)"]
+    name = sample_points(50, seed=8).properties[9]["name"]
+    assert features_of(layer=layer, properties={"name": name}).count() == 1
+
+
+@pytest.mark.django_db
+def test_every_partition_has_its_own_gin_and_the_parent_none():
+    """Migration 0010: the DEFAULT partition and every layer's (the GIN is
+    each partition's own, so that a layer's may leave fields out)."""
+    (parent,) = _one(
+        "SELECT count(*) FROM pg_index WHERE indrelid = 'layers_feature'::regclass "
+        "AND pg_get_indexdef(indexrelid) LIKE '%%USING gin%%'"
+    )
+    assert parent == 0
+    (missing,) = _one(
+        """SELECT count(*) FROM pg_inherits i WHERE i.inhparent = 'layers_feature'::regclass AND NOT EXISTS (
+               SELECT 1 FROM pg_index x
+               WHERE x.indrelid = i.inhrelid AND pg_get_indexdef(x.indexrelid) LIKE '%%USING gin%%')"""
+    )
+    (partitions,) = _one("SELECT count(*) FROM pg_inherits WHERE inhparent = 'layers_feature'::regclass")
+    assert partitions >= 1 and missing == 0
