@@ -62,9 +62,9 @@ LEFT_OUT = {
     # COPY) and a GiST index on geom built after the COPY.
     "ogr2ogr": "every check of a row (geometry missing, empty, of the wrong type, outside lon/lat, over the vertex "
     "limit, invalid; each attribute against the layer's schema type; far from the province), repair and the error "
-    "report; the properties as one jsonb (it writes typed columns) and their GIN index; ANALYZE; the job row and its "
-    "progress per batch; the build apart and the all-or-nothing swap (DETACH, DROP, ATTACH with the foreign key's "
-    "check); the layer's count, extent and version",
+    "report; the properties as one jsonb (it writes typed columns) and their indexes (a GIN, and a btree for the "
+    "name, whose values all differ); ANALYZE; the job row and its progress per batch; the build apart and the "
+    "all-or-nothing swap (DETACH, DROP, ATTACH with the foreign key's check); the layer's count, extent and version",
     "the bench": "a replace over a layer that already holds features (the swap then also drops its old partition), "
     "append mode, other formats (shapefile, GeoJSON, CSV), a Celery worker (the command imports in its process)",
 }
@@ -167,6 +167,19 @@ class Checkout:
         steps = next((line.split("seconds: ", 1)[1] for line in tail.splitlines() if "seconds: " in line), "")
         return m.wall_s, m.max_rss_bytes, steps
 
+    def properties_indexes(self) -> list[str]:
+        """How the layer's partition indexes the properties (a GIN, less any
+        string field whose values all differ, which gets a btree)."""
+        with psycopg.connect(conninfo_from_url(self.url), autocommit=True) as conn:
+            rows = conn.execute(
+                """SELECT pg_get_indexdef(x.indexrelid) FROM layers_layer l
+                   JOIN pg_inherits i ON i.inhrelid = format('layers_feature_%%s', l.id)::regclass
+                   JOIN pg_index x ON x.indrelid = i.inhrelid
+                   WHERE l.slug = %s AND pg_get_indexdef(x.indexrelid) LIKE '%%properties%%' ORDER BY 1""",
+                [LAYER_SLUG],
+            ).fetchall()
+        return [definition.partition(" USING ")[2] for (definition,) in rows]
+
     def count(self) -> int:
         with psycopg.connect(conninfo_from_url(self.url), autocommit=True) as conn:
             return conn.execute(
@@ -235,6 +248,9 @@ def main() -> int:
     counts.update({name: side.count() for name, side in sides.items()})
     if any(c != n for c in counts.values()):
         sys.exit(f"counts differ from the file's {n}: {counts}")
+    indexes = {name: side.properties_indexes() for name, side in sides.items()}
+    for name, definitions in indexes.items():
+        say(f"  {name}: the properties indexed by {'; '.join(definitions)}")
 
     # Ratios per round (each against the ogr2ogr run of the same round), then their median and range.
     ratios = {name: [t / o for t, o in zip(times[name], times["ogr2ogr"], strict=True)] for name in sides}
@@ -260,6 +276,7 @@ def main() -> int:
         "ours_peak_rss_mib": round(max(peaks["ours"]) / 2**20),
         "ogr2ogr_peak_rss_mib": round(max(peaks["ogr2ogr"]) / 2**20),
         "times_s": {name: [round(t, 2) for t in ts] for name, ts in times.items()},
+        "ours_properties_indexes": indexes["ours"],
         "load_average": [round(x, 2) for x in os.getloadavg()],
         **baselines_left_out(LEFT_OUT),
     }

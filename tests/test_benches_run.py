@@ -75,7 +75,8 @@ BENCHES = {
     ),
     "registries_import": (
         ["--n", "500", "--rounds", "1", "--phases"],
-        {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s", "baselines_leave_out"},
+        {"points", "ours_s", "ogr2ogr_s", "ratio", "ours_peak_rss_mib", "times_s", "baselines_leave_out"}
+        | {"ours_properties_indexes"},
         ["bench_import"],
     ),
     "zalo": (
