@@ -48,7 +48,7 @@ class LayerAdmin(admin.ModelAdmin):
     list_filter = ("visibility", "geometry_type", "owner")
     search_fields = ("slug", "title")
     filter_horizontal = ("editors",)
-    readonly_fields = ("version", "feature_count", "extent", "created_at", "updated_at")
+    readonly_fields = ("version", "feature_count", "extent", "distinct_fields", "created_at", "updated_at")
 
     def get_deleted_objects(self, objs, request):
         summaries = [layer_removal_summary(layer) for layer in objs]
