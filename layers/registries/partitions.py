@@ -141,10 +141,9 @@ def partition_table_index(table: str, distinct_fields: list[str] = ()) -> None:
     properties' indexes, the longest, are built in a second session while
     this one builds the rest: CREATE INDEX takes a SHARE lock, which two
     builds share; the primary key is made from its unique index once both
-    are done. The foreign key to
-    layers_layer is left to ATTACH (it validates it: about 0.3 s at 1M rows):
-    on a table that a killed import left behind it would keep the layer from
-    being deleted."""
+    are done. The foreign key to layers_layer is left to ATTACH (it
+    validates it: about 0.3 s at 1M rows): on a table that a killed import
+    left behind it would keep the layer from being deleted."""
     (key,) = _rows(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
         [PARENT],
