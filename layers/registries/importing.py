@@ -943,7 +943,6 @@ class _Staging:
         # Per attempt: a run taken for dead may still be running its build.
         self.table = f"import_partition_{job.pk}_{job.attempts}" if self.replace else f"import_staging_{job.pk}"
         self.earlier = [f"import_partition_{job.pk}_{attempt}" for attempt in range(job.attempts)]
-        self.loaded = 0
         # Replace mode: set by partition_build, saved on the layer by the swap.
         self.distinct_fields: list[str] = []
 
@@ -979,18 +978,17 @@ class _Staging:
             cursor.execute("SET LOCAL synchronous_commit = off")
             with cursor.cursor.copy(f"COPY {self.table} (geom, properties) FROM STDIN") as copy:
                 copy.write(checked.copy_text)
-        self.loaded += checked.rows
 
-    def partition_build(self) -> None:
-        """Replace mode: the loaded table indexed, ready for the swap; string
-        fields whose values nearly all differ get btrees of their own
-        (partitions.py)."""
+    def partition_build(self, rows: int) -> None:
+        """Replace mode: the loaded table (`rows` rows) indexed, ready for the
+        swap; string fields whose values nearly all differ get btrees of
+        their own (partitions.py)."""
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"ALTER TABLE {self.table} ALTER layer_id DROP DEFAULT, "
                 "ALTER created_at DROP DEFAULT, ALTER updated_at DROP DEFAULT"
             )
-        self.distinct_fields = distinct_fields_choose(self.table, self.fields, self.loaded)
+        self.distinct_fields = distinct_fields_choose(self.table, self.fields, rows)
         partition_table_index(self.table, self.distinct_fields)
 
     def swap_in(self) -> None:
@@ -1310,7 +1308,7 @@ def _run_file(
     )
     if job.mode == ImportJob.Mode.REPLACE:
         with phases.timed("index"):
-            staging.partition_build()
+            staging.partition_build(imported)
     note = (
         f"{job.mode}: {imported} imported, {counts['rows_repaired']} repaired, "
         f"{counts['rows_rejected']} rejected, {counts['rows_flagged']} flagged ({job.source_name})"

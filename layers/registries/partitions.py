@@ -90,7 +90,7 @@ def partition_table_create(*, table: str, layer_id: int) -> None:
     )
 
 
-def sql_text(value: str) -> str:
+def _sql_text(value: str) -> str:
     """`value` as an SQL string literal (standard_conforming_strings, the
     default since PostgreSQL 9.1): written into statements whose expressions
     must match an index's, which a parameter of a generic plan does not."""
@@ -102,14 +102,19 @@ def properties_gin_expression(distinct_fields: list[str], column: str = "propert
     if not distinct_fields:
         return column
     elements = ",".join('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"' for name in distinct_fields)
-    return f"({column} - {sql_text('{' + elements + '}')}::text[])"
+    return f"({column} - {_sql_text('{' + elements + '}')}::text[])"
+
+
+def properties_key_expression(name: str, column: str = "properties") -> str:
+    """What a partition's btree on a distinct field indexes: its value as text."""
+    return f"({column} ->> {_sql_text(name)})"
 
 
 def properties_index_builds(table: str, distinct_fields: list[str]) -> list[str]:
     """The statements that index a partition's properties (module docstring)."""
     gin = properties_gin_expression(distinct_fields)
     builds = [f"CREATE INDEX ON {_q(table)} USING gin ({gin} jsonb_path_ops)"]
-    builds += [f"CREATE INDEX ON {_q(table)} ((properties ->> {sql_text(name)}))" for name in distinct_fields]
+    builds += [f"CREATE INDEX ON {_q(table)} ({properties_key_expression(name)})" for name in distinct_fields]
     return builds
 
 
@@ -120,9 +125,8 @@ def distinct_fields_choose(table: str, fields: list[dict], rows: int) -> list[st
     if rows < DISTINCT_MIN_ROWS or not names:
         return []
     percent = min(100.0, 100.0 * DISTINCT_SAMPLE_ROWS / rows)
-    counts = ", ".join(
-        f"count(properties ->> {sql_text(name)}), count(DISTINCT properties ->> {sql_text(name)})" for name in names
-    )
+    keys = [properties_key_expression(name) for name in names]
+    counts = ", ".join(f"count({key}), count(DISTINCT {key})" for key in keys)
     # No parameters: a field's name may hold a "%".
     (row,) = _rows(f"SELECT {counts} FROM {_q(table)} TABLESAMPLE SYSTEM ({percent!r}) REPEATABLE (0)")
     chosen = []

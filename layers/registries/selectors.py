@@ -18,7 +18,7 @@ from gisportal.accounts.selectors import Actor
 
 from ..models import Feature, Layer, Visibility
 from ..selectors import prepared_cursor
-from .partitions import properties_gin_expression, sql_text
+from .partitions import properties_gin_expression, properties_key_expression
 
 
 def layers_visible_to(actor: Actor) -> QuerySet[Layer]:
@@ -173,7 +173,7 @@ def properties_equal_sql(layer: Layer, equals: dict, *, column: str) -> tuple[st
     for name in distinct:
         if isinstance(equals.get(name), str):
             # A literal key, as the index has it ("%" doubled for the parameters' format).
-            clauses.append(f"({column} ->> {sql_text(name).replace('%', '%%')}) = %s")
+            clauses.append(f"{properties_key_expression(name, column).replace('%', '%%')} = %s")
             values.append(equals[name])
     others = {name: value for name, value in equals.items() if name not in distinct}
     if distinct and others:

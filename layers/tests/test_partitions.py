@@ -221,22 +221,23 @@ def _distinct_sample(n: int):
     return sample
 
 
-def _properties_indexes(layer: Layer) -> list[str]:
+def _indexes(layer: Layer, pattern: str) -> list[tuple[str, str]]:
+    """The name and method-and-expression of each index of the layer's partition whose definition is LIKE `pattern`."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass AND pg_get_indexdef("
-            "indexrelid) LIKE '%%properties%%' ORDER BY 1",
-            [partition_name(layer.pk)],
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "WHERE indrelid = %s::regclass AND pg_get_indexdef(indexrelid) LIKE %s ORDER BY 2",
+            [partition_name(layer.pk), pattern],
         )
-        return [definition.partition(" USING ")[2] for (definition,) in cursor.fetchall()]
+        return [(name, definition.partition(" USING ")[2]) for name, definition in cursor.fetchall()]
+
+
+def _properties_indexes(layer: Layer) -> list[str]:
+    return [using for _, using in _indexes(layer, "%properties%")]
 
 
 def _index_like(layer: Layer, pattern: str) -> str:
-    (name,) = _one(
-        "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass "
-        "AND pg_get_indexdef(indexrelid) LIKE %s",
-        [partition_name(layer.pk), pattern],
-    )
+    ((name, _),) = _indexes(layer, pattern)
     return name
 
 
