@@ -1,5 +1,7 @@
 """Public JSON API of the procedure catalogue: search and detail."""
 
+import re
+
 from django.contrib.gis.geos import Point
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -31,7 +33,8 @@ MAX_OFFSET = 10**6
 MAX_QUERY_LENGTH = 200
 
 
-def _brief(request, procedure: Procedure) -> dict:
+def _brief(request, procedure: Procedure, urls: "_ProcedureUrls | None" = None) -> dict:
+    api_url, page_url = (urls or _ProcedureUrls(request)).of(procedure.code)
     return {
         "code": procedure.code,
         "name": procedure.name,
@@ -44,9 +47,34 @@ def _brief(request, procedure: Procedure) -> dict:
         "fee_vnd": procedure.fee_vnd,
         "postal_submission_allowed": procedure.postal_submission_allowed,
         "postal_result_allowed": procedure.postal_result_allowed,
-        "url": request.build_absolute_uri(reverse("api-procedure-detail", args=[procedure.code])),
-        "page_url": request.build_absolute_uri(reverse("procedure-detail", args=[procedure.code])),
+        "url": api_url,
+        "page_url": page_url,
     }
+
+
+class _ProcedureUrls:
+    """A procedure's two absolute URLs (its API detail and its page), for
+    every procedure of one answer: each reversed and made absolute once,
+    then the code put in (reversing twice a procedure was a fifth of a page
+    of 20's time). A code that a path would quote (none of the national
+    ones) is reversed as usual."""
+
+    _MARK = "0procedure-code0"
+    _PLAIN = re.compile(r"[0-9A-Za-z._-]+")
+
+    def __init__(self, request):
+        self.request = request
+        # (start, end) of each URL around the code: the mark's last place (the host cannot be after it).
+        self.api = request.build_absolute_uri(reverse("api-procedure-detail", args=[self._MARK])).rpartition(self._MARK)
+        self.page = request.build_absolute_uri(reverse("procedure-detail", args=[self._MARK])).rpartition(self._MARK)
+
+    def of(self, code: str) -> tuple[str, str]:
+        if not self._PLAIN.fullmatch(code):
+            return tuple(
+                self.request.build_absolute_uri(reverse(name, args=[code]))
+                for name in ("api-procedure-detail", "procedure-detail")
+            )
+        return self.api[0] + code + self.api[2], self.page[0] + code + self.page[2]
 
 
 def _form(request, form) -> dict:
@@ -121,7 +149,8 @@ def procedure_list_data(request, search: dict) -> dict:
     """ProcedureListApi's answer to a valid search: one page, best match first."""
     total, page = catalogue.procedures_search_page(**search)
     links = page_links(request, offset=search["offset"], limit=search["limit"], returned=len(page), total=total)
-    return {"count": total, **links, "results": [_brief(request, p) for p in page]}
+    urls = _ProcedureUrls(request)
+    return {"count": total, **links, "results": [_brief(request, p, urls) for p in page]}
 
 
 # --- the lean path (gisportal/fastpath.py) -------------------------------------------

@@ -156,7 +156,7 @@ def documents_keep_from_dossier(dossier: Dossier, *, owner) -> None:
     attachment's file."""
     if owner is None:
         return
-    # The rows the submission just wrote when it handed them over (services._rows_known).
+    # The rows the submission just wrote when it handed them over (gisportal.loaded.rows_known).
     attachments = sorted(dossier.attachments.all(), key=lambda attachment: attachment.pk)
     if not attachments:
         return

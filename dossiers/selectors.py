@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.loaded import rows_known
 
 from .models import OPEN_STATUSES, Dossier, DossierEvent, Procedure, Status
 from .process import procedure_steps
@@ -242,11 +243,7 @@ def dossier_public_read(*, code: str) -> Dossier | None:
     events = [DossierEvent.from_db(db, _PUBLIC_EVENT_COLUMNS, event) for event in event_rows]
     for event in events:
         event._state.fields_cache["dossier"] = dossier
-    # As prefetch_related("events") leaves it: dossier.events.all() answers from this list.
-    prefetched = dossier.events.all()
-    prefetched._result_cache = events
-    prefetched._prefetch_done = True
-    dossier._prefetched_objects_cache = {"events": prefetched}
+    rows_known(dossier, events=events)  # dossier.events.all() answers from this list
     return dossier
 
 

@@ -24,6 +24,7 @@ from gisportal.accounts.models import Agency, Profile, Role
 from gisportal.accounts.selectors import Actor, actor_for, user_display_name
 from gisportal.accounts.validators import citizen_id_problem
 from gisportal.api import message
+from gisportal.loaded import rows_known
 from layers.models import AdministrativeUnit, ServicePoint, ServicePointKind
 
 from . import density_counts, stats
@@ -606,7 +607,7 @@ def _events_known(dossier: Dossier, events: list[DossierEvent]) -> None:
     if any(e.actor_agency_id or e.actor_point_id or e.to_agency_id for e in events):
         return
     dossier.submitted_events = sorted(events, key=lambda e: (e.at, e.pk))
-    _rows_known(dossier, events=dossier.submitted_events)
+    rows_known(dossier, events=dossier.submitted_events)
 
 
 def _check_components(
@@ -663,20 +664,7 @@ def _write_components(dossier: Dossier, checked: CheckedComponents, *, user, wri
         )
         for code, answers in checked.forms.items()
     )
-    _rows_known(dossier, attachments=attachments, eforms=eforms)
-
-
-def _rows_known(dossier: Dossier, **rows: list) -> None:
-    """Tells the dossier instance all the rows it has under each reverse
-    relation named, as `prefetch_related` would: the submission has just
-    written them, so its answer (`dossier.attachments.all()`, ...) needs no
-    read-back."""
-    known = dossier.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, values in rows.items():
-        queryset = getattr(dossier, name).get_queryset()
-        queryset._result_cache = list(values)
-        queryset._prefetch_done = True
-        known[name] = queryset
+    rows_known(dossier, attachments=attachments, eforms=eforms)  # just written: no read-back
 
 
 def _idempotent_replay(user, key: str, fingerprint: str) -> Dossier | None:
@@ -754,7 +742,7 @@ def _create(sub, user, actor, procedure, point, commune, location, postal, recei
         )
         for checked in sub.files
     ]
-    _rows_known(dossier, attachments=attachments, eforms=[])
+    rows_known(dossier, attachments=attachments, eforms=[])
     note = Channel(sub.channel).label
     if waiting:
         # Not counted anywhere yet: the indicators count it on the day of receipt.

@@ -16,6 +16,7 @@ from django.db.models import Prefetch, QuerySet
 from dossiers.selectors import dossier_may_act, dossiers_visible_to
 from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import Actor, actor_for
+from gisportal.loaded import rows_known
 
 from .models import CarrierRequest, Leg, Shipment, ShipmentStatus, TrackingEvent
 
@@ -73,16 +74,66 @@ def shipment_list(
 
 def shipments_of_dossier(dossier_id: int) -> list[Shipment]:
     """A dossier's shipments with their history, for those who already may
-    see the dossier (the dossier page, the public lookup). Most dossiers
-    have none: a narrow check first spares them the wide query (plain SQL:
-    on the public look-up, compiling the ORM's EXISTS cost more than
-    PostgreSQL's answer)."""
+    see the dossier (the dossier page). Most dossiers have none: a narrow
+    check first spares them the wide query (plain SQL: compiling the ORM's
+    EXISTS cost more than PostgreSQL's answer)."""
     with connections[router.db_for_read(Shipment)].cursor() as cursor:
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {Shipment._meta.db_table} WHERE dossier_id = %s)", [dossier_id])
         if not cursor.fetchone()[0]:
             return []
     shipments = Shipment.objects.filter(dossier_id=dossier_id)
     return list(_with_history(shipments).order_by("created_at", "id"))
+
+
+# What the public look-up shows of a shipment (postal.serializers.shipment_public,
+# views.lookup_section): its leg and status, and each tracking step's status and time.
+# In each model's order of fields, as Model.from_db takes them.
+_PUBLIC_SHIPMENT_COLUMNS = tuple(
+    field.attname
+    for field in Shipment._meta.concrete_fields
+    if field.attname in {"id", "dossier_id", "order_code", "leg", "status", "status_at", "created_at"}
+)
+_PUBLIC_TRACKING_COLUMNS = tuple(
+    field.attname
+    for field in TrackingEvent._meta.concrete_fields
+    if field.attname in {"id", "shipment_id", "status", "occurred_at"}
+)
+_PUBLIC_SHIPMENTS_SQL = f"""
+    SELECT {", ".join(f"s.{column}" for column in _PUBLIC_SHIPMENT_COLUMNS)},
+           {", ".join(f"t.{column}" for column in _PUBLIC_TRACKING_COLUMNS)}
+    FROM {Shipment._meta.db_table} s
+    LEFT JOIN {TrackingEvent._meta.db_table} t ON t.shipment_id = s.id
+    WHERE s.dossier_id = %s
+    ORDER BY s.created_at, s.id, t.occurred_at, t.id
+"""
+
+
+def shipments_public_of_dossier(dossier_id: int) -> list[Shipment]:
+    """A dossier's shipments as the public look-up shows them, in one plain
+    statement (most dossiers have none: it is then as cheap as an EXISTS):
+    the ORM's compiling of `shipments_of_dossier`'s joins and two prefetches
+    took most of a look-up of a dossier sent by post. Each shipment comes
+    back in the models' orders with only the columns of
+    `_PUBLIC_SHIPMENT_COLUMNS` loaded (reading another queries it, as after
+    `only()`), its tracking steps (their status and time) in
+    `shipment.tracking.all()`."""
+    db = router.db_for_read(Shipment)
+    with connections[db].cursor() as cursor:
+        cursor.execute(_PUBLIC_SHIPMENTS_SQL, [dossier_id])
+        rows = cursor.fetchall()
+    width = len(_PUBLIC_SHIPMENT_COLUMNS)
+    shipments: dict[int, tuple[Shipment, list[TrackingEvent]]] = {}
+    for row in rows:
+        if row[0] not in shipments:
+            shipments[row[0]] = (Shipment.from_db(db, _PUBLIC_SHIPMENT_COLUMNS, row[:width]), [])
+        shipment, tracking = shipments[row[0]]
+        if row[width] is not None:  # a shipment with no step yet has one row, of NULLs on the right
+            step = TrackingEvent.from_db(db, _PUBLIC_TRACKING_COLUMNS, row[width:])
+            step._state.fields_cache["shipment"] = shipment
+            tracking.append(step)
+    for shipment, tracking in shipments.values():
+        rows_known(shipment, tracking=tracking)
+    return [shipment for shipment, _ in shipments.values()]
 
 
 def shipment_actions(actor: Actor, shipment: Shipment) -> list[str]:

@@ -16,7 +16,13 @@ from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.messages import in_language
 
 from .models import Leg, Shipment, ShipmentStatus
-from .selectors import shipment_actions, shipment_creation_state, shipment_list, shipments_of_dossier
+from .selectors import (
+    shipment_actions,
+    shipment_creation_state,
+    shipment_list,
+    shipments_of_dossier,
+    shipments_public_of_dossier,
+)
 from .serializers import ACTION_LABELS, shipment_detail, shipment_public
 from .services import PostalActionRefused, PostalInputError, shipment_act
 
@@ -37,14 +43,13 @@ def _row(shipment: Shipment, *, actor: Actor | None, public: bool = False) -> di
         "status_label": _status(shipment.status),
         "status_at": shipment.status_at,
         "history": [
-            {"status": t.status, "label": _status(t.status), "at": t.occurred_at, "post_office": t.post_office}
-            for t in shipment.tracking.all()
+            {"status": t.status, "label": _status(t.status), "at": t.occurred_at} for t in shipment.tracking.all()
         ],
     }
     if public:
-        for step in row["history"]:
-            step.pop("post_office")
         return row
+    for step, t in zip(row["history"], shipment.tracking.all(), strict=True):
+        step["post_office"] = t.post_office
     state = shipment_creation_state(shipment)
     row.update(
         {
@@ -70,7 +75,7 @@ def _row(shipment: Shipment, *, actor: Actor | None, public: bool = False) -> di
 
 def lookup_section(dossier) -> LookupSection | None:
     """The public lookup's block: each leg's status steps and dates."""
-    shipments = shipments_of_dossier(dossier.pk)
+    shipments = shipments_public_of_dossier(dossier.pk)
     if not shipments:
         return None
     return LookupSection(

@@ -249,3 +249,28 @@ def test_a_lean_search_counts_and_refuses_as_the_view(wsgi):
     lean, behind, django = wsgi()
     refused_alike(lean, django, environ({"q": "khai sinh"}, path=LIST, **HTTPS))
     assert behind.calls == 0
+
+
+def test_each_briefs_urls_are_djangos_reverse_of_its_code(api, db):
+    """The list makes each procedure's two URLs from one reverse a page
+    (`_ProcedureUrls`); they are what reversing each code gives, a code
+    that a path quotes (a space, a Vietnamese letter) included."""
+    from django.urls import reverse
+
+    odd = Procedure.objects.filter(is_active=True).order_by("code").first()
+    Procedure.objects.filter(pk=odd.pk).update(code="Mã thử 1")
+    body = api.get(LIST, {"limit": 100}).json()
+    assert body["count"] > 100  # more than one page
+    seen = []
+    while True:
+        for brief in body["results"]:
+            api_path = reverse("api-procedure-detail", args=[brief["code"]])
+            page_path = reverse("procedure-detail", args=[brief["code"]])
+            assert brief["url"] == f"http://testserver{api_path}", brief
+            assert brief["page_url"] == f"http://testserver{page_path}", brief
+            seen.append(brief["code"])
+        if not body["next"]:
+            break
+        body = api.get(body["next"]).json()
+    assert len(seen) == body["count"] and "Mã thử 1" in seen
+    assert quote("Mã thử 1") in reverse("api-procedure-detail", args=["Mã thử 1"])  # quoted, so not the plain case

@@ -123,3 +123,43 @@ def test_an_address_without_a_commune_name_matches_nothing_and_bad_input_is_a_40
     assert list(client.get("/api/v1/admin-units/match/").json()) == ["address"]
     assert list(client.get("/api/v1/admin-units/match/", {"address": "x" * 301}).json()) == ["address"]
     assert list(client.get("/api/v1/admin-units/match/", {"address": "a", "limit": 0}).json()) == ["limit"]
+
+
+def test_the_lookups_plain_read_of_the_shipments_is_the_orms(shipped, post_callback, django_assert_num_queries):
+    """`shipments_public_of_dossier` (one plain statement) gives each leg,
+    its status and its steps as the ORM's `shipments_of_dossier` reads them,
+    a leg with no step yet included, and the look-up's block from them
+    reads nothing more."""
+    from postal.selectors import shipments_of_dossier, shipments_public_of_dossier
+    from postal.views import lookup_section
+
+    shipment = shipped()
+    post_callback(callback_body(shipment, "picked_up", timezone.now() + dt.timedelta(seconds=5)))
+    bare = Shipment.objects.get(pk=shipment.pk)
+    bare.pk, bare.order_code, bare.leg, bare.tracking_number = None, shipment.order_code + "B", "inbound", None
+    bare.status, bare.picked_up_at = "pending", None
+    bare.save()  # a second leg, without a tracking step
+
+    def facts(shipments):
+        return [
+            (
+                s.pk,
+                s.order_code,
+                s.leg,
+                s.status,
+                s.status_at,
+                [(t.pk, t.status, t.occurred_at) for t in s.tracking.all()],
+            )
+            for s in shipments
+        ]
+
+    expected = facts(shipments_of_dossier(shipment.dossier_id))
+    assert [len(leg[5]) for leg in expected] == [3, 0]  # pending, created, picked_up; none
+    dossier = shipment.dossier
+    with django_assert_num_queries(1):
+        public = shipments_public_of_dossier(dossier.pk)
+        assert facts(public) == expected
+    with django_assert_num_queries(1):
+        section = lookup_section(dossier)
+    assert [leg["status"] for leg in section.data] == ["picked_up", bare.status]
+    assert shipments_public_of_dossier(-1) == []
