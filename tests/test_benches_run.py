@@ -89,6 +89,14 @@ BENCHES = {
         {"users", "floor", "mixed", "ratio_mixed_to_floor_rps"},
         ["bench_load"],
     ),
+    "load_paths": (
+        # Its own checkout as the baseline: the second server's turns run too. The map page and the static
+        # file need the production manifest, which a fresh clone has not collected: left out here.
+        ["--paths", "nearest,units,procedures,lookup,items,tile", "--seconds", "0.3", "--rounds", "1"]
+        + ["--dossiers", "300", "--workers", "1", "--baseline-checkout", str(ROOT)],
+        {"paths", "errors", "demo", "baseline_checkout"},
+        ["bench_paths"],
+    ),
     "batch_nearest": (
         ["--tiny"],
         {"points", "service_points", "ratio_ours_over_geopandas"},
@@ -113,6 +121,7 @@ NEEDS = {
     "registries": ["ogr2ogr"],
     "registries_import": ["ogr2ogr"],
     "zalo": ["redis-server"],
+    "load_paths": ["redis-server"],
     "load_mixed": ["var/locust-venv/bin/locust"],
 }
 
@@ -227,5 +236,9 @@ def test_the_benchmark_runs_at_a_tiny_size(script, runs):
     if script == "registries":
         z14 = summary["tiles"]["z14"]
         assert z14["ours_p50_ms"] > 0 and z14["before_p50_ms"] > 0, z14
+    if script == "load_paths":
+        assert summary["errors"] == 0 and set(summary["paths"]) >= {"nearest", "lookup", "tile"}, summary["paths"]
+        for path, figures in summary["paths"].items():
+            assert figures["ours"]["rps"] > 0 and figures["before"]["rps"] > 0, (path, figures)
     if script == "load_mixed":
         assert summary["mixed"]["requests"] > 0 and summary["mixed"]["failures"] == 0, summary["mixed"]
