@@ -43,13 +43,14 @@ def _row(shipment: Shipment, *, actor: Actor | None, public: bool = False) -> di
         "status_label": _status(shipment.status),
         "status_at": shipment.status_at,
         "history": [
-            {"status": t.status, "label": _status(t.status), "at": t.occurred_at} for t in shipment.tracking.all()
+            # The public look-up's steps are read without their post office (shipments_public_of_dossier).
+            {"status": t.status, "label": _status(t.status), "at": t.occurred_at}
+            | ({} if public else {"post_office": t.post_office})
+            for t in shipment.tracking.all()
         ],
     }
     if public:
         return row
-    for step, t in zip(row["history"], shipment.tracking.all(), strict=True):
-        step["post_office"] = t.post_office
     state = shipment_creation_state(shipment)
     row.update(
         {
