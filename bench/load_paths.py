@@ -81,6 +81,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--settings", default="gisportal.settings.test", help="settings of the loading (not the server)")
     p.add_argument("--seed", type=int, default=2025)
     args = p.parse_args()
+    if args.rounds < 1 or args.seconds <= 0 or args.connections < 1:
+        p.error("--rounds and --connections must be at least 1, --seconds more than 0")
     args.paths = [name for name in args.paths.split(",") if name]
     unknown = set(args.paths) - set(PATHS)
     if unknown:
