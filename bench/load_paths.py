@@ -146,7 +146,7 @@ def main() -> int:
     if args.baseline_checkout:
         checkouts["before"] = args.baseline_checkout.resolve()
     servers: dict[str, tuple[Server, Server]] = {}
-    results: dict[str, dict[str, list[dict]]] = {path: {name: [] for name in checkouts} for path in paths}
+    figures_by_path: dict[str, dict] = {}  # each path's figures a server (`_figures`), and the ratio
     try:
         for name, root in checkouts.items():
             redis_server = private_redis()
@@ -162,6 +162,7 @@ def main() -> int:
             requests = requests_of(path, sample, random.Random(args.seed))
             for server, _redis in servers.values():  # warm every worker and thread on this path
                 load_run(server.port, requests, connections=args.connections, seconds=max(0.3, args.seconds / 4))
+            runs: dict[str, list[dict]] = {name: [] for name in servers}
             for r in range(args.rounds):
                 order = list(servers) if r % 2 == 0 else list(reversed(servers))
                 for name in order:
@@ -170,20 +171,20 @@ def main() -> int:
                     run = load_run(
                         server.port, requests, connections=args.connections, seconds=args.seconds, meter=meter
                     )
-                    results[path][name].append(run)
-            say(_line(path, results[path]))
+                    runs[name].append(run)
+            figures = figures_by_path[path] = {name: _figures(server_runs) for name, server_runs in runs.items()}
+            if "before" in figures:
+                figures["ours_over_before_cpu"] = _ratio(figures, "ours", "before")
+            say(_line(path, figures))
     finally:
         for server, redis_server in servers.values():
             server.stop()
             redis_server.stop()
-    out: dict = {"paths": {}, "rounds": args.rounds, "seconds": args.seconds, "connections": args.connections}
+    out: dict = {"paths": figures_by_path, "rounds": args.rounds, "seconds": args.seconds}
+    out["connections"] = args.connections
     out["demo"] = loaded
     out["profile"] = profile_info
     out["baseline_checkout"] = str(checkouts.get("before")) if "before" in checkouts else None
-    for path, by_server in results.items():
-        out["paths"][path] = {name: _figures(runs) for name, runs in by_server.items()}
-        if "before" in by_server:
-            out["paths"][path]["ours_over_before_cpu"] = _ratio(out["paths"][path], "ours", "before")
     static = out["paths"].get("static", {}).get("ours")
     if static:
         for figures in out["paths"].values():
@@ -221,19 +222,21 @@ def _ratio(figures: dict, ours: str, before: str) -> float | None:
     return round(figures[ours]["cpu_ms"] / figures[before]["cpu_ms"], 2) if figures[before]["cpu_ms"] else None
 
 
-def _line(path: str, by_server: dict[str, list[dict]]) -> str:
+def _line(path: str, figures: dict) -> str:
+    """One path's figures a server, as printed."""
     parts = []
-    for name, runs in by_server.items():
-        figures = _figures(runs)
-        by_part = figures["cpu_ms_by_part"]
+    for name in ("ours", "before"):
+        if name not in figures:
+            continue
+        by_part = figures[name]["cpu_ms_by_part"]
         parts.append(
-            f"{name} {figures['rps']:6.0f} req/s, CPU {figures['cpu_ms']:.2f} ms a request (web {by_part['web']:.2f}, "
-            f"postgres {by_part['postgres']:.2f}, redis {by_part['redis']:.2f}), {figures['errors']} errors"
+            f"{name} {figures[name]['rps']:6.0f} req/s, CPU {figures[name]['cpu_ms']:.2f} ms a request "
+            f"(web {by_part['web']:.2f}, postgres {by_part['postgres']:.2f}, redis {by_part['redis']:.2f}), "
+            f"{figures[name]['errors']} errors"
         )
     line = f"  {path:10} " + "; ".join(parts)
-    if len(by_server) == 2:
-        figures = {name: _figures(runs) for name, runs in by_server.items()}
-        line += f"; ours/before {_ratio(figures, 'ours', 'before')}"
+    if "ours_over_before_cpu" in figures:
+        line += f"; ours/before {figures['ours_over_before_cpu']}"
     return line
 
 
