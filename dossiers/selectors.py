@@ -29,13 +29,14 @@ and nothing changes."""
 
 import datetime as dt
 
-from django.db import connections, router
+from django.db import router
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.loaded import rows_known
+from layers.selectors import prepared_cursor
 
 from .models import OPEN_STATUSES, Dossier, DossierEvent, Procedure, Status
 from .process import procedure_steps
@@ -217,7 +218,7 @@ def dossier_public_read(*, code: str) -> Dossier | None:
     scope = code_scope(code)
     scope_sql = " AND d.province_code = %s" if scope else ""
     db = router.db_for_read(Dossier)
-    with connections[db].cursor() as cursor:
+    with prepared_cursor(using=db) as cursor:
         cursor.execute(_PUBLIC_SQL.format(scope=scope_sql), [code, *scope.values()])
         row = cursor.fetchone()
         if row is None:

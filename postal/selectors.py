@@ -17,6 +17,7 @@ from dossiers.selectors import dossier_may_act, dossiers_visible_to
 from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.loaded import rows_known
+from layers.selectors import prepared_cursor
 
 from .models import CarrierRequest, Leg, Shipment, ShipmentStatus, TrackingEvent
 
@@ -118,7 +119,7 @@ def shipments_public_of_dossier(dossier_id: int) -> list[Shipment]:
     `only()`), its tracking steps (their status and time) in
     `shipment.tracking.all()`."""
     db = router.db_for_read(Shipment)
-    with connections[db].cursor() as cursor:
+    with prepared_cursor(using=db) as cursor:
         cursor.execute(_PUBLIC_SHIPMENTS_SQL, [dossier_id])
         rows = cursor.fetchall()
     width = len(_PUBLIC_SHIPMENT_COLUMNS)
