@@ -214,7 +214,9 @@ def dossier_public_read(*, code: str) -> Dossier | None:
     the look-up shows loaded (its other fields are deferred: reading one
     queries it, as after `only()`), its procedure, agency and receiving
     point holding their code and name, and its events in
-    `dossier.events.all()` (ordered as the model orders them)."""
+    `dossier.events.all()` (ordered as the model orders them). Both are
+    prepared once a connection (`prepared_cursor`): planning the join was
+    most of PostgreSQL's share of a look-up."""
     scope = code_scope(code)
     scope_sql = " AND d.province_code = %s" if scope else ""
     db = router.db_for_read(Dossier)
