@@ -26,8 +26,8 @@ from django.utils import timezone
 from gisportal.accounts.models import Agency
 from gisportal.accounts.services import agency_upsert, demo_agencies_ensure
 from gisportal.api import message
+from gisportal.prepared import prepared_cursor
 from gisportal.spreadsheets import csv_bytes
-from layers.selectors import prepared_cursor
 
 from .components import components_import
 from .import_report import FileImportReport

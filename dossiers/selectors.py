@@ -36,7 +36,7 @@ from django.utils import timezone
 from gisportal.accounts.models import Agency, Role
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.loaded import rows_known
-from layers.selectors import prepared_cursor
+from gisportal.prepared import prepared_cursor
 
 from .models import OPEN_STATUSES, Dossier, DossierEvent, Procedure, Status
 from .process import procedure_steps

@@ -17,7 +17,7 @@ from dossiers.selectors import dossier_may_act, dossiers_visible_to
 from gisportal.accounts.models import Role
 from gisportal.accounts.selectors import Actor, actor_for
 from gisportal.loaded import rows_known
-from layers.selectors import prepared_cursor
+from gisportal.prepared import prepared_cursor
 
 from .models import CarrierRequest, Leg, Shipment, ShipmentStatus, TrackingEvent
 

@@ -124,7 +124,7 @@ def test_the_lookups_plain_read_shows_what_the_orm_read_shows(dossier, drive, st
 
 
 def test_the_look_up_and_the_catalogue_search_are_prepared_once_a_connection(dossier):
-    """Their statements are planned once per connection (layers.selectors.prepared_cursor): planning
+    """Their statements are planned once per connection (gisportal.prepared.prepared_cursor): planning
     was a third of a look-up's time and a fifth of a search's. Asked twice, each is prepared once."""
     from django.db import connection
 

@@ -66,7 +66,7 @@ def database(default_url: str | None, *, variable: str = "DATABASE_URL") -> dict
     # timeout: the request then gets a 503 (gisportal.middleware).
     config["OPTIONS"].setdefault("connect_timeout", int(get("DATABASE_CONNECT_TIMEOUT", "3") or "3"))
     # Server-side prepared statements only where asked for (prepare=True:
-    # layers.selectors.prepared_cursor, the nearest look-up). Django's own
+    # gisportal.prepared.prepared_cursor, the nearest look-up). Django's own
     # cursors bind client-side and are never prepared; its default (None)
     # would refuse even an explicit prepare=True.
     config["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)

@@ -15,9 +15,9 @@ from django.db.models.functions import Cast
 from django.http import Http404
 
 from gisportal.accounts.selectors import Actor
+from gisportal.prepared import prepared_cursor
 
 from ..models import Feature, Layer, Visibility
-from ..selectors import prepared_cursor
 from .partitions import properties_gin_expression, properties_key_expression
 
 

@@ -46,9 +46,9 @@ from gisportal.api import BadParameters, message
 from gisportal.cache import RecentValues, WrittenBehind, get_started
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
+from gisportal.prepared import prepared_cursor
 
 from ..models import GeometryType, Layer, Visibility
-from ..selectors import prepared_cursor
 from .selectors import layer_get_for_user, layer_visible_to
 
 logger = logging.getLogger(__name__)
