@@ -66,6 +66,7 @@ def test_the_inbox_on_a_phone(told, browser, live_server_url, django_db_blocker)
     expect(page.locator("#nav-unread")).to_have_count(0)
 
     page.get_by_role("link", name="Cách nhận thông báo").click()
+    page.wait_for_url("**/inbox/settings/")  # measured mid-navigation, the document had no root element yet
     fits(page)
     page.get_by_label("Thư điện tử").uncheck()
     page.get_by_label("English").check()
