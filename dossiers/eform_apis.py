@@ -7,11 +7,11 @@ import logging
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import message
 from gisportal.downloads import download_response
+from gisportal.renderers import JSONRenderer
 
 from .apis import DossierApiView
 from .eforms import eform_pdf

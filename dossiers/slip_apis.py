@@ -8,11 +8,11 @@ import time
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from gisportal.api import message
 from gisportal.downloads import download_response
+from gisportal.renderers import JSONRenderer
 
 from .apis import DossierApiView
 from .selectors import dossier_get_for_user

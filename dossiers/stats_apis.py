@@ -11,13 +11,14 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.api import IsOfficial, QueryParams, default_period
 from gisportal.downloads import content_disposition
+from gisportal.renderers import JSONRenderer
 from gisportal.spreadsheets import csv_bytes, generated_at_now, with_period
 
 from .stats_selectors import GROUP_BY, MEASURES, dossier_indicators

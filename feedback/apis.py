@@ -21,7 +21,6 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -50,6 +49,7 @@ from gisportal.api import (
 )
 from gisportal.clientip import client_ip
 from gisportal.downloads import download_response
+from gisportal.renderers import JSONRenderer
 from gisportal.unstorable import MultiPartParser
 
 from . import consent

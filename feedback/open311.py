@@ -44,11 +44,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import APIException, MethodNotAllowed, NotFound, Throttled
 from rest_framework.parsers import FormParser, JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from gisportal.api import json_body, message
+from gisportal.renderers import JSONRenderer
 from gisportal.throttling import PublicLookupThrottle
 from gisportal.unstorable import MultiPartParser
 

@@ -10,12 +10,12 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.api import BadParameters, QueryParams, integer_parameter, message, page_links
+from gisportal.renderers import JSONRenderer
 
 from .models import Language, Notification, NotificationPreference
 from .selectors import inbox_of, notification_preferences_of

@@ -1,4 +1,5 @@
-"""json_body gives JSONRenderer's bytes, whatever the data (the lean answers use it)."""
+"""json_body (orjson, gisportal/renderers.py) gives DRF's JSONRenderer's bytes, whatever the data (the lean
+answers and every API view use it), but for NaN and the infinities, written as null where DRF raised."""
 
 import datetime as dt
 import decimal
@@ -9,6 +10,7 @@ import pytest
 from rest_framework.renderers import JSONRenderer
 
 from gisportal.api import json_body
+from gisportal.renderers import JSONRenderer as PortalJSONRenderer
 
 
 def _random_value(rng: random.Random, depth: int = 0):
@@ -48,7 +50,30 @@ def test_what_drf_encodes_beyond_json_and_what_it_refuses():
     }
     assert json_body(value) == JSONRenderer().render(value)
     assert json_body(None) == JSONRenderer().render(None) == b""
-    with pytest.raises(ValueError):
-        json_body({"x": float("nan")})
+
+
+def test_what_orjson_writes_otherwise_is_written_by_the_standard_library():
+    # orjson: 1e-05 as 0.00001, 3.5e-07 as 3.5e-7; ints beyond 64 bits and int keys it refuses.
+    for value in [1e-05, -3.5e-07, 5e-324, {"a": [0.00009999, 2**64, {1: "x"}]}, "e-0 and 0.0000 in text", 2**70]:
+        assert json_body(value) == JSONRenderer().render(value), value
+
+
+def test_nan_is_null_where_drf_raised():
     with pytest.raises(ValueError):
         JSONRenderer().render({"x": float("nan")})
+    assert json_body({"x": float("nan"), "y": float("inf")}) == b'{"x":null,"y":null}'
+
+
+def test_the_default_renderer_writes_json_body_and_indents_as_drf():
+    value = {"a": [1, 2.5, "Đ\u2028"], "when": dt.date(2026, 12, 7)}
+    assert PortalJSONRenderer().render(value) == json_body(value) == JSONRenderer().render(value)
+    indented = "application/json; indent=2"
+    assert PortalJSONRenderer().render(value, indented) == JSONRenderer().render(value, indented)
+    assert PortalJSONRenderer().render(value, indented) != json_body(value)
+
+
+def test_the_api_answers_through_the_portal_renderer(client, settings):
+    assert settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] == ["gisportal.renderers.JSONRenderer"]
+    from rest_framework.settings import api_settings
+
+    assert [PortalJSONRenderer] == api_settings.DEFAULT_RENDERER_CLASSES

@@ -139,7 +139,7 @@ MEDIA_URL = "/media/"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "gisportal.schema.PortalAutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["gisportal.renderers.JSONRenderer"],  # orjson: gisportal/renderers.py
     # DRF's three, with the multipart one refusing text PostgreSQL cannot store.
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",

@@ -15,7 +15,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,6 +24,7 @@ from gisportal.downloads import download_response
 from gisportal.filestore import media_storage
 from gisportal.htmlmap import MAX_FEATURES, html_map_response
 from gisportal.outbox import outbox_state_message
+from gisportal.renderers import JSONRenderer
 from gisportal.spreadsheets import CSV_CONTENT_TYPE
 
 from ..models import ImportJob

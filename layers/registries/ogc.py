@@ -45,13 +45,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.adapt import Loader
 from rest_framework.exceptions import APIException, NotFound
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import QueryParams, message
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import answer_within_rate, reconnecting
+from gisportal.renderers import JSONRenderer
 from gisportal.throttling import PublicLookupThrottle
 
 from ..models import Layer

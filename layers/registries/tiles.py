@@ -37,7 +37,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from redis.exceptions import RedisError
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -47,6 +46,7 @@ from gisportal.cache import RecentValues, WrittenBehind, get_started
 from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
 from gisportal.prepared import prepared_cursor
+from gisportal.renderers import JSONRenderer
 
 from ..models import GeometryType, Layer, Visibility
 from .selectors import layer_get_for_user, layer_visible_to
