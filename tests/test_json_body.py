@@ -74,6 +74,7 @@ def test_the_default_renderer_writes_json_body_and_indents_as_drf():
 
 def test_the_api_answers_through_the_portal_renderer(client, settings):
     assert settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] == ["gisportal.renderers.JSONRenderer"]
-    from rest_framework.settings import api_settings
-
-    assert [PortalJSONRenderer] == api_settings.DEFAULT_RENDERER_CLASSES
+    response = client.get("/api/v1/service-points/nearest/", {"lon": "east", "lat": "21"})  # a 400 of DRF's dispatch
+    assert response.status_code == 400
+    assert isinstance(response.accepted_renderer, PortalJSONRenderer)
+    assert response.content == json_body(response.data)
