@@ -47,8 +47,8 @@ from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from gisportal.api import json_body, message
-from gisportal.renderers import JSONRenderer
+from gisportal.api import message
+from gisportal.renderers import JSONRenderer, json_body
 from gisportal.throttling import PublicLookupThrottle
 from gisportal.unstorable import MultiPartParser
 

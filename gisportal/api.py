@@ -35,7 +35,7 @@ from gisportal.accounts.authentication import ApiTokenAuthentication
 from gisportal.accounts.selectors import actor_for
 from gisportal.cache import RecentValues
 from gisportal.messages import message  # the bilingual format; the apps import it from here
-from gisportal.renderers import JSONRenderer, json_body  # noqa: F401 (json_body: the apps import it from here)
+from gisportal.renderers import JSONRenderer, json_body
 
 
 class BadParameters(APIException):

@@ -143,7 +143,7 @@ def _headers(request):
 def _any_unstorable_part(request) -> bool:
     """Whether the path, a query parameter's name or value, a cookie or a
     header holds a character PostgreSQL cannot store: one search over them
-    all (a tenth of the cost of searching each, on every request), which
+    all (half the cost of searching each, on every request), which
     `_unstorable_parts` then names."""
     parts = [request.path]
     for key, values in request.GET.lists():

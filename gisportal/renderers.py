@@ -28,11 +28,8 @@ from rest_framework import renderers
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # As DRF's renderer: valid JSON, but not valid JavaScript.
 _LINE_SEPARATORS = (("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
-_STANDARD = renderers.JSONRenderer.encoder_class(
-    ensure_ascii=renderers.JSONRenderer.ensure_ascii,
-    allow_nan=not renderers.JSONRenderer.strict,
-    separators=renderers.SHORT_SEPARATORS if renderers.JSONRenderer.compact else renderers.LONG_SEPARATORS,
-)
+# DRF's encoder's answer for what JSON has no type for (dates, decimals, lazy strings, query sets).
+_DRF_DEFAULT = renderers.JSONRenderer.encoder_class().default
 # How orjson writes a float under 1e-4 (3.5e-7, 0.00001); found in a string too, which costs a rewrite only.
 _MAYBE_TINY_FLOAT = re.compile(rb"[0-9]e-[0-9]|(?<![0-9.])0\.0000")
 # orjson writes UTF-8, compact: DRF's settings as shipped (UNICODE_JSON, COMPACT_JSON).
@@ -45,22 +42,17 @@ def json_body(data) -> bytes:
         return b""
     if _ORJSON_FITS:
         try:
-            body = orjson.dumps(data, default=_STANDARD.default, option=_OPTIONS)
+            body = orjson.dumps(data, default=_DRF_DEFAULT, option=_OPTIONS)
         except orjson.JSONEncodeError:
             pass  # the standard library writes it, or raises its own error
         else:
             if (b"e-" in body or b"0.0000" in body) and _MAYBE_TINY_FLOAT.search(body):
-                return _standard_body(data)
+                return renderers.JSONRenderer().render(data)
             for raw, escaped in _LINE_SEPARATORS:
                 if raw in body:
                     body = body.replace(raw, escaped)
             return body
-    return _standard_body(data)
-
-
-def _standard_body(data) -> bytes:
-    text = _STANDARD.encode(data)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+    return renderers.JSONRenderer().render(data)
 
 
 class JSONRenderer(renderers.JSONRenderer):

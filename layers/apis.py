@@ -13,13 +13,13 @@ from gisportal.api import (
     QueryParams,
     bbox_parameter,
     integer_parameter,
-    json_body,
     number_parameter,
     numbers_pattern,
     page_links,
     public_answer,
 )
 from gisportal.fastpath import answer_within_rate
+from gisportal.renderers import json_body
 
 from . import selectors
 from .models import AdministrativeUnit, Era, ServicePointKind, UnitLevel
