@@ -14,6 +14,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from pyproj import Transformer
 from shapely.geometry import Point, box, shape
 
 from gisportal.accounts.selectors import actor_for
@@ -392,6 +393,58 @@ def test_tile_envelope_is_made_once_in_the_generic_plan(db):
     drawn = [line for line in plan.splitlines() if "st_asmvtgeom" in line.lower()]
     assert drawn, plan
     assert not any("st_tileenvelope" in line.lower() for line in drawn), plan
+
+
+def test_points_reach_web_mercator_as_pyproj_and_st_transform_bring_them(db):
+    """The tiles bring points to Web Mercator by the projection's formulas
+    (`_MERCATOR_POINT`), not by ST_Transform: the same metres as pyproj's
+    EPSG:4326 -> EPSG:3857 over the world, the poles' edge of the Mercator
+    square and the antimeridian included, and the very same doubles as
+    ST_Transform, so that no tile differs from one drawn by it."""
+    rng = random.Random(3857)
+    edge = 85.0511287798066
+    points = [(rng.uniform(-180, 180), rng.uniform(-edge, edge)) for _ in range(5_000)]
+    points += [(180.0, edge), (-180.0, -edge), (0.0, 0.0), (106.07, 21.18)]
+    points += [(-179.9999999, 85.05), (179.9999999, -85.05)]
+    expression = tiles._MERCATOR_POINT.replace("f.geom", "g")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT ST_X(m), ST_Y(m), ST_SRID(m), ST_X(t), ST_Y(t) FROM (
+                    SELECT {expression} AS m, ST_Transform(g, 3857) AS t
+                    FROM unnest(%s::float8[], %s::float8[]) AS p(lon, lat), ST_SetSRID(ST_Point(lon, lat), 4326) AS g
+                ) q""",
+            [[lon for lon, _ in points], [lat for _, lat in points]],
+        )
+        rows = cursor.fetchall()
+    to_mercator = Transformer.from_crs(4326, 3857, always_xy=True)
+    assert len(rows) == len(points)
+    for (lon, lat), (x, y, srid, x_transformed, y_transformed) in zip(points, rows, strict=True):
+        expected_x, expected_y = to_mercator.transform(lon, lat)
+        assert srid == 3857
+        assert abs(x - expected_x) < 1e-6 and abs(y - expected_y) < 1e-6, (lon, lat)
+        assert (x, y) == (x_transformed, y_transformed), (lon, lat)
+
+
+def test_a_point_tile_is_the_tile_st_transform_would_draw(clinics):
+    """Every tile of the clinics at z13-z16, byte for byte: our statement
+    against the same one with ST_Transform in place of the formulas."""
+    reference_sql = tiles._RAW_SQL.replace(tiles._MERCATOR_POINT, "ST_Transform(f.geom, 3857)")
+    assert reference_sql != tiles._RAW_SQL
+    source = tiles.tile_source_read(clinics.slug)
+    compared = 0
+    for z in (13, 14, 15, 16):
+        cx, cy = tile_of(*CENTRE, z)
+        for x in range(cx - 1, cx + 2):
+            for y in range(cy - 1, cy + 2):
+                params = tiles._raw_params(source, tiles.TileAddress(z, x, y))
+                with connection.cursor() as cursor:
+                    cursor.execute(reference_sql, params)
+                    count, reference = cursor.fetchone()
+                drawn = tiles._raw_tile(source, tiles.TileAddress(z, x, y))
+                assert drawn.candidates == count
+                assert drawn.data == (bytes(reference) if reference is not None else b"")
+                compared += bool(count)
+    assert compared >= 20
 
 
 # --- Cache and HTTP -------------------------------------------------------------
