@@ -139,6 +139,13 @@ SQL_TILE_PROPS = _SQL_TILE_PROPS.format(
 # left out of the filter: at z14 of 1,000,000 points, 650 features of our 684 (60,380 bytes of 63,944).
 # Information only: it is not the same ids.
 SQL_TILE_PROPS_INNER = _SQL_TILE_PROPS.format(envelope="ST_TileEnvelope(%(z)s, %(x)s, %(y)s)")
+# The target's floor with points brought to Web Mercator by the projection's formulas, as ours are since
+# 7 December 2026 (layers/registries/tiles.py, _MERCATOR_POINT): the same bytes, the transform cheaper.
+# Information only: what our layers add on top of the SQL as we write it.
+SQL_TILE_PROPS_MERCATOR = SQL_TILE_PROPS.replace(
+    "ST_Transform(geom, 3857)",
+    "ST_Point(radians(ST_X(geom)) * 6378137.0, 6378137.0 * asinh(tan(radians(ST_Y(geom)))), 3857)",
+)
 # The bare tile: the fence (OFFSET 0) keeps the planner on the GiST index (DESIGN.md).
 SQL_TILE = """
 SELECT ST_AsMVT(q, 'layer', 4096, 'geom') FROM (
@@ -165,6 +172,9 @@ LEFT_OUT = {
     "a set), the count that decides between a whole and an aggregated tile: the target's floor, the same ids "
     "and properties (the buffer's features included)",
     "sql_props_inner (tiles, z14)": "the same, and the features in the tile's buffer (the floor until 6 December 2026)",
+    "sql_props_mercator (tiles, z14)": "the same as sql_props, with each point brought to Web Mercator by the "
+    "projection's formulas instead of ST_Transform (the same bytes), as ours does since 7 December 2026: what our "
+    "layers add to the SQL as we write it (information only)",
     "sql_props_text (tiles, z14)": "the same as sql_props, fetched as the hex text of its bytes, not in binary (the "
     "floor's transport until 6 December 2026)",
 }
@@ -1123,7 +1133,10 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
                         f"; bare with id and properties {r['sql_props_p50_ms']:.2f} ms, "
                         f"max {r['sql_props_max_bytes']:,} B (without the buffer's features: "
                         f"{r['sql_props_inner_p50_ms']:.2f} ms; fetched as hex text: "
-                        f"{r['sql_props_text_p50_ms']:.2f} ms)"
+                        f"{r['sql_props_text_p50_ms']:.2f} ms; points by the Mercator formulas: "
+                        f"{r['sql_props_mercator_p50_ms']:.2f} ms, ours to it "
+                        f"{r.get('ratio_p50_to_sql_props_mercator') or float('nan'):.2f}, "
+                        f"{r['sql_props_mercator_size_differs']} tiles of another size)"
                         if r["sql_props_p50_ms"] is not None
                         else ""
                     )
@@ -1215,12 +1228,15 @@ def bench_tiles(
     for z, zseed in ((z, seed + z) for z in (14, 10) if z in zooms):
         warm = sample_tiles(z, warmup, zseed + 1)
         # Bytes per tile and mode; the maxima are taken over the timed tiles.
-        sizes: dict[str, dict] = {"sql": {}, "sql_props": {}, "build": {}, "http": {}}
+        sizes: dict[str, dict] = {"sql": {}, "sql_props": {}, "sql_props_mercator": {}, "build": {}, "http": {}}
         modes = {"sql": lambda t, out=sizes["sql"]: out.__setitem__(t, bare(t))}
         if z >= 14:  # our raw tiles: the same content; at z10 ours aggregate, and this would be megabytes
             modes["sql_props"] = lambda t, out=sizes["sql_props"]: out.__setitem__(t, bare(t, SQL_TILE_PROPS))
             modes["sql_props_inner"] = lambda t: bare(t, SQL_TILE_PROPS_INNER)  # timed only
             modes["sql_props_text"] = lambda t: bare(t, SQL_TILE_PROPS, text)  # timed only
+            modes["sql_props_mercator"] = lambda t, out=sizes["sql_props_mercator"]: out.__setitem__(
+                t, bare(t, SQL_TILE_PROPS_MERCATOR)
+            )
         if build is not None:
             modes["build"] = lambda t, out=sizes["build"]: out.__setitem__(t, build(t))
 
@@ -1288,6 +1304,15 @@ def bench_tiles(
             "sql_props_text_p50_ms": (
                 round(summarize(samples["sql_props_text"])["p50"], 2) if "sql_props_text" in samples else None
             ),
+            "sql_props_mercator_p50_ms": (
+                round(summarize(samples["sql_props_mercator"])["p50"], 2) if "sql_props_mercator" in samples else None
+            ),
+            # Tiles whose size differs between the two floors: 0 when the formulas draw what ST_Transform does.
+            "sql_props_mercator_size_differs": (
+                sum(sizes["sql_props"][t] != sizes["sql_props_mercator"][t] for t in all_tiles)
+                if "sql_props_mercator" in samples
+                else None
+            ),
             "ours_p50_ms": None,
         }
         if "build" in samples:
@@ -1316,6 +1341,12 @@ def bench_tiles(
                 "ratio_p50_to_sql_props_inner": (
                     round(o["p50"] / summarize(samples["sql_props_inner"])["p50"], 2)
                     if "sql_props_inner" in samples
+                    else None
+                ),
+                # What our layers add to the SQL as we write it (information only).
+                "ratio_p50_to_sql_props_mercator": (
+                    round(o["p50"] / summarize(samples["sql_props_mercator"])["p50"], 2)
+                    if "sql_props_mercator" in samples
                     else None
                 ),
                 # The floor fetched as sessions 1-4 did, the hex text (information only).
