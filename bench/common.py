@@ -159,6 +159,22 @@ def django_setup(*, settings_module: str, bench_url: str, bench_db: str) -> None
 # --------------------------------------------------------------------------- statistics
 
 
+def floor_session(conn: psycopg.Connection) -> psycopg.Connection:
+    """`conn`, its session set up as the portal sets up its own (gisportal/dbsession.py: the backend
+    keeps the memory its statements use). A floor in a backend that gives it back after every
+    statement would be slower than ours for a reason that is not its work, and a backend that once ran
+    VACUUM would be faster (bench/README.md, 7 December 2026)."""
+    from django.conf import settings
+
+    from gisportal.dbsession import SESSION_WARM_DEFAULT_BYTES, session_warm_raw
+
+    nbytes = int(os.environ.get("DATABASE_SESSION_WARM_BYTES", SESSION_WARM_DEFAULT_BYTES))
+    if settings.configured:
+        nbytes = getattr(settings, "DATABASE_SESSION_WARM_BYTES", nbytes)
+    session_warm_raw(conn, nbytes)
+    return conn
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     pos = (len(ordered) - 1) * q / 100

@@ -79,6 +79,7 @@ from common import (  # noqa: E402
     conninfo_from_url,
     django_setup,
     exit_on_sigterm,
+    floor_session,
     prepare_database,
     private_redis,
     production_env,
@@ -835,8 +836,9 @@ def main() -> int:
 
     warm = query_points(args.warmup, args.seed + 1)
     points = query_points(args.queries, args.seed + 2)
-    sql_conn = psycopg.connect(bench_conninfo, autocommit=True)  # client-side binding, as Django
-    prep_conn = psycopg.connect(bench_conninfo, autocommit=True)  # server-side binding, prepare_threshold=5
+    sql_conn = floor_session(psycopg.connect(bench_conninfo, autocommit=True))  # client-side binding, as Django
+    # server-side binding, prepare_threshold=5
+    prep_conn = floor_session(psycopg.connect(bench_conninfo, autocommit=True))
 
     ensure_bench_procedure()
     help_statements = {}

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 
+from gisportal.dbsession import SESSION_WARM_DEFAULT_BYTES, session_warm_raw
+
 SQL = {
     kind: f"""
 SELECT id, code, kind, name, address, opening_hours, counters, ST_X(geom), ST_Y(geom)
@@ -42,6 +44,7 @@ def _cursor():
     cursor = getattr(_local, "cursor", None)
     if cursor is None:
         conn = psycopg.connect(CONNINFO, autocommit=True, prepare_threshold=0)  # persistent, one per thread
+        session_warm_raw(conn, int(os.environ.get("DATABASE_SESSION_WARM_BYTES", SESSION_WARM_DEFAULT_BYTES)))
         cursor = _local.cursor = conn.cursor()
     return cursor
 

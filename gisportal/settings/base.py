@@ -4,6 +4,8 @@ from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
+from gisportal.dbsession import SESSION_WARM_DEFAULT_BYTES
+
 from . import env
 
 BASE_DIR = env.BASE_DIR
@@ -92,6 +94,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.database("postgis://gisportal:gisportal@127.0.0.1:5432/gisportal")}
+# Each new session makes and frees this much once, so that its backend keeps
+# the memory its statements use instead of faulting it back every time
+# (gisportal/dbsession.py); 0: off.
+DATABASE_SESSION_WARM_BYTES = int(env.get("DATABASE_SESSION_WARM_BYTES", str(SESSION_WARM_DEFAULT_BYTES)))
 
 # --- Read replica (gisportal/dbrouting.py; README "Read replica and PgBouncer") ---
 # Only with DATABASE_REPLICA_URL: stale-OK reads go to the "replica" alias.
