@@ -731,3 +731,50 @@ def test_a_read_is_tried_again_only_on_a_kept_connection_that_died(monkeypatch, 
         with pytest.raises(InterfaceError):
             fastpath.reconnecting(read)
         assert len(calls) == 1 and connection.closed == 0
+
+
+UNDER_LEAN_PREFIXES = [
+    "/tiles/clinics/14/13040/7196.pbf",
+    "/tiles/clinics/99/1/2.pbf",
+    "/tiles/clinics.json",
+    "/tiles/analytics/density/12/3258/1798.pbf",
+    "/tiles/analytics/density/x/1/2.pbf",
+    "/tiles/clinics/14/13040/7196.mvt",
+    "/tiles/",
+    "/tiles/a/b/c/d/e.pbf",
+    "/tiles/trường-học/14/1/2.pbf",
+    "/ogc/collections/",
+    "/ogc/collections/clinics",
+    "/ogc/collections/clinics/",
+    "/ogc/collections/clinics/items",
+    "/ogc/collections/clinics/items/",
+    "/ogc/collections/clinics/items/42",
+    "/ogc/collections/clinics/schema",
+    "/ogc/collections/clinics/queryables",
+    "/ogc/collections/clinics/items/42/extra",
+    "/ogc/collections/trường-học/items",
+]
+
+
+@pytest.mark.parametrize("path", UNDER_LEAN_PREFIXES)
+def test_a_path_under_a_lean_prefix_resolves_as_django_resolves_it(path):
+    """The lean path resolves a path under its prefixes with only the URL
+    patterns that may match there (`resolver_under`): the same view, name,
+    route and arguments as the project's whole resolver, or no match alike."""
+    from django.urls import get_resolver
+    from django.urls.exceptions import Resolver404
+
+    from gisportal.fastpath import resolver_under
+
+    prefix = next(prefix for prefix in ("/tiles/", "/ogc/collections/") if path.startswith(prefix))
+    pruned = resolver_under(prefix)
+    assert len(pruned.url_patterns) < len(get_resolver().url_patterns)
+
+    def resolved(resolver):
+        try:
+            match = resolver.resolve(path)
+        except Resolver404:
+            return None
+        return match.func, match.args, match.kwargs, match.url_name, match.route, match.namespaces, match.app_names
+
+    assert resolved(pruned) == resolved(get_resolver())
