@@ -6,13 +6,13 @@ nearly every statement, and takes it again, page by page, on the next: glibc's
 malloc returns the top of its heap once more than 128 KiB of it is free, and
 raises that threshold only when it frees a block it had mapped on its own.
 A page of an OGC items answer (1,000 features) freed and faulted back about
-2.4 MB a statement, 600 page faults: 5.7 ms a page instead of 4.3 ms in a
-backend past that (bench/README.md, 7 December 2026). A backend that once ran
+2.4 MB a statement, 600 page faults: 5.7-6.2 ms a page instead of 4.3-4.6 ms
+in a backend past that (bench/README.md, 7 December 2026). A backend that once ran
 VACUUM had freed such a block and was 25 % faster than one that had not; the
 bench's own floor was that backend, right after its import.
 
 So each session makes and frees one array of DATABASE_SESSION_WARM_BYTES
-(4 MiB: about 10 ms, once per connection, which lives for CONN_MAX_AGE). From
+(4 MiB: about 7 ms, once per connection, which lives for CONN_MAX_AGE). From
 then on the backend keeps up to twice that much freed memory for its next
 statements instead of giving it back. 0 turns it off; behind a transaction
 pooler (DATABASE_POOLER) it is off, as the next transaction may run on

@@ -203,7 +203,9 @@ def _patterns_under(patterns: list, prefix: str) -> list:
         start = _literal_start(pattern.pattern)
         if start is not None and not (prefix.startswith(start) or start.startswith(prefix)):
             continue
-        if isinstance(pattern, URLResolver) and start is not None and start == str(pattern.pattern):
+        # An include wholly plain and wholly a start of the prefix: what is under it is pruned by the
+        # rest of the prefix. Any other include (converters, or a longer plain route) is kept whole.
+        if isinstance(pattern, URLResolver) and start == str(pattern.pattern) and prefix.startswith(start):
             inner = _patterns_under(pattern.url_patterns, prefix.removeprefix(start))
             if not inner:  # an include of nothing that may match
                 continue
@@ -216,7 +218,7 @@ def resolver_under(prefix: str) -> URLResolver:
     """The project's resolver with only what may match a path starting with
     `prefix` (an absolute path): it resolves such a path as the whole one
     does (tests/test_fastpath.py), without trying the dozens of patterns
-    that cannot match it (340 us for a tile's path through all of them)."""
+    that cannot match it (a tile's path: 9 us against 25 us, in a loop)."""
     root = get_resolver()
     return URLResolver(
         root.pattern, _patterns_under(root.url_patterns, prefix.removeprefix("/")), app_name=None, namespace=None

@@ -778,3 +778,37 @@ def test_a_path_under_a_lean_prefix_resolves_as_django_resolves_it(path):
         return match.func, match.args, match.kwargs, match.url_name, match.route, match.namespaces, match.app_names
 
     assert resolved(pruned) == resolved(get_resolver())
+
+
+def test_an_include_deeper_than_the_prefix_is_kept_whole():
+    """An include whose plain route goes past the prefix ("tiles/extra/"
+    under "tiles/") is not pruned by the prefix: what is under it is
+    relative to its own route."""
+    from django.http import HttpResponse
+    from django.urls import URLResolver, include, path
+    from django.urls.resolvers import RegexPattern
+
+    from gisportal.fastpath import _patterns_under
+
+    def view(request):
+        return HttpResponse()
+
+    patterns = [
+        path("tiles/extra/", include([path("a.pbf", view, name="deeper")])),
+        path("tiles/", include([path("extra/a.pbf", view, name="shallower")])),
+        path("other/", include([path("a.pbf", view, name="elsewhere")])),
+    ]
+    whole = URLResolver(RegexPattern(r"^/"), patterns)
+    pruned = URLResolver(RegexPattern(r"^/"), _patterns_under(patterns, "tiles/"))
+    assert len(pruned.url_patterns) == 2
+    for path_info in ("/tiles/extra/a.pbf", "/tiles/extra/b.pbf"):
+        try:
+            expected = whole.resolve(path_info).url_name
+        except Exception as error:  # Resolver404 alike
+            expected = type(error)
+        try:
+            got = pruned.resolve(path_info).url_name
+        except Exception as error:
+            got = type(error)
+        assert got == expected
+    assert pruned.resolve("/tiles/extra/a.pbf").url_name == "deeper"
