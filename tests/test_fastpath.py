@@ -812,3 +812,54 @@ def test_an_include_deeper_than_the_prefix_is_kept_whole():
             got = type(error)
         assert got == expected
     assert pruned.resolve("/tiles/extra/a.pbf").url_name == "deeper"
+
+
+@override_settings(**BEHIND_TLS_PROXY)
+def test_a_tile_drawn_before_the_middleware_is_read_by_the_view_or_dropped(wsgi, monkeypatch):
+    """Once this process has read the layer, a tile missing from the caches
+    is drawn by a statement sent before the middleware runs
+    (tiles.tile_draw_started) and read by the view. A request the middleware
+    answers itself (plain HTTP, redirected; unstorable input, a 400) reads
+    and drops it: the connection leaves pipeline mode and answers the next
+    statement. Every answer is Django's."""
+    import psycopg
+
+    from layers.registries import tiles
+    from layers.registries.tiles import TileAddress, tile_build, tile_source_read
+
+    started = []
+    original = tiles.tile_draw_started
+
+    def spy(*args, **kwargs):
+        started.append(original(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(tiles, "_last_read", {})
+    monkeypatch.setattr(tiles, "tile_draw_started", spy)
+    lean, _, django = wsgi()
+    path = _full_tile()
+    z, x, y = (int(part) for part in path.removesuffix(".pbf").split("/")[-3:])
+    recent_tiles.clear()
+    cache.clear()
+    assert call(lean, environ("", path=path, **HTTPS))[0] == "200 OK"  # the layer read: no draw started yet
+    assert started == []
+
+    def pipeline_off() -> bool:
+        return connection.connection.pgconn.pipeline_status == psycopg.pq.PipelineStatus.OFF
+
+    for neighbour, query, headers in (((x + 1, y), "", {}), ((x, y + 1), {"note": "a\x00b"}, HTTPS)):
+        env = environ(query, path=_tile_path(PUBLIC_LAYER, z, *neighbour), **headers)
+        answer = call(lean, dict(env))
+        assert answer[0][:3] in {"301", "400"}
+        assert started and started[-1] is not None and not started[-1]._open  # sent, then read and dropped
+        assert pipeline_off() and Feature.objects.filter(layer__slug=PUBLIC_LAYER).exists()
+        cache.clear()
+        assert_same_but_tokens(answer, call(django, dict(env)))
+
+    started.clear()
+    deeper = _full_tile(z=z + 1)  # the same feature's tile a zoom in: not cached
+    answer = call(lean, environ("", path=deeper, **HTTPS))
+    assert len(started) == 1 and not started[0]._open and pipeline_off()
+    assert answer[0] == "200 OK"
+    z, x, y = (int(part) for part in deeper.removesuffix(".pbf").split("/")[-3:])
+    assert answer[2] == tile_build(layer=tile_source_read(PUBLIC_LAYER), tile=TileAddress(z, x, y))
