@@ -55,21 +55,14 @@ def prepared_cursor(*, binary: bool = False, using: str | None = None) -> Iterat
         with db.cursor() as plain:
             yield plain
         return
+    # As db.cursor(), with our cursor instead of one made to be thrown away.
     db.close_if_health_check_failed()
     db.ensure_connection()
-    with prepared_cursor_of(db, binary=binary) as wrapper:
-        yield wrapper
-
-
-def prepared_cursor_of(db, *, binary: bool = False):
-    """`prepared_cursor`'s cursor on the open connection `db`, for a caller
-    that closes it itself (a statement sent now and read later: the lean
-    tile, layers/registries/tiles.py). As db.cursor(), with our cursor
-    instead of one made to be thrown away."""
     with db.wrap_database_errors:
         cursor = _PreparedCursor(db.connection)
         wrapper = db._prepare_cursor(cursor)
     cursor.log_sql = db.queries_logged
     if binary:
         cursor.format = psycopg.pq.Format.BINARY
-    return wrapper
+    with wrapper:
+        yield wrapper

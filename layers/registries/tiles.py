@@ -32,7 +32,6 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
-from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -44,9 +43,9 @@ from rest_framework.views import APIView
 from gisportal.accounts.selectors import actor_for
 from gisportal.api import BadParameters, message
 from gisportal.cache import RecentValues, WrittenBehind, get_started
-from gisportal.dbrouting import REPLICA_DB_ALIAS, read_connection
+from gisportal.dbrouting import read_connection
 from gisportal.fastpath import reconnecting, view_set_up, with_view_headers
-from gisportal.prepared import prepared_cursor, prepared_cursor_of
+from gisportal.prepared import prepared_cursor
 from gisportal.renderers import JSONRenderer
 
 from ..models import GeometryType, Layer, Visibility
@@ -372,74 +371,6 @@ def tile_source_read_drawing(
     return _source_of(row), _drawn(params, *row[_SOURCE_COLUMNS:])
 
 
-class DrawStarted:
-    """`tile_source_read_drawing`'s statement sent and not yet waited for
-    (psycopg's pipeline mode on the default connection): PostgreSQL draws the
-    tile while the request goes through the middleware (`tile_prefetch`).
-    `result()` waits for it once; `discard()` reads and drops it if nobody
-    did (a request the middleware answered itself). An error of the
-    connection ends the pipeline and comes out of `result()` as Django's
-    error, for `reconnecting` and the 503 as any read's."""
-
-    def __init__(self, db, params: dict, pipeline, cursor):
-        self._db, self._params, self._pipeline, self._cursor = db, params, pipeline, cursor
-        self._open = True
-
-    def _end(self):
-        self._open = False
-        with self._db.wrap_database_errors:
-            try:
-                return self._cursor.fetchone()
-            finally:
-                try:
-                    self._pipeline.__exit__(None, None, None)
-                finally:
-                    self._cursor.close()
-
-    def result(self) -> tuple[TileSource | None, RawDraw | None]:
-        row = self._end()
-        if row is None:
-            return None, None
-        return _source_of(row), _drawn(self._params, *row[_SOURCE_COLUMNS:])
-
-    def discard(self) -> None:
-        if not self._open:
-            return
-        try:
-            self._end()
-        except Exception:  # nobody wants the tile; a connection left broken is closed below
-            logger.info("a tile drawn for a request answered before its view was dropped", exc_info=True)
-            if not self._db.in_atomic_block:
-                self._db.close()
-
-
-def tile_draw_started(slug: str, *, guess: TileSource, tile: TileAddress) -> DrawStarted | None:
-    """`tile_source_read_drawing`'s statement for the lean path, sent now on
-    the default connection and read later (`DrawStarted`); None where that
-    cannot be done (a read replica routes the reads, a transaction pooler,
-    a connection that fails), and the view then reads as before."""
-    if settings.DATABASE_POOLER or REPLICA_DB_ALIAS in settings.DATABASES:
-        return None
-    db = connections[DEFAULT_DB_ALIAS]
-    params = _raw_params(guess, tile)
-    pipeline = None
-    try:
-        db.ensure_connection()
-        with db.wrap_database_errors:
-            pipeline = db.connection.pipeline()
-            pipeline.__enter__()
-            cursor = prepared_cursor_of(db, binary=True)
-            cursor.execute(_SOURCE_AND_RAW_SQL, {**params, "slug": slug})
-    except (OperationalError, InterfaceError):
-        if pipeline is not None:
-            with contextlib.suppress(Exception):
-                pipeline.__exit__(None, None, None)
-        if not db.in_atomic_block:
-            db.close()
-        return None
-    return DrawStarted(db, params, pipeline, cursor)
-
-
 def _aggregated_tile(layer: "TileSource", tile: TileAddress, *, grid_cells: int, aggregate_all: bool = False) -> bytes:
     cell_m = tile.width_m / grid_cells
     coarseness = GRID_CELLS / grid_cells
@@ -567,7 +498,6 @@ class TilePrefetch:
     _reply: Callable[[], object]
     _read: bool = False
     _value: bytes | None = None
-    drawing: DrawStarted | None = None
 
     def value(self) -> bytes | None:
         if not self._read:
@@ -575,13 +505,7 @@ class TilePrefetch:
             self._value = self._reply()
         return self._value
 
-    def taken_drawing(self) -> DrawStarted | None:
-        drawing, self.drawing = self.drawing, None
-        return drawing
-
     def close(self) -> None:
-        if self.drawing is not None:
-            self.taken_drawing().discard()
         if not self._read:
             with contextlib.suppress(Exception):
                 self.value()
@@ -614,16 +538,7 @@ def tile_prefetch(request) -> TilePrefetch | None:
     key = tile_cache_key(layer=guess, tile=tile)
     if settings.TILE_MEMORY_CACHE_BYTES and recent_tiles.get(key) is not None:
         return None
-    prefetched = TilePrefetch(guess, key, get_started(cache, key))
-    # The route is for anonymous callers only: they see public layers. The
-    # layer is read again with the draw, and `tile_answer` decides on it.
-    if (
-        guess.visibility == Visibility.PUBLIC
-        and layer_is_sparse_at(layer=guess, z=tile.z)
-        and prefetched.value() is None
-    ):
-        prefetched.drawing = tile_draw_started(kwargs["slug"], guess=guess, tile=tile)
-    return prefetched
+    return TilePrefetch(guess, key, get_started(cache, key))
 
 
 def tile_lookup(
@@ -804,9 +719,6 @@ def _layer_read(
     a tile that has to be made costs one round trip to PostgreSQL, not two.
     The cache's reply is in by now (it was asked for before the middleware
     ran), so waiting for it first costs little."""
-    drawing = prefetched.taken_drawing() if prefetched is not None else None
-    if drawing is not None:
-        return drawing.result()
     guess = prefetched.guess if prefetched is not None else None
     if (
         guess is None
