@@ -285,6 +285,50 @@ def test_bbox_selects_exactly_the_features_shapely_finds(official, slug, bbox):
     assert doc["numberMatched"] == len(truth)
 
 
+def test_bbox_edges_are_decided_as_shapely_decides_them(official):
+    """Points on a bbox's edges and corners are in it, points a hair outside
+    are not (the index's float boxes would take them), and the other shapes
+    touching or crossing an edge are in it: the page's exact test for points
+    (coordinates) and for the rest (ST_Intersects) against shapely."""
+    from gisportal.accounts.models import Agency
+
+    x0, y0, x1, y1 = 106.1234567, 21.1234567, 106.1334567, 21.1304567
+    hair = 1e-9
+    layer = layer_create_or_update(
+        slug="ogc-edges",
+        title="OGC edges",
+        owner=Agency.objects.get(code="so-y-te"),
+        geometry_type="Geometry",
+        schema=[{"name": "n", "type": "integer"}],
+        visibility=Visibility.PUBLIC,
+    )
+    shapes = [
+        *(shapely.Point(x, y) for x in (x0, x1) for y in (y0, y1)),  # the corners
+        shapely.Point(x0, (y0 + y1) / 2),
+        shapely.Point((x0 + x1) / 2, y1),
+        shapely.Point(x0 - hair, (y0 + y1) / 2),
+        shapely.Point((x0 + x1) / 2, y1 + hair),
+        shapely.Point(x1 + hair, y0 - hair),
+        shapely.Point(x1 + 1e-6, y0),
+        shapely.Point((x0 + x1) / 2, (y0 + y1) / 2),
+        shapely.MultiPoint([(x0 - 0.001, y0), (x0, y0 + 0.001)]),  # one of its points on the west edge
+        shapely.MultiPoint([(x0 - hair, y0), (x1 + hair, y1)]),
+        shapely.LineString([(x0 - 0.01, y0 - 0.01), (x0 - hair, y1)]),  # passes the corner outside
+        shapely.LineString([(x0 - 0.01, y0), (x0, y0)]),  # ends on the corner
+        shapely.box(x1, y0, x1 + 0.01, y1),  # shares the east edge
+        shapely.box(x1 + hair, y0, x1 + 0.01, y1),
+    ]
+    Feature.objects.bulk_create(
+        [Feature(layer=layer, geom=f"SRID=4326;{shape.wkt}", properties={"n": i}) for i, shape in enumerate(shapes)]
+    )
+    layer_touch(layer)
+    truth = ids_intersecting("ogc-edges", shapely.box(x0, y0, x1, y1))
+    assert 0 < len(truth) < len(shapes)
+    response = official.get("/ogc/collections/ogc-edges/items", {"bbox": f"{x0!r},{y0!r},{x1!r},{y1!r}"})
+    assert response.status_code == 200
+    assert {f["id"] for f in response.json()["features"]} == truth
+
+
 def test_bbox_with_heights_ignores_them(api):
     plain = api.get("/ogc/collections/schools/items", {"bbox": "106.0,21.05,106.3,21.3", "limit": 1000}).json()
     with_z = api.get("/ogc/collections/schools/items", {"bbox": "106.0,21.05,-10,106.3,21.3,50", "limit": 1000}).json()
