@@ -731,7 +731,7 @@ FEATURE_JSON_SQL = (
 # doubles. ST_Intersects, for the other shapes only, cost a page of 1,000 of
 # 1,200 points 0.3-0.4 ms more (4.44 against 4.18 ms; bench/README.md, 7
 # December 2026); `&&` alone would take points up to a float's step outside
-# (1-4 of 1,200 at the edges of most bboxes).
+# (1-4 of 1,200 just outside the edges of some bboxes).
 _IN_ENVELOPE = (
     "(f.geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326) AND CASE WHEN GeometryType(f.geom) = 'POINT' "
     "THEN ST_X(f.geom) BETWEEN SYMMETRIC %s AND %s AND ST_Y(f.geom) BETWEEN SYMMETRIC %s AND %s "
