@@ -166,12 +166,9 @@ def floor_session(conn: psycopg.Connection) -> psycopg.Connection:
     VACUUM would be faster (bench/README.md, 7 December 2026)."""
     from django.conf import settings
 
-    from gisportal.dbsession import SESSION_WARM_DEFAULT_BYTES, session_warm_raw
+    from gisportal.dbsession import session_warm_raw
 
-    nbytes = int(os.environ.get("DATABASE_SESSION_WARM_BYTES", SESSION_WARM_DEFAULT_BYTES))
-    if settings.configured:
-        nbytes = getattr(settings, "DATABASE_SESSION_WARM_BYTES", nbytes)
-    session_warm_raw(conn, nbytes)
+    session_warm_raw(conn, settings.DATABASE_SESSION_WARM_BYTES)  # the benches call it after django_setup
     return conn
 
 

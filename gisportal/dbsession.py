@@ -27,15 +27,11 @@ SESSION_WARM_SQL = "SELECT cardinality(array_fill(0, ARRAY[%s::int]))"
 INT4_BYTES = 4
 
 
-def session_warm_elements(nbytes: int) -> int:
-    return max(nbytes // INT4_BYTES, 0)
-
-
 def session_warm_raw(raw, nbytes: int = SESSION_WARM_DEFAULT_BYTES) -> None:
     """The same on a psycopg connection of one's own (the benches' floors,
     so that their sessions are set up as the portal's)."""
     if nbytes > 0:
-        raw.execute(SESSION_WARM_SQL, [session_warm_elements(nbytes)])
+        raw.execute(SESSION_WARM_SQL, [nbytes // INT4_BYTES])
 
 
 def session_warm(sender, connection, **kwargs) -> None:

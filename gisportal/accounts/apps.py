@@ -11,10 +11,7 @@ class AccountsConfig(AppConfig):
         from django.core import checks
 
         from gisportal.clientip import trusted_proxies_check
-        from gisportal.dbsession import connect_session_warm
 
         from . import schema  # noqa: F401  (registers the OpenAPI token scheme)
 
         checks.register(trusted_proxies_check, checks.Tags.security)
-        # Project-wide, like the check above: every database session of the portal.
-        connect_session_warm()

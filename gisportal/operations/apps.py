@@ -7,3 +7,8 @@ class OperationsConfig(AppConfig):
     name = "gisportal.operations"
     label = "operations"
     verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from gisportal.dbsession import connect_session_warm
+
+        connect_session_warm()  # every database session of the portal, web, Celery and commands alike
