@@ -7,8 +7,9 @@ location. `dossiers.density_counts` keeps DensityCount, the dossiers per
 month, area and filter (none, one, or a pair of them). A query reads those rows for the whole months
 of its period, and DensityDayCount (without a status filter) or the
 dossiers themselves (a GROUP BY on the stored area column) for the days at
-the edges; the whole period from the dossiers when its filters are not
-pre-counted. No geometry is touched while counting; H3
+the edges: added, or taken from the edge's whole month when the month's
+other days are fewer (`_period_split`); the whole period from the dossiers
+when its filters are not pre-counted. No geometry is touched while counting; H3
 cell polygons are built in Python from the cell ids of the answer only."""
 
 import datetime as dt
@@ -110,30 +111,56 @@ def _precounted_key(filters: DensityFilters, area: int) -> tuple[str, list[int]]
     return (name, values) if name in AREAS[area][1] else None
 
 
-def _period_split(filters: DensityFilters) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date]]]:
+def _period_split(
+    filters: DensityFilters, today: dt.date
+) -> tuple[tuple[dt.date, dt.date] | None, list[tuple[dt.date, dt.date, int]]]:
     """The period as whole months [first, end) read from the pre-counted
-    rows (None if it holds no whole month) and the day ranges [from, end)
-    at its edges counted from the dossiers."""
+    rows (None if there are none) and the day ranges [from, end) at its
+    edges, each with its sign. A part-month edge is read as its own days
+    (+1), or as its whole month less the month's other days (-1) when those
+    are fewer; days after `today` count as none (no dossier is received
+    later), so "the last 12 months" reads this month's row, not its days."""
     start, end = filters.date_from, filters.date_to + dt.timedelta(days=1)
-    first_month = start if start.day == 1 else month_start(start, -1)
-    end_month = end.replace(day=1)
-    if first_month >= end_month:
-        return None, [(start, end)]
-    edges = [(a, b) for a, b in ((start, first_month), (end_month, end)) if a < b]
-    return (first_month, end_month), edges
+    first = start if start.day == 1 else month_start(start, -1)  # the 1st on or after the start
+    last = end.replace(day=1)  # the 1st on or before the end
+    low, high = start.replace(day=1), (end if end.day == 1 else month_start(end, -1))
+    horizon = today + dt.timedelta(days=1)
+
+    def cost(day_from: dt.date, day_end: dt.date) -> int:
+        return max(0, (min(day_end, horizon) - day_from).days)
+
+    if first > last:  # within one month, from a day after its 1st to a day before its last
+        if cost(low, start) + cost(end, high) < cost(start, end):
+            return (low, high), [(a, b, -1) for a, b in ((low, start), (end, high)) if a < b]
+        return None, [(start, end, 1)]
+    ranges = []
+    if start < first:
+        if cost(low, start) < cost(start, first):
+            first, edge = low, (low, start, -1)
+        else:
+            edge = (start, first, 1)
+        ranges.append(edge)
+    if last < end:
+        if cost(end, high) < cost(last, end):
+            last, edge = high, (end, high, -1)
+        else:
+            edge = (last, end, 1)
+        ranges.append(edge)
+    return ((first, last) if first < last else None), ranges
 
 
 def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     """SQL answering (cell, dossiers) for an area (H3 resolution or commune
     map), cells without dossiers left out: whole months from DensityCount
-    where the filters are pre-counted; the other days from DensityDayCount
-    where they are counted per day (no status filter), else from the dossiers."""
+    where the filters are pre-counted; the other days (added, or taken from
+    a whole month) from DensityDayCount where they are counted per day (no
+    status filter), else from the dossiers."""
     column = AREAS[area][0]
     precounted = _precounted_key(filters, area)
     if precounted is None:
-        months, day_ranges = None, [(filters.date_from, filters.date_to + dt.timedelta(days=1))]
+        months, day_ranges = None, [(filters.date_from, filters.date_to + dt.timedelta(days=1), 1)]
     else:
-        months, day_ranges = _period_split(filters)
+        months, day_ranges = _period_split(filters, timezone.localdate())
     parts, params = [], []
     if months is not None:
         dimension, keys = precounted
@@ -142,18 +169,19 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
             "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.month >= %s AND c.month < %s"
         )
         params += [area, dimension, keys, *months]
-    for day_from, day_end in day_ranges:
+    for day_from, day_end, sign in day_ranges:
+        n = "" if sign > 0 else "-"
         if precounted is not None and precounted[0] in DAY_DIMENSIONS:
             dimension, keys = precounted
             parts.append(
-                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitydaycount c "
+                f"SELECT c.cell, {n}c.dossiers AS n FROM dossiers_densitydaycount c "
                 "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.day >= %s AND c.day < %s"
             )
             params += [area, dimension, keys, day_from, day_end]
             continue
         where, where_params = _where(filters, day_from, day_end)
         parts.append(
-            f"SELECT d.{column} AS cell, count(*) AS n FROM dossiers_dossier d "
+            f"SELECT d.{column} AS cell, {n}count(*) AS n FROM dossiers_dossier d "
             f"WHERE {where} AND d.{column} IS NOT NULL GROUP BY 1"
         )
         params += where_params

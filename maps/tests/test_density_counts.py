@@ -279,3 +279,78 @@ def test_migration_0015_counts_the_pairs_a_rebuild_counts(history):
     assert not DensityCount.objects.filter(dimension__in=pairs).exists()
     migration.count_pairs(None, SimpleNamespace(connection=connection))
     assert {k: v for k, v in _snapshot().items() if k[3] in pairs} == rebuilt
+
+
+def test_an_edge_is_read_from_the_fewer_days():
+    """A part-month edge of the period is its own days (+1) or its whole month
+    less the month's other days (-1), whichever reads fewer days; days after
+    today are none."""
+    from maps.density import _period_split
+
+    day = dt.date
+    today = day(2026, 12, 7)
+
+    def split(a, b):
+        return _period_split(DensityFilters(date_from=a, date_to=b), today)
+
+    # The default period (a year back to today): last December less its first 7 days, this December less the future.
+    assert split(day(2025, 12, 8), today) == (
+        (day(2025, 12, 1), day(2027, 1, 1)),
+        [(day(2025, 12, 1), day(2025, 12, 8), -1), (day(2026, 12, 8), day(2027, 1, 1), -1)],
+    )
+    # Short edges are their own days.
+    assert split(day(2026, 3, 20), day(2026, 5, 5)) == (
+        (day(2026, 4, 1), day(2026, 5, 1)),
+        [(day(2026, 3, 20), day(2026, 4, 1), 1), (day(2026, 5, 1), day(2026, 5, 6), 1)],
+    )
+    # Within one month: 18 days, or the month less 2 + 11 days.
+    assert split(day(2026, 3, 3), day(2026, 3, 20)) == (
+        (day(2026, 3, 1), day(2026, 4, 1)),
+        [(day(2026, 3, 1), day(2026, 3, 3), -1), (day(2026, 3, 21), day(2026, 4, 1), -1)],
+    )
+    assert split(day(2026, 3, 10), day(2026, 3, 15)) == (None, [(day(2026, 3, 10), day(2026, 3, 16), 1)])
+    assert split(day(2026, 12, 1), today) == (
+        (day(2026, 12, 1), day(2027, 1, 1)),
+        [(today + dt.timedelta(1), day(2027, 1, 1), -1)],
+    )
+    assert split(day(2026, 1, 1), day(2026, 3, 31)) == ((day(2026, 1, 1), day(2026, 4, 1)), [])
+    # Two part-months and no whole one between them.
+    assert split(day(2026, 2, 25), day(2026, 3, 4)) == (
+        None,
+        [(day(2026, 2, 25), day(2026, 3, 1), 1), (day(2026, 3, 1), day(2026, 3, 5), 1)],
+    )
+
+
+def test_periods_read_as_months_less_days_equal_an_independent_count(moved):
+    """Periods whose edges are taken from whole months (a year back to today,
+    this month to today, most of a past month), with no filter, the pre-counted
+    pair, and a status (its edge days counted from the dossiers), equal the h3
+    count made here."""
+    from maps.density import density_counts_sql
+
+    rows = _dossiers()
+    today = timezone.localdate()
+    past = (today.replace(day=1) - dt.timedelta(days=200)).replace(day=1)
+    periods = [
+        (today.replace(year=today.year - 1) + dt.timedelta(days=1), today),
+        (today.replace(day=1), today),
+        (past + dt.timedelta(days=2), past + dt.timedelta(days=25)),
+    ]
+    for a, b in periods:
+        pick = next(r for r in rows if a <= r[2] <= b)  # a pair and a status with dossiers in the period
+        for chosen in ({}, {"procedure_id": pick[3], "channel": pick[5]}, {"status": pick[6]}):
+            filters = DensityFilters(date_from=a, date_to=b, **chosen)
+            sql, _ = density_counts_sql(filters, 8)
+            assert "-c.dossiers" in sql or "-count(*)" in sql, (a, b, chosen)
+            selected = [
+                r
+                for r in rows
+                if a <= r[2] <= b
+                and chosen.get("procedure_id", r[3]) == r[3]
+                and chosen.get("channel", r[5]) == r[5]
+                and chosen.get("status", r[6]) == r[6]
+            ]
+            expected = Counter(h3.latlng_to_cell(lat, lon, 8) for lon, lat, *_ in selected)
+            got = density_h3_counts(filters=filters, res=8)
+            assert {h3.int_to_str(c): n for c, n in got.items()} == dict(expected), (a, b, chosen)
+            assert got, (a, b, chosen)
