@@ -156,6 +156,15 @@ def django_setup(*, settings_module: str, bench_url: str, bench_db: str) -> None
         sys.exit(f"Django is connected to {connection.settings_dict['NAME']!r}, not {bench_db!r}")
 
 
+def use_database(name: str) -> None:
+    """Django's default connection moved to another scratch database of this
+    benchmark (closed here; the next query opens it there)."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = name
+
+
 # --------------------------------------------------------------------------- statistics
 
 

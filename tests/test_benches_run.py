@@ -59,7 +59,7 @@ BENCHES = {
         ["--small", "200", "--large", "400", "--queries", "2", "--rounds", "2", "--warmup", "0"]
         + ["--naive-queries", "1", "--coverage-repeats", "1"],
         {"small", "large", "density_api_p50_ms", "ratio_large_to_small_by_round"},
-        ["bench_analytics"],
+        ["bench_analytics", "bench_analytics_small"],
     ),
     "payments": (
         ["--dossiers", "200", "--ipns", "12", "--threads", "2", "--rounds", "1", "--runs", "1"],
