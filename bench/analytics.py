@@ -26,8 +26,8 @@ while timing); p50 over all rounds, and each round's p50 for the spread. The nai
     dossiers, polygons built in Python, GeoJSON;
   - api_months: the same for the 12 whole months before this one (what the
     page's month slider asks): DensityCount rows only;
-  - api_two_filters: procedure and channel together (not pre-counted: a
-    GROUP BY over the period's dossiers);
+  - api_two_filters: the busiest procedure and channel together (the pair's
+    month and day rows);
   - selector: the counting alone (`density_h3_counts`), default period;
   - tile: GET /tiles/analytics/density/10/{x}/{y}.pbf?res=8 of the tile over
     the provincial centre;
@@ -263,7 +263,8 @@ def _plan_nodes(plan: dict) -> str:
 
 def density_print(n: int, r: dict) -> None:
     say(
-        f"  {n:,} dossiers ({r['dossiers_in_period']:,} in the last 12 months, {r['cells']} res-8 cells): "
+        f"  {n:,} dossiers ({r['dossiers_in_period']:,} in the last 12 months, {r['cells']} res-8 cells, "
+        f"{r['cells_two_filters']} with the two filters): "
         f"api p50 {r['api']['p50']:.1f} ms, whole months {r['api_months']['p50']:.1f} ms, "
         f"two filters {r['api_two_filters']['p50']:.1f} ms, selector {r['selector']['p50']:.1f} ms, "
         f"tile {r['tile']['p50']:.1f} ms, "
@@ -353,6 +354,8 @@ def main() -> int:
         "ratio_naive_to_stored": naive_vs_stored,
         "target_ratio_under_2_met": ratios["api"] < 2 and ratios["tile"] < 2,
         "cells_res8": {str(n): density[n]["cells"] for n in sizes},
+        "cells_res8_two_filters": {str(n): density[n]["cells_two_filters"] for n in sizes},
+        "busiest_procedure_channel": {str(n): density[n]["busiest"] for n in sizes},
         "dossiers_in_period": {str(n): density[n]["dossiers_in_period"] for n in sizes},
         "selector_plan": {str(n): density[n]["selector_plan"] for n in sizes},
         "coverage": coverage,
