@@ -135,6 +135,19 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return x, y
 
 
+def quarters_close() -> None:
+    from django.db import connection
+
+    from dossiers.density_counts import density_quarters_close
+
+    started = time.perf_counter()
+    closed = density_quarters_close()
+    if closed:
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE dossiers_densityquartercount")
+        say(f"  {closed} ended quarters summed ({time.perf_counter() - started:.1f} s)")
+
+
 class Density:
     """The density measurements on the history of the database Django uses
     when it is made (`use_database`): `modes` (timed in turns), `naive`
@@ -310,6 +323,7 @@ def main() -> int:
         mark = history_mark(n, args.seed)
         if current_history() == mark:
             say(f"reusing the history of {n:,} dossiers already in {db}")
+            quarters_close()  # as the daily task does (a history from before the quarter sums has none)
         else:
             generation[n] = history_generate(n, seed=args.seed, mark=mark, with_events=False, vacuum=True)
         densities[n] = Density(base["leader"])

@@ -528,6 +528,7 @@ def history_generate(n: int, *, seed: int, mark: str, with_events: bool, vacuum:
             cursor.execute("VACUUM ANALYZE dossiers_dossier")
             cursor.execute("VACUUM ANALYZE dossiers_densitycount")
             cursor.execute("VACUUM ANALYZE dossiers_densitydaycount")
+            cursor.execute("VACUUM ANALYZE dossiers_densityquartercount")
         cursor.execute(f"COMMENT ON TABLE dossiers_dossier IS '{mark}'")
     if vacuum:
         timings["vacuum"] = round(time.perf_counter() - started, 3)

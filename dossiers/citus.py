@@ -32,6 +32,7 @@ DISTRIBUTED_TABLES = (
     "dossiers_dailystat",
     "dossiers_densitycount",
     "dossiers_densitydaycount",
+    "dossiers_densityquartercount",
 )
 # Owned by extensions: they manage them on every node themselves.
 SKIPPED_TABLES = ("spatial_ref_sys",)

@@ -1161,6 +1161,7 @@ def dossier_history_generate(
         cursor.execute("ANALYZE dossiers_dailystat")
         cursor.execute("ANALYZE dossiers_densitycount")
         cursor.execute("ANALYZE dossiers_densitydaycount")
+        cursor.execute("ANALYZE dossiers_densityquartercount")
         clock.lap("analyze")
     clock.lap("commit")
     clock.timings["events"] = events

@@ -2,7 +2,9 @@
 receipt, area (H3 cell or commune of either map) and at most one filter or
 pair of filters; and `DensityDayCount`, dossiers per day and area for the
 filters a status move does not touch (`DAY_DIMENSIONS`), for the edge days
-of periods that do not fall on month boundaries.
+of periods that do not fall on month boundaries; and `DensityQuarterCount`,
+the same filters' month rows summed per quarter once the quarter has ended
+(`density_quarters_close`), so a long period reads a row a quarter.
 
 Written in the transaction that receives a dossier (+1 on every row it
 belongs to) or moves it to another status (-1 on the old status row, +1 on
@@ -213,17 +215,74 @@ def _grouping_sql(dimensions: tuple[str, ...], period: str = "month") -> tuple[s
     return dimension_sql, key_sql, sets, selected
 
 
+def quarter_start(day: dt.date) -> dt.date:
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+
+
+def quarters_ended_before(today: dt.date) -> dt.date:
+    """The start of the first quarter not yet summable on `today`: a quarter
+    is summed once it ended a whole day ago, when no transaction that began
+    in it can still be adding to its months."""
+    return quarter_start(today - dt.timedelta(days=1))
+
+
+def density_quarters_close(*, today: dt.date | None = None) -> int:
+    """Sums the month rows of the day-row filters (`DAY_DIMENSIONS`, whose
+    months never change once over) into DensityQuarterCount for every ended
+    quarter not summed yet, and marks those quarters summed, in one
+    transaction; returns the number of quarters summed. Daily (the
+    `dossier-density-quarters` beat task) and in `density_rebuild`; a quarter
+    not summed yet is read from its months meanwhile."""
+    limit = quarters_ended_before(today or timezone.localdate())
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One at a time, and after a rebuild that holds these tables (it sums the quarters itself).
+        cursor.execute("LOCK TABLE dossiers_densityquartersummed IN SHARE ROW EXCLUSIVE MODE")
+        # The first month counted, through the index of each area's unfiltered rows.
+        firsts = " UNION ALL ".join(
+            f"(SELECT month FROM dossiers_densitycount WHERE area = {area} AND dimension = '{ALL}' AND key = 0 "
+            "ORDER BY month LIMIT 1)"
+            for area in AREAS
+        )
+        cursor.execute(f"SELECT min(month) FROM ({firsts}) AS firsts")
+        (first,) = cursor.fetchone()
+        cursor.execute("SELECT quarter FROM dossiers_densityquartersummed")
+        summed = {row[0] for row in cursor.fetchall()}
+        todo, quarter = [], quarter_start(first) if first else limit
+        while quarter < limit:
+            if quarter not in summed:
+                todo.append(quarter)
+            quarter = (quarter + dt.timedelta(days=95)).replace(day=1)
+        if not todo:
+            return 0
+        cursor.execute(
+            """INSERT INTO dossiers_densityquartercount (province_code, quarter, area, cell, dimension, key, dossiers)
+               SELECT province_code, date_trunc('quarter', month)::date, area, cell, dimension, key, sum(dossiers)
+               FROM dossiers_densitycount
+               WHERE dimension = ANY(%(dimensions)s) AND month >= %(first)s AND month < %(end)s
+                 AND date_trunc('quarter', month)::date = ANY(%(todo)s::date[])
+               GROUP BY 1, 2, 3, 4, 5, 6
+               HAVING sum(dossiers) <> 0""",
+            {"dimensions": list(DAY_DIMENSIONS), "first": todo[0], "end": limit, "todo": todo},
+        )
+        cursor.executemany("INSERT INTO dossiers_densityquartersummed (quarter) VALUES (%s)", [(q,) for q in todo])
+    return len(todo)
+
+
 def density_rebuild() -> int:
-    """Recomputes every DensityCount and DensityDayCount row from the dossiers
-    (after COPY loads or a change of STATUS_KEYS; `manage.py density_rebuild`);
+    """Recomputes every DensityCount and DensityDayCount row from the dossiers,
+    and sums the ended quarters again (after COPY loads or a change of
+    STATUS_KEYS; `manage.py density_rebuild`);
     returns the number of DensityCount rows. Submissions wait for it (the
     tables are locked against writes) instead of adding to rows it replaces."""
     params = {"tz": timezone.get_current_timezone_name(), "statuses": list(STATUS_KEYS)}
     total = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("LOCK TABLE dossiers_densitycount, dossiers_densitydaycount IN EXCLUSIVE MODE")
-        cursor.execute("DELETE FROM dossiers_densitycount")
-        cursor.execute("DELETE FROM dossiers_densitydaycount")
+        cursor.execute(
+            "LOCK TABLE dossiers_densitycount, dossiers_densitydaycount, dossiers_densityquartercount, "
+            "dossiers_densityquartersummed IN EXCLUSIVE MODE"
+        )
+        for table in ("densitycount", "densitydaycount", "densityquartercount", "densityquartersummed"):
+            cursor.execute(f"DELETE FROM dossiers_{table}")
         for area, (column, dimensions) in AREAS.items():
             dimension, key, sets, selected = _grouping_sql(dimensions)
             cursor.execute(
@@ -248,4 +307,5 @@ def density_rebuild() -> int:
                     GROUP BY province_code, GROUPING SETS ({", ".join(sets)})""",
                 params,
             )
+        density_quarters_close()
     return total

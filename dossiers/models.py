@@ -692,6 +692,43 @@ class DensityDayCount(models.Model):
         ]
 
 
+class DensityQuarterCount(models.Model):
+    """Dossiers per ended quarter of receipt and area, for the filters whose
+    month rows never change once their month is over (those of
+    DensityDayCount: `density_counts.DAY_DIMENSIONS`): the sums of the
+    quarter's three DensityCount months, written once the quarter has ended
+    (`density_counts.density_quarters_close`: a daily task and
+    `density_rebuild`), so a year's period sums about 7 rows a cell instead
+    of 13. A quarter is read from here only once DensityQuarterSummed holds
+    it; until then from its months. Same `area`, `cell`, `dimension` and
+    `key` as DensityCount."""
+
+    quarter = models.DateField(help_text="First day of the quarter of receipt (local time).")
+    area = models.PositiveSmallIntegerField()
+    cell = models.BigIntegerField()
+    dimension = models.CharField(max_length=9)
+    key = models.BigIntegerField()
+    dossiers = models.IntegerField(default=0)
+    province_code = province_code_field()
+
+    class Meta:
+        constraints = [
+            # Also the read path, as DensityCount's.
+            models.UniqueConstraint(
+                fields=["area", "dimension", "key", "quarter", "cell", "province_code"],
+                include=["dossiers"],
+                name="densityquartercount_key",
+            )
+        ]
+
+
+class DensityQuarterSummed(models.Model):
+    """A quarter whose DensityQuarterCount rows are all written (with them,
+    in one transaction, for every province)."""
+
+    quarter = models.DateField(unique=True)
+
+
 class ComponentFileType(models.TextChoices):
     """The file types the attachment checker (`dossiers.attachments`) knows,
     by the content type it sniffs from the bytes."""

@@ -35,6 +35,8 @@ from dossiers.density_counts import (
     STATUS,
     STATUS_KEYS,
     pair_key,
+    quarter_start,
+    quarters_ended_before,
 )
 from dossiers.models import H3_RESOLUTIONS, Procedure
 from gisportal.api import month_start
@@ -149,10 +151,22 @@ def _period_split(
     return ((first, last) if first < last else None), ranges
 
 
+def _whole_quarters(months: tuple[dt.date, dt.date], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """The quarters [first, end) that lie whole within the months [first,
+    end) and have ended (`quarters_ended_before`), or None."""
+    first, end = months
+    start = quarter_start(first)
+    if start < first:
+        start = month_start(start, -3)
+    stop = min(quarter_start(end), quarters_ended_before(today))
+    return (start, stop) if start < stop else None
+
+
 def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     """SQL answering (cell, dossiers) for an area (H3 resolution or commune
     map), cells without dossiers left out: whole months from DensityCount
-    where the filters are pre-counted; the other days (added, or taken from
+    where the filters are pre-counted (ended quarters from
+    DensityQuarterCount once summed, for the day-row filters); the other days (added, or taken from
     a whole month) from DensityDayCount where they are counted per day (no
     status filter), else from the dossiers."""
     column = AREAS[area][0]
@@ -164,11 +178,29 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     parts, params = [], []
     if months is not None:
         dimension, keys = precounted
-        parts.append(
-            "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c "
-            "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.month >= %s AND c.month < %s"
-        )
-        params += [area, dimension, keys, *months]
+        quarters = _whole_quarters(months, timezone.localdate()) if dimension in DAY_DIMENSIONS else None
+        if quarters is None:
+            parts.append(
+                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c WHERE c.area = %s AND c.dimension = %s "
+                "AND c.key = ANY(%s::bigint[]) AND c.month >= %s AND c.month < %s"
+            )
+            params += [area, dimension, keys, *months]
+        else:
+            # The ended quarters from their sums once summed; every other month of the period from its row
+            # (both lists are worked out once, before the indexes are read).
+            parts.append(
+                "SELECT c.cell, c.dossiers AS n FROM dossiers_densityquartercount c WHERE c.area = %s "
+                "AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.quarter = ANY(ARRAY("
+                "SELECT quarter FROM dossiers_densityquartersummed WHERE quarter >= %s AND quarter < %s))"
+            )
+            parts.append(
+                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c WHERE c.area = %s AND c.dimension = %s "
+                "AND c.key = ANY(%s::bigint[]) AND c.month = ANY(ARRAY("
+                "SELECT m::date FROM generate_series(%s::date, %s::date - 1, interval '1 month') AS m "
+                "WHERE NOT (m >= %s::date AND m < %s::date AND date_trunc('quarter', m)::date IN "
+                "(SELECT quarter FROM dossiers_densityquartersummed))))"
+            )
+            params += [area, dimension, keys, *quarters, area, dimension, keys, *months, *quarters]
     for day_from, day_end, sign in day_ranges:
         n = "" if sign > 0 else "-"
         if precounted is not None and precounted[0] in DAY_DIMENSIONS:

@@ -432,6 +432,13 @@ CELERY_BEAT_SCHEDULE["dossier-drafts-expire"] = {
     "schedule": 3600.0,
     "options": {"expires": 3600.0},
 }
+# The density map's quarter sums (dossiers/density_counts.py): a quarter is summed the
+# day after it ends; until then, and if this never runs, its months are read instead.
+CELERY_BEAT_SCHEDULE["dossier-density-quarters"] = {
+    "task": "dossiers.tasks.density_quarters_close_task",
+    "schedule": 86400.0,
+    "options": {"expires": 86400.0},
+}
 
 # The public address printed in QR codes on slips (lookup links).
 PUBLIC_BASE_URL = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")

@@ -22,7 +22,7 @@ from django.utils import timezone
 from dossiers.demo_history import dossier_history_generate
 from dossiers.demo_setup import commune_committees_ensure
 from dossiers.density_counts import density_rebuild
-from dossiers.models import DensityCount, DensityDayCount, Dossier, Status
+from dossiers.models import DensityCount, DensityDayCount, DensityQuarterCount, Dossier, Status
 from dossiers.tests import conftest as dossier_fixtures
 from layers.models import AdministrativeUnit
 from maps.density import DensityFilters, density_commune_counts, density_h3_counts
@@ -64,8 +64,13 @@ def _day_snapshot() -> dict:
     return {(r.day, r.area, r.cell, r.dimension, r.key): r.dossiers for r in rows}
 
 
+def _quarter_snapshot() -> dict:
+    rows = DensityQuarterCount.objects.all()
+    return {(r.quarter, r.area, r.cell, r.dimension, r.key): r.dossiers for r in rows}
+
+
 def test_kept_rows_equal_a_rebuild(moved):
-    kept, kept_days = _snapshot(), _day_snapshot()
+    kept, kept_days, kept_quarters = _snapshot(), _day_snapshot(), _quarter_snapshot()
     assert kept, "the services wrote no rows"
     assert DensityCount.objects.filter(dossiers__lt=0).count() == 0
     rebuilt_rows = density_rebuild()
@@ -75,6 +80,8 @@ def test_kept_rows_equal_a_rebuild(moved):
     # The day rows, for no filter, a procedure, a channel and the pair, through the status moves.
     assert {key[3] for key in kept_days} == {"all", "procedure", "channel", "proc_chan"}
     assert kept_days == _day_snapshot()
+    # The quarter sums: the moved dossiers are in a quarter not ended, so the rebuild sums the same.
+    assert kept_quarters and kept_quarters == _quarter_snapshot()
 
 
 def _dossiers() -> list[tuple]:
@@ -354,3 +361,87 @@ def test_periods_read_as_months_less_days_equal_an_independent_count(moved):
             got = density_h3_counts(filters=filters, res=8)
             assert {h3.int_to_str(c): n for c, n in got.items()} == dict(expected), (a, b, chosen)
             assert got, (a, b, chosen)
+
+
+def test_a_quarter_is_summed_the_day_after_it_ends():
+    from dossiers.density_counts import quarters_ended_before
+
+    day = dt.date
+    assert quarters_ended_before(day(2026, 4, 1)) == day(2026, 1, 1)  # Q1 ended yesterday: a transaction may be open
+    assert quarters_ended_before(day(2026, 4, 2)) == day(2026, 4, 1)
+    assert quarters_ended_before(day(2026, 12, 7)) == day(2026, 10, 1)
+    assert quarters_ended_before(day(2027, 1, 1)) == day(2026, 10, 1)
+
+
+def _quarter_of(day: dt.date) -> dt.date:
+    return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+
+
+def test_ended_quarters_are_summed_and_read_in_place_of_their_months(history):
+    """The history's rebuild sums every ended quarter (and no other) into rows
+    equal to a count made here from each dossier; the default period reads
+    them; a quarter not summed (its mark, or its mark and rows, gone) is read
+    from its months, with the same answer; closing sums it again."""
+    from django.db import connection
+
+    from dossiers.density_counts import density_quarters_close, quarters_ended_before
+    from dossiers.models import DensityQuarterCount, DensityQuarterSummed
+    from maps.density import density_counts_sql
+
+    rows = _dossiers()
+    today = timezone.localdate()
+    limit = quarters_ended_before(today)
+    expected_quarters, quarter = [], _quarter_of(min(r[2] for r in rows))
+    while quarter < limit:  # every quarter from the first dossier's to the last ended one
+        expected_quarters.append(quarter)
+        quarter = _quarter_of(quarter + dt.timedelta(days=92))
+    summed = sorted(DensityQuarterSummed.objects.values_list("quarter", flat=True))
+    assert summed == expected_quarters and len(summed) >= 6
+    assert not DensityQuarterCount.objects.filter(quarter__gte=limit).exists()
+    # Rows per quarter and res-8 cell, unfiltered and for each procedure and channel pair.
+    got = Counter()
+    for q in DensityQuarterCount.objects.filter(area=8, dimension__in=["all", "proc_chan"]):
+        got[(q.quarter, q.cell, q.dimension, q.key)] = q.dossiers
+    expected = Counter()
+    for lon, lat, day, procedure, _sector, channel, *_ in rows:
+        quarter = _quarter_of(day)
+        if quarter < limit:
+            cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, 8))
+            expected[(quarter, cell, "all", 0)] += 1
+            expected[(quarter, cell, "proc_chan", procedure * 64 + int(channel))] += 1
+    assert got == expected
+
+    period = (today.replace(year=today.year - 1) + dt.timedelta(days=1), today)
+    pick = next(r for r in rows if period[0] <= r[2] <= period[1] and _quarter_of(r[2]) < limit)
+    cases = [{}, {"procedure_id": pick[3], "channel": pick[5]}, {"procedure_id": pick[3]}]
+
+    def check(label: str) -> None:
+        for chosen in cases:
+            filters = DensityFilters(date_from=period[0], date_to=period[1], **chosen)
+            selected = [
+                r
+                for r in rows
+                if period[0] <= r[2] <= period[1]
+                and chosen.get("procedure_id", r[3]) == r[3]
+                and chosen.get("channel", r[5]) == r[5]
+            ]
+            want = Counter(h3.latlng_to_cell(lat, lon, 8) for lon, lat, *_ in selected)
+            answer = density_h3_counts(filters=filters, res=8)
+            assert {h3.int_to_str(c): n for c, n in answer.items()} == dict(want), (label, chosen)
+            assert answer, (label, chosen)
+
+    sql, _ = density_counts_sql(DensityFilters(date_from=period[0], date_to=period[1]), 8)
+    assert "dossiers_densityquartercount" in sql
+    check("summed")
+    some = [q for q in summed if q > period[0]][:2]
+    assert some
+    DensityQuarterSummed.objects.filter(quarter=some[0]).delete()  # its rows left: not read without the mark
+    check("a mark gone")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM dossiers_densityquartercount WHERE quarter = ANY(%s)", [some])
+    DensityQuarterSummed.objects.filter(quarter__in=some).delete()
+    check("two quarters not summed")
+    assert density_quarters_close() == 2
+    assert sorted(DensityQuarterSummed.objects.values_list("quarter", flat=True)) == summed
+    check("summed again")
+    assert density_quarters_close() == 0

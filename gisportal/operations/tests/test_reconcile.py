@@ -49,7 +49,7 @@ def test_all_well_reports_nothing(citizen):
         "receive_event_not_one": 0,
         "attachment_files_missing": 0,
     }
-    assert counters_reconcile() == {"dailystat": 0, "densitycount": 0, "densitydaycount": 0}
+    assert counters_reconcile() == {"dailystat": 0, "densitycount": 0, "densitydaycount": 0, "densityquartercount": 0}
 
 
 def test_planted_dossier_faults_are_found(citizen):
@@ -91,7 +91,7 @@ def test_a_counter_off_by_one_is_found_and_the_check_changes_nothing(citizen):
     DensityCount.objects.filter(pk=DensityCount.objects.order_by("pk").values("pk")[:1]).delete()
     before = list(DailyStat.objects.order_by("pk").values_list("pk", "received"))
 
-    assert counters_reconcile() == {"dailystat": 1, "densitycount": 1, "densitydaycount": 0}
+    assert counters_reconcile() == {"dailystat": 1, "densitycount": 1, "densitydaycount": 0, "densityquartercount": 0}
     assert list(DailyStat.objects.order_by("pk").values_list("pk", "received")) == before  # rolled back
 
 
