@@ -631,20 +631,15 @@ class DailyStat(models.Model):
         indexes = [models.Index(fields=["dimension", "day"], name="dailystat_dim_day")]
 
 
-class DensityCount(models.Model):
-    """Dossiers per month of receipt, area and at most one filter, kept up to
-    date in the transaction that receives a dossier or changes its status,
-    so the density map sums a few rows per cell and month instead of
-    counting the dossiers (`dossiers.density_counts`).
+class DensityRow(models.Model):
+    """What the pre-counted density rows share (`dossiers.density_counts`).
 
     `area` says what `cell` is: an H3 resolution (6-9; `cell` is the H3
-    index) or a commune map (2025 or 2019; `cell` is the
-    AdministrativeUnit id). `dimension` names the filter the row is for and
-    `key` its value: 0 for all dossiers, the procedure id, the channel
-    number, or the status (`density_counts.STATUS_KEYS`). Status rows follow
-    each dossier's current status."""
+    index) or a commune map (2025 or 2019; `cell` is the AdministrativeUnit
+    id). `dimension` names the filter the row is for and `key` its value: 0
+    for all dossiers, the procedure id, the channel number, or the status
+    (`density_counts.STATUS_KEYS`)."""
 
-    month = models.DateField(help_text="First day of the month of receipt (local time).")
     area = models.PositiveSmallIntegerField()
     cell = models.BigIntegerField()
     dimension = models.CharField(max_length=9)
@@ -653,73 +648,58 @@ class DensityCount(models.Model):
     province_code = province_code_field()
 
     class Meta:
-        constraints = [
-            # Also the read path: (area, dimension, key, month range) gives the
-            # cells and their counts from the index alone.
-            models.UniqueConstraint(
-                fields=["area", "dimension", "key", "month", "cell", "province_code"],
-                include=["dossiers"],
-                name="densitycount_key",
-            )
-        ]
+        abstract = True
 
 
-class DensityDayCount(models.Model):
+def density_key(period: str, name: str) -> models.UniqueConstraint:
+    """A density row's identity, also its read path: (area, dimension, key,
+    a range of `period`) gives the cells and their counts from the index alone."""
+    return models.UniqueConstraint(
+        fields=["area", "dimension", "key", period, "cell", "province_code"], include=["dossiers"], name=name
+    )
+
+
+class DensityCount(DensityRow):
+    """Dossiers per month of receipt, area and at most one filter or a pair,
+    kept up to date in the transaction that receives a dossier or changes its
+    status, so the density map sums a few rows per cell and month instead of
+    counting the dossiers. Status rows follow each dossier's current status."""
+
+    month = models.DateField(help_text="First day of the month of receipt (local time).")
+
+    class Meta:
+        constraints = [density_key("month", "densitycount_key")]
+
+
+class DensityDayCount(DensityRow):
     """Dossiers per day of receipt and area, for the filters a status move
     does not touch (none, procedure, channel, procedure and channel:
     `density_counts.DAY_DIMENSIONS`): the days at the edges of a period that
     does not start or end on a month boundary (the default "last 12 months"
-    does both) are summed from here instead of counting the dossiers. Same
-    `area`, `cell`, `dimension` and `key` as DensityCount."""
+    does both) are summed from here instead of counting the dossiers."""
 
     day = models.DateField()
-    area = models.PositiveSmallIntegerField()
-    cell = models.BigIntegerField()
     # Defaults in the database too: rows written before the day rows had keys (migration 0005's fill) are "all".
     dimension = models.CharField(max_length=9, default="all", db_default="all")
     key = models.BigIntegerField(default=0, db_default=0)
-    dossiers = models.IntegerField(default=0)
-    province_code = province_code_field()
 
     class Meta:
-        constraints = [
-            # Also the read path, as DensityCount's.
-            models.UniqueConstraint(
-                fields=["area", "dimension", "key", "day", "cell", "province_code"],
-                include=["dossiers"],
-                name="densitydaycount_key",
-            )
-        ]
+        constraints = [density_key("day", "densitydaycount_key")]
 
 
-class DensityQuarterCount(models.Model):
+class DensityQuarterCount(DensityRow):
     """Dossiers per ended quarter of receipt and area, for the filters whose
     month rows never change once their month is over (those of
-    DensityDayCount: `density_counts.DAY_DIMENSIONS`): the sums of the
-    quarter's three DensityCount months, written once the quarter has ended
-    (`density_counts.density_quarters_close`: a daily task and
-    `density_rebuild`), so a year's period sums about 7 rows a cell instead
-    of 13. A quarter is read from here only once DensityQuarterSummed holds
-    it; until then from its months. Same `area`, `cell`, `dimension` and
-    `key` as DensityCount."""
+    DensityDayCount): the sums of the quarter's three DensityCount months,
+    written once the quarter has ended (`density_counts.density_quarters_close`:
+    a daily task and `density_rebuild`), so a year's period sums about 7 rows
+    a cell instead of 13. A quarter is read from here only once
+    DensityQuarterSummed holds it; until then from its months."""
 
     quarter = models.DateField(help_text="First day of the quarter of receipt (local time).")
-    area = models.PositiveSmallIntegerField()
-    cell = models.BigIntegerField()
-    dimension = models.CharField(max_length=9)
-    key = models.BigIntegerField()
-    dossiers = models.IntegerField(default=0)
-    province_code = province_code_field()
 
     class Meta:
-        constraints = [
-            # Also the read path, as DensityCount's.
-            models.UniqueConstraint(
-                fields=["area", "dimension", "key", "quarter", "cell", "province_code"],
-                include=["dossiers"],
-                name="densityquartercount_key",
-            )
-        ]
+        constraints = [density_key("quarter", "densityquartercount_key")]
 
 
 class DensityQuarterSummed(models.Model):

@@ -29,6 +29,8 @@ ROUTES = {
     "postal.sandbox.tasks.sandbox_tick_task": {"queue": DEFAULT},
     "layers.tasks.import_layer_task": {"queue": IMPORTS},
     "layers.tasks.nearest_run_task": {"queue": REBUILDS},
+    # Daily, and a minute's GROUP BY over the month rows when a quarter has ended (5M dossiers).
+    "dossiers.tasks.density_quarters_close_task": {"queue": REBUILDS},
     "notifications.tasks.notification_send_task": {"queue": NOTIFICATIONS},
     "gisportal.accounts.tasks.sms_send_task": {"queue": NOTIFICATIONS},
     "chatbot.tasks.zalo_event_task": {"queue": NOTIFICATIONS},

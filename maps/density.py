@@ -9,7 +9,8 @@ of its period, and DensityDayCount (without a status filter) or the
 dossiers themselves (a GROUP BY on the stored area column) for the days at
 the edges: added, or taken from the edge's whole month when the month's
 other days are fewer (`_period_split`); the whole period from the dossiers
-when its filters are not pre-counted. No geometry is touched while counting; H3
+when its filters are not pre-counted. The ended quarters of a period come
+from DensityQuarterCount once they are summed (the filters with day rows). No geometry is touched while counting; H3
 cell polygons are built in Python from the cell ids of the answer only."""
 
 import datetime as dt
@@ -135,20 +136,16 @@ def _period_split(
         if cost(low, start) + cost(end, high) < cost(start, end):
             return (low, high), [(a, b, -1) for a, b in ((low, start), (end, high)) if a < b]
         return None, [(start, end, 1)]
+    # Each part-month edge: the month less its other days where those are fewer, else its own days.
+    whole_start = start < first and cost(low, start) < cost(start, first)
+    whole_end = last < end and cost(end, high) < cost(last, end)
     ranges = []
     if start < first:
-        if cost(low, start) < cost(start, first):
-            first, edge = low, (low, start, -1)
-        else:
-            edge = (start, first, 1)
-        ranges.append(edge)
+        ranges.append((low, start, -1) if whole_start else (start, first, 1))
     if last < end:
-        if cost(end, high) < cost(last, end):
-            last, edge = high, (end, high, -1)
-        else:
-            edge = (last, end, 1)
-        ranges.append(edge)
-    return ((first, last) if first < last else None), ranges
+        ranges.append((end, high, -1) if whole_end else (last, end, 1))
+    months = (low if whole_start else first, high if whole_end else last)
+    return (months if months[0] < months[1] else None), ranges
 
 
 def _whole_quarters(months: tuple[dt.date, dt.date], today: dt.date) -> tuple[dt.date, dt.date] | None:
@@ -165,20 +162,21 @@ def _whole_quarters(months: tuple[dt.date, dt.date], today: dt.date) -> tuple[dt
 def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     """SQL answering (cell, dossiers) for an area (H3 resolution or commune
     map), cells without dossiers left out: whole months from DensityCount
-    where the filters are pre-counted (ended quarters from
-    DensityQuarterCount once summed, for the day-row filters); the other days (added, or taken from
-    a whole month) from DensityDayCount where they are counted per day (no
-    status filter), else from the dossiers."""
+    where the filters are pre-counted (the ended quarters from
+    DensityQuarterCount once summed, for the day-row filters); the other
+    days (added, or taken from a whole month) from DensityDayCount where they
+    are counted per day (no status filter), else from the dossiers."""
     column = AREAS[area][0]
     precounted = _precounted_key(filters, area)
+    today = timezone.localdate()
     if precounted is None:
         months, day_ranges = None, [(filters.date_from, filters.date_to + dt.timedelta(days=1), 1)]
     else:
-        months, day_ranges = _period_split(filters, timezone.localdate())
+        months, day_ranges = _period_split(filters, today)
     parts, params = [], []
     if months is not None:
         dimension, keys = precounted
-        quarters = _whole_quarters(months, timezone.localdate()) if dimension in DAY_DIMENSIONS else None
+        quarters = _whole_quarters(months, today) if dimension in DAY_DIMENSIONS else None
         if quarters is None:
             parts.append(
                 "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c WHERE c.area = %s AND c.dimension = %s "
