@@ -288,6 +288,17 @@ def test_migration_0015_counts_the_pairs_a_rebuild_counts(history):
     assert {k: v for k, v in _snapshot().items() if k[3] in pairs} == rebuilt
 
 
+FILTER_FIELDS = ("procedure_id", "sector_id", "channel", "status")  # r[3:7] of `_dossiers`
+
+
+def _expected_h3(rows: list[tuple], a: dt.date, b: dt.date, chosen: dict, res: int = 8) -> dict[str, int]:
+    """The count made here: the dossiers received from a to b (included)
+    that every chosen filter keeps, per H3 cell of their location."""
+    kept = [all(chosen.get(n, v) == v for n, v in zip(FILTER_FIELDS, r[3:7], strict=True)) for r in rows]
+    selected = [r for r, keep in zip(rows, kept, strict=True) if keep and a <= r[2] <= b]
+    return dict(Counter(h3.latlng_to_cell(lat, lon, res) for lon, lat, *_ in selected))
+
+
 def test_an_edge_is_read_from_the_fewer_days():
     """A part-month edge of the period is its own days (+1) or its whole month
     less the month's other days (-1), whichever reads fewer days; days after
@@ -349,17 +360,8 @@ def test_periods_read_as_months_less_days_equal_an_independent_count(moved):
             filters = DensityFilters(date_from=a, date_to=b, **chosen)
             sql, _ = density_counts_sql(filters, 8)
             assert "-c.dossiers" in sql or "-count(*)" in sql, (a, b, chosen)
-            selected = [
-                r
-                for r in rows
-                if a <= r[2] <= b
-                and chosen.get("procedure_id", r[3]) == r[3]
-                and chosen.get("channel", r[5]) == r[5]
-                and chosen.get("status", r[6]) == r[6]
-            ]
-            expected = Counter(h3.latlng_to_cell(lat, lon, 8) for lon, lat, *_ in selected)
             got = density_h3_counts(filters=filters, res=8)
-            assert {h3.int_to_str(c): n for c, n in got.items()} == dict(expected), (a, b, chosen)
+            assert {h3.int_to_str(c): n for c, n in got.items()} == _expected_h3(rows, a, b, chosen), (a, b, chosen)
             assert got, (a, b, chosen)
 
 
@@ -418,16 +420,9 @@ def test_ended_quarters_are_summed_and_read_in_place_of_their_months(history):
     def check(label: str) -> None:
         for chosen in cases:
             filters = DensityFilters(date_from=period[0], date_to=period[1], **chosen)
-            selected = [
-                r
-                for r in rows
-                if period[0] <= r[2] <= period[1]
-                and chosen.get("procedure_id", r[3]) == r[3]
-                and chosen.get("channel", r[5]) == r[5]
-            ]
-            want = Counter(h3.latlng_to_cell(lat, lon, 8) for lon, lat, *_ in selected)
             answer = density_h3_counts(filters=filters, res=8)
-            assert {h3.int_to_str(c): n for c, n in answer.items()} == dict(want), (label, chosen)
+            want = _expected_h3(rows, *period, chosen)
+            assert {h3.int_to_str(c): n for c, n in answer.items()} == want, (label, chosen)
             assert answer, (label, chosen)
 
     sql, _ = density_counts_sql(DensityFilters(date_from=period[0], date_to=period[1]), 8)
