@@ -27,6 +27,8 @@ import datetime as dt
 from django.db import connection, transaction
 from django.utils import timezone
 
+from gisportal.api import month_start
+
 from .models import H3_RESOLUTIONS, Channel, Dossier, Status
 
 ALL, PROCEDURE, CHANNEL, STATUS = "all", "procedure", "channel", "status"
@@ -226,14 +228,14 @@ def quarters_ended_before(today: dt.date) -> dt.date:
     return quarter_start(today - dt.timedelta(days=1))
 
 
-def density_quarters_close(*, today: dt.date | None = None) -> int:
+def density_quarters_close() -> int:
     """Sums the month rows of the day-row filters (`DAY_DIMENSIONS`, whose
     months never change once over) into DensityQuarterCount for every ended
     quarter not summed yet, and marks those quarters summed, in one
     transaction; returns the number of quarters summed. Daily (the
     `dossier-density-quarters` beat task) and in `density_rebuild`; a quarter
     not summed yet is read from its months meanwhile."""
-    limit = quarters_ended_before(today or timezone.localdate())
+    limit = quarters_ended_before(timezone.localdate())
     with transaction.atomic(), connection.cursor() as cursor:
         # One at a time, and after a rebuild that holds these tables (it sums the quarters itself).
         cursor.execute("LOCK TABLE dossiers_densityquartersummed IN SHARE ROW EXCLUSIVE MODE")
@@ -251,7 +253,7 @@ def density_quarters_close(*, today: dt.date | None = None) -> int:
         while quarter < limit:
             if quarter not in summed:
                 todo.append(quarter)
-            quarter = (quarter + dt.timedelta(days=95)).replace(day=1)
+            quarter = month_start(quarter, -3)
         if not todo:
             return 0
         cursor.execute(
