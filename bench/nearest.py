@@ -496,13 +496,15 @@ def load_run(
     if meter:
         meter.start()
     barrier.wait()
-    t0 = time.perf_counter()
+    t0, client_cpu = time.perf_counter(), time.process_time()
     time.sleep(seconds)
     stop.set()
     for t in threads:
         t.join(timeout=60)
-    elapsed = time.perf_counter() - t0
+    elapsed, client_cpu = time.perf_counter() - t0, time.process_time() - client_cpu
     cpu_used = meter.stop() if meter else {}
+    if meter:
+        cpu_used["client"] = client_cpu  # this process: the client's threads (and the meter's reads of /proc)
     done = [x for per in latencies for x in per]
     stats = summarize(done) if done else {"p50": float("nan"), "p95": float("nan")}
     return {

@@ -166,3 +166,67 @@ def test_a_request_is_not_handed_the_process_environment(tmp_path):
     assert {"wsgi.input", "wsgi.url_scheme"} <= keys
     leaked = keys & {"DJANGO_SECRET_KEY", "DATABASE_URL", "CACHE_URL", "GISPORTAL_SERVING_CANARY", "PATH", "HOME"}
     assert not leaked, leaked
+
+
+def test_the_access_line_is_the_one_granian_writes():
+    """`serving._access_logged` writes Granian's own access line (the same
+    format, keys and time), also for an application that raises (a 500)."""
+    import io
+    import logging
+
+    from granian import log as granian_log
+
+    from gisportal import serving
+
+    scope = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/v1/service-points/nearest/",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "lon=106.07&lat=21.18",
+        "wsgi.url_scheme": "http",
+    }
+    ours_out, granians_out = io.StringIO(), io.StringIO()
+    granians = logging.getLogger("test.granian.access")
+    granians.addHandler(logging.StreamHandler(granians_out))
+    granians.setLevel(logging.INFO)
+    granians.propagate = False
+    kept, granian_log.access_logger = granian_log.access_logger, granians
+    try:
+        granian_line = granian_log.log_request_builder(serving.ACCESS_LOG_FORMAT)
+        for status in (200, 404, None):
+            started = time.time(), time.perf_counter()
+
+            def runner(proto, scope, status=status):
+                if status is None:
+                    raise RuntimeError("the application failed")
+                return status
+
+            logged = serving._access_logged(runner, serving.ACCESS_LOG_FORMAT, logging.StreamHandler(ours_out))
+            if status is None:
+                with pytest.raises(RuntimeError):
+                    logged(None, scope)
+            else:
+                assert logged(None, scope) == status
+            granian_line(*started, _granian_keys(scope), status or 500)
+    finally:
+        granian_log.access_logger = kept
+
+    def masked(text):  # the duration differs; the rest must not
+        return re.sub(r'" (\d{3}) [\d.]+ ms "', r'" \1 D ms "', text)
+
+    ours, granian = ours_out.getvalue(), granians_out.getvalue()
+    assert len(ours.splitlines()) == 3 and '" 500 ' in ours.splitlines()[2], ours
+    assert masked(ours) == masked(granian), (ours, granian)
+
+
+def _granian_keys(scope: dict) -> dict:
+    """The request as Granian's access logger is handed it (granian/wsgi.py)."""
+    return {
+        "addr_remote": scope["REMOTE_ADDR"],
+        "protocol": scope["SERVER_PROTOCOL"],
+        "path": scope["PATH_INFO"],
+        "qs": scope["QUERY_STRING"],
+        "method": scope["REQUEST_METHOD"],
+        "scheme": scope["wsgi.url_scheme"],
+    }
