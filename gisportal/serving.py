@@ -31,6 +31,7 @@ import gc
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 TARGET = "gisportal.wsgi:application"
@@ -101,16 +102,17 @@ def _wsgi_callback(callback, scope_opts, access_log_fmt=None):
     before it serves anything."""
     from granian import wsgi
 
+    # Another logging configuration of the access log (not the one stream handler `options` sets up)
+    # keeps Granian's own logger.
+    handlers = logging.getLogger("granian.access").handlers
+    ours = bool(access_log_fmt) and len(handlers) == 1 and isinstance(handlers[0], logging.StreamHandler)
     kept = dict(os.environ)
     os.environ.clear()
     try:
-        runner = wsgi._callback_wrapper(callback, scope_opts, None)
+        runner = wsgi._callback_wrapper(callback, scope_opts, None if ours else access_log_fmt)
     finally:
         os.environ.update(kept)
-    handlers = logging.getLogger("granian.access").handlers
-    if not access_log_fmt or len(handlers) != 1 or not isinstance(handlers[0], logging.StreamHandler):
-        return runner if not access_log_fmt else wsgi._callback_wrapper(callback, scope_opts, access_log_fmt)
-    return _access_logged(runner, access_log_fmt, handlers[0])
+    return _access_logged(runner, access_log_fmt, handlers[0]) if ours else runner
 
 
 def _access_logged(runner, line_format: str, handler: logging.StreamHandler):
@@ -122,8 +124,6 @@ def _access_logged(runner, line_format: str, handler: logging.StreamHandler):
     Python time under load (bench/README.md). The time is formatted once a
     second; an exception from the application is logged as a 500, as
     Granian does."""
-    import time
-
     stream, lock = handler.stream, handler.lock
     stamp = (-1, "")  # a second and its text, replaced whole (threads)
 

@@ -230,3 +230,52 @@ def _granian_keys(scope: dict) -> dict:
         "method": scope["REQUEST_METHOD"],
         "scheme": scope["wsgi.url_scheme"],
     }
+
+
+@pytest.mark.parametrize("handlers", ["the start's", "another configuration's"])
+def test_the_runner_has_no_process_environment_whichever_access_logger_writes(handlers):
+    """`serving._wsgi_callback` in a worker: the access line written by the
+    start (one stream handler, as `options` configures it) or by Granian's
+    logger (any other configuration); either way the application's environ
+    holds none of the process environment, and the request is logged."""
+    import io
+    import logging
+
+    from gisportal import serving
+
+    seen, out = {}, io.StringIO()
+
+    def application(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    class Proto:
+        def response_bytes(self, status, headers, body):
+            self.status = status
+
+    access = logging.getLogger("granian.access")
+    kept_handlers, kept_propagate = access.handlers, access.propagate
+    access.handlers = [logging.StreamHandler(out)]
+    if handlers != "the start's":
+        access.handlers.append(logging.NullHandler())
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    scope = {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/any",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "http",
+    }
+    os.environ["GISPORTAL_SERVING_CANARY"] = "canary"
+    try:
+        runner = serving._wsgi_callback(application, {}, serving.ACCESS_LOG_FORMAT)
+        assert runner(Proto(), scope) == 200
+    finally:
+        del os.environ["GISPORTAL_SERVING_CANARY"]
+        access.handlers, access.propagate = kept_handlers, kept_propagate
+    assert seen["PATH_INFO"] == "/any"
+    assert not set(seen) & {"GISPORTAL_SERVING_CANARY", "PATH", "HOME", "DJANGO_SETTINGS_MODULE"}, set(seen)
+    assert '"GET /any HTTP/1.1" 200 ' in out.getvalue(), out.getvalue()
