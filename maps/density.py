@@ -174,40 +174,40 @@ def density_counts_sql(filters: DensityFilters, area: int) -> tuple[str, list]:
     else:
         months, day_ranges = _period_split(filters, today)
     parts, params = [], []
-    if months is not None:
+
+    def precounted_rows(table: str, condition: str, values: list, sign: str = "") -> None:
+        """The rows of a density count table for the area and the precounted filter, where `condition`."""
         dimension, keys = precounted
-        quarters = _whole_quarters(months, today) if dimension in DAY_DIMENSIONS else None
+        parts.append(
+            f"SELECT c.cell, {sign}c.dossiers AS n FROM dossiers_{table} c WHERE c.area = %s AND c.dimension = %s "
+            f"AND c.key = ANY(%s::bigint[]) AND {condition}"
+        )
+        params.extend([area, dimension, keys, *values])
+
+    if months is not None:
+        quarters = _whole_quarters(months, today) if precounted[0] in DAY_DIMENSIONS else None
         if quarters is None:
-            parts.append(
-                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c WHERE c.area = %s AND c.dimension = %s "
-                "AND c.key = ANY(%s::bigint[]) AND c.month >= %s AND c.month < %s"
-            )
-            params += [area, dimension, keys, *months]
+            precounted_rows("densitycount", "c.month >= %s AND c.month < %s", [*months])
         else:
             # The ended quarters from their sums once summed; every other month of the period from its row
             # (both lists are worked out once, before the indexes are read).
-            parts.append(
-                "SELECT c.cell, c.dossiers AS n FROM dossiers_densityquartercount c WHERE c.area = %s "
-                "AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.quarter = ANY(ARRAY("
-                "SELECT quarter FROM dossiers_densityquartersummed WHERE quarter >= %s AND quarter < %s))"
+            precounted_rows(
+                "densityquartercount",
+                "c.quarter = ANY(ARRAY(SELECT quarter FROM dossiers_densityquartersummed "
+                "WHERE quarter >= %s AND quarter < %s))",
+                [*quarters],
             )
-            parts.append(
-                "SELECT c.cell, c.dossiers AS n FROM dossiers_densitycount c WHERE c.area = %s AND c.dimension = %s "
-                "AND c.key = ANY(%s::bigint[]) AND c.month = ANY(ARRAY("
-                "SELECT m::date FROM generate_series(%s::date, %s::date - 1, interval '1 month') AS m "
-                "WHERE NOT (m >= %s::date AND m < %s::date AND date_trunc('quarter', m)::date IN "
-                "(SELECT quarter FROM dossiers_densityquartersummed))))"
+            precounted_rows(
+                "densitycount",
+                "c.month = ANY(ARRAY(SELECT m::date FROM generate_series(%s::date, %s::date - 1, interval '1 month') "
+                "AS m WHERE NOT (m >= %s::date AND m < %s::date AND date_trunc('quarter', m)::date IN "
+                "(SELECT quarter FROM dossiers_densityquartersummed))))",
+                [*months, *quarters],
             )
-            params += [area, dimension, keys, *quarters, area, dimension, keys, *months, *quarters]
     for day_from, day_end, sign in day_ranges:
         n = "" if sign > 0 else "-"
         if precounted is not None and precounted[0] in DAY_DIMENSIONS:
-            dimension, keys = precounted
-            parts.append(
-                f"SELECT c.cell, {n}c.dossiers AS n FROM dossiers_densitydaycount c "
-                "WHERE c.area = %s AND c.dimension = %s AND c.key = ANY(%s::bigint[]) AND c.day >= %s AND c.day < %s"
-            )
-            params += [area, dimension, keys, day_from, day_end]
+            precounted_rows("densitydaycount", "c.day >= %s AND c.day < %s", [day_from, day_end], n)
             continue
         where, where_params = _where(filters, day_from, day_end)
         parts.append(
