@@ -731,7 +731,8 @@ def _layer_read(
 
 
 def _if_none_match(request) -> set[str]:
-    header = request.headers.get("If-None-Match", "")
+    # From META: request.headers builds a copy of every header first (30 us a request on a slow machine).
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")
     return {part.strip().removeprefix("W/") for part in header.split(",") if part.strip()}
 
 
