@@ -9,6 +9,7 @@ marker is never truncated or dropped.
 
 import gc
 import http.client
+import io
 import os
 import platform
 import random
@@ -380,6 +381,38 @@ def private_redis() -> Server:
         env=dict(os.environ),
         name="redis",
     )
+
+
+def wsgi_get(application, path: str, query: str = "", headers: dict | None = None) -> tuple[str, bytes]:
+    """A GET answered by the WSGI `application` in this process, as a server calls it: the body read
+    whole, then closed (Django's handler sends request_finished, a lean tile is kept in the caches).
+    `headers`: more of the environ (HTTP_...). Its status line and body."""
+    status = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **(headers or {}),
+    }
+    result = application(environ, lambda line, response_headers, exc_info=None: status.append(line))
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return status[0], body
 
 
 def production_profile(*, workers: int | None = None, threads: int | None = None) -> tuple[list[str], dict]:

@@ -88,6 +88,7 @@ from common import (  # noqa: E402
     scratch_database,
     summarize,
     time_interleaved,
+    wsgi_get,
 )
 from psycopg import sql as pgsql  # noqa: E402
 
@@ -958,36 +959,15 @@ def main() -> int:
         return run
 
     def call_wsgi(application, lon, lat, kind):
-        status = []
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": NEAREST_PATH,
-            "QUERY_STRING": api_path(lon, lat, kind).partition("?")[2],
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "127.0.0.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.url_scheme": "http",
-            "wsgi.version": (1, 0),
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-        }
-        result = application(environ, lambda s, headers, exc_info=None: status.append(s))
         try:
-            b"".join(result)
+            status, _ = wsgi_get(application, NEAREST_PATH, api_path(lon, lat, kind).partition("?")[2])
         finally:
-            if hasattr(result, "close"):
-                result.close()  # Django's handler: request_finished, as a WSGI server does
             # request_finished marked the connection for a health check (SELECT 1) on its next use:
             # the next request's request_started does the same, inside this mode's time; the other
             # modes on this connection must not pay it.
             connection.health_check_done = True
-        if not status[0].startswith("200"):
-            raise RuntimeError(f"WSGI handler answered {status[0]}")
+        if not status.startswith("200"):
+            raise RuntimeError(f"WSGI handler answered {status}")
 
     def help_runner(extra: dict):
         def run_help(lon, lat, kind):

@@ -35,7 +35,6 @@ import argparse
 import functools
 import gc
 import http.client
-import io
 import json
 import math
 import os
@@ -70,6 +69,7 @@ from common import (  # noqa: E402
     say,
     scratch_database,
     summarize,
+    wsgi_get,
 )
 
 BBOX = (105.9, 20.95, 106.9, 21.65)  # lon min, lat min, lon max, lat max: Bắc Ninh and a margin
@@ -1412,28 +1412,8 @@ def cached_in_process(tiles: list, passes: int = 6) -> dict[str, list[int]]:
         return browser.get(path).status_code
 
     def app(path: str) -> int:
-        status = []
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_X_FORWARDED_PROTO": "https",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.url_scheme": "http",
-        }
-        body = application(environ, lambda line, headers, exc_info=None: status.append(line))
-        try:
-            b"".join(body)
-        finally:
-            if hasattr(body, "close"):
-                body.close()  # as the server does once the bytes are sent: the tile kept in the caches
-        return int(status[0].split()[0])
+        status, _ = wsgi_get(application, path, headers={"HTTP_X_FORWARDED_PROTO": "https"})
+        return int(status.split()[0])
 
     ways = {"app": app, "django": django_path}
     for name, way in ways.items():
