@@ -178,14 +178,7 @@ def test_the_access_line_is_the_one_granian_writes():
 
     from gisportal import serving
 
-    scope = {
-        "REMOTE_ADDR": "10.0.0.7",
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/api/v1/service-points/nearest/",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "QUERY_STRING": "lon=106.07&lat=21.18",
-        "wsgi.url_scheme": "http",
-    }
+    scope = _granian_scope("/api/v1/service-points/nearest/", "lon=106.07&lat=21.18")
     ours_out, granians_out = io.StringIO(), io.StringIO()
     granians = logging.getLogger("test.granian.access")
     granians.addHandler(logging.StreamHandler(granians_out))
@@ -218,6 +211,18 @@ def test_the_access_line_is_the_one_granian_writes():
     ours, granian = ours_out.getvalue(), granians_out.getvalue()
     assert len(ours.splitlines()) == 3 and '" 500 ' in ours.splitlines()[2], ours
     assert masked(ours) == masked(granian), (ours, granian)
+
+
+def _granian_scope(path: str, query: str = "") -> dict:
+    """A GET's environ as Granian's WSGI worker hands it to the runner (the keys the access line reads)."""
+    return {
+        "REMOTE_ADDR": "10.0.0.7",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": query,
+        "wsgi.url_scheme": "http",
+    }
 
 
 def _granian_keys(scope: dict) -> dict:
@@ -255,20 +260,13 @@ def test_the_runner_has_no_process_environment_whichever_access_logger_writes(ha
             self.status = status
 
     access = logging.getLogger("granian.access")
-    kept_handlers, kept_propagate = access.handlers, access.propagate
+    kept_handlers, kept_propagate, kept_level = access.handlers, access.propagate, access.level
     access.handlers = [logging.StreamHandler(out)]
     if handlers != "the start's":
         access.handlers.append(logging.NullHandler())
     access.setLevel(logging.INFO)
     access.propagate = False
-    scope = {
-        "REMOTE_ADDR": "10.0.0.7",
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": "/any",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "QUERY_STRING": "",
-        "wsgi.url_scheme": "http",
-    }
+    scope = _granian_scope("/any")
     os.environ["GISPORTAL_SERVING_CANARY"] = "canary"
     try:
         runner = serving._wsgi_callback(application, {}, serving.ACCESS_LOG_FORMAT)
@@ -276,6 +274,7 @@ def test_the_runner_has_no_process_environment_whichever_access_logger_writes(ha
     finally:
         del os.environ["GISPORTAL_SERVING_CANARY"]
         access.handlers, access.propagate = kept_handlers, kept_propagate
+        access.setLevel(kept_level)
     assert seen["PATH_INFO"] == "/any"
     assert not set(seen) & {"GISPORTAL_SERVING_CANARY", "PATH", "HOME", "DJANGO_SETTINGS_MODULE"}, set(seen)
     assert '"GET /any HTTP/1.1" 200 ' in out.getvalue(), out.getvalue()
