@@ -4,8 +4,6 @@ from django.utils.translation import gettext_lazy
 
 from gisportal.admin_language import OneLanguageChoicesMixin, choice_column
 
-from .catalogue_views import procedure_export_admin_view, procedure_import_admin_view
-from .component_admin import procedure_components_import_admin_view
 from .models import (
     Apology,
     CalendarException,
@@ -16,7 +14,6 @@ from .models import (
     ProcedureForm,
     Sector,
 )
-from .process_admin import procedure_process_import_admin_view
 
 
 @admin.register(Sector)
@@ -66,6 +63,12 @@ class ProcedureAdmin(OneLanguageChoicesMixin, admin.ModelAdmin):
 
     def get_urls(self):
         # "Nhập CSV / Import CSV" on the change list (needs add and change permissions).
+        # Imported here, not with the admin: Django loads every admin module at each
+        # process start (a command, a worker), before the URLs are read.
+        from .catalogue_views import procedure_export_admin_view, procedure_import_admin_view
+        from .component_admin import procedure_components_import_admin_view
+        from .process_admin import procedure_process_import_admin_view
+
         importer = self.admin_site.admin_view(procedure_import_admin_view)
         exporter = self.admin_site.admin_view(procedure_export_admin_view)
         components = self.admin_site.admin_view(procedure_components_import_admin_view)

@@ -11,16 +11,21 @@ within working hours counts from that day; one received outside them counts
 from the start of the next working day. It is due at the end of the N-th
 working day after that day."""
 
+from __future__ import annotations
+
 import datetime as dt
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import holidays
 from django.conf import settings
 from django.utils import timezone
 
 from .models import CalendarException
+
+if TYPE_CHECKING:
+    import holidays
 
 # The longest run of days off one can meet (Tết plus weekends plus moved days)
 # is far below this; a bound keeps a bad table from looping for ever.
@@ -29,6 +34,10 @@ _MAX_SCAN_DAYS = 3660
 
 @lru_cache(maxsize=1)
 def _public_holidays() -> holidays.HolidayBase:
+    # Imported on first use: building its calendars takes 0.1 s, which every
+    # process start (a command, a Celery worker) paid before it needed a date.
+    import holidays
+
     return holidays.country_holidays("VN")
 
 

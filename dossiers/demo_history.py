@@ -50,6 +50,7 @@ from layers.models import AdministrativeUnit, Era, ServicePoint, ServicePointKin
 
 from . import density_counts, stats
 from .calendar import WorkingCalendar, working_calendar
+from .extensions import demo_history_parts
 from .models import H3_RESOLUTIONS, Channel, Delivery, Procedure, Status, Timeliness
 
 logger = logging.getLogger(__name__)
@@ -928,38 +929,6 @@ _DOSSIER_CHILDREN = ("dossiers_dossierevent", "dossiers_apology", "dossiers_atta
 _LOADED = ("dossiers_dossier", "dossiers_dossierevent")
 
 
-@dataclass(frozen=True)
-class DemoHistoryPart:
-    """Another app's share of the demo history (payments: fee requests and
-    payments; the post: shipments), registered in its AppConfig.ready() so
-    that the dossier core never imports it. Both run on the loading cursor,
-    inside the history's transaction:
-    - `delete(cursor)` removes the app's rows that point at demo dossiers,
-      before the demo dossiers go;
-    - `generate(cursor, with_events=...)` writes the app's demo rows for the
-      new dossiers (and their events on the dossiers' timelines), after the
-      dossiers and events are written and before the counts are rebuilt."""
-
-    name: str
-    delete: Callable
-    generate: Callable
-    # () -> bool: whether the demo history already has the app's rows (a
-    # history loaded before the app existed has not: load_demo regenerates it).
-    present: Callable[[], bool] = lambda: True
-
-
-_parts: dict[str, DemoHistoryPart] = {}
-
-
-def demo_history_parts_present() -> bool:
-    return all(part.present() for part in _parts.values())
-
-
-def demo_history_part_register(part: DemoHistoryPart) -> DemoHistoryPart:
-    _parts[part.name] = part
-    return part
-
-
 def _referencing_tables(cursor) -> list[str]:
     """Every table that points at the dossiers, directly or through another
     such table (PostgreSQL truncates a table only with all that point at it)."""
@@ -977,7 +946,7 @@ def _demo_delete(cursor) -> str:
     """Removes the demo dossiers and every row pointing at them: TRUNCATE
     when the dossier tables hold nothing else (other apps' tables, once
     their parts removed their demo rows, empty), DELETE by is_demo otherwise."""
-    for part in _parts.values():
+    for part in demo_history_parts():
         part.delete(cursor)
     cursor.execute(
         """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
@@ -1143,7 +1112,7 @@ def dossier_history_generate(
             [[c[0] for c in counters], [c[1] for c in counters], [c[2] for c in counters]],
         )
         clock.lap("counters")
-        for part in _parts.values():
+        for part in demo_history_parts():
             part.generate(cursor, with_events=with_events)
             clock.lap(part.name)
         stats.stats_rebuild()

@@ -18,7 +18,8 @@ importing them. Apps register in their `AppConfig.ready()`:
   shown on the lookup page.
 
 A contributor reads through its own app's selectors; it must not write.
-(Demo rows: `demo_history.DemoHistoryPart`.)
+- its share of the demo history (`demo_history_part_register`), kept here
+  so that registering it does not load the generator and its libraries.
 """
 
 from __future__ import annotations
@@ -122,3 +123,39 @@ def lookup_sections_register(contributor: LookupContributor) -> LookupContributo
 
 def lookup_sections(dossier) -> list[LookupSection]:
     return [section for contributor in tuple(_lookup) if (section := contributor(dossier)) is not None]
+
+
+@dataclass(frozen=True)
+class DemoHistoryPart:
+    """Another app's share of the demo history (`demo_history`) (payments: fee requests and
+    payments; the post: shipments), registered in its AppConfig.ready() so
+    that the dossier core never imports it. Both run on the loading cursor,
+    inside the history's transaction:
+    - `delete(cursor)` removes the app's rows that point at demo dossiers,
+      before the demo dossiers go;
+    - `generate(cursor, with_events=...)` writes the app's demo rows for the
+      new dossiers (and their events on the dossiers' timelines), after the
+      dossiers and events are written and before the counts are rebuilt."""
+
+    name: str
+    delete: Callable
+    generate: Callable
+    # () -> bool: whether the demo history already has the app's rows (a
+    # history loaded before the app existed has not: load_demo regenerates it).
+    present: Callable[[], bool] = lambda: True
+
+
+_demo_parts: dict[str, DemoHistoryPart] = {}
+
+
+def demo_history_parts_present() -> bool:
+    return all(part.present() for part in _demo_parts.values())
+
+
+def demo_history_part_register(part: DemoHistoryPart) -> DemoHistoryPart:
+    _demo_parts[part.name] = part
+    return part
+
+
+def demo_history_parts() -> tuple[DemoHistoryPart, ...]:
+    return tuple(_demo_parts.values())

@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from .models import ApiKey, Category, Feedback, FeedbackEvent, Rating
-from .open311 import api_key_issue
 
 
 @admin.register(Category)
@@ -73,6 +72,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
+        # Imported here, not with the admin: Django loads every admin module at each
+        # process start (a command, a worker), before any page is asked for.
+        from .open311 import api_key_issue
+
         row, key = api_key_issue(
             name=obj.name,
             contact_email=obj.contact_email,

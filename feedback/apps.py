@@ -8,8 +8,12 @@ class FeedbackConfig(AppConfig):
 
     def ready(self) -> None:
         # The dossier core never imports feedback: it offers places to plug in.
-        from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
-        from dossiers.extensions import dossier_section_register, dossier_step_labels_register
+        from dossiers.extensions import (
+            DemoHistoryPart,
+            demo_history_part_register,
+            dossier_section_register,
+            dossier_step_labels_register,
+        )
         from layers.batch_nearest import PointSource, point_source_register
 
         from . import demo, sections

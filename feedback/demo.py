@@ -21,7 +21,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dossiers.calendar import working_calendar
-from dossiers.demo_history import _locations_sample, _places_load
 from gisportal.accounts.models import Agency
 
 from . import consent
@@ -135,6 +134,9 @@ def feedback_demo_generate(*, count: int = 300, days: int = 180, seed: int = 202
     categories = list(Category.objects.filter(is_active=True).order_by("order", "code"))
     if not categories:
         raise ValueError("no feedback category: run feedback_categories_ensure() first")
+    # The generator and its libraries load when demo data is made, not with the app.
+    from dossiers.demo_history import _locations_sample, _places_load
+
     places, _points = _places_load()
     # As selectors.agency_responsible: the department of the sector first by code.
     departments = dict(Agency.objects.filter(kind=Agency.Kind.DEPARTMENT).order_by("-code").values_list("sector", "pk"))

@@ -1,7 +1,6 @@
 from django.contrib.gis import admin
 
 from .models import AdministrativeUnit, Feature, FeatureChange, ImportJob, Layer, ServicePoint, UnitSuccession
-from .registries.removal import layer_delete, layer_removal_summary
 from .widgets import OfflineOSMWidget
 
 
@@ -51,6 +50,10 @@ class LayerAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "feature_count", "extent", "distinct_fields", "created_at", "updated_at")
 
     def get_deleted_objects(self, objs, request):
+        # Imported here, not with the admin: Django loads every admin module at each
+        # process start (a command, a worker), before any page is asked for.
+        from .registries.removal import layer_removal_summary
+
         summaries = [layer_removal_summary(layer) for layer in objs]
         listed = []
         for s in summaries:
@@ -73,9 +76,13 @@ class LayerAdmin(admin.ModelAdmin):
         return listed, counts, set(), []
 
     def delete_model(self, request, obj):
+        from .registries.removal import layer_delete
+
         layer_delete(layer=obj, acting_user=request.user)
 
     def delete_queryset(self, request, queryset):
+        from .registries.removal import layer_delete
+
         for layer in queryset:
             layer_delete(layer=layer, acting_user=request.user)
 

@@ -17,7 +17,6 @@ from .models import (
     SandboxIpn,
     SandboxTransaction,
 )
-from .services import refund_retry
 
 
 @admin.register(PaymentRequest)
@@ -69,6 +68,10 @@ class RefundAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Gửi lại lệnh hoàn tiền / Send the refund again")
     def send_again(self, request, queryset):
+        # Imported here, not with the admin: Django loads every admin module at each
+        # process start (a command, a worker), before any page is asked for.
+        from .services import refund_retry
+
         for refund in queryset:
             try:
                 refund_retry(refund_id=refund.pk)

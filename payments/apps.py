@@ -8,9 +8,13 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The dossier core announces its changes; it never imports payments.
-        from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
         from dossiers.events import dossier_changes_subscribe
-        from dossiers.extensions import dossier_section_register, dossier_step_labels_register
+        from dossiers.extensions import (
+            DemoHistoryPart,
+            demo_history_part_register,
+            dossier_section_register,
+            dossier_step_labels_register,
+        )
 
         from . import demo, sections, services, states
 

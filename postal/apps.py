@@ -11,9 +11,10 @@ class PostalConfig(AppConfig):
         # What the post adds to the dossier core, which never imports it:
         # shipments made from dossier events, the steps it records on the
         # timeline, and its blocks on the lookup and dossier pages.
-        from dossiers.demo_history import DemoHistoryPart, demo_history_part_register
         from dossiers.events import dossier_changes_subscribe
         from dossiers.extensions import (
+            DemoHistoryPart,
+            demo_history_part_register,
             dossier_section_register,
             dossier_step_labels_register,
             dossier_step_receivers_register,

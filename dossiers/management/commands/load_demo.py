@@ -2,8 +2,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from dossiers.catalogue import catalogue_demo_load
-from dossiers.demo_history import demo_history_parts_present
 from dossiers.demo_setup import commune_committees_ensure, demo_officials_ensure, demo_waiting_dossiers_ensure
+from dossiers.extensions import demo_history_parts_present
 from dossiers.models import Dossier
 
 DEFAULT_DOSSIERS = 200_000
