@@ -1,5 +1,5 @@
 """Payments of the demo history (registered with
-`dossiers.demo_history.demo_history_part_register`): every demo dossier
+`dossiers.extensions.demo_history_part_register`): every demo dossier
 with a fee gets its request, and most of them a payment, written inside
 PostgreSQL by INSERT ... SELECT over the demo dossiers (no row crosses the
 wire), with the orders and IPN rows of online payments, the bank lines of

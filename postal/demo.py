@@ -16,7 +16,7 @@ Tracking numbers are S10-shaped with the prefix ED (demo), never the
 sandbox's EB. With the history's events, the hand-overs are steps on the
 dossiers' timelines too (created, picked up, failed attempts, delivered), as
 `dossier_record_event` writes them. Registered as the post's part of the
-demo history (`dossiers.demo_history.DemoHistoryPart`): it runs on the
+demo history (`dossiers.extensions.DemoHistoryPart`): it runs on the
 history's cursor, in its transaction."""
 
 from django.conf import settings
