@@ -256,6 +256,18 @@ class Measured:
 TIME_BIN = "/usr/bin/time"
 
 
+def settle(conninfo: str, tables: list[str]) -> str | None:
+    """VACUUM (ANALYZE) of each of `tables` that exists, then a CHECKPOINT:
+    what autovacuum and the checkpointer would do over the next minutes
+    after an import (on 2 cores, beside the timed parts), done now. None if
+    all done, else why the CHECKPOINT was not (`checkpoint`)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for table in tables:
+            if conn.execute("SELECT to_regclass(%s)", [table]).fetchone()[0] is not None:
+                conn.execute(pgsql.SQL("VACUUM (ANALYZE) {}").format(pgsql.Identifier(table)))
+    return checkpoint(conninfo)
+
+
 def checkpoint(conninfo: str) -> str | None:
     """A CHECKPOINT, so that what an import left dirty is written out before
     the timed parts rather than during them: as the bench's role (it needs
@@ -397,6 +409,79 @@ def private_redis() -> Server:
         env=dict(os.environ),
         name="redis",
     )
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 connection kept alive, on a raw socket: a request costs
+    the client a send and a few reads, so the client is not what is measured
+    (http.client read a 250 KB items page in 0.85 ms more, its headers through
+    the email parser and its body through a buffered reader). Bodies by
+    Content-Length or chunked. After the server closes the connection
+    (Connection: close) the next request opens a new one (`reconnects`)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.sock = None
+        self.reconnects = 0
+        self._buf = b""
+
+    def _connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=120)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buf = b""
+
+    def _more(self, what: str) -> None:
+        chunk = self.sock.recv(262144)
+        if not chunk:
+            raise ConnectionError(f"server closed the connection {what}")
+        self._buf += chunk
+
+    def _take(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._more("mid-body")
+        taken, self._buf = self._buf[:n], self._buf[n:]
+        return taken
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._buf:
+            self._more("mid-body")
+        line, _, self._buf = self._buf.partition(b"\r\n")
+        return line
+
+    def get(self, request: bytes) -> tuple[int, bytes]:
+        status, body, _ = self.get_response(request)
+        return status, body
+
+    def get_response(self, request: bytes) -> tuple[int, bytes, dict[bytes, bytes]]:
+        """`request`: the whole request, bytes. Its status, body and headers (lower-case names)."""
+        if self.sock is None:
+            self._connect()
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self._buf:
+            self._more("before the answer's head")
+        head, _, self._buf = self._buf.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
+        if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            parts = []
+            while size := int(self._line().split(b";")[0], 16):
+                parts.append(self._take(size))
+                self._take(2)
+            while self._line():  # trailers, up to the empty line
+                pass
+            body = b"".join(parts)
+        else:
+            body = self._take(int(headers.get(b"content-length", b"0")))
+        if headers.get(b"connection", b"").lower() == b"close":
+            self.close()
+            self.reconnects += 1
+        return status, body, headers
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 def wsgi_get(application, path: str, query: str = "", headers: dict | None = None) -> tuple[str, bytes]:

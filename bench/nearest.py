@@ -60,7 +60,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import struct
 import sys
@@ -74,6 +73,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
+    KeepAliveClient,
     Server,
     baselines_left_out,
     conninfo_from_url,
@@ -344,50 +344,6 @@ def time_mode(run_one, warmup_points, points) -> list[int]:
 
 THROUGHPUT_HEADERS = "X-Forwarded-Proto: https\r\n"  # what the TLS proxy in front says (production redirects http)
 CLIENT_ADDRESSES = 4096  # distinct citizens behind the proxy (X-Forwarded-For), each within the public rate
-
-
-class KeepAliveClient:
-    """One HTTP/1.1 connection kept alive, raw socket: a request costs the
-    client a send and a few reads, so the client is not what is measured."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.sock = None
-        self.reconnects = 0
-
-    def _connect(self):
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def get(self, request: bytes) -> tuple[int, bytes]:
-        if self.sock is None:
-            self._connect()
-        self.sock.sendall(request)
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection")
-            buf += chunk
-        head, _, body = buf.partition(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(b":") for line in lines[1:])}
-        length = int(headers.get(b"content-length", b"0"))
-        while len(body) < length:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("server closed the connection mid-body")
-            body += chunk
-        if headers.get(b"connection", b"").lower() == b"close":
-            self.close()
-            self.reconnects += 1
-        return status, body
-
-    def close(self):
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
 
 
 def http_requests(paths: list[str]) -> list[bytes]:

@@ -54,9 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psycopg  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
+    KeepAliveClient,
     Server,
     baselines_left_out,
-    checkpoint,
     conninfo_from_url,
     db_params,
     django_setup,
@@ -69,6 +69,7 @@ from common import (  # noqa: E402
     run_measured,
     say,
     scratch_database,
+    settle,
     summarize,
     wsgi_get,
 )
@@ -511,31 +512,32 @@ class Utf8Bytes(psycopg.adapt.Loader):
 
 
 class KeepAlive:
-    """One http.client connection; reconnects (and counts it) only if the server closes."""
+    """One keep-alive connection on a raw socket (common.KeepAliveClient), with
+    the headers of every request; opens a new one (and counts it) only if the
+    server closes."""
 
     def __init__(self, port: int, headers: dict):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.headers = {**PROXIED, **headers}
-        self.reconnects = 0
+        self.client = KeepAliveClient(port)
+        lines = "".join(f"{k}: {v}\r\n" for k, v in {**PROXIED, **headers}.items())
+        self.head = f"Host: 127.0.0.1\r\n{lines}\r\n".encode()
+        self.dropped = 0
+
+    @property
+    def reconnects(self) -> int:
+        return self.client.reconnects + self.dropped
 
     def get(self, path: str) -> tuple[int, bytes, dict]:
+        request = b"GET %b HTTP/1.1\r\n%b" % (path.encode(), self.head)
         try:
-            self.conn.request("GET", path, headers=self.headers)
-            response = self.conn.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            return self.client.get_response(request)
+        except ConnectionError:
             # The server dropped an idle connection: once more on a new one.
-            self.conn.close()
-            self.reconnects += 1
-            self.conn.request("GET", path, headers=self.headers)
-            response = self.conn.getresponse()
-        body = response.read()
-        if response.will_close:
-            self.conn.close()
-            self.reconnects += 1
-        return response.status, body, dict(response.getheaders())
+            self.client.close()
+            self.dropped += 1
+            return self.client.get_response(request)
 
     def close(self) -> None:
-        self.conn.close()
+        self.client.close()
 
 
 def random_bboxes(count: int, side: tuple[float, float], seed: int) -> list[tuple[float, float, float, float]]:
@@ -794,15 +796,17 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
         # ours gets the bench layer's features removed and the table vacuumed.
         db.execute(f"DROP TABLE IF EXISTS {OGR_TABLE}")
         db.execute("TRUNCATE layers_feature")  # the bench database holds only the bench layer
-        db.execute("VACUUM (ANALYZE) layers_feature")
         say("")
         say(f"import of {args.points:,} points ({ogr_version}):")
         # The same order and warmth as bench/registries_import.py's first round:
         # the file read once beforehand, then ogr2ogr, then ours.
+        # Each import starts with nothing left to vacuum or write out of what came before (`settle`).
         file_warm(gpkg)
+        settle(conninfo, ["layers_feature"])
         ogr = run_ogr2ogr(gpkg, params)
         ogr_rows = db.execute(f"SELECT count(*) FROM {OGR_TABLE}").fetchone()[0]
         say(f"  ogr2ogr      {ogr['wall_s']:7.1f} s  peak RSS {mib(ogr['max_rss_bytes'])} MiB  rows {ogr_rows:,}")
+        settle(conninfo, [OGR_TABLE])
         ours = None
         if not OUR_IMPORT_COMMAND.exists():
             failure = f"{OUR_IMPORT_COMMAND.relative_to(ROOT)} does not exist"
@@ -838,13 +842,12 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
             say(f"  import_layer: {failure}")
             say("  loading the features by a plain COPY instead, for the parts below")
             load_features_by_copy(conninfo, gpkg, layer_id)
-        # On a connection of its own: the floors' sessions stay as set up above, in both modes.
+        # On connections of their own: the floors' sessions stay as set up above, in both modes.
         # The CHECKPOINT writes out what the two imports left dirty (some 1.5 GB of table, indexes
         # and WAL at 1M points) now, not while the parts below are timed: the runs right after an
         # import were the slow ones of every session (bench/README.md).
-        with psycopg.connect(conninfo, autocommit=True) as maintenance:
-            maintenance.execute("VACUUM (ANALYZE) layers_feature")
-        if (skipped := checkpoint(conninfo)) is not None:
+        # The ogr2ogr table too: else autovacuum reads its million rows while the first parts are timed.
+        if (skipped := settle(conninfo, ["layers_feature", OGR_TABLE])) is not None:
             notes.append(skipped)
     summary["import"] = imp
     summary["ogr2ogr_version"] = ogr_version

@@ -40,7 +40,6 @@ import psycopg  # noqa: E402
 from common import (  # noqa: E402
     ROOT,
     baselines_left_out,
-    checkpoint,
     conninfo_from_url,
     db_params,
     ensure_database,
@@ -49,6 +48,7 @@ from common import (  # noqa: E402
     run_measured,
     say,
     scratch_database,
+    settle,
     url_with_db,
 )
 
@@ -231,9 +231,10 @@ def main() -> int:
     for round_no in range(args.rounds):
         rotated = order[round_no % len(order) :] + order[: round_no % len(order)]
         for name in rotated:
-            # Each import starts with nothing of the last one left to write out (CHECKPOINT):
-            # otherwise the second of a round paid for the first's 1.5 GB of dirty pages.
-            if (skipped := checkpoint(conninfo_from_url(bench_url))) is not None and round_no == 0:
+            # Each import starts with nothing of the last one left to vacuum or write out: otherwise
+            # the second of a round paid for autovacuum and the first's 1.5 GB of dirty pages.
+            skipped = settle(conninfo_from_url(bench_url), ["layers_feature", OGR_TABLE])
+            if skipped is not None and round_no == 0:
                 say(f"  {skipped}")
             if name == "ogr2ogr":
                 m = ogr2ogr_import(gpkg, params, layer=GPKG_LAYER, table=OGR_TABLE, log_prefix="bench-imp-ogr-")
