@@ -842,11 +842,10 @@ def run(args) -> int:  # noqa: C901 -- one linear script, read top to bottom
             say(f"  import_layer: {failure}")
             say("  loading the features by a plain COPY instead, for the parts below")
             load_features_by_copy(conninfo, gpkg, layer_id)
-        # On connections of their own: the floors' sessions stay as set up above, in both modes.
-        # The CHECKPOINT writes out what the two imports left dirty (some 1.5 GB of table, indexes
-        # and WAL at 1M points) now, not while the parts below are timed: the runs right after an
-        # import were the slow ones of every session (bench/README.md).
-        # The ogr2ogr table too: else autovacuum reads its million rows while the first parts are timed.
+        # On connections of their own (the floors' sessions stay as set up above, in both modes), both
+        # imports' tables vacuumed (else autovacuum reads ogr2ogr's million rows while the first parts
+        # are timed) and what they left dirty written out (some 1.5 GB of tables, indexes and WAL at 1M
+        # points): the runs right after an import were the slow ones of every session (bench/README.md).
         if (skipped := settle(conninfo, ["layers_feature", OGR_TABLE])) is not None:
             notes.append(skipped)
     summary["import"] = imp
